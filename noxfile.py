@@ -1,0 +1,56 @@
+"""Test sessions. Each integration gets its own environment (Airflow and Prefect do not
+resolve into one). Environments live under ~/.cache/slurm-client/nox so a fresh clone
+reuses them; uv makes re-installing the project into them take a second."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.envdir = str(Path(os.environ.get("SLURM_CLIENT_CACHE", "~/.cache/slurm-client")).expanduser() / "nox")
+nox.options.sessions = ["lint", "typecheck", "core"]
+nox.options.error_on_missing_interpreters = True
+
+CORE_PATHS = ["slurm_core", "tests", "noxfile.py"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", *CORE_PATHS)
+    session.run("ruff", "format", "--check", *CORE_PATHS)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev,fast]")
+    session.run("mypy", "--strict", "slurm_core")
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """Unit tests plus integration tests against the real local clusters."""
+    session.install("-e", ".[dev,fast]")
+    session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    session.install("-e", ".[dev,fast]")
+    session.run("pytest", "tests/unit", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    session.install("-e", ".[fast]")
+    session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".[dev,fast]")
+    session.run("python", "-m", "bench", *session.posargs)
