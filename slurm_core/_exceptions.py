@@ -1,0 +1,583 @@
+"""Every error slurm-client raises, and the one function that maps a response to one.
+
+Hierarchy::
+
+    SlurmError
+    ├── ConfigurationError            from_env found nothing usable (lists every place tried)
+    ├── SlurmConnectionError          slurmrestd never reached, or the connection dropped
+    │   └── SlurmTimeoutError
+    ├── SlurmAPIError                 a non-2xx answer (status_code, errors, warnings, ...)
+    │   ├── InvalidRequestError       400/422, or an error number meaning bad input
+    │   ├── AuthenticationError       401, 511, or an authentication error number
+    │   ├── PermissionDeniedError     403, or an access-denied error number
+    │   ├── NotFoundError             404, or e.g. 2017 "Invalid job id specified"
+    │   ├── RateLimitError            429 (retry_after)
+    │   └── ServerError               5xx not otherwise classified
+    ├── ResponseValidationError       malformed/truncated body or wrong shape (names the field)
+    ├── UnsupportedAPIVersionError    no REST API version both sides speak
+    ├── CircuitOpenError              the circuit breaker for a base URL is open
+    ├── JobSpecError (also ValueError)
+    └── JobFailedError                a waited-for job ended badly
+
+slurmrestd does not use HTTP statuses consistently: 22.05 answers most errors with HTTP 500
+and a Slurm error number in the body (``error_code`` or ``error_number``), later releases use
+404/511 but still carry the number. :func:`error_from_response` therefore decides the class by
+the body's error numbers first and by the HTTP status second.
+
+Example::
+
+    try:
+        client.jobs.get(42)
+    except NotFoundError as exc:
+        print(exc.status_code, exc.errors[0].error_number)   # 404 (or 500 on 22.05), 2017
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json as _json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from slurm_core._redact import redact_text, redact_url
+from slurm_core._retry import parse_retry_after
+
+__all__ = [
+    "AuthenticationError",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "InvalidRequestError",
+    "JobFailedError",
+    "JobSpecError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServerError",
+    "SlurmAPIError",
+    "SlurmConnectionError",
+    "SlurmError",
+    "SlurmErrorEntry",
+    "SlurmTimeoutError",
+    "UnsupportedAPIVersionError",
+    "error_class_for",
+    "error_from_response",
+    "parse_error_entries",
+]
+
+_BODY_EXCERPT_CHARS = 500
+
+
+class SlurmError(Exception):
+    """Root of every exception raised by slurm-client."""
+
+
+class ConfigurationError(SlurmError):
+    """No usable configuration was found (or it contradicts itself).
+
+    ``tried`` lists each place looked at and what was missing there, in order.
+    """
+
+    def __init__(self, message: str, *, tried: Sequence[str] = ()) -> None:
+        self.tried: list[str] = list(tried)
+        if self.tried:
+            message = message + "\n" + "\n".join(f"  - {t}" for t in self.tried)
+        super().__init__(message)
+
+
+class SlurmConnectionError(SlurmError):
+    """slurmrestd was never reached, or the connection dropped mid-request.
+
+    ``method`` and ``url`` (query secrets redacted) name the request.
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+class SlurmTimeoutError(SlurmConnectionError):
+    """A connect, read, write or pool timeout. ``phase`` says which (``"read"``, ...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        phase: str | None = None,
+    ) -> None:
+        self.phase = phase
+        super().__init__(message, method=method, url=url)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SlurmErrorEntry:
+    """One entry of slurmrestd's ``errors`` or ``warnings`` list.
+
+    Versions disagree on field names (``errno`` in v0.0.36/37, ``error_code`` in some 22.05
+    answers, ``error_number`` later); :func:`parse_error_entries` normalises them.
+    """
+
+    error_number: int | None = None
+    error: str | None = None
+    description: str | None = None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        text = self.description or self.error or ""
+        if self.error and self.description and self.error not in self.description:
+            text = f"{self.error}: {self.description}"
+        if self.error_number not in (None, 0):
+            text = f"[{self.error_number}] {text}"
+        if self.source:
+            text = f"{text} (in {self.source})"
+        return text
+
+
+class SlurmAPIError(SlurmError):
+    """slurmrestd answered, but not with success.
+
+    Attributes: ``status_code``, ``errors`` and ``warnings`` (lists of
+    :class:`SlurmErrorEntry`), ``method``, ``url`` (query secrets redacted), ``request_id``
+    (if the server or a proxy sent one), ``body`` (a redacted excerpt of the body) and
+    ``response`` (the :class:`httpx.Response`, its auth headers scrubbed).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        errors: Sequence[SlurmErrorEntry] = (),
+        warnings: Sequence[SlurmErrorEntry] = (),
+        method: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+        body: str | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.errors: list[SlurmErrorEntry] = list(errors)
+        self.warnings: list[SlurmErrorEntry] = list(warnings)
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        self.body = body
+        self.response = response
+        super().__init__(message)
+
+    @property
+    def error_numbers(self) -> list[int]:
+        """The Slurm error numbers in ``errors`` (zeros and missing ones left out)."""
+        return [e.error_number for e in self.errors if e.error_number]
+
+
+class InvalidRequestError(SlurmAPIError):
+    """The request was rejected as bad input (400/422 or e.g. 2000 invalid partition)."""
+
+
+class AuthenticationError(SlurmAPIError):
+    """Missing, expired or invalid token (401, 511, or an authentication error number)."""
+
+
+class PermissionDeniedError(SlurmAPIError):
+    """Authenticated, but not allowed (403 or e.g. 2002 access denied)."""
+
+
+class NotFoundError(SlurmAPIError):
+    """The object does not exist (404 or e.g. 2017 invalid job id)."""
+
+
+class RateLimitError(SlurmAPIError):
+    """429 Too Many Requests. ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ServerError(SlurmAPIError):
+    """A 5xx answer not explained by a known Slurm error number (e.g. slurmctld down)."""
+
+
+class ResponseValidationError(SlurmError):
+    """The body was malformed, truncated, or not the shape the client expected.
+
+    ``path`` names the bad field (``"jobs[3].job_state"``), ``response`` is the response if
+    there is one. The original pydantic/JSON error is chained as ``__cause__``.
+
+    Example::
+
+        try:
+            job = JobModel.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise ResponseValidationError.from_pydantic(exc, response=resp) from exc
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
+        self.path = path
+        self.response = response
+        super().__init__(message)
+
+    @classmethod
+    def from_pydantic(
+        cls,
+        exc: Exception,
+        *,
+        response: httpx.Response | None = None,
+        what: str | None = None,
+    ) -> ResponseValidationError:
+        """Build from a ``pydantic.ValidationError`` naming its first bad field.
+
+        Only ``loc``, ``msg`` and ``type`` are used; input values (which could hold
+        anything the server sent) are not copied into the message.
+        """
+        errors_fn = getattr(exc, "errors", None)
+        details: list[Mapping[str, Any]] = []
+        if callable(errors_fn):
+            try:
+                details = list(errors_fn(include_input=False, include_url=False))
+            except TypeError:  # pragma: no cover - pydantic < 2.0 style
+                details = list(errors_fn())
+        if not details:
+            return cls(f"invalid response{_what(what)}: {type(exc).__name__}", response=response)
+        first = details[0]
+        path = format_loc(first.get("loc", ()))
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        message = f"invalid response{_what(what)}: {path or '<root>'}: {first.get('msg')}{more}"
+        return cls(message, path=path or None, response=response)
+
+
+def _what(what: str | None) -> str:
+    return f" for {what}" if what else ""
+
+
+def format_loc(loc: Iterable[Any]) -> str:
+    """``("jobs", 3, "job_state")`` -> ``"jobs[3].job_state"``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class UnsupportedAPIVersionError(SlurmError):
+    """The server and this client share no REST API version (or the requested one is missing)."""
+
+    def __init__(
+        self,
+        requested: str | None,
+        server_versions: Sequence[str],
+        client_versions: Sequence[str],
+    ) -> None:
+        self.requested = requested
+        self.server_versions = list(server_versions)
+        self.client_versions = list(client_versions)
+        server = ", ".join(self.server_versions) or "none found"
+        client = ", ".join(self.client_versions)
+        if requested:
+            head = f"REST API version {requested} is not usable"
+        else:
+            head = "no REST API version is supported by both server and client"
+        super().__init__(f"{head}: server offers [{server}], client supports [{client}]")
+
+
+class CircuitOpenError(SlurmError):
+    """Requests to ``base_url`` are failing fast: too many consecutive failures.
+
+    ``retry_at`` (aware UTC datetime) is when one probe request will be let through;
+    ``retry_after`` is the same in seconds from when the error was raised.
+    """
+
+    def __init__(self, base_url: str, *, retry_after: float) -> None:
+        self.base_url = base_url
+        self.retry_after = max(0.0, retry_after)
+        self.retry_at = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=self.retry_after)
+        super().__init__(
+            f"circuit open for {base_url}: too many consecutive failures; "
+            f"next attempt allowed in {self.retry_after:.1f}s"
+        )
+
+
+class JobSpecError(SlurmError, ValueError):
+    """A job description is invalid before it is sent. ``field`` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class JobFailedError(SlurmError):
+    """A job the client waited for ended in a failed state."""
+
+    def __init__(
+        self,
+        job_id: int | str,
+        state: str,
+        exit_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.state = state
+        self.exit_code = exit_code
+        self.reason = reason
+        msg = f"job {job_id} ended {state}"
+        if exit_code is not None:
+            msg += f" with exit code {exit_code}"
+        if reason and reason.lower() != "none":
+            msg += f" (reason: {reason})"
+        super().__init__(msg)
+
+
+# --------------------------------------------------------------------------------------------
+# Slurm error numbers -> class. From slurm/slurm_errno.h (enum slurm_err_t); the values are
+# stable across releases. Only numbers whose meaning is unambiguous are listed; anything else
+# falls back to the HTTP status. Keep this the only table.
+# --------------------------------------------------------------------------------------------
+_ERRNO_CLASS: dict[int, type[SlurmAPIError]] = {
+    1007: AuthenticationError,  # SLURM_PROTOCOL_AUTHENTICATION_ERROR (bad token, 24.11+: 511)
+    2000: InvalidRequestError,  # ESLURM_INVALID_PARTITION_NAME (22.05 sends it as HTTP 500)
+    2001: InvalidRequestError,  # ESLURM_DEFAULT_PARTITION_NOT_SET
+    2002: PermissionDeniedError,  # ESLURM_ACCESS_DENIED
+    2004: InvalidRequestError,  # ESLURM_REQUESTED_NODES_NOT_IN_PARTITION
+    2005: InvalidRequestError,  # ESLURM_TOO_MANY_REQUESTED_CPUS
+    2006: InvalidRequestError,  # ESLURM_INVALID_NODE_COUNT
+    2008: InvalidRequestError,  # ESLURM_JOB_MISSING_SIZE_SPECIFICATION
+    2009: InvalidRequestError,  # ESLURM_JOB_SCRIPT_MISSING
+    2014: InvalidRequestError,  # ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE
+    2015: InvalidRequestError,  # ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
+    2017: NotFoundError,  # ESLURM_INVALID_JOB_ID (unknown job; 22.05 sends HTTP 500)
+    2018: NotFoundError,  # ESLURM_INVALID_NODE_NAME
+    2029: InvalidRequestError,  # ESLURM_INVALID_FEATURE
+    2044: InvalidRequestError,  # ESLURM_INVALID_TASK_MEMORY
+    2045: InvalidRequestError,  # ESLURM_INVALID_ACCOUNT
+    2048: InvalidRequestError,  # ESLURM_INVALID_LICENSES
+    2051: InvalidRequestError,  # ESLURM_INVALID_TIME_LIMIT
+    2052: PermissionDeniedError,  # ESLURM_RESERVATION_ACCESS
+    2053: InvalidRequestError,  # ESLURM_RESERVATION_INVALID
+    2057: InvalidRequestError,  # ESLURM_INVALID_WCKEY
+    2066: InvalidRequestError,  # ESLURM_INVALID_QOS
+    2069: InvalidRequestError,  # ESLURM_INVALID_CPU_COUNT
+    2071: InvalidRequestError,  # ESLURM_CIRCULAR_DEPENDENCY
+    2072: InvalidRequestError,  # ESLURM_INVALID_GRES
+    2081: InvalidRequestError,  # ESLURM_INVALID_ARRAY
+    2092: PermissionDeniedError,  # ESLURM_BURST_BUFFER_PERMISSION
+    9000: InvalidRequestError,  # ESLURM_REST_INVALID_QUERY
+    9001: InvalidRequestError,  # ESLURM_REST_FAIL_PARSING
+    9002: InvalidRequestError,  # ESLURM_REST_INVALID_JOBS_DESC
+    9008: AuthenticationError,  # ESLURM_REST_AUTH_FAIL
+    9009: InvalidRequestError,  # ESLURM_REST_BAD_REQUEST
+}
+# Whole ranges of slurm_errno.h that mean one thing.
+_ERRNO_RANGES: tuple[tuple[int, int, type[SlurmAPIError]], ...] = (
+    (6000, 6099, AuthenticationError),  # ESLURM_AUTH_* (cred invalid 6000, expired 6001, ...)
+    (9200, 9299, InvalidRequestError),  # ESLURM_DATA_* (body could not be parsed/converted)
+)
+
+_STATUS_CLASS: dict[int, type[SlurmAPIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: InvalidRequestError,
+    413: InvalidRequestError,
+    415: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+    511: AuthenticationError,  # Network Authentication Required: slurmrestd's "bad token"
+}
+
+
+def _class_for_errno(number: int) -> type[SlurmAPIError] | None:
+    cls = _ERRNO_CLASS.get(number)
+    if cls is not None:
+        return cls
+    for low, high, range_cls in _ERRNO_RANGES:
+        if low <= number <= high:
+            return range_cls
+    return None
+
+
+def error_class_for(
+    status_code: int, errors: Sequence[SlurmErrorEntry] = ()
+) -> type[SlurmAPIError]:
+    """The exception class for a status and the body's error entries.
+
+    A known Slurm error number wins over the status (22.05 sends 500 for "invalid job id");
+    an authentication status (401/511) wins over everything, since the body then describes
+    a consequence of the bad token rather than the request.
+    """
+    if status_code in (401, 511):
+        return AuthenticationError
+    for entry in errors:
+        if entry.error_number:
+            cls = _class_for_errno(entry.error_number)
+            if cls is not None:
+                return cls
+    cls = _STATUS_CLASS.get(status_code)
+    if cls is not None:
+        return cls
+    if status_code >= 500:
+        return ServerError
+    if 400 <= status_code < 500:
+        return InvalidRequestError
+    return SlurmAPIError
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _entry(item: Any, *, warning: bool) -> SlurmErrorEntry | None:
+    if isinstance(item, str):
+        return SlurmErrorEntry(error=item) if not warning else SlurmErrorEntry(description=item)
+    if not isinstance(item, Mapping):
+        return None
+    number = None
+    for key in ("error_number", "error_code", "errno"):
+        number = _as_int(item.get(key))
+        if number is not None:
+            break
+    text = item.get("error")
+    if text is None and warning:
+        text = item.get("warning")
+    return SlurmErrorEntry(
+        error_number=number,
+        error=_as_str(text),
+        description=_as_str(item.get("description")),
+        source=_as_str(item.get("source")),
+    )
+
+
+def parse_error_entries(body: Any) -> tuple[list[SlurmErrorEntry], list[SlurmErrorEntry]]:
+    """``(errors, warnings)`` from a decoded slurmrestd body; tolerant of every version's shape.
+
+    Example::
+
+        errors, warnings = parse_error_entries(response.json())
+    """
+    if not isinstance(body, Mapping):
+        return [], []
+    out: list[list[SlurmErrorEntry]] = []
+    for key, warning in (("errors", False), ("warnings", True)):
+        raw = body.get(key)
+        items = raw if isinstance(raw, list) else ([raw] if isinstance(raw, Mapping) else [])
+        entries = [e for e in (_entry(i, warning=warning) for i in items) if e is not None]
+        out.append(entries)
+    return out[0], out[1]
+
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id")
+_WS = re.compile(r"\s+")
+
+
+def _decode_body(content: bytes) -> Any:
+    if not content:
+        return None
+    try:
+        return _json.loads(content)
+    except ValueError:
+        return None
+
+
+def error_from_response(
+    response: httpx.Response,
+    *,
+    method: str | None = None,
+    url: str | None = None,
+) -> SlurmAPIError:
+    """Map a non-2xx :class:`httpx.Response` to the right :class:`SlurmAPIError` subclass.
+
+    Works on every slurmrestd version's error body, on plain-text bodies (401 "Authentication
+    failure") and on malformed JSON (the class then comes from the status alone). The body
+    must already be read. ``method``/``url`` default to the response's request.
+
+    Example::
+
+        >>> r = httpx.Response(500, json={"errors": [{"error_code": 2000, "error": "Invalid"}]})
+        >>> type(error_from_response(r)).__name__
+        'InvalidRequestError'
+    """
+    request: httpx.Request | None
+    try:
+        request = response.request
+    except RuntimeError:
+        request = None
+    if method is None and request is not None:
+        method = request.method
+    if url is None and request is not None:
+        url = redact_url(request.url)
+
+    content = response.content
+    body = _decode_body(content)
+    errors, warnings = parse_error_entries(body)
+    status = response.status_code
+    cls = error_class_for(status, errors)
+
+    excerpt: str | None = None
+    if content:
+        text = content[: _BODY_EXCERPT_CHARS * 4].decode("utf-8", "replace")
+        excerpt = redact_text(text)
+        if len(excerpt) > _BODY_EXCERPT_CHARS:
+            excerpt = excerpt[:_BODY_EXCERPT_CHARS] + "..."
+
+    reason = response.reason_phrase or ""
+    where = f" for {method} {url}" if method and url else ""
+    detail = "; ".join(str(e) for e in errors if str(e))
+    if not detail and excerpt and body is None:
+        detail = _WS.sub(" ", excerpt).strip()[:200]
+    message = f"HTTP {status} {reason}{where}".rstrip()
+    if detail:
+        message = f"{message}: {redact_text(detail)}"
+
+    request_id = None
+    for name in _REQUEST_ID_HEADERS:
+        request_id = response.headers.get(name)
+        if request_id:
+            break
+
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "errors": errors,
+        "warnings": warnings,
+        "method": method,
+        "url": url,
+        "request_id": request_id,
+        "body": excerpt,
+        "response": response,
+    }
+    if cls is RateLimitError:
+        return RateLimitError(
+            message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs
+        )
+    return cls(message, **kwargs)

@@ -1,0 +1,115 @@
+"""Keeping tokens out of reprs, logs, hooks and exception messages.
+
+Everything that leaves the request layer as text (log lines, hook views, exception fields)
+goes through one of these helpers; token values are only ever held in a :class:`Secret`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+
+__all__ = ["REDACTED", "Secret", "redact_headers", "redact_text", "redact_url"]
+
+REDACTED = "<redacted>"
+
+# Lower-case header names whose values are credentials.
+SENSITIVE_HEADERS = frozenset(
+    {"x-slurm-user-token", "authorization", "proxy-authorization", "cookie", "set-cookie"}
+)
+# Query parameter names that look like credentials ("token", "jwt", "api_key", ...).
+_SENSITIVE_PARAM = re.compile(r"token|jwt|secret|passw|auth|api[_-]?key", re.IGNORECASE)
+# A JWT (three base64url parts, header starting '{"' -> "eyJ") or "SLURM_JWT=<anything>".
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_SLURM_JWT = re.compile(r"(SLURM_JWT\s*=\s*)\S+")
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``/f-strings/logs.
+
+    Call :meth:`get` at the one place the real value is needed (building a header).
+
+    Example::
+
+        >>> s = Secret("eyJhbGciOi...")
+        >>> s, f"{s}"
+        (<redacted>, '<redacted>')
+        >>> s.get()[:3]
+        'eyJ'
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        """The real value."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return REDACTED
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        # Pickling must keep the value (e.g. handing a provider to a worker); this is
+        # explicit, never textual.
+        return (Secret, (self._value,))
+
+
+def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A plain dict copy of ``headers`` with credential values replaced by ``<redacted>``."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {k: (REDACTED if k.lower() in SENSITIVE_HEADERS else v) for k, v in items}
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """``url`` as text with token-like query values (and any userinfo) replaced.
+
+    Example::
+
+        >>> redact_url("http://h:6820/slurm/v0.0.40/jobs?token=abc&update_time=5")
+        'http://h:6820/slurm/v0.0.40/jobs?token=%3Credacted%3E&update_time=5'
+    """
+    if isinstance(url, str):
+        if "?" not in url and "@" not in url:
+            return url
+        url = httpx.URL(url)
+    if url.userinfo:
+        url = url.copy_with(username=None, password=None)
+    query = url.query
+    if not query:
+        return str(url)
+    text = query.decode("ascii", "replace")
+    if not _SENSITIVE_PARAM.search(text):
+        return str(url)
+    pairs = [
+        (k, REDACTED if _SENSITIVE_PARAM.search(k) else v)
+        for k, v in parse_qsl(text, keep_blank_values=True)
+    ]
+    return str(url.copy_with(query=urlencode(pairs).encode("ascii")))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with anything JWT-shaped (and ``SLURM_JWT=...``) replaced."""
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "SLURM_JWT" in text:
+        text = _SLURM_JWT.sub(r"\1" + REDACTED, text)
+    return text

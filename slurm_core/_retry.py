@@ -1,0 +1,119 @@
+"""The retry policy, readable in one screen.
+
+* Reads (GET/HEAD/OPTIONS, and anything passed ``idempotent=True``) retry on connection
+  errors, timeouts and ``retry_statuses`` -- unless the body carries a Slurm error number
+  that explains the failure (22.05's "invalid job id" as HTTP 500 is not worth retrying).
+* Everything else (POST job submission, DELETE) retries only when the request provably
+  never left this process: connect errors, connect timeouts, pool timeouts. Never after a
+  read timeout or a 5xx, because the job may exist already.
+* Delay: ``initial_delay * backoff_factor ** (retry - 1)``, capped at ``max_delay``, with
+  +-25% jitter. A ``Retry-After`` header (seconds or HTTP date) replaces it, capped too.
+
+Defaults give 0.2 s, 0.6 s, 1.8 s: a read rides out ~2.5 s of "connection refused", i.e. a
+restart of slurmrestd, while a dead server is given up on within ~3 s (plus timeouts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import email.utils
+import math
+import random
+
+import httpx
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "RetryPolicy",
+    "backoff_delay",
+    "never_left",
+    "parse_retry_after",
+]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "TRACE"})
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    Example::
+
+        RetryPolicy(max_attempts=6, max_delay=4.0)   # more patience
+        RetryPolicy(max_attempts=1)                  # never retry
+    """
+
+    max_attempts: int = 4
+    """Total attempts including the first; 1 disables retrying."""
+    initial_delay: float = 0.2
+    max_delay: float = 8.0
+    jitter: bool = True
+    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
+    backoff_factor: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("RetryPolicy.max_attempts must be >= 1")
+        if self.initial_delay < 0 or self.max_delay < 0:
+            raise ValueError("RetryPolicy delays must be >= 0")
+        if self.backoff_factor < 1:
+            raise ValueError("RetryPolicy.backoff_factor must be >= 1")
+
+
+def backoff_delay(
+    policy: RetryPolicy,
+    retry_number: int,
+    *,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry number ``retry_number`` (1 for the first retry).
+
+    Always within ``[0, policy.max_delay]``.
+    """
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), policy.max_delay)
+    exponent = max(retry_number - 1, 0)
+    # Guard the power against overflow for absurd attempt counts.
+    if exponent > 64:
+        delay = policy.max_delay
+    else:
+        delay = min(policy.initial_delay * policy.backoff_factor**exponent, policy.max_delay)
+    if policy.jitter and delay > 0:
+        delay *= 0.75 + 0.5 * (rng or random).random()
+        delay = min(delay, policy.max_delay)
+    return delay
+
+
+def parse_retry_after(value: str | None, *, now: _dt.datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` value (delta-seconds or an HTTP date); ``None`` if invalid.
+
+    Example::
+
+        >>> parse_retry_after("3"), parse_retry_after("soon")
+        (3.0, None)
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isascii() and value.replace(".", "", 1).isdigit():
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:  # pragma: no cover - older Pythons returned None
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    current = now or _dt.datetime.now(_dt.timezone.utc)
+    return max(0.0, (when - current).total_seconds())
+
+
+def never_left(exc: BaseException) -> bool:
+    """True when ``exc`` proves the request was never sent (safe to retry anything)."""
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
