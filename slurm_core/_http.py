@@ -1,0 +1,713 @@
+"""The request engine under ``SlurmClient``/``AsyncSlurmClient``.
+
+One pooled ``httpx.Client``/``AsyncClient`` per engine, wrapped as::
+
+    SyncHTTP.request ─ retry loop, rate limit, error mapping, logging, hooks, tracing
+      └─ httpx.Client (auth=SlurmAuth: token, refresh once on 401/511)
+           └─ CircuitBreakerTransport (per-origin, process-wide)
+                └─ httpx.HTTPTransport (TLS / mTLS / unix socket)  or a user transport
+
+:class:`_BaseHTTP` holds every decision (request building, should-retry, delays incl.
+``Retry-After``, error mapping, redaction); :class:`SyncHTTP` and :class:`AsyncHTTP` only
+send and sleep.
+
+Example::
+
+    opts = ClientOptions(base_url="http://slurm:6820", auth=StaticToken(token, "alice"))
+    with SyncHTTP(opts) as http:
+        resp = http.request("GET", "/slurm/v0.0.40/diag")     # 2xx or a typed SlurmError
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import json as _json
+import logging
+import os
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+
+from slurm_core._exceptions import (
+    ConfigurationError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    SlurmAPIError,
+    SlurmConnectionError,
+    SlurmError,
+    SlurmTimeoutError,
+    error_from_response,
+)
+from slurm_core._redact import REDACTED, redact_headers, redact_url
+from slurm_core._retry import (
+    IDEMPOTENT_METHODS,
+    RetryPolicy,
+    backoff_delay,
+    never_left,
+    parse_retry_after,
+)
+from slurm_core._transport import (
+    AsyncCircuitBreakerTransport,
+    CircuitBreakerConfig,
+    CircuitBreakerTransport,
+    TokenBucket,
+)
+from slurm_core.auth import SlurmAuth, TokenProvider
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "AsyncHTTP",
+    "ClientOptions",
+    "RequestHooks",
+    "RequestInfo",
+    "ResponseInfo",
+    "SyncHTTP",
+    "parse_json",
+]
+
+logger = logging.getLogger("slurm_core.http")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+CertTypes = str | tuple[str, str] | tuple[str, str, str]
+Params = Mapping[str, Any] | None
+
+
+# --------------------------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class RequestInfo:
+    """What hooks see of a request: redacted URL and headers, never the token."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    attempt: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseInfo:
+    """What hooks see of a response. ``elapsed`` is seconds for this attempt."""
+
+    request: RequestInfo
+    status_code: int
+    elapsed: float
+    headers: Mapping[str, str]
+
+
+HookResult = None | Awaitable[None]
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestHooks:
+    """Callbacks on every attempt. Async engines await them if they return awaitables.
+
+    Example::
+
+        hooks = RequestHooks(on_response=lambda r: metrics.observe(r.status_code, r.elapsed))
+    """
+
+    on_request: Callable[[RequestInfo], HookResult] | None = None
+    on_response: Callable[[ResponseInfo], HookResult] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientOptions:
+    """Everything the engine needs; immutable and shareable between sync and async engines.
+
+    ``transport`` replaces the network transport (``httpx.MockTransport`` in tests); then
+    ``verify``, ``cert``, ``uds`` and ``limits`` are not used. ``auth`` may be any
+    ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider` (wrapped in ``SlurmAuth``).
+
+    Example::
+
+        ClientOptions(
+            base_url="https://slurm.example.org:6820",
+            auth=TokenFile("~/.slurm/token", user_name="alice"),
+            verify="/etc/pki/site-ca.pem",
+            retry=RetryPolicy(max_attempts=6),
+            rate_limit=20.0,
+        )
+    """
+
+    base_url: str
+    auth: httpx.Auth | TokenProvider | None = None
+    timeout: httpx.Timeout | float = dataclasses.field(default_factory=lambda: DEFAULT_TIMEOUT)
+    retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    verify: bool | str | ssl.SSLContext = True
+    """True (system/certifi CAs), False, a CA bundle file or directory, or an SSLContext."""
+    cert: CertTypes | None = None
+    """Client certificate for mTLS: ``"both.pem"`` or ``("cert.pem", "key.pem"[, password])``."""
+    uds: str | None = None
+    """Unix socket path of slurmrestd (``slurmrestd unix:/path``); base_url then names the host."""
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None
+    rate_limit: float | None = None
+    """Client-side limit in requests/second (token bucket, bursts up to one second's worth)."""
+    circuit_breaker: CircuitBreakerConfig | None = dataclasses.field(
+        default_factory=CircuitBreakerConfig
+    )
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    limits: httpx.Limits = dataclasses.field(default_factory=lambda: DEFAULT_LIMITS)
+    hooks: RequestHooks | None = None
+    tracing: bool = True
+    """OpenTelemetry spans when ``opentelemetry`` is importable (never a hard dependency)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+def _user_agent() -> str:
+    try:
+        from slurm_core import __version__ as version
+    except ImportError:  # pragma: no cover
+        version = "0"
+    return f"slurm-client/{version} httpx/{httpx.__version__}"
+
+
+def _ssl_config(
+    verify: bool | str | ssl.SSLContext, cert: CertTypes | None
+) -> bool | ssl.SSLContext:
+    """Build the SSLContext ourselves: httpx 0.28 deprecates ``verify=<str>`` and ``cert=``."""
+    if isinstance(verify, ssl.SSLContext):
+        if cert is not None:
+            raise ConfigurationError(
+                "pass the client certificate inside your SSLContext (load_cert_chain), "
+                "not as cert= alongside verify=<SSLContext>"
+            )
+        return verify
+    if cert is None and isinstance(verify, bool):
+        return verify
+    try:
+        if isinstance(verify, str):
+            path = os.path.expanduser(verify)
+            if os.path.isdir(path):
+                ctx = ssl.create_default_context(capath=path)
+            else:
+                ctx = ssl.create_default_context(cafile=path)
+        elif verify:
+            import certifi
+
+            ctx = ssl.create_default_context(cafile=certifi.where())
+        else:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if cert is not None:
+            if isinstance(cert, str):
+                ctx.load_cert_chain(os.path.expanduser(cert))
+            else:
+                password = cert[2] if len(cert) == 3 else None
+                ctx.load_cert_chain(
+                    os.path.expanduser(cert[0]), os.path.expanduser(cert[1]), password
+                )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"TLS configuration failed: {exc}") from exc
+    return ctx
+
+
+def _dumps(value: Any) -> bytes:
+    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+try:  # orjson is ~5x faster for big job lists; optional ("fast" extra).
+    import orjson as _orjson
+
+    def _dumps_fast(value: Any) -> bytes:
+        try:
+            return _orjson.dumps(value)
+        except TypeError:  # e.g. int > 64 bit, non-str keys: the stdlib copes
+            return _dumps(value)
+
+    _loads: Callable[[bytes], Any] = _orjson.loads
+    _encode: Callable[[Any], bytes] = _dumps_fast
+except ImportError:  # pragma: no cover - exercised when orjson is absent
+    _loads = _json.loads
+    _encode = _dumps
+
+
+def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
+    """Decode a response body as JSON, raising :class:`ResponseValidationError` if it is not.
+
+    Example::
+
+        data = parse_json(http.request("GET", "/slurm/v0.0.40/jobs"), what="jobs")
+    """
+    content = response.content
+    if not content:
+        raise ResponseValidationError(
+            f"empty response body{f' for {what}' if what else ''}", response=response
+        )
+    try:
+        return _loads(content)
+    except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are
+        hint = " (truncated?)" if content.rstrip()[-1:] not in (b"}", b"]") else ""
+        raise ResponseValidationError(
+            f"response body is not valid JSON{f' for {what}' if what else ''}{hint}: "
+            f"{type(exc).__name__} at byte {getattr(exc, 'pos', '?')}",
+            response=response,
+        ) from exc
+
+
+# Transport errors that will fail the same way every time: not worth a retry.
+_DETERMINISTIC = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError)
+_TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
+
+_tracer_cache: list[Any] = []  # [tracer or None] once looked up
+
+
+def _get_tracer() -> Any:
+    """An OpenTelemetry tracer if the API is importable, else None (looked up once)."""
+    if not _tracer_cache:
+        try:
+            trace = importlib.import_module("opentelemetry.trace")
+            _tracer_cache.append(trace.get_tracer("slurm_core.http"))
+        except ImportError:
+            _tracer_cache.append(None)
+    return _tracer_cache[0]
+
+
+# --------------------------------------------------------------------------------------------
+# The shared brain
+# --------------------------------------------------------------------------------------------
+class _BaseHTTP:
+    def __init__(self, options: ClientOptions) -> None:
+        url = httpx.URL(options.base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigurationError(
+                f"base_url must be an absolute http(s) URL, got {redact_url(options.base_url)!r}"
+            )
+        self.options = options
+        self.base_url = redact_url(url)
+        self._policy = options.retry
+        self._timeout = (
+            options.timeout
+            if isinstance(options.timeout, httpx.Timeout)
+            else httpx.Timeout(options.timeout, connect=min(options.timeout, 5.0))
+        )
+        auth = options.auth
+        self._auth: httpx.Auth | None = SlurmAuth(auth) if isinstance(auth, TokenProvider) else auth
+        self._headers = {
+            "User-Agent": _user_agent(),
+            "Accept": "application/json",
+            **options.headers,
+        }
+        self._bucket = TokenBucket(options.rate_limit) if options.rate_limit else None
+        hooks = options.hooks
+        self._on_request = hooks.on_request if hooks else None
+        self._on_response = hooks.on_response if hooks else None
+        self._tracer: Any = _get_tracer() if options.tracing else None
+
+    def _ssl(self) -> bool | ssl.SSLContext:
+        return _ssl_config(self.options.verify, self.options.cert)
+
+    # -- building ----------------------------------------------------------------------
+    def _build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        params: Params,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        method = method.upper()
+        if json is not None:
+            content: bytes | None = _encode(json)
+            extra = {"Content-Type": "application/json"}
+            if headers:
+                extra.update(headers)
+            headers = extra
+        else:
+            content = None
+        try:
+            return client.build_request(
+                method, path, params=params, content=content, headers=headers
+            )
+        except httpx.InvalidURL as exc:
+            raise ConfigurationError(f"invalid request path {path!r}: {exc}") from None
+
+    def _retryable(self, method: str, idempotent: bool | None) -> bool:
+        return idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
+
+    # -- deciding ----------------------------------------------------------------------
+    def _delay_after_exception(
+        self, exc: httpx.HTTPError, attempt: int, retryable: bool
+    ) -> float | None:
+        if attempt >= self._policy.max_attempts:
+            return None
+        if not isinstance(exc, httpx.TransportError) or isinstance(exc, _DETERMINISTIC):
+            return None
+        if retryable or never_left(exc):
+            return backoff_delay(self._policy, attempt)
+        return None
+
+    def _delay_after_error(
+        self, error: SlurmAPIError, response: httpx.Response, attempt: int, retryable: bool
+    ) -> float | None:
+        if not retryable or attempt >= self._policy.max_attempts:
+            return None
+        if error.status_code not in self._policy.retry_statuses:
+            return None
+        # A Slurm error number that explains the failure (22.05: "invalid job id" as
+        # HTTP 500) makes it the caller's problem, not a transient one.
+        if not isinstance(error, (ServerError, RateLimitError)):
+            return None
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return backoff_delay(self._policy, attempt, retry_after=retry_after)
+
+    def _map_exception(self, exc: httpx.HTTPError, request: httpx.Request) -> SlurmError:
+        method, url = request.method, redact_url(request.url)
+        detail = str(exc) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            phase = _TIMEOUT_PHASE.get(type(exc), "unknown")
+            return SlurmTimeoutError(
+                f"{phase} timeout for {method} {url}: {detail}", method=method, url=url, phase=phase
+            )
+        if isinstance(exc, httpx.DecodingError):
+            return ResponseValidationError(
+                f"undecodable response body for {method} {url}: {detail}"
+            )
+        return SlurmConnectionError(
+            f"cannot reach slurmrestd for {method} {url}: {type(exc).__name__}: {detail}",
+            method=method,
+            url=url,
+        )
+
+    # -- observing ---------------------------------------------------------------------
+    @staticmethod
+    def _scrub(request: httpx.Request) -> None:
+        """Drop credentials from a finished request (it stays reachable via response.request)."""
+        headers = request.headers
+        for name in ("x-slurm-user-token", "authorization"):
+            if name in headers:
+                headers[name] = REDACTED
+
+    def _request_info(self, request: httpx.Request, attempt: int) -> RequestInfo:
+        return RequestInfo(
+            request.method,
+            redact_url(request.url),
+            redact_headers(request.headers.multi_items()),
+            attempt,
+        )
+
+    def _response_info(
+        self, info: RequestInfo, response: httpx.Response, elapsed: float
+    ) -> ResponseInfo:
+        return ResponseInfo(
+            info, response.status_code, elapsed, redact_headers(response.headers.multi_items())
+        )
+
+    def _log_response(
+        self, request: httpx.Request, status: int, elapsed: float, attempt: int
+    ) -> None:
+        logger.debug(
+            "%s %s -> %d in %.1f ms%s",
+            request.method,
+            redact_url(request.url),
+            status,
+            elapsed * 1000.0,
+            f" (attempt {attempt})" if attempt > 1 else "",
+        )
+
+    def _log_retry(self, request: httpx.Request, why: str, attempt: int, delay: float) -> None:
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "retrying %s %s in %.2fs after %s (attempt %d of %d)",
+                request.method,
+                redact_url(request.url),
+                delay,
+                why,
+                attempt,
+                self._policy.max_attempts,
+            )
+
+    def _start_span(self, request: httpx.Request) -> Any:
+        url = request.url
+        return self._tracer.start_span(
+            f"slurmrestd {request.method}",
+            attributes={
+                "http.request.method": request.method,
+                "url.full": redact_url(url),
+                "server.address": url.host,
+                "server.port": url.port or (443 if url.scheme == "https" else 80),
+            },
+        )
+
+    @staticmethod
+    def _end_span(span: Any, status: int | None, attempt: int, exc: BaseException | None) -> None:
+        try:
+            if status is not None:
+                span.set_attribute("http.response.status_code", status)
+            if attempt > 1:
+                span.set_attribute("http.request.resend_count", attempt - 1)
+            if exc is not None:
+                span.set_attribute("error.type", type(exc).__name__)
+                trace = importlib.import_module("opentelemetry.trace")
+                span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+        finally:
+            span.end()
+
+
+def _retry_reason(exc_or_status: BaseException | int) -> str:
+    if isinstance(exc_or_status, int):
+        return f"HTTP {exc_or_status}"
+    return type(exc_or_status).__name__
+
+
+# --------------------------------------------------------------------------------------------
+# The twins
+# --------------------------------------------------------------------------------------------
+class SyncHTTP(_BaseHTTP):
+    """Blocking engine: one pooled ``httpx.Client``, retries, typed errors.
+
+    ``sleep`` is injectable so tests never wait.
+
+    Example::
+
+        with SyncHTTP(ClientOptions(base_url="http://slurm:6820", auth=auth)) as http:
+            jobs = parse_json(http.request("GET", "/slurm/v0.0.40/jobs"))
+    """
+
+    def __init__(
+        self, options: ClientOptions, *, sleep: Callable[[float], None] | None = None
+    ) -> None:
+        super().__init__(options)
+        self._sleep = sleep or time.sleep
+        inner = options.transport
+        if inner is None:
+            inner = httpx.HTTPTransport(
+                verify=self._ssl(), limits=options.limits, uds=options.uds, retries=0
+            )
+        elif not isinstance(inner, httpx.BaseTransport):
+            raise ConfigurationError("SyncHTTP needs a sync transport (httpx.BaseTransport)")
+        transport: httpx.BaseTransport = inner
+        if options.circuit_breaker is not None:
+            transport = CircuitBreakerTransport(inner, options.circuit_breaker, uds=options.uds)
+        self._client = httpx.Client(
+            base_url=options.base_url,
+            auth=self._auth,
+            headers=self._headers,
+            timeout=self._timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send a request; return the 2xx response or raise a typed :class:`SlurmError`.
+
+        ``idempotent`` overrides the method's default (GET retries freely, POST/DELETE only
+        when the request never left). The response body is already read.
+        """
+        request = self._build(self._client, method, path, params, json, headers)
+        retryable = self._retryable(request.method, idempotent)
+        span = self._start_span(request) if self._tracer is not None else None
+        attempt, status, failure = 0, None, None
+        try:
+            while True:
+                attempt += 1
+                if self._bucket is not None:
+                    wait = self._bucket.reserve()
+                    if wait > 0:
+                        self._sleep(wait)
+                info = None
+                if self._on_request is not None or self._on_response is not None:
+                    info = self._request_info(request, attempt)
+                    if self._on_request is not None:
+                        self._on_request(info)
+                start = time.perf_counter()
+                try:
+                    response = self._client.send(request)
+                except httpx.HTTPError as exc:
+                    delay = self._delay_after_exception(exc, attempt, retryable)
+                    if delay is None:
+                        raise self._map_exception(exc, request) from exc
+                    self._log_retry(request, _retry_reason(exc), attempt, delay)
+                    self._sleep(delay)
+                    continue
+                elapsed = time.perf_counter() - start
+                status = response.status_code
+                if logger.isEnabledFor(logging.DEBUG):
+                    self._log_response(request, status, elapsed, attempt)
+                if info is not None and self._on_response is not None:
+                    self._on_response(self._response_info(info, response, elapsed))
+                if 200 <= status < 300:
+                    return response
+                error = error_from_response(response)
+                delay = self._delay_after_error(error, response, attempt, retryable)
+                if delay is None:
+                    raise error
+                self._log_retry(request, _retry_reason(status), attempt, delay)
+                response.close()
+                self._sleep(delay)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            self._scrub(request)
+            if span is not None:
+                self._end_span(span, status, attempt, failure)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    def __enter__(self) -> SyncHTTP:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncHTTP(_BaseHTTP):
+    """Async twin of :class:`SyncHTTP` (asyncio or trio, through anyio).
+
+    Example::
+
+        async with AsyncHTTP(ClientOptions(base_url="http://slurm:6820", auth=auth)) as http:
+            resp = await http.request("GET", "/slurm/v0.0.40/diag")
+    """
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(options)
+        self._sleep = sleep or anyio.sleep
+        inner = options.transport
+        if inner is None:
+            inner = httpx.AsyncHTTPTransport(
+                verify=self._ssl(), limits=options.limits, uds=options.uds, retries=0
+            )
+        elif not isinstance(inner, httpx.AsyncBaseTransport):
+            raise ConfigurationError(
+                "AsyncHTTP needs an async transport (httpx.AsyncBaseTransport)"
+            )
+        transport: httpx.AsyncBaseTransport = inner
+        if options.circuit_breaker is not None:
+            transport = AsyncCircuitBreakerTransport(
+                inner, options.circuit_breaker, uds=options.uds
+            )
+        self._client = httpx.AsyncClient(
+            base_url=options.base_url,
+            auth=self._auth,
+            headers=self._headers,
+            timeout=self._timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def _hook(self, fn: Callable[[Any], HookResult], arg: Any) -> None:
+        result = fn(arg)
+        if inspect.isawaitable(result):
+            await result
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Async :meth:`SyncHTTP.request`."""
+        request = self._build(self._client, method, path, params, json, headers)
+        retryable = self._retryable(request.method, idempotent)
+        span = self._start_span(request) if self._tracer is not None else None
+        attempt, status, failure = 0, None, None
+        try:
+            while True:
+                attempt += 1
+                if self._bucket is not None:
+                    wait = self._bucket.reserve()
+                    if wait > 0:
+                        await self._sleep(wait)
+                info = None
+                if self._on_request is not None or self._on_response is not None:
+                    info = self._request_info(request, attempt)
+                    if self._on_request is not None:
+                        await self._hook(self._on_request, info)
+                start = time.perf_counter()
+                try:
+                    response = await self._client.send(request)
+                except httpx.HTTPError as exc:
+                    delay = self._delay_after_exception(exc, attempt, retryable)
+                    if delay is None:
+                        raise self._map_exception(exc, request) from exc
+                    self._log_retry(request, _retry_reason(exc), attempt, delay)
+                    await self._sleep(delay)
+                    continue
+                elapsed = time.perf_counter() - start
+                status = response.status_code
+                if logger.isEnabledFor(logging.DEBUG):
+                    self._log_response(request, status, elapsed, attempt)
+                if info is not None and self._on_response is not None:
+                    await self._hook(
+                        self._on_response, self._response_info(info, response, elapsed)
+                    )
+                if 200 <= status < 300:
+                    return response
+                error = error_from_response(response)
+                delay = self._delay_after_error(error, response, attempt, retryable)
+                if delay is None:
+                    raise error
+                self._log_retry(request, _retry_reason(status), attempt, delay)
+                await response.aclose()
+                await self._sleep(delay)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            self._scrub(request)
+            if span is not None:
+                self._end_span(span, status, attempt, failure)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._client.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncHTTP:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,292 @@
+"""Transport wrappers: the circuit breaker, and the client-side rate limiter.
+
+The breaker wraps any httpx transport (the real one or a ``MockTransport``), so every request
+passes it exactly once per attempt. State is shared per origin (scheme, host, port, and the
+unix socket if any) by every client in the process: ten ``SlurmClient`` objects hammering a
+dead slurmrestd trip one breaker, not ten.
+
+States: *closed* (normal) -> after ``failure_threshold`` consecutive failures -> *open*
+(every request raises :class:`CircuitOpenError` at once) -> after ``recovery_timeout`` ->
+*half-open* (exactly one probe goes through; others still fail fast) -> closed on success,
+open again on failure.
+
+A failure is a transport error (refused, reset, timeout) or a 5xx that is not explained by a
+Slurm error number -- 22.05 reports "invalid job id" as HTTP 500, which says nothing about
+the server's health.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from slurm_core._exceptions import CircuitOpenError, ServerError, error_class_for
+from slurm_core._exceptions import parse_error_entries as _parse_entries
+
+__all__ = [
+    "AsyncCircuitBreakerTransport",
+    "CircuitBreakerConfig",
+    "CircuitBreakerTransport",
+    "TokenBucket",
+    "circuit_state",
+    "reset_circuit_breakers",
+]
+
+Clock = Callable[[], float]
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitBreakerConfig:
+    """When to stop calling a failing slurmrestd, and when to try again.
+
+    Example::
+
+        ClientOptions(base_url=..., circuit_breaker=CircuitBreakerConfig(failure_threshold=10))
+        ClientOptions(base_url=..., circuit_breaker=None)   # disabled
+    """
+
+    failure_threshold: int = 5
+    """Consecutive failed attempts (across all clients of this origin) that open the circuit."""
+    recovery_timeout: float = 10.0
+    """Seconds the circuit stays open before one probe request is allowed."""
+
+    def __post_init__(self) -> None:
+        if self.failure_threshold < 1:
+            raise ValueError("CircuitBreakerConfig.failure_threshold must be >= 1")
+        if self.recovery_timeout < 0:
+            raise ValueError("CircuitBreakerConfig.recovery_timeout must be >= 0")
+
+
+class _Circuit:
+    """Per-origin state. All methods are short critical sections under one lock."""
+
+    __slots__ = ("failures", "lock", "name", "opened_at", "probing")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lock = threading.Lock()
+        self.failures = 0
+        self.opened_at: float | None = None  # None = closed
+        self.probing = False
+
+    def before(self, config: CircuitBreakerConfig, now: float) -> bool:
+        """Raise if open; return True when this request is the half-open probe."""
+        with self.lock:
+            if self.opened_at is None:
+                return False
+            wait = self.opened_at + config.recovery_timeout - now
+            if wait > 0 or self.probing:
+                raise CircuitOpenError(self.name, retry_after=max(wait, 0.0))
+            self.probing = True
+            return True
+
+    def success(self, probe: bool) -> None:
+        with self.lock:
+            self.failures = 0
+            self.opened_at = None
+            if probe:
+                self.probing = False
+
+    def failure(self, config: CircuitBreakerConfig, now: float, probe: bool) -> None:
+        with self.lock:
+            self.failures += 1
+            if probe:
+                self.probing = False
+                self.opened_at = now
+            elif self.failures >= config.failure_threshold:
+                # Re-stamp while open so a late failure keeps it open for the full timeout.
+                self.opened_at = now
+
+    def abandon(self, probe: bool) -> None:
+        """The probe ended without a verdict (cancelled): let the next request probe."""
+        if probe:
+            with self.lock:
+                self.probing = False
+
+
+_registry: dict[str, _Circuit] = {}
+_registry_lock = threading.Lock()
+
+
+def _circuit_for(key: str) -> _Circuit:
+    circuit = _registry.get(key)
+    if circuit is None:
+        with _registry_lock:
+            circuit = _registry.setdefault(key, _Circuit(key))
+    return circuit
+
+
+def _origin(url: httpx.URL, uds: str | None) -> str:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    key = f"{url.scheme}://{url.host}:{port}"
+    return f"{key} (unix:{uds})" if uds else key
+
+
+def circuit_state(base_url: str, *, uds: str | None = None) -> str:
+    """``"closed"``, ``"open"`` or ``"half-open"`` for an origin (for diagnostics and tests)."""
+    circuit = _registry.get(_origin(httpx.URL(base_url), uds))
+    if circuit is None or circuit.opened_at is None:
+        return "closed"
+    return "half-open" if circuit.probing else "open"
+
+
+def reset_circuit_breakers() -> None:
+    """Forget every breaker's state (tests; or after fixing a server by hand)."""
+    with _registry_lock:
+        _registry.clear()
+
+
+def _is_failure_status(response: httpx.Response) -> bool:
+    """5xx and not explained by a client-side Slurm error number. Body must be read."""
+    import json
+
+    try:
+        body = json.loads(response.content) if response.content else None
+    except ValueError:
+        body = None
+    errors, _ = _parse_entries(body)
+    return error_class_for(response.status_code, errors) is ServerError
+
+
+class _BreakerBase:
+    def __init__(
+        self, config: CircuitBreakerConfig, *, uds: str | None = None, clock: Clock | None = None
+    ) -> None:
+        self.config = config
+        self._uds = uds
+        self._clock: Clock = clock or time.monotonic
+        self._last_key: str | None = None
+        self._last_circuit: _Circuit | None = None
+
+    def _circuit(self, request: httpx.Request) -> _Circuit:
+        key = _origin(request.url, self._uds)
+        # One client nearly always talks to one origin: skip the registry lookup.
+        if key == self._last_key and self._last_circuit is not None:
+            return self._last_circuit
+        circuit = _circuit_for(key)
+        self._last_key, self._last_circuit = key, circuit
+        return circuit
+
+
+class CircuitBreakerTransport(_BreakerBase, httpx.BaseTransport):
+    """Wraps a sync transport with the process-wide per-origin circuit breaker.
+
+    Example::
+
+        transport = CircuitBreakerTransport(httpx.HTTPTransport(), CircuitBreakerConfig())
+        httpx.Client(transport=transport)
+    """
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        config: CircuitBreakerConfig,
+        *,
+        uds: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(config, uds=uds, clock=clock)
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        circuit = self._circuit(request)
+        probe = circuit.before(self.config, self._clock())
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.TransportError:
+            circuit.failure(self.config, self._clock(), probe)
+            raise
+        except BaseException:
+            circuit.abandon(probe)
+            raise
+        if response.status_code >= 500:
+            try:
+                response.read()
+            except httpx.TransportError:
+                circuit.failure(self.config, self._clock(), probe)
+                raise
+            except BaseException:
+                circuit.abandon(probe)
+                raise
+            if _is_failure_status(response):
+                circuit.failure(self.config, self._clock(), probe)
+                return response
+        circuit.success(probe)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncCircuitBreakerTransport(_BreakerBase, httpx.AsyncBaseTransport):
+    """Async twin of :class:`CircuitBreakerTransport` (same shared state)."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        config: CircuitBreakerConfig,
+        *,
+        uds: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(config, uds=uds, clock=clock)
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        circuit = self._circuit(request)
+        probe = circuit.before(self.config, self._clock())
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx.TransportError:
+            circuit.failure(self.config, self._clock(), probe)
+            raise
+        except BaseException:
+            circuit.abandon(probe)
+            raise
+        if response.status_code >= 500:
+            try:
+                await response.aread()
+            except httpx.TransportError:
+                circuit.failure(self.config, self._clock(), probe)
+                raise
+            except BaseException:
+                circuit.abandon(probe)
+                raise
+            if _is_failure_status(response):
+                circuit.failure(self.config, self._clock(), probe)
+                return response
+        circuit.success(probe)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class TokenBucket:
+    """Client-side rate limit: ``rate`` requests/second, bursts up to ``burst``.
+
+    :meth:`reserve` takes a token now and returns how long the caller must sleep before
+    using it, so the (sync or async) caller does the sleeping. Thread-safe.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None, *, clock: Clock | None = None):
+        if rate <= 0:
+            raise ValueError("rate_limit must be > 0 requests/second")
+        self.rate = rate
+        self.capacity = max(1.0, burst if burst is not None else rate)
+        self._clock: Clock = clock or time.monotonic
+        self._tokens = self.capacity
+        self._stamp = self._clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate

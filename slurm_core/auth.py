@@ -1,0 +1,484 @@
+"""Authentication for slurmrestd: token providers and one :class:`httpx.Auth`.
+
+A *provider* knows where a JWT comes from and when it expires; :class:`SlurmAuth` puts it on
+requests. Providers refresh ``refresh_margin`` seconds before the token's ``exp`` and once
+more when the server rejects a token (401/511, or 22.05's HTTP 500 with an authentication
+error number); if the fresh token is rejected too, the error surfaces as
+:class:`~slurm_core.AuthenticationError`.
+
+Providers:
+
+* :class:`StaticToken` -- a fixed token (e.g. from ``SLURM_JWT``); cannot refresh.
+* :class:`TokenFile` -- read from a file, re-read whenever its mtime changes.
+* :class:`TokenCommand` -- run a command such as ``scontrol token lifespan=3600``.
+* :class:`JWTKeyAuth` -- mint HS256 tokens with the cluster's ``jwt_hs256.key``.
+* :class:`CallableAuth` -- call a function of yours (a vault lookup, ...).
+
+Token values never appear in ``repr``/``str``, logs or exception messages.
+
+Example::
+
+    from slurm_core.auth import SlurmAuth, TokenCommand
+    auth = SlurmAuth(TokenCommand(["scontrol", "token", "lifespan=3600"]), header_style="bearer")
+    httpx.get("http://slurm:6820/slurm/v0.0.40/diag", auth=auth)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import anyio.to_thread
+import httpx
+import jwt
+
+from slurm_core._exceptions import AuthenticationError, ConfigurationError, error_class_for
+from slurm_core._exceptions import parse_error_entries as _parse_entries
+from slurm_core._redact import Secret, redact_text
+
+__all__ = [
+    "CallableAuth",
+    "HeaderStyle",
+    "JWTKeyAuth",
+    "SlurmAuth",
+    "StaticToken",
+    "TokenCommand",
+    "TokenFile",
+    "TokenProvider",
+    "token_expiry",
+]
+
+logger = logging.getLogger("slurm_core.auth")
+
+HeaderStyle = Literal["x-slurm", "bearer"]
+DEFAULT_REFRESH_MARGIN = 60.0
+
+_SLURM_JWT_LINE = re.compile(r"^\s*(?:export\s+)?SLURM_JWT\s*=\s*(\S+)\s*$", re.MULTILINE)
+
+
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` claim (epoch seconds) of a JWT, read WITHOUT verifying; ``None`` otherwise.
+
+    Example::
+
+        >>> token_expiry("not-a-jwt") is None
+        True
+    """
+    if token.count(".") != 2:
+        return None
+    try:
+        claims = jwt.decode(
+            token,
+            options={"verify_signature": False, "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    exp = claims.get("exp")
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+
+
+def _parse_token_text(text: str) -> str:
+    """A token from file/command output: a ``SLURM_JWT=...`` line, or the text itself."""
+    match = _SLURM_JWT_LINE.search(text)
+    if match:
+        return match.group(1).strip("'\"")
+    return text.strip()
+
+
+class TokenProvider:
+    """Base class: caches one token, knows its expiry, refreshes before it.
+
+    Subclasses implement :meth:`_fetch` (blocking is fine: the async path runs it in a worker
+    thread). ``clock`` returns epoch seconds (injectable for tests).
+    """
+
+    can_refresh: ClassVar[bool] = True
+    """False when asking again cannot yield a different token (static tokens)."""
+
+    def __init__(
+        self,
+        *,
+        user_name: str | None = None,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.user_name = user_name
+        self.refresh_margin = refresh_margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: Secret | None = None
+        self._expires_at: float | None = None
+
+    # -- to implement ------------------------------------------------------------------
+    def _fetch(self) -> str:
+        raise NotImplementedError
+
+    def _source_changed(self) -> bool:
+        """Cheap check run on every request (TokenFile: mtime)."""
+        return False
+
+    # -- public ------------------------------------------------------------------------
+    @property
+    def expires_at(self) -> float | None:
+        """Epoch seconds when the current token expires (``None``: unknown or no token yet)."""
+        return self._expires_at
+
+    def _fresh(self, token: Secret | None) -> bool:
+        if token is None or self._source_changed():
+            return False
+        exp = self._expires_at
+        return exp is None or self._clock() < exp - self.refresh_margin
+
+    def token(self, *, force_refresh: bool = False, rejected: Secret | None = None) -> Secret:
+        """The current token, fetching a new one if missing, about to expire, or forced.
+
+        ``rejected`` is the token the server just refused: with ``force_refresh`` a new one is
+        fetched only if nobody replaced it meanwhile (one refresh for many failed requests).
+        """
+        current = self._token
+        if not force_refresh and self._fresh(current):
+            assert current is not None
+            return current
+        with self._lock:
+            current = self._token
+            if force_refresh:
+                if current is not None and rejected is not None and current != rejected:
+                    return current
+            elif self._fresh(current):
+                assert current is not None
+                return current
+            try:
+                value = self._fetch()
+            except Exception:
+                # A failed early refresh keeps the old token while it is still valid.
+                exp = self._expires_at
+                if (
+                    current is not None
+                    and not force_refresh
+                    and (exp is None or self._clock() < exp)
+                ):
+                    logger.warning("%r: token refresh failed; keeping the current token", self)
+                    return current
+                raise
+            if not value:
+                raise ConfigurationError(f"{self!r} produced an empty token")
+            self._token = Secret(value)
+            self._expires_at = token_expiry(value)
+            logger.debug("%r: obtained a token (expires at %s)", self, self._expires_at)
+            return self._token
+
+    async def atoken(
+        self, *, force_refresh: bool = False, rejected: Secret | None = None
+    ) -> Secret:
+        """Async :meth:`token`; fetching (file, command, callable) runs in a worker thread."""
+        current = self._token
+        if not force_refresh and self._fresh(current):
+            assert current is not None
+            return current
+        fn = functools.partial(self.token, force_refresh=force_refresh, rejected=rejected)
+        return await anyio.to_thread.run_sync(fn)
+
+    def _repr_fields(self) -> str:
+        return f"user_name={self.user_name!r}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._repr_fields()})"
+
+
+class StaticToken(TokenProvider):
+    """A fixed token (e.g. ``SLURM_JWT``). Cannot refresh: a rejection surfaces at once.
+
+    Example::
+
+        >>> StaticToken("eyJhbGciOiJIUzI1NiJ9.e30.sig", user_name="alice")
+        StaticToken(user_name='alice', token=<redacted>)
+    """
+
+    can_refresh: ClassVar[bool] = False
+
+    def __init__(self, token: str | Secret, user_name: str | None = None) -> None:
+        super().__init__(user_name=user_name, refresh_margin=0.0)
+        secret = token if isinstance(token, Secret) else Secret(token.strip())
+        if not secret:
+            raise ConfigurationError("StaticToken: the token is empty")
+        self._token = secret
+        self._expires_at = token_expiry(secret.get())
+
+    def _fresh(self, token: Secret | None) -> bool:
+        return True  # nothing to refresh from
+
+    def _fetch(self) -> str:
+        assert self._token is not None
+        return self._token.get()
+
+    def _repr_fields(self) -> str:
+        return f"user_name={self.user_name!r}, token=<redacted>"
+
+
+class TokenFile(TokenProvider):
+    """A token kept in a file (``SLURM_JWT=...`` lines accepted); re-read when it changes.
+
+    Example::
+
+        TokenFile("~/.slurm/token", user_name="alice")
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        user_name: str | None = None,
+        *,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(user_name=user_name, refresh_margin=refresh_margin, clock=clock)
+        self.path = Path(path).expanduser()
+        self._stamp: tuple[int, int] | None = None
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _source_changed(self) -> bool:
+        stamp = self._stat()
+        # A vanished file (mid-rotation) is not a change: keep the token we have.
+        return stamp is not None and stamp != self._stamp
+
+    def _fetch(self) -> str:
+        stamp = self._stat()
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"TokenFile: cannot read {self.path}: {exc.strerror or exc}"
+            ) from None
+        self._stamp = stamp
+        return _parse_token_text(text)
+
+    def _repr_fields(self) -> str:
+        return f"path={str(self.path)!r}, user_name={self.user_name!r}"
+
+
+class TokenCommand(TokenProvider):
+    """Run a command that prints a token, e.g. ``scontrol token lifespan=3600``.
+
+    Output may be ``SLURM_JWT=<token>`` (what scontrol prints) or the bare token.
+
+    Example::
+
+        TokenCommand(["scontrol", "token", "lifespan=3600"])
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        user_name: str | None = None,
+        *,
+        timeout: float = 30.0,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(user_name=user_name, refresh_margin=refresh_margin, clock=clock)
+        if isinstance(argv, str) or not argv:
+            raise ConfigurationError("TokenCommand: argv must be a non-empty list of strings")
+        self.argv = list(argv)
+        self.timeout = timeout
+
+    def _fetch(self) -> str:
+        try:
+            proc = subprocess.run(
+                self.argv,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConfigurationError(f"TokenCommand {self.argv!r} failed to run: {exc}") from None
+        if proc.returncode != 0:
+            # stderr only: stdout could hold a token.
+            err = redact_text(proc.stderr.strip())[:300]
+            raise ConfigurationError(
+                f"TokenCommand {self.argv!r} exited with {proc.returncode}: {err}"
+            )
+        token = _parse_token_text(proc.stdout)
+        if not token or any(c.isspace() for c in token):
+            raise ConfigurationError(f"TokenCommand {self.argv!r} printed no recognisable token")
+        return token
+
+    def _repr_fields(self) -> str:
+        return f"argv={self.argv!r}, user_name={self.user_name!r}"
+
+
+class JWTKeyAuth(TokenProvider):
+    """Mint HS256 tokens locally with the cluster's shared key (``AuthAltParameters=jwt_key``).
+
+    Claims are what slurmctld's auth/jwt checks: ``sun`` (Slurm user name), ``iat``, ``exp``.
+    Needs read access to the key, i.e. this is for admins and services.
+
+    Example::
+
+        JWTKeyAuth("/etc/slurm/jwt_hs256.key", user_name="slurm", lifespan=1800)
+    """
+
+    def __init__(
+        self,
+        key: bytes | str | os.PathLike[str],
+        user_name: str,
+        *,
+        lifespan: float = 1800.0,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(user_name=user_name, refresh_margin=refresh_margin, clock=clock)
+        if not user_name:
+            raise ConfigurationError("JWTKeyAuth: user_name is required (it becomes 'sun')")
+        if lifespan <= refresh_margin:
+            raise ConfigurationError("JWTKeyAuth: lifespan must exceed refresh_margin")
+        if isinstance(key, bytes):
+            self._key = Secret(key.decode("latin-1"))
+            self.key_path: Path | None = None
+        else:
+            self.key_path = Path(key).expanduser()
+            try:
+                raw = self.key_path.read_bytes()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"JWTKeyAuth: cannot read key {self.key_path}: {exc.strerror or exc}"
+                ) from None
+            self._key = Secret(raw.decode("latin-1"))
+        if not self._key:
+            raise ConfigurationError("JWTKeyAuth: the key is empty")
+        self.lifespan = lifespan
+
+    def _fetch(self) -> str:
+        now = int(self._clock())
+        claims = {"iat": now, "exp": now + int(self.lifespan), "sun": self.user_name}
+        # The key is raw bytes (dd if=/dev/random); latin-1 round-trips them losslessly.
+        return jwt.encode(claims, self._key.get().encode("latin-1"), algorithm="HS256")
+
+    def _repr_fields(self) -> str:
+        where = f"key_path={str(self.key_path)!r}" if self.key_path else "key=<redacted>"
+        return f"user_name={self.user_name!r}, {where}, lifespan={self.lifespan!r}"
+
+
+class CallableAuth(TokenProvider):
+    """Call ``fn()`` for a token whenever one is needed (startup, near expiry, rejection).
+
+    Example::
+
+        CallableAuth(lambda: vault.read("slurm/jwt"), user_name="alice")
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[], str],
+        user_name: str | None = None,
+        *,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(user_name=user_name, refresh_margin=refresh_margin, clock=clock)
+        self.fn = fn
+
+    def _fetch(self) -> str:
+        value = self.fn()
+        if isinstance(value, Secret):
+            return value.get()
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"CallableAuth: {self.fn!r} returned {type(value).__name__}, expected str"
+            )
+        return _parse_token_text(value)
+
+    def _repr_fields(self) -> str:
+        name = getattr(self.fn, "__qualname__", type(self.fn).__name__)
+        return f"fn={name}, user_name={self.user_name!r}"
+
+
+_AUTH_ERRNOS_STATUSES = (401, 511)
+
+
+def is_auth_rejection(response: httpx.Response) -> bool:
+    """True when slurmrestd refused the credentials (401, 511, or an auth error number)."""
+    status = response.status_code
+    if status in _AUTH_ERRNOS_STATUSES:
+        return True
+    if status < 400 or not response.content:
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    errors, _ = _parse_entries(body)
+    return error_class_for(status, errors) is AuthenticationError
+
+
+class SlurmAuth(httpx.Auth):
+    """Puts a provider's token on each request; refreshes once when it is rejected.
+
+    ``header_style="x-slurm"`` (default) sends ``X-SLURM-USER-TOKEN`` (+ ``X-SLURM-USER-NAME``
+    when the user name is known); ``"bearer"`` sends ``Authorization: Bearer <token>``.
+
+    Example::
+
+        client = httpx.Client(auth=SlurmAuth(StaticToken(os.environ["SLURM_JWT"])))
+    """
+
+    # The body decides whether 22.05's HTTP 500 was an authentication failure.
+    requires_response_body = True
+
+    def __init__(self, provider: TokenProvider, *, header_style: HeaderStyle = "x-slurm") -> None:
+        if header_style not in ("x-slurm", "bearer"):
+            raise ConfigurationError(f"SlurmAuth: unknown header_style {header_style!r}")
+        self.provider = provider
+        self.header_style: HeaderStyle = header_style
+
+    def _apply(self, request: httpx.Request, token: Secret) -> None:
+        headers = request.headers
+        if self.header_style == "bearer":
+            headers["Authorization"] = "Bearer " + token.get()
+        else:
+            headers["X-SLURM-USER-TOKEN"] = token.get()
+        if self.provider.user_name:
+            headers["X-SLURM-USER-NAME"] = self.provider.user_name
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.provider.token()
+        self._apply(request, token)
+        response = yield request
+        if self.provider.can_refresh and is_auth_rejection(response):
+            logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
+            token = self.provider.token(force_refresh=True, rejected=token)
+            self._apply(request, token)
+            yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.provider.atoken()
+        self._apply(request, token)
+        response = yield request
+        if self.provider.can_refresh and is_auth_rejection(response):
+            logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
+            token = await self.provider.atoken(force_refresh=True, rejected=token)
+            self._apply(request, token)
+            yield request
+
+    def __repr__(self) -> str:
+        return f"SlurmAuth({self.provider!r}, header_style={self.header_style!r})"
