@@ -1,0 +1,338 @@
+"""Where ``SlurmClient.from_env()`` finds its URL, token and TLS settings.
+
+Each setting is taken from the first place that has it:
+
+1. Environment: ``SLURM_REST_URL``, ``SLURM_JWT``, ``SLURM_JWT_FILE``, ``SLURM_USER_NAME``,
+   ``SLURM_REST_API_VERSION``, ``SLURM_CA_BUNDLE``.
+2. The config file, ``$SLURM_CLIENT_CONFIG`` or ``~/.config/slurm-client/config.toml``
+   (``$XDG_CONFIG_HOME`` honoured). ``[default]`` applies to every profile; a named
+   ``[profiles.<name>]`` (chosen by ``profile=`` or ``$SLURM_PROFILE``) overrides it::
+
+       [default]
+       url = "https://slurm.example.org:6820"
+       token_command = "scontrol token lifespan=3600"   # or token_file / jwt_key_file
+       ca_bundle = "~/site-ca.pem"
+
+       [profiles.lab]
+       url = "http://localhost:6820"
+       user_name = "alice"
+       token_file = "~/.slurm/lab.jwt"
+       verify = false
+
+   Keys: url, user_name, token_file, token_command, jwt_key_file, api_version, verify,
+   ca_bundle, client_cert, client_key, socket. Relative paths are relative to the file.
+3. For the token only: ``scontrol token`` when ``scontrol`` is on ``PATH``.
+
+``$USER`` is the last fallback for the user name. A URL of the form ``unix:/path`` (or a
+``socket`` key) talks to slurmrestd over a unix socket; a token is then optional, since
+slurmrestd can authenticate local socket peers itself.
+
+Example::
+
+    settings = resolve_settings(profile="lab")
+    http = SyncHTTP(settings.client_options())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from slurm_core._exceptions import ConfigurationError
+from slurm_core._http import ClientOptions
+from slurm_core.auth import JWTKeyAuth, StaticToken, TokenCommand, TokenFile, TokenProvider
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+__all__ = ["ClientSettings", "default_config_path", "resolve_settings"]
+
+_PROFILE_KEYS = frozenset(
+    {
+        "url",
+        "user_name",
+        "token_file",
+        "token_command",
+        "jwt_key_file",
+        "api_version",
+        "verify",
+        "ca_bundle",
+        "client_cert",
+        "client_key",
+        "socket",
+    }
+)
+_SCONTROL_TOKEN = ("scontrol", "token", "lifespan=3600")
+_UDS_HOST = "http://localhost"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSettings:
+    """The resolved settings; ``sources`` says where each one came from.
+
+    Example::
+
+        >>> s = resolve_settings(env={"SLURM_REST_URL": "http://h:6820", "SLURM_JWT": "x"})
+        >>> s.url, s.sources["auth"]
+        ('http://h:6820', 'env SLURM_JWT')
+    """
+
+    url: str
+    auth: TokenProvider | None
+    user_name: str | None = None
+    api_version: str | None = None
+    verify: bool | str = True
+    cert: str | tuple[str, str] | None = None
+    uds: str | None = None
+    profile: str | None = None
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def client_options(self, **overrides: Any) -> ClientOptions:
+        """:class:`~slurm_core._http.ClientOptions` for these settings (overrides win)."""
+        kwargs: dict[str, Any] = {
+            "base_url": self.url,
+            "auth": self.auth,
+            "verify": self.verify,
+            "cert": self.cert,
+            "uds": self.uds,
+        }
+        kwargs.update(overrides)
+        return ClientOptions(**kwargs)
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$SLURM_CLIENT_CONFIG``, else ``$XDG_CONFIG_HOME`` or ``~/.config`` + slurm-client/."""
+    env = os.environ if env is None else env
+    explicit = env.get("SLURM_CLIENT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = env.get("XDG_CONFIG_HOME")
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    base = Path(xdg) if xdg else home / ".config"
+    return base / "slurm-client" / "config.toml"
+
+
+def _load_profile(
+    path: Path, explicit: bool, profile: str | None, tried: list[str]
+) -> tuple[dict[str, Any], str | None]:
+    """The merged ``[default]`` + ``[profiles.<profile>]`` table of the config file."""
+    if not path.is_file():
+        if explicit:
+            raise ConfigurationError(f"SLURM_CLIENT_CONFIG points to {path}, which does not exist")
+        tried.append(f"config file {path}: not found")
+        return {}, None
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+    merged: dict[str, Any] = {}
+    default = data.get("default", {})
+    if not isinstance(default, dict):
+        raise ConfigurationError(f"{path}: [default] must be a table")
+    merged.update(default)
+    used: str | None = "default" if default else None
+    if profile is not None and profile != "default":
+        profiles = data.get("profiles", {})
+        table = profiles.get(profile) if isinstance(profiles, dict) else None
+        if not isinstance(table, dict):
+            names = ", ".join(sorted(profiles)) if isinstance(profiles, dict) else ""
+            raise ConfigurationError(
+                f"profile {profile!r} not found in {path} (profiles: {names or 'none'})"
+            )
+        merged.update(table)
+        used = profile
+    unknown = sorted(set(merged) - _PROFILE_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; "
+            f"expected {', '.join(sorted(_PROFILE_KEYS))}"
+        )
+    return merged, used
+
+
+def _path_value(value: Any, base: Path, key: str, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{where}: {key} must be a non-empty string")
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else base / p)
+
+
+def _split_unix(url: str) -> str | None:
+    """The socket path for ``unix:/path`` or ``unix:///path``, else None."""
+    if url.startswith("unix:"):
+        rest = url[len("unix:") :]
+        return "/" + rest.lstrip("/") if rest.startswith("//") else rest
+    return None
+
+
+def resolve_settings(
+    profile: str | None = None, env: Mapping[str, str] | None = None
+) -> ClientSettings:
+    """Find the URL, token, user and TLS settings from env, config file, then ``scontrol``.
+
+    Raises :class:`ConfigurationError` listing every place tried when no URL (or no token
+    for a TCP URL) can be found.
+
+    Example::
+
+        settings = resolve_settings()               # env, then ~/.config/slurm-client
+        settings = resolve_settings(profile="lab")  # [profiles.lab] over [default]
+    """
+    env = os.environ if env is None else env
+    tried: list[str] = []
+    sources: dict[str, str] = {}
+
+    profile = profile or env.get("SLURM_PROFILE") or None
+    path = default_config_path(env)
+    cfg, used_profile = _load_profile(path, bool(env.get("SLURM_CLIENT_CONFIG")), profile, tried)
+    base = path.parent
+    where = f"{path} [{used_profile or 'default'}]"
+
+    # --- URL / socket ---------------------------------------------------------------------
+    url = env.get("SLURM_REST_URL") or None
+    uds: str | None = None
+    if url:
+        sources["url"] = "env SLURM_REST_URL"
+    else:
+        tried.append("env SLURM_REST_URL: not set")
+        if cfg.get("url"):
+            url = str(cfg["url"])
+            sources["url"] = where
+        if cfg.get("socket"):
+            uds = _path_value(cfg["socket"], base, "socket", where)
+            sources["uds"] = where
+    if url:
+        sock = _split_unix(url)
+        if sock is not None:
+            uds, url = sock, _UDS_HOST
+            sources["uds"] = sources["url"]
+    elif uds:
+        url = _UDS_HOST
+    elif cfg or path.is_file():
+        tried.append(f"{where}: no url or socket")
+
+    # --- user name --------------------------------------------------------------------------
+    # Only an explicit name is sent as X-SLURM-USER-NAME: a name that differs from the
+    # token's own "sun" claim means impersonation, which slurmctld refuses to most users.
+    # $USER is a fallback for reporting and for minting tokens (jwt_key_file).
+    explicit_user = env.get("SLURM_USER_NAME") or None
+    if explicit_user:
+        sources["user_name"] = "env SLURM_USER_NAME"
+    elif cfg.get("user_name"):
+        explicit_user = str(cfg["user_name"])
+        sources["user_name"] = where
+    user_name = explicit_user
+    if user_name is None and env.get("USER"):
+        user_name = env["USER"]
+        sources["user_name"] = "env USER"
+
+    # --- token ------------------------------------------------------------------------------
+    auth: TokenProvider | None = None
+    auth_tried: list[str] = []
+    jwt_value = env.get("SLURM_JWT")
+    if jwt_value and jwt_value.strip() and jwt_value.strip() != "daemon":
+        auth = StaticToken(jwt_value, user_name=explicit_user)
+        sources["auth"] = "env SLURM_JWT"
+    else:
+        # "daemon" is slurmrestd's own switch, not a token.
+        auth_tried.append(
+            "env SLURM_JWT: set to 'daemon' (not a token)"
+            if jwt_value and jwt_value.strip() == "daemon"
+            else "env SLURM_JWT: not set"
+        )
+    if auth is None:
+        if env.get("SLURM_JWT_FILE"):
+            auth = TokenFile(env["SLURM_JWT_FILE"], user_name=explicit_user)
+            sources["auth"] = "env SLURM_JWT_FILE"
+        else:
+            auth_tried.append("env SLURM_JWT_FILE: not set")
+    if auth is None:
+        if cfg.get("token_file"):
+            auth = TokenFile(
+                _path_value(cfg["token_file"], base, "token_file", where), explicit_user
+            )
+            sources["auth"] = f"{where} token_file"
+        elif cfg.get("token_command"):
+            cmd = cfg["token_command"]
+            argv = shlex.split(cmd) if isinstance(cmd, str) else [str(a) for a in cmd]
+            auth = TokenCommand(argv, user_name=explicit_user)
+            sources["auth"] = f"{where} token_command"
+        elif cfg.get("jwt_key_file"):
+            if not user_name:
+                raise ConfigurationError(f"{where}: jwt_key_file needs user_name (or $USER)")
+            key = _path_value(cfg["jwt_key_file"], base, "jwt_key_file", where)
+            auth = JWTKeyAuth(key, user_name)
+            sources["auth"] = f"{where} jwt_key_file"
+        elif cfg:
+            auth_tried.append(f"{where}: no token_file, token_command or jwt_key_file")
+    if auth is None:
+        scontrol = shutil.which("scontrol", path=env.get("PATH"))
+        if scontrol:
+            auth = TokenCommand([scontrol, *_SCONTROL_TOKEN[1:]], user_name=explicit_user)
+            sources["auth"] = f"{scontrol} token"
+        else:
+            auth_tried.append("scontrol token: scontrol not on PATH")
+
+    if not url or (auth is None and uds is None):
+        missing = " and ".join(
+            m for m, ok in (("a URL", bool(url)), ("a token", auth is not None)) if not ok
+        )
+        raise ConfigurationError(
+            f"no slurmrestd configuration found: missing {missing}. Looked at:",
+            tried=tried + (auth_tried if auth is None else []),
+        )
+
+    # --- version / TLS ----------------------------------------------------------------------
+    api_version = env.get("SLURM_REST_API_VERSION") or cfg.get("api_version") or None
+    if api_version:
+        api_version = str(api_version).strip()
+        if not api_version.startswith("v"):
+            api_version = "v" + api_version
+        sources["api_version"] = (
+            "env SLURM_REST_API_VERSION" if env.get("SLURM_REST_API_VERSION") else where
+        )
+
+    verify: bool | str = True
+    if env.get("SLURM_CA_BUNDLE"):
+        verify = str(Path(env["SLURM_CA_BUNDLE"]).expanduser())
+        sources["verify"] = "env SLURM_CA_BUNDLE"
+    elif cfg.get("ca_bundle"):
+        verify = _path_value(cfg["ca_bundle"], base, "ca_bundle", where)
+        sources["verify"] = where
+    elif "verify" in cfg:
+        if not isinstance(cfg["verify"], bool):
+            raise ConfigurationError(f"{where}: verify must be true or false")
+        verify = cfg["verify"]
+        sources["verify"] = where
+
+    cert: str | tuple[str, str] | None = None
+    if cfg.get("client_cert"):
+        cert_path = _path_value(cfg["client_cert"], base, "client_cert", where)
+        if cfg.get("client_key"):
+            cert = (cert_path, _path_value(cfg["client_key"], base, "client_key", where))
+        else:
+            cert = cert_path
+        sources["cert"] = where
+    elif cfg.get("client_key"):
+        raise ConfigurationError(f"{where}: client_key given without client_cert")
+
+    return ClientSettings(
+        url=url,
+        auth=auth,
+        user_name=user_name,
+        api_version=api_version,
+        verify=verify,
+        cert=cert,
+        uds=uds,
+        profile=used_profile,
+        sources=sources,
+    )
