@@ -46,7 +46,13 @@ from slurm_core._exceptions import (
     SlurmTimeoutError,
     error_from_response,
 )
-from slurm_core._redact import REDACTED, redact_headers, redact_url
+from slurm_core._redact import (
+    REDACTED,
+    install_log_redaction,
+    redact_headers,
+    redact_text,
+    redact_url,
+)
 from slurm_core._retry import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
@@ -75,6 +81,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("slurm_core.http")
+install_log_redaction("httpx")  # httpx logs request URLs at INFO
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -122,7 +129,7 @@ class RequestHooks:
     on_response: Callable[[ResponseInfo], HookResult] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class ClientOptions:
     """Everything the engine needs; immutable and shareable between sync and async engines.
 
@@ -162,6 +169,18 @@ class ClientOptions:
     hooks: RequestHooks | None = None
     tracing: bool = True
     """OpenTelemetry spans when ``opentelemetry`` is importable (never a hard dependency)."""
+
+    def __repr__(self) -> str:
+        # headers may carry credentials set by hand; base_url may carry userinfo.
+        fields = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "headers":
+                value = redact_headers(value)
+            elif f.name == "base_url":
+                value = redact_url(value)
+            fields.append(f"{f.name}={value!r}")
+        return f"ClientOptions({', '.join(fields)})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,7 +392,7 @@ class _BaseHTTP:
 
     def _map_exception(self, exc: httpx.HTTPError, request: httpx.Request) -> SlurmError:
         method, url = request.method, redact_url(request.url)
-        detail = str(exc) or type(exc).__name__
+        detail = redact_text(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             phase = _TIMEOUT_PHASE.get(type(exc), "unknown")
             return SlurmTimeoutError(

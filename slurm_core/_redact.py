@@ -6,13 +6,22 @@ goes through one of these helpers; token values are only ever held in a :class:`
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
-__all__ = ["REDACTED", "Secret", "redact_headers", "redact_text", "redact_url"]
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "Secret",
+    "install_log_redaction",
+    "redact_headers",
+    "redact_text",
+    "redact_url",
+]
 
 REDACTED = "<redacted>"
 
@@ -113,3 +122,38 @@ def redact_text(text: str) -> str:
     if "SLURM_JWT" in text:
         text = _SLURM_JWT.sub(r"\1" + REDACTED, text)
     return text
+
+
+def _redact_arg(arg: object) -> object:
+    if isinstance(arg, httpx.URL):
+        return redact_url(arg)
+    if isinstance(arg, str):
+        return redact_text(arg)
+    return arg
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts URLs (token-like query values) and JWTs in other libraries' log records.
+
+    httpx logs every request URL at INFO; if a caller ever puts a token in a query string,
+    this keeps it out of the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args:
+            record.args = tuple(_redact_arg(a) for a in args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        return True
+
+
+def install_log_redaction(logger_name: str = "httpx") -> None:
+    """Attach one :class:`RedactingFilter` to ``logger_name`` (idempotent).
+
+    Filters run only for records that pass the level check, so this costs nothing while
+    the logger is quiet.
+    """
+    target = logging.getLogger(logger_name)
+    if not any(isinstance(f, RedactingFilter) for f in target.filters):
+        target.addFilter(RedactingFilter())

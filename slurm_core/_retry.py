@@ -75,11 +75,14 @@ def backoff_delay(
     if retry_after is not None:
         return min(max(retry_after, 0.0), policy.max_delay)
     exponent = max(retry_number - 1, 0)
-    # Guard the power against overflow for absurd attempt counts.
-    if exponent > 64:
-        delay = policy.max_delay
+    if policy.initial_delay == 0:
+        delay = 0.0
     else:
-        delay = min(policy.initial_delay * policy.backoff_factor**exponent, policy.max_delay)
+        try:
+            delay = policy.initial_delay * policy.backoff_factor**exponent
+        except OverflowError:  # absurd attempt counts
+            delay = math.inf
+        delay = min(delay, policy.max_delay)
     if policy.jitter and delay > 0:
         delay *= 0.75 + 0.5 * (rng or random).random()
         delay = min(delay, policy.max_delay)

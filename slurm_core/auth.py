@@ -41,7 +41,12 @@ import anyio.to_thread
 import httpx
 import jwt
 
-from slurm_core._exceptions import AuthenticationError, ConfigurationError, error_class_for
+from slurm_core._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    SlurmError,
+    error_class_for,
+)
 from slurm_core._exceptions import parse_error_entries as _parse_entries
 from slurm_core._redact import Secret, redact_text
 
@@ -158,7 +163,7 @@ class TokenProvider:
                 return current
             try:
                 value = self._fetch()
-            except Exception:
+            except Exception as exc:
                 # A failed early refresh keeps the old token while it is still valid.
                 exp = self._expires_at
                 if (
@@ -166,9 +171,18 @@ class TokenProvider:
                     and not force_refresh
                     and (exp is None or self._clock() < exp)
                 ):
-                    logger.warning("%r: token refresh failed; keeping the current token", self)
+                    logger.warning(
+                        "%r: token refresh failed (%s); keeping the current token",
+                        self,
+                        type(exc).__name__,
+                    )
                     return current
-                raise
+                if isinstance(exc, SlurmError):
+                    raise
+                raise ConfigurationError(
+                    f"{self!r} could not obtain a token: "
+                    f"{type(exc).__name__}: {redact_text(str(exc))[:300]}"
+                ) from exc
             if not value:
                 raise ConfigurationError(f"{self!r} produced an empty token")
             self._token = Secret(value)
