@@ -1,0 +1,90 @@
+"""One adapter per supported slurmrestd REST API version, as small overrides of the base.
+
+What changes between versions (checked against each version's OpenAPI document and,
+where we have them, real requests and responses from Slurm 22.05, 24.11 and 26.05):
+
+========  ==========================================================================
+v0.0.38   Slurm 22.05-23.11 plugin ``openapi/v0.0.38``: plain numbers; state as one
+          string (node state lower case + ``state_flags``); exit codes as raw wait
+          status; flat partition objects; ``environment`` as an object; script beside
+          ``job``; updates are sbatch options (``hold`` only holds, no release); no
+          ``POST node``; ``slurmdb/jobs`` has no ``users`` filter.
+v0.0.39   Slurm 23.02-24.05 ``openapi/v0.0.39``: first data_parser version: number
+          wrappers, nested partitions, ``POST node``; still one state string and the raw
+          wait status; script beside ``job``; job updates wrapped as ``{"job": {...}}``.
+v0.0.40   Slurm 23.11-24.11: state lists, verbose exit codes, script inside ``job``,
+          updates flat (``job_desc_msg``).
+v0.0.41   same shapes as v0.0.40 (adds ``job/allocate``).
+v0.0.42   ``*_no_val_struct`` names, ``POST nodes``; job ``exclusive``/``oversubscribe``
+          folded into ``shared`` (not modelled).
+v0.0.43   adds reservations POST, ``stdout_expanded`` etc. (kept in ``raw``).
+v0.0.44   adds ``POST slurmdb/job``, ``submit_line``/``step_id`` (kept in ``raw``).
+v0.0.45   adds ``GET job/{id}/requeue``.
+========  ==========================================================================
+
+Shape differences of *responses* are absorbed by the tolerant decoders in
+:mod:`._decode`; only the v0.0.38 partition needs its own parser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Partition
+from . import _parse
+from .base import Adapter
+
+__all__ = ["ADAPTERS", "CLIENT_VERSIONS"]
+
+
+class V0038(Adapter):
+    version = "v0.0.38"
+    number_wrappers = False
+    environment_as_object = True
+    script_in_job = False
+    has_node_update = False
+    has_release = False
+    accounting_users_param = False
+
+    def partition_item(self, item: dict[str, Any]) -> Partition:
+        return _parse.partition_v38(item)
+
+
+class V0039(Adapter):
+    version = "v0.0.39"
+    script_in_job = False
+    job_update_wrapped = True
+
+
+class V0040(Adapter):
+    version = "v0.0.40"
+
+
+class V0041(V0040):
+    version = "v0.0.41"
+
+
+class V0042(V0041):
+    version = "v0.0.42"
+
+
+class V0043(V0042):
+    version = "v0.0.43"
+
+
+class V0044(V0043):
+    version = "v0.0.44"
+
+
+class V0045(V0044):
+    version = "v0.0.45"
+    has_requeue = True
+
+
+ADAPTERS: dict[str, type[Adapter]] = {
+    cls.version: cls for cls in (V0038, V0039, V0040, V0041, V0042, V0043, V0044, V0045)
+}
+"""Adapter class by version string, oldest first."""
+
+CLIENT_VERSIONS: tuple[str, ...] = tuple(ADAPTERS)
+"""The REST API versions this client speaks, oldest first."""
