@@ -1,3 +1,187 @@
-"""slurm-client: a typed SDK for SLURM's REST API."""
+"""slurm-client: a typed SDK for SLURM's REST API (slurmrestd).
+
+Example::
+
+    from slurm_core import SlurmClient
+
+    with SlurmClient.from_env() as client:          # SLURM_REST_URL, SLURM_JWT, ...
+        for job in client.jobs.list(states=["RUNNING"]):
+            print(job.job_id, job.name, job.state)
+
+Names are imported lazily (``import slurm_core`` stays cheap); ``slurm_core.models`` holds
+the versionless models, ``slurm_core.auth`` the token providers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# name -> module that defines it (relative to this package)
+_EXPORTS: dict[str, str] = {
+    # clients
+    "SlurmClient": "._client",
+    "AsyncSlurmClient": "._client",
+    # exceptions
+    "SlurmError": "._exceptions",
+    "ConfigurationError": "._exceptions",
+    "SlurmConnectionError": "._exceptions",
+    "SlurmTimeoutError": "._exceptions",
+    "SlurmAPIError": "._exceptions",
+    "InvalidRequestError": "._exceptions",
+    "AuthenticationError": "._exceptions",
+    "PermissionDeniedError": "._exceptions",
+    "NotFoundError": "._exceptions",
+    "RateLimitError": "._exceptions",
+    "ServerError": "._exceptions",
+    "ResponseValidationError": "._exceptions",
+    "UnsupportedAPIVersionError": "._exceptions",
+    "UnsupportedOperationError": "._versions.base",
+    "CircuitOpenError": "._exceptions",
+    "JobSpecError": "._exceptions",
+    "JobFailedError": "._exceptions",
+    "SlurmErrorEntry": "._exceptions",
+    # auth
+    "StaticToken": ".auth",
+    "TokenFile": ".auth",
+    "TokenCommand": ".auth",
+    "JWTKeyAuth": ".auth",
+    "CallableAuth": ".auth",
+    "SlurmAuth": ".auth",
+    # options
+    "RetryPolicy": "._retry",
+    "CircuitBreakerConfig": "._transport",
+    "RequestHooks": "._http",
+    # models
+    "INFINITE": ".models",
+    "Job": ".models",
+    "JobState": ".models",
+    "JobBaseState": ".models",
+    "ExitCode": ".models",
+    "Node": ".models",
+    "Partition": ".models",
+    "Reservation": ".models",
+    "License": ".models",
+    "Diag": ".models",
+    "Ping": ".models",
+    "AccountingJob": ".models",
+    "AccountingStep": ".models",
+    "TRES": ".models",
+    "Account": ".models",
+    "User": ".models",
+    "Association": ".models",
+    "QOS": ".models",
+}
+
+__all__ = [
+    "INFINITE",
+    "QOS",
+    "TRES",
+    "Account",
+    "AccountingJob",
+    "AccountingStep",
+    "Association",
+    "AsyncSlurmClient",
+    "AuthenticationError",
+    "CallableAuth",
+    "CircuitBreakerConfig",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "Diag",
+    "ExitCode",
+    "InvalidRequestError",
+    "JWTKeyAuth",
+    "Job",
+    "JobBaseState",
+    "JobFailedError",
+    "JobSpecError",
+    "JobState",
+    "License",
+    "Node",
+    "NotFoundError",
+    "Partition",
+    "PermissionDeniedError",
+    "Ping",
+    "RateLimitError",
+    "RequestHooks",
+    "Reservation",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "ServerError",
+    "SlurmAPIError",
+    "SlurmAuth",
+    "SlurmClient",
+    "SlurmConnectionError",
+    "SlurmError",
+    "SlurmErrorEntry",
+    "SlurmTimeoutError",
+    "StaticToken",
+    "TokenCommand",
+    "TokenFile",
+    "UnsupportedAPIVersionError",
+    "UnsupportedOperationError",
+    "User",
+    "__version__",
+]
+
+if TYPE_CHECKING:
+    from ._client import AsyncSlurmClient, SlurmClient
+    from ._exceptions import (
+        AuthenticationError,
+        CircuitOpenError,
+        ConfigurationError,
+        InvalidRequestError,
+        JobFailedError,
+        JobSpecError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ResponseValidationError,
+        ServerError,
+        SlurmAPIError,
+        SlurmConnectionError,
+        SlurmError,
+        SlurmErrorEntry,
+        SlurmTimeoutError,
+        UnsupportedAPIVersionError,
+    )
+    from ._http import RequestHooks
+    from ._retry import RetryPolicy
+    from ._transport import CircuitBreakerConfig
+    from ._versions.base import UnsupportedOperationError
+    from .auth import CallableAuth, JWTKeyAuth, SlurmAuth, StaticToken, TokenCommand, TokenFile
+    from .models import (
+        INFINITE,
+        QOS,
+        TRES,
+        Account,
+        AccountingJob,
+        AccountingStep,
+        Association,
+        Diag,
+        ExitCode,
+        Job,
+        JobBaseState,
+        JobState,
+        License,
+        Node,
+        Partition,
+        Ping,
+        Reservation,
+        User,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'slurm_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # cache: __getattr__ runs once per name
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

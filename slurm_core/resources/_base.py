@@ -1,0 +1,142 @@
+"""The machinery shared by every resource: operations as generators, and two drivers.
+
+An *operation* is a generator that yields :class:`~slurm_core._versions.Request` objects
+and receives each :class:`httpx.Response` (or has the typed error thrown in), then
+returns the result. It holds all the logic (negotiation, request building, fallbacks,
+parsing); :func:`run_sync` and :func:`run_async` only send. That is how ``SlurmClient``
+and ``AsyncSlurmClient`` share one brain.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from typing import TypeVar
+
+import httpx
+
+from .._exceptions import SlurmError
+from .._http import AsyncHTTP, SyncHTTP
+from .._versions import ADAPTERS, Adapter, Request
+from .._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
+
+__all__ = ["AsyncResource", "ClientCore", "Op", "SyncResource", "run_async", "run_sync"]
+
+T = TypeVar("T")
+Op = Generator[Request, httpx.Response, T]
+
+
+class ClientCore:
+    """What a client and its resources share: the URL key and the negotiated adapter."""
+
+    def __init__(self, base_url: str, uds: str | None, pinned: str | None) -> None:
+        check_pinned(pinned)
+        self.key = (str(httpx.URL(base_url)).rstrip("/"), uds)
+        self.pinned = pinned
+        self._adapter: Adapter | None = None
+        self._served: ServedVersions | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def known_version(self) -> str | None:
+        """The version in use if already negotiated (here or by another client)."""
+        if self._adapter is not None:
+            return self._adapter.version
+        served = cached_versions(self.key)
+        if served is None:
+            return None
+        if self.pinned is not None:
+            return self.pinned if self.pinned in served.slurm else None
+        return next((v for v in served.slurm if v in ADAPTERS), None)
+
+    def accounting_served(self) -> bool:
+        """False only when the server is known not to serve slurmdb at our version."""
+        served = self._served
+        if served is None or served.slurmdb is None or self._adapter is None:
+            return True
+        return self._adapter.version in served.slurmdb
+
+    def adapter(self) -> Op[Adapter]:
+        """The adapter, negotiating first if needed (yields the negotiation requests)."""
+        adapter = self._adapter
+        if adapter is None:
+            version, served = yield from negotiate(self.key, self.pinned)
+            adapter = ADAPTERS[version](served.slurm)
+            with self._lock:
+                if self._adapter is None:
+                    self._adapter, self._served = adapter, served
+                adapter = self._adapter
+        return adapter
+
+
+def run_sync(http: SyncHTTP, op: Op[T]) -> T:
+    """Drive an operation with the blocking engine."""
+    try:
+        request = next(op)
+        while True:
+            try:
+                response = http.request(
+                    request.method,
+                    request.path,
+                    params=request.params,
+                    json=request.json,
+                    idempotent=request.idempotent,
+                )
+            except SlurmError as exc:
+                request = op.throw(exc)
+            else:
+                request = op.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        op.close()
+
+
+async def run_async(http: AsyncHTTP, op: Op[T]) -> T:
+    """Drive an operation with the async engine."""
+    try:
+        request = next(op)
+        while True:
+            try:
+                response = await http.request(
+                    request.method,
+                    request.path,
+                    params=request.params,
+                    json=request.json,
+                    idempotent=request.idempotent,
+                )
+            except SlurmError as exc:
+                request = op.throw(exc)
+            else:
+                request = op.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        op.close()
+
+
+class _Resource:
+    def __init__(self, core: ClientCore) -> None:
+        self._core = core
+
+
+class SyncResource(_Resource):
+    """A resource of :class:`~slurm_core.SlurmClient`: runs operations blocking."""
+
+    def __init__(self, core: ClientCore, http: SyncHTTP) -> None:
+        super().__init__(core)
+        self._http = http
+
+    def _run(self, op: Op[T]) -> T:
+        return run_sync(self._http, op)
+
+
+class AsyncResource(_Resource):
+    """A resource of :class:`~slurm_core.AsyncSlurmClient`: runs operations with ``await``."""
+
+    def __init__(self, core: ClientCore, http: AsyncHTTP) -> None:
+        super().__init__(core)
+        self._http = http
+
+    async def _run(self, op: Op[T]) -> T:
+        return await run_async(self._http, op)

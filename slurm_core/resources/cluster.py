@@ -1,0 +1,137 @@
+"""``client.partitions``, ``client.reservations`` and ``client.licenses``."""
+
+from __future__ import annotations
+
+import builtins
+
+from .._versions import validate_name
+from ..models import License, Partition, Reservation
+from ._base import AsyncResource, Op, SyncResource, _Resource
+
+__all__ = [
+    "AsyncLicenses",
+    "AsyncPartitions",
+    "AsyncReservations",
+    "Licenses",
+    "Partitions",
+    "Reservations",
+]
+
+
+class _PartitionsOps(_Resource):
+    def _list(self) -> Op[builtins.list[Partition]]:
+        a = yield from self._core.adapter()
+        response = yield a.partitions_list()
+        return a.parse_partitions(response)
+
+    def _get(self, name: str) -> Op[Partition]:
+        validate_name(name, "name")
+        a = yield from self._core.adapter()
+        response = yield a.partition_get(name)
+        return a.parse_partition(response, name)
+
+
+class Partitions(_PartitionsOps, SyncResource):
+    """Partitions (queues).
+
+    Example::
+
+        default = next(p for p in client.partitions.list() if p.is_default)
+    """
+
+    def list(self) -> builtins.list[Partition]:
+        """All partitions.
+
+        Example::
+
+            names = [p.name for p in client.partitions.list()]
+        """
+        return self._run(self._list())
+
+    def get(self, name: str) -> Partition:
+        """One partition by name (:class:`~slurm_core.NotFoundError` if unknown).
+
+        Example::
+
+            limit = client.partitions.get("debug").max_time
+        """
+        return self._run(self._get(name))
+
+
+class AsyncPartitions(_PartitionsOps, AsyncResource):
+    """Async twin of :class:`Partitions`."""
+
+    async def list(self) -> builtins.list[Partition]:
+        """See :meth:`Partitions.list`."""
+        return await self._run(self._list())
+
+    async def get(self, name: str) -> Partition:
+        """See :meth:`Partitions.get`."""
+        return await self._run(self._get(name))
+
+
+class _ReservationsOps(_Resource):
+    def _list(self) -> Op[builtins.list[Reservation]]:
+        a = yield from self._core.adapter()
+        response = yield a.reservations_list()
+        return a.parse_reservations(response)
+
+
+class Reservations(_ReservationsOps, SyncResource):
+    """Advance reservations.
+
+    Example::
+
+        maint = [r for r in client.reservations.list() if "MAINT" in r.flags]
+    """
+
+    def list(self) -> builtins.list[Reservation]:
+        """All reservations.
+
+        Example::
+
+            for r in client.reservations.list():
+                print(r.name, r.start_time, r.end_time, r.node_list)
+        """
+        return self._run(self._list())
+
+
+class AsyncReservations(_ReservationsOps, AsyncResource):
+    """Async twin of :class:`Reservations`."""
+
+    async def list(self) -> builtins.list[Reservation]:
+        """See :meth:`Reservations.list`."""
+        return await self._run(self._list())
+
+
+class _LicensesOps(_Resource):
+    def _list(self) -> Op[builtins.list[License]]:
+        a = yield from self._core.adapter()
+        response = yield a.licenses_list()
+        return a.parse_licenses(response)
+
+
+class Licenses(_LicensesOps, SyncResource):
+    """License counters.
+
+    Example::
+
+        free = {lic.name: lic.free for lic in client.licenses.list()}
+    """
+
+    def list(self) -> builtins.list[License]:
+        """All licenses.
+
+        Example::
+
+            matlab = next(lic for lic in client.licenses.list() if lic.name == "matlab")
+        """
+        return self._run(self._list())
+
+
+class AsyncLicenses(_LicensesOps, AsyncResource):
+    """Async twin of :class:`Licenses`."""
+
+    async def list(self) -> builtins.list[License]:
+        """See :meth:`Licenses.list`."""
+        return await self._run(self._list())
