@@ -113,7 +113,7 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     explicit = env.get("SLURM_CLIENT_CONFIG")
     if explicit:
-        return Path(explicit).expanduser()
+        return _expand(explicit, env)
     xdg = env.get("XDG_CONFIG_HOME")
     home = Path(env["HOME"]) if env.get("HOME") else Path.home()
     base = Path(xdg) if xdg else home / ".config"
@@ -121,14 +121,13 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _load_profile(
-    path: Path, explicit: bool, profile: str | None, tried: list[str]
-) -> tuple[dict[str, Any], str | None]:
+    path: Path, explicit: bool, profile: str | None
+) -> tuple[dict[str, Any], str | None, bool]:
     """The merged ``[default]`` + ``[profiles.<profile>]`` table of the config file."""
     if not path.is_file():
         if explicit:
             raise ConfigurationError(f"SLURM_CLIENT_CONFIG points to {path}, which does not exist")
-        tried.append(f"config file {path}: not found")
-        return {}, None
+        return {}, None, False
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -156,13 +155,20 @@ def _load_profile(
             f"{path}: unknown key(s) {', '.join(unknown)}; "
             f"expected {', '.join(sorted(_PROFILE_KEYS))}"
         )
-    return merged, used
+    return merged, used, True
 
 
-def _path_value(value: Any, base: Path, key: str, where: str) -> str:
+def _expand(value: str, env: Mapping[str, str]) -> Path:
+    """``~`` expanded with the given environment's HOME (so an explicit env is honoured)."""
+    if (value == "~" or value.startswith("~/")) and env.get("HOME"):
+        return Path(env["HOME"]) / value[2:]
+    return Path(value).expanduser()
+
+
+def _path_value(value: Any, base: Path, key: str, where: str, env: Mapping[str, str]) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{where}: {key} must be a non-empty string")
-    p = Path(value).expanduser()
+    p = _expand(value, env)
     return str(p if p.is_absolute() else base / p)
 
 
@@ -188,14 +194,15 @@ def resolve_settings(
         settings = resolve_settings(profile="lab")  # [profiles.lab] over [default]
     """
     env = os.environ if env is None else env
-    tried: list[str] = []
+    url_tried: list[str] = []
     sources: dict[str, str] = {}
 
     profile = profile or env.get("SLURM_PROFILE") or None
     path = default_config_path(env)
-    cfg, used_profile = _load_profile(path, bool(env.get("SLURM_CLIENT_CONFIG")), profile, tried)
+    cfg, used_profile, found = _load_profile(path, bool(env.get("SLURM_CLIENT_CONFIG")), profile)
     base = path.parent
     where = f"{path} [{used_profile or 'default'}]"
+    missing_file = f"config file {path}: not found"
 
     # --- URL / socket ---------------------------------------------------------------------
     url = env.get("SLURM_REST_URL") or None
@@ -203,12 +210,12 @@ def resolve_settings(
     if url:
         sources["url"] = "env SLURM_REST_URL"
     else:
-        tried.append("env SLURM_REST_URL: not set")
+        url_tried.append("env SLURM_REST_URL: not set")
         if cfg.get("url"):
             url = str(cfg["url"])
             sources["url"] = where
         if cfg.get("socket"):
-            uds = _path_value(cfg["socket"], base, "socket", where)
+            uds = _path_value(cfg["socket"], base, "socket", where, env)
             sources["uds"] = where
     if url:
         sock = _split_unix(url)
@@ -217,8 +224,8 @@ def resolve_settings(
             sources["uds"] = sources["url"]
     elif uds:
         url = _UDS_HOST
-    elif cfg or path.is_file():
-        tried.append(f"{where}: no url or socket")
+    else:
+        url_tried.append(f"{where}: no url or socket" if found else missing_file)
 
     # --- user name --------------------------------------------------------------------------
     # Only an explicit name is sent as X-SLURM-USER-NAME: a name that differs from the
@@ -251,14 +258,14 @@ def resolve_settings(
         )
     if auth is None:
         if env.get("SLURM_JWT_FILE"):
-            auth = TokenFile(env["SLURM_JWT_FILE"], user_name=explicit_user)
+            auth = TokenFile(_expand(env["SLURM_JWT_FILE"], env), user_name=explicit_user)
             sources["auth"] = "env SLURM_JWT_FILE"
         else:
             auth_tried.append("env SLURM_JWT_FILE: not set")
     if auth is None:
         if cfg.get("token_file"):
             auth = TokenFile(
-                _path_value(cfg["token_file"], base, "token_file", where), explicit_user
+                _path_value(cfg["token_file"], base, "token_file", where, env), explicit_user
             )
             sources["auth"] = f"{where} token_file"
         elif cfg.get("token_command"):
@@ -269,11 +276,13 @@ def resolve_settings(
         elif cfg.get("jwt_key_file"):
             if not user_name:
                 raise ConfigurationError(f"{where}: jwt_key_file needs user_name (or $USER)")
-            key = _path_value(cfg["jwt_key_file"], base, "jwt_key_file", where)
+            key = _path_value(cfg["jwt_key_file"], base, "jwt_key_file", where, env)
             auth = JWTKeyAuth(key, user_name)
             sources["auth"] = f"{where} jwt_key_file"
-        elif cfg:
-            auth_tried.append(f"{where}: no token_file, token_command or jwt_key_file")
+        else:
+            auth_tried.append(
+                f"{where}: no token_file, token_command or jwt_key_file" if found else missing_file
+            )
     if auth is None:
         scontrol = shutil.which("scontrol", path=env.get("PATH"))
         if scontrol:
@@ -288,7 +297,9 @@ def resolve_settings(
         )
         raise ConfigurationError(
             f"no slurmrestd configuration found: missing {missing}. Looked at:",
-            tried=tried + (auth_tried if auth is None else []),
+            tried=list(
+                dict.fromkeys((url_tried if not url else []) + (auth_tried if auth is None else []))
+            ),
         )
 
     # --- version / TLS ----------------------------------------------------------------------
@@ -303,10 +314,10 @@ def resolve_settings(
 
     verify: bool | str = True
     if env.get("SLURM_CA_BUNDLE"):
-        verify = str(Path(env["SLURM_CA_BUNDLE"]).expanduser())
+        verify = str(_expand(env["SLURM_CA_BUNDLE"], env))
         sources["verify"] = "env SLURM_CA_BUNDLE"
     elif cfg.get("ca_bundle"):
-        verify = _path_value(cfg["ca_bundle"], base, "ca_bundle", where)
+        verify = _path_value(cfg["ca_bundle"], base, "ca_bundle", where, env)
         sources["verify"] = where
     elif "verify" in cfg:
         if not isinstance(cfg["verify"], bool):
@@ -316,9 +327,9 @@ def resolve_settings(
 
     cert: str | tuple[str, str] | None = None
     if cfg.get("client_cert"):
-        cert_path = _path_value(cfg["client_cert"], base, "client_cert", where)
+        cert_path = _path_value(cfg["client_cert"], base, "client_cert", where, env)
         if cfg.get("client_key"):
-            cert = (cert_path, _path_value(cfg["client_key"], base, "client_key", where))
+            cert = (cert_path, _path_value(cfg["client_key"], base, "client_key", where, env))
         else:
             cert = cert_path
         sources["cert"] = where

@@ -328,7 +328,7 @@ def test_token_command_bare_output_and_failures() -> None:
     with pytest.raises(ConfigurationError, match="failed to run"):
         TokenCommand(["/nonexistent/scontrol", "token"]).token()
     with pytest.raises(ConfigurationError):
-        TokenCommand("scontrol token")  # type: ignore[arg-type]
+        TokenCommand("scontrol token")  # a str is a Sequence[str]: rejected at runtime
 
 
 def test_token_command_timeout() -> None:

@@ -35,7 +35,7 @@ class Server:
     def __init__(self, status: int = 200, body: Any = None) -> None:
         self.status = status
         self.body = body if body is not None else {"errors": []}
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
         self.calls = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:

@@ -297,7 +297,7 @@ def test_hierarchy() -> None:
     ):
         assert issubclass(cls, SlurmAPIError)
     assert issubclass(SlurmTimeoutError, SlurmConnectionError)
-    for cls in (
+    for other in (
         ConfigurationError,
         SlurmConnectionError,
         SlurmAPIError,
@@ -307,7 +307,7 @@ def test_hierarchy() -> None:
         JobSpecError,
         JobFailedError,
     ):
-        assert issubclass(cls, SlurmError)
+        assert issubclass(other, SlurmError)
     assert issubclass(JobSpecError, ValueError)
 
 
