@@ -467,6 +467,8 @@ def ping(d: Wire) -> Ping:
 
 def _step_id(step: Any) -> str:
     sid = step.get("id") if type(step) is dict else step
+    if type(sid) is dict:  # v0.0.39: {"job_id": 4, "step_het_component": 0, "step_id": "batch"}
+        sid = sid.get("step_id")
     s = "" if sid is None else str(sid)
     # v0.0.40+ prefixes the job id ("4.batch"); v0.0.38 does not ("batch").
     return s.split(".", 1)[1] if "." in s else s

@@ -80,7 +80,8 @@ class Partition(SlurmObject):
     """
 
     name: str
-    state: str
+    state: str | None = None
+    """``"UP"``, ``"DOWN"``, ``"DRAIN"``, ``"INACTIVE"``; ``None`` if not reported (v0.0.39)."""
     nodes: str | None = None
     total_nodes: int | None = None
     total_cpus: int | None = None
