@@ -1,10 +1,15 @@
-"""Job submission: parsing of Slurm's units and dependency expressions.
+"""Job submission: the versionless :class:`JobSpec`, its builders, and dependency expressions.
 
 Example::
 
-    from slurm_core.jobs import parse_dependency, parse_memory
+    from slurm_core.jobs import JobBuilder, parse_dependency
 
-    print(parse_memory("4G"), parse_dependency("afterok:101:102").job_ids())   # 4096 [101, 102]
+    spec = (JobBuilder()
+            .command(["python", "train.py"])
+            .memory_per_cpu("4G").time_limit("2:00:00")
+            .depends_on(afterok=[101, 102])
+            .to_spec())
+    print(spec.memory_per_cpu, spec.dependency)      # 4096 afterok:101:102
 """
 
 from slurm_core.jobs._units import (
@@ -21,6 +26,13 @@ from slurm_core.jobs._units import (
     parse_memory,
     parse_time_limit,
 )
+from slurm_core.jobs.builder import (
+    AsyncJobBuilder,
+    AsyncJobSubmitter,
+    JobBuilder,
+    JobSubmitter,
+    SpecRenderer,
+)
 from slurm_core.jobs.dependency import (
     Dependency,
     DependencyKind,
@@ -32,6 +44,14 @@ from slurm_core.jobs.dependency import (
     format_dependency,
     parse_dependency,
 )
+from slurm_core.jobs.spec import (
+    Exclusive,
+    JobSpec,
+    MailType,
+    SignalSpec,
+    SubmittedJob,
+    normalize_field,
+)
 
 __all__ = [
     "MAX_ARRAY_TASK_ID",
@@ -39,17 +59,28 @@ __all__ = [
     "MAX_TIME_LIMIT_MINUTES",
     "ArrayRange",
     "ArraySpec",
+    "AsyncJobBuilder",
+    "AsyncJobSubmitter",
     "Dependency",
     "DependencyKind",
     "DependencyOperator",
     "DependencyState",
     "DependencyTerm",
+    "Exclusive",
     "GresRequest",
+    "JobBuilder",
     "JobRef",
+    "JobSpec",
+    "JobSubmitter",
+    "MailType",
+    "SignalSpec",
+    "SpecRenderer",
+    "SubmittedJob",
     "build_dependency",
     "format_dependency",
     "format_memory",
     "format_time_limit",
+    "normalize_field",
     "parse_dependency",
     "parse_gpus",
     "parse_gres",

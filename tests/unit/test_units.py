@@ -360,7 +360,7 @@ def test_time_limit_seconds_round_up(minutes: int, seconds: int) -> None:
     assert limit == timedelta(minutes=minutes + (1 if seconds else 0))
 
 
-@pytest.mark.parametrize("module", ["_units", "dependency"])
+@pytest.mark.parametrize("module", ["_units", "dependency", "spec", "builder"])
 def test_docstring_examples_hold(module: str) -> None:
     result = doctest.testmod(getattr(jobs, module), raise_on_error=False, verbose=False)
     assert result.failed == 0

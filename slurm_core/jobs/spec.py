@@ -1,0 +1,402 @@
+"""The versionless job specification: :class:`JobSpec`, and what a submission returns.
+
+A :class:`JobSpec` holds every submission option in normalized units (memory in MiB, time
+limits as whole-minute :class:`~datetime.timedelta` or ``INFINITE``, parsed dependency and
+array expressions). It is frozen, refuses unknown fields, survives a JSON round trip, and
+every validation failure is a :class:`~slurm_core._exceptions.JobSpecError` naming the field
+(never a bare pydantic ``ValidationError``). Each field accepts the forms users type
+(``memory_per_cpu="4GB"``, ``time_limit="1-12:00"``, ``dependency="afterok:1:2"``).
+
+The per-version adapters translate a spec into a slurmrestd request body; this module knows
+nothing of versions.
+
+Example::
+
+    spec = JobSpec(script="#!/bin/bash\\necho hi", memory_per_cpu="4G", time_limit="1:00:00")
+    spec.memory_per_cpu                             # 4096
+    text = spec.model_dump_json()                   # store it...
+    assert JobSpec.model_validate_json(text) == spec  # ...and load it back
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from functools import partial
+from typing import Annotated, Any, ClassVar, Final
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from slurm_core._exceptions import JobSpecError
+from slurm_core.jobs._units import (
+    ArraySpec,
+    GresRequest,
+    SpecModel,
+    check_int,
+    describe,
+    format_time_limit,
+    parse_gpus,
+    parse_gres,
+    parse_memory,
+    parse_time_limit,
+)
+from slurm_core.jobs.dependency import Dependency
+from slurm_core.models._base import InfiniteType
+
+__all__ = ["Exclusive", "JobSpec", "MailType", "SignalSpec", "SubmittedJob", "normalize_field"]
+
+
+class Exclusive(str, Enum):
+    """Node sharing: whole nodes (``--exclusive``), or shared only with the same user or MCS."""
+
+    NODE = "node"
+    USER = "user"
+    MCS = "mcs"
+
+
+class MailType(str, Enum):
+    """Events that trigger an e-mail (``sbatch --mail-type`` names)."""
+
+    BEGIN = "BEGIN"
+    END = "END"
+    FAIL = "FAIL"
+    REQUEUE = "REQUEUE"
+    ALL = "ALL"
+    INVALID_DEPENDENCY = "INVALID_DEPENDENCY"
+    STAGE_OUT = "STAGE_OUT"
+    TIME_LIMIT = "TIME_LIMIT"
+    TIME_LIMIT_90 = "TIME_LIMIT_90"
+    TIME_LIMIT_80 = "TIME_LIMIT_80"
+    TIME_LIMIT_50 = "TIME_LIMIT_50"
+    ARRAY_TASKS = "ARRAY_TASKS"
+
+
+# fmt: off
+_SIGNAL_NAMES: Final = frozenset((  # the names Slurm's sig_name2num() knows
+    "HUP", "INT", "QUIT", "ABRT", "KILL", "ALRM", "TERM", "USR1", "USR2", "URG", "CONT",
+    "STOP", "TSTP", "TTIN", "TTOU", "XCPU"))
+# fmt: on
+_SIGNAL_RE = re.compile(r"(?:([RB]{1,2}):)?(?:SIG)?([A-Z0-9]{1,8})(?:@(\d{1,6}))?", re.I | re.A)
+
+
+class SignalSpec(SpecModel):
+    """``--signal=[{R|B}:]SIG[@SECONDS]``: send ``signal`` ``delay`` seconds before the end.
+
+    ``batch_only`` (``B:``) signals only the batch shell; ``reservation`` (``R:``) uses the
+    end of the job's reservation instead of its time limit. ``signal`` is a name without the
+    ``SIG`` prefix (``"USR2"``) or a number (``"10"``).
+
+    Example::
+
+        >>> s = SignalSpec.parse("B:SIGUSR2@300")
+        >>> s.signal, s.delay, s.batch_only, str(s)
+        ('USR2', 300, True, 'B:USR2@300')
+    """
+
+    _error_field: ClassVar[str | None] = "signal"
+    signal: str
+    delay: int = 60
+    batch_only: bool = False
+    reservation: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> SignalSpec:
+        if self.signal.isascii() and self.signal.isdigit():
+            check_int(int(self.signal), "signal", maximum=64)
+        elif self.signal not in _SIGNAL_NAMES:
+            known = ", ".join(sorted(_SIGNAL_NAMES))
+            raise JobSpecError("signal", f"unknown signal {self.signal!r} (known: {known})")
+        check_int(self.delay, "signal", minimum=0, maximum=0xFFFF)
+        return self
+
+    @classmethod
+    def parse(cls, value: object) -> SignalSpec:
+        """Parse ``"USR2"``, ``"B:USR2@300"``, ``"R:10@60"``; a SignalSpec is returned as is."""
+        if isinstance(value, SignalSpec):
+            return value
+        match = _SIGNAL_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise JobSpecError("signal", f"{describe(value)} is not '[B:|R:]SIGNAL[@SECONDS]'")
+        flags = (match[1] or "").upper()
+        if len(set(flags)) != len(flags):
+            raise JobSpecError("signal", f"repeated flag in {value!r}")
+        delay = int(match[3]) if match[3] is not None else 60
+        return cls(
+            signal=match[2].upper(), delay=delay, batch_only="B" in flags, reservation="R" in flags
+        )
+
+    def __str__(self) -> str:
+        flags = ("R" if self.reservation else "") + ("B" if self.batch_only else "")
+        return f"{flags + ':' if flags else ''}{self.signal}@{self.delay}"
+
+
+# ------------------------------------------------------------------------- normalizers -------
+_BAD_LINE_CHARS = re.compile(r"[\x00\n\r]")
+_ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SUBMISSION_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_NICE_LIMIT: Final = 2147483645
+
+
+def _text(value: object, field: str, *, multiline: bool = False) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise JobSpecError(field, f"expected a string, got {describe(value)}")
+    if not value.strip():
+        raise JobSpecError(field, "must not be empty")
+    if "\x00" in value or (not multiline and _BAD_LINE_CHARS.search(value)):
+        what = "a NUL character" if multiline else "a newline or NUL character"
+        raise JobSpecError(field, f"must not contain {what}")
+    return value
+
+
+def _script(value: object) -> str:
+    text = _text(value, "script", multiline=True)
+    if not text.startswith("#!"):
+        raise JobSpecError("script", "must start with a '#!' line such as '#!/bin/bash'")
+    if "\r\n" in text:
+        raise JobSpecError("script", "has DOS line breaks (\\r\\n); use UNIX line breaks (\\n)")
+    return text
+
+
+def _environment(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise JobSpecError("environment", f"expected a mapping, got {describe(value)}")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_KEY_RE.fullmatch(key):
+            raise JobSpecError("environment", f"{describe(key)} is not a valid variable name")
+        if not isinstance(item, str):
+            raise JobSpecError("environment", f"{key}'s value is not a string: {describe(item)}")
+        if "\x00" in item:
+            raise JobSpecError("environment", f"{key}'s value contains a NUL character")
+        out[key] = item
+    return out
+
+
+def _exclusive(value: object) -> Exclusive:
+    if value is True:
+        return Exclusive.NODE
+    if isinstance(value, str) and value.lower() in {e.value for e in Exclusive}:
+        return Exclusive(value.lower())
+    raise JobSpecError("exclusive", f"expected True, 'node', 'user', 'mcs': {describe(value)}")
+
+
+def _bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise JobSpecError(field, f"expected True or False, got {describe(value)}")
+    return value
+
+
+def _begin(value: object) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise JobSpecError("begin", f"{describe(value)} is not an ISO 8601 time") from None
+    if not isinstance(value, datetime):
+        raise JobSpecError("begin", f"expected a timezone-aware datetime, got {describe(value)}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise JobSpecError("begin", "must be timezone-aware (e.g. tzinfo=timezone.utc)")
+    try:
+        when = value.astimezone(timezone.utc)
+        if when.microsecond:  # slurmctld counts whole seconds: never start early
+            when = when.replace(microsecond=0) + timedelta(seconds=1)
+    except OverflowError:
+        raise JobSpecError("begin", f"{describe(value)} is out of range") from None
+    return when
+
+
+def _mail_types(value: object) -> tuple[MailType, ...]:
+    items: Iterable[object]
+    if isinstance(value, str):
+        items = [v for v in value.split(",") if v.strip()]
+    elif isinstance(value, Iterable):
+        items = value
+    else:
+        raise JobSpecError("mail_types", f"expected e.g. ['END', 'FAIL'], got {describe(value)}")
+    chosen = set()
+    for item in items:
+        name = item.strip().upper() if isinstance(item, str) else ""
+        if name not in MailType.__members__:
+            known = ", ".join(MailType.__members__)
+            raise JobSpecError("mail_types", f"unknown mail type {describe(item)} (known: {known})")
+        chosen.add(MailType[name])
+    return tuple(m for m in MailType if m in chosen)
+
+
+def _dependency(value: object) -> Dependency:
+    dep: Dependency = _model(Dependency, Dependency.parse)(value)
+    if dep.has_states:
+        raise JobSpecError("dependency", "has '(state)' marks, which slurmctld reports, not takes")
+    return dep
+
+
+def _model(cls: type[SpecModel], parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    def normalize(value: object) -> Any:
+        return cls.model_validate(value) if isinstance(value, Mapping) else parse(value)
+
+    return normalize
+
+
+def _gres(value: object) -> tuple[GresRequest, ...]:
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return ()
+        value = [GresRequest.model_validate(v) if isinstance(v, Mapping) else v for v in value]
+    return parse_gres(value)
+
+
+def _submission_key(value: object) -> str:
+    if not isinstance(value, str) or not _SUBMISSION_KEY_RE.fullmatch(value):
+        raise JobSpecError("submission_key", "must be 1-128 letters, digits and '._:-'")
+    return value
+
+
+_NORMALIZERS: Final[Mapping[str, Callable[[object], Any]]] = {
+    "script": _script,
+    **{f: partial(_text, field=f) for f in ("name", "partition", "account", "qos")},
+    **{f: partial(_text, field=f) for f in ("constraint", "mail_user")},
+    "comment": partial(_text, field="comment", multiline=True),
+    **{f: partial(_text, field=f) for f in ("working_directory", "output", "error")},
+    "time_limit": partial(parse_time_limit, field="time_limit"),
+    "memory_per_cpu": partial(parse_memory, field="memory_per_cpu"),
+    "memory_per_node": partial(parse_memory, field="memory_per_node"),
+    **{
+        f: partial(check_int, field=f)
+        for f in ("cpus_per_task", "ntasks", "ntasks_per_node", "nodes", "max_nodes")
+    },
+    "gpus": _model(GresRequest, partial(parse_gpus, field="gpus")),
+    "gres": _gres,
+    "exclusive": _exclusive,
+    "requeue": partial(_bool, field="requeue"),
+    "signal": _model(SignalSpec, SignalSpec.parse),
+    "nice": partial(check_int, field="nice", minimum=-_NICE_LIMIT, maximum=_NICE_LIMIT),
+    "begin": _begin,
+    "mail_types": _mail_types,
+    "environment": _environment,
+    "dependency": _dependency,
+    "array": _model(ArraySpec, ArraySpec.parse),
+    "submission_key": _submission_key,
+}
+_EMPTY_DEFAULTS: Final[Mapping[str, Any]] = {"gres": (), "mail_types": (), "environment": {}}
+
+
+def normalize_field(field: str, value: object) -> Any:
+    """Validate one :class:`JobSpec` field's value and return its normalized form.
+
+    This is the code the spec itself runs for the field, so a builder can check a value the
+    moment it is set. Raises :class:`JobSpecError` naming ``field`` (or ``field`` unknown).
+
+    Example::
+
+        >>> normalize_field("memory_per_cpu", "4GB")
+        4096
+    """
+    normalizer = _NORMALIZERS.get(field)
+    if normalizer is None:
+        raise JobSpecError(field, "is not a job spec field")
+    if value is None:
+        return _EMPTY_DEFAULTS.get(field)
+    try:
+        return normalizer(value)
+    except JobSpecError as exc:
+        if exc.field == field:
+            raise
+        raise JobSpecError(field, exc.message) from None
+
+
+# ------------------------------------------------------------------------------ models -------
+_JsonText = PlainSerializer(str, return_type=str, when_used="json")
+TimeLimit = Annotated[
+    timedelta | InfiniteType, PlainSerializer(format_time_limit, return_type=str, when_used="json")
+]
+
+
+class JobSpec(SpecModel):
+    """Everything about a job submission, versionless and normalized. See the module docstring.
+
+    Units: ``memory_per_cpu``/``memory_per_node`` in MiB; ``time_limit`` a whole-minute
+    timedelta or ``INFINITE``; ``begin`` an aware UTC datetime (whole seconds); ``nodes`` the
+    minimum node count and ``max_nodes`` the maximum (``None``: same as ``nodes``); ``gpus`` a
+    per-job request, ``gres`` per-node requests. ``submission_key`` is set by the client to
+    find a job again after an uncertain submission (no duplicates on retry).
+    """
+
+    script: str
+    name: str | None = None
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    comment: str | None = None
+    constraint: str | None = None
+    time_limit: TimeLimit | None = None
+    memory_per_cpu: int | None = None
+    memory_per_node: int | None = None
+    cpus_per_task: int | None = None
+    ntasks: int | None = None
+    ntasks_per_node: int | None = None
+    nodes: int | None = None
+    max_nodes: int | None = None
+    gpus: GresRequest | None = None
+    gres: tuple[GresRequest, ...] = ()
+    exclusive: Exclusive | None = None
+    requeue: bool | None = None
+    signal: SignalSpec | None = None
+    nice: int | None = None
+    begin: datetime | None = None
+    mail_types: tuple[MailType, ...] = ()
+    mail_user: str | None = None
+    environment: dict[str, str] = Field(default_factory=dict)
+    working_directory: str | None = None
+    output: str | None = None
+    error: str | None = None
+    dependency: Annotated[Dependency, _JsonText] | None = None
+    array: Annotated[ArraySpec, _JsonText] | None = None
+    submission_key: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _normalize(cls, value: object, info: ValidationInfo) -> Any:
+        assert info.field_name is not None
+        return normalize_field(info.field_name, value)
+
+    @model_validator(mode="after")
+    def _check_combination(self) -> JobSpec:
+        if self.memory_per_cpu is not None and self.memory_per_node is not None:
+            raise JobSpecError(
+                "memory_per_node", "memory_per_cpu and memory_per_node are mutually exclusive"
+            )
+        if self.max_nodes is not None and (self.nodes is None or self.max_nodes < self.nodes):
+            raise JobSpecError("max_nodes", "needs nodes set, and must be at least nodes")
+        return self
+
+    def replace(self, **changes: Any) -> JobSpec:
+        """A copy with ``changes`` applied and validated (``pydantic``'s ``model_copy`` is not).
+
+        Example::
+
+            keyed = spec.replace(submission_key="3f2a9c")
+        """
+        return type(self).model_validate({**dict(self), **changes})
+
+
+class SubmittedJob(BaseModel):
+    """What a successful submission returns: the job id, the batch step id, any warnings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: int
+    step_id: str | None = None
+    warnings: list[str] = []
