@@ -411,7 +411,7 @@ class _BaseHTTP:
     # -- observing ---------------------------------------------------------------------
     @staticmethod
     def _scrub(request: httpx.Request) -> None:
-        """Drop credentials from a finished request (it stays reachable via response.request)."""
+        """Drop credentials from a failed request (reachable from the exception's response)."""
         headers = request.headers
         for name in ("x-slurm-user-token", "authorization"):
             if name in headers:
@@ -517,7 +517,9 @@ class SyncHTTP(_BaseHTTP):
             raise ConfigurationError("SyncHTTP needs a sync transport (httpx.BaseTransport)")
         transport: httpx.BaseTransport = inner
         if options.circuit_breaker is not None:
-            transport = CircuitBreakerTransport(inner, options.circuit_breaker, uds=options.uds)
+            transport = CircuitBreakerTransport(
+                inner, options.circuit_breaker, uds=options.uds, base_url=options.base_url
+            )
         self._client = httpx.Client(
             base_url=options.base_url,
             auth=self._auth,
@@ -585,9 +587,9 @@ class SyncHTTP(_BaseHTTP):
                 self._sleep(delay)
         except BaseException as exc:
             failure = exc
+            self._scrub(request)  # the exception keeps the request reachable
             raise
         finally:
-            self._scrub(request)
             if span is not None:
                 self._end_span(span, status, attempt, failure)
 
@@ -636,7 +638,7 @@ class AsyncHTTP(_BaseHTTP):
         transport: httpx.AsyncBaseTransport = inner
         if options.circuit_breaker is not None:
             transport = AsyncCircuitBreakerTransport(
-                inner, options.circuit_breaker, uds=options.uds
+                inner, options.circuit_breaker, uds=options.uds, base_url=options.base_url
             )
         self._client = httpx.AsyncClient(
             base_url=options.base_url,
@@ -708,9 +710,9 @@ class AsyncHTTP(_BaseHTTP):
                 await self._sleep(delay)
         except BaseException as exc:
             failure = exc
+            self._scrub(request)  # the exception keeps the request reachable
             raise
         finally:
-            self._scrub(request)
             if span is not None:
                 self._end_span(span, status, attempt, failure)
 

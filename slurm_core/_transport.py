@@ -73,8 +73,11 @@ class _Circuit:
         self.opened_at: float | None = None  # None = closed
         self.probing = False
 
-    def before(self, config: CircuitBreakerConfig, now: float) -> bool:
+    def before(self, config: CircuitBreakerConfig, clock: Clock) -> bool:
         """Raise if open; return True when this request is the half-open probe."""
+        if self.opened_at is None:  # closed: the hot path takes no lock
+            return False
+        now = clock()
         with self.lock:
             if self.opened_at is None:
                 return False
@@ -85,6 +88,8 @@ class _Circuit:
             return True
 
     def success(self, probe: bool) -> None:
+        if not probe and self.failures == 0 and self.opened_at is None:
+            return  # nothing to reset; skipping the lock loses no update
         with self.lock:
             self.failures = 0
             self.opened_at = None
@@ -154,22 +159,23 @@ def _is_failure_status(response: httpx.Response) -> bool:
 
 class _BreakerBase:
     def __init__(
-        self, config: CircuitBreakerConfig, *, uds: str | None = None, clock: Clock | None = None
+        self,
+        config: CircuitBreakerConfig,
+        *,
+        uds: str | None = None,
+        clock: Clock | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.config = config
         self._uds = uds
         self._clock: Clock = clock or time.monotonic
-        self._last_key: str | None = None
-        self._last_circuit: _Circuit | None = None
+        # With a base_url (the engines pass theirs) the key is computed once, not per request.
+        self._origin = _origin(httpx.URL(base_url), uds) if base_url else None
 
     def _circuit(self, request: httpx.Request) -> _Circuit:
-        key = _origin(request.url, self._uds)
-        # One client nearly always talks to one origin: skip the registry lookup.
-        if key == self._last_key and self._last_circuit is not None:
-            return self._last_circuit
-        circuit = _circuit_for(key)
-        self._last_key, self._last_circuit = key, circuit
-        return circuit
+        key = self._origin or _origin(request.url, self._uds)
+        # A dict lookup, not a cached object: reset_circuit_breakers() must take effect.
+        return _registry.get(key) or _circuit_for(key)
 
 
 class CircuitBreakerTransport(_BreakerBase, httpx.BaseTransport):
@@ -188,13 +194,14 @@ class CircuitBreakerTransport(_BreakerBase, httpx.BaseTransport):
         *,
         uds: str | None = None,
         clock: Clock | None = None,
+        base_url: str | None = None,
     ) -> None:
-        super().__init__(config, uds=uds, clock=clock)
+        super().__init__(config, uds=uds, clock=clock, base_url=base_url)
         self.inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         circuit = self._circuit(request)
-        probe = circuit.before(self.config, self._clock())
+        probe = circuit.before(self.config, self._clock)
         try:
             response = self.inner.handle_request(request)
         except httpx.TransportError:
@@ -232,13 +239,14 @@ class AsyncCircuitBreakerTransport(_BreakerBase, httpx.AsyncBaseTransport):
         *,
         uds: str | None = None,
         clock: Clock | None = None,
+        base_url: str | None = None,
     ) -> None:
-        super().__init__(config, uds=uds, clock=clock)
+        super().__init__(config, uds=uds, clock=clock, base_url=base_url)
         self.inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         circuit = self._circuit(request)
-        probe = circuit.before(self.config, self._clock())
+        probe = circuit.before(self.config, self._clock)
         try:
             response = await self.inner.handle_async_request(request)
         except httpx.TransportError:

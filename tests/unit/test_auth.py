@@ -407,3 +407,15 @@ def test_plain_httpx_client_accepts_slurm_auth() -> None:
     with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client:
         client.get("http://h/")
     assert seen == ["t1"]
+
+
+@pytest.mark.parametrize("style", ["x-slurm", "bearer"])
+def test_plain_httpx_transport_error_leaves_no_token(style: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    auth = SlurmAuth(StaticToken("zz-secret-zz"), header_style=style)  # type: ignore[arg-type]
+    client = httpx.Client(transport=httpx.MockTransport(handler), auth=auth)
+    with client, pytest.raises(httpx.ConnectError) as info:
+        client.get("http://h/")
+    assert "zz-secret-zz" not in str(info.value.request.headers.raw)
