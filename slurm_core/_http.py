@@ -287,18 +287,17 @@ _TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
     httpx.PoolTimeout: "pool",
 }
 
-_tracer_cache: list[Any] = []  # [tracer or None] once looked up
+_otel_cache: list[Any] = []  # [the opentelemetry.trace module, or None], looked up once
 
 
-def _get_tracer() -> Any:
-    """An OpenTelemetry tracer if the API is importable, else None (looked up once)."""
-    if not _tracer_cache:
+def _otel_trace() -> Any:
+    """``opentelemetry.trace`` if importable, else None. Imported lazily, never required."""
+    if not _otel_cache:
         try:
-            trace = importlib.import_module("opentelemetry.trace")
-            _tracer_cache.append(trace.get_tracer("slurm_core.http"))
+            _otel_cache.append(importlib.import_module("opentelemetry.trace"))
         except ImportError:
-            _tracer_cache.append(None)
-    return _tracer_cache[0]
+            _otel_cache.append(None)
+    return _otel_cache[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,7 +329,8 @@ class _BaseHTTP:
         hooks = options.hooks
         self._on_request = hooks.on_request if hooks else None
         self._on_response = hooks.on_response if hooks else None
-        self._tracer: Any = _get_tracer() if options.tracing else None
+        self._otel: Any = _otel_trace() if options.tracing else None
+        self._tracer: Any = self._otel.get_tracer("slurm_core.http") if self._otel else None
 
     def _ssl(self) -> bool | ssl.SSLContext:
         return _ssl_config(self.options.verify, self.options.cert)
@@ -457,28 +457,36 @@ class _BaseHTTP:
             )
 
     def _start_span(self, request: httpx.Request) -> Any:
-        url = request.url
-        return self._tracer.start_span(
-            f"slurmrestd {request.method}",
-            attributes={
-                "http.request.method": request.method,
-                "url.full": redact_url(url),
-                "server.address": url.host,
-                "server.port": url.port or (443 if url.scheme == "https" else 80),
-            },
+        span = self._tracer.start_span(
+            f"slurmrestd {request.method}", kind=self._otel.SpanKind.CLIENT
         )
+        # Without an SDK configured spans do not record: skip building attributes.
+        if span.is_recording():
+            url = request.url
+            span.set_attributes(
+                {
+                    "http.request.method": request.method,
+                    "url.full": redact_url(url),
+                    "server.address": url.host,
+                    "server.port": url.port or (443 if url.scheme == "https" else 80),
+                }
+            )
+        return span
 
-    @staticmethod
-    def _end_span(span: Any, status: int | None, attempt: int, exc: BaseException | None) -> None:
+    def _end_span(
+        self, span: Any, status: int | None, attempt: int, exc: BaseException | None
+    ) -> None:
         try:
-            if status is not None:
-                span.set_attribute("http.response.status_code", status)
-            if attempt > 1:
-                span.set_attribute("http.request.resend_count", attempt - 1)
-            if exc is not None:
-                span.set_attribute("error.type", type(exc).__name__)
-                trace = importlib.import_module("opentelemetry.trace")
-                span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+            if span.is_recording():
+                if status is not None:
+                    span.set_attribute("http.response.status_code", status)
+                if attempt > 1:
+                    span.set_attribute("http.request.resend_count", attempt - 1)
+                if exc is not None:
+                    span.set_attribute("error.type", type(exc).__name__)
+                    span.set_status(
+                        self._otel.Status(self._otel.StatusCode.ERROR, type(exc).__name__)
+                    )
         finally:
             span.end()
 

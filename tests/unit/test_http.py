@@ -764,3 +764,69 @@ def test_sync_context_manager_closes() -> None:
     ) as h:
         h.request("GET", "/x")
     assert h._client.is_closed
+
+
+# --- tracing (OpenTelemetry is optional: a fake module stands in for opentelemetry.trace) ---
+class _FakeSpan:
+    def __init__(self, name: str, kind: str) -> None:
+        self.name, self.kind = name, kind
+        self.attributes: dict[str, Any] = {}
+        self.status: tuple[str, str] | None = None
+        self.ended = False
+
+    def is_recording(self) -> bool:
+        return True
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        self.attributes.update(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def set_status(self, status: tuple[str, str]) -> None:
+        self.status = status
+
+    def end(self) -> None:
+        self.ended = True
+
+
+class _FakeOtel:
+    class SpanKind:
+        CLIENT = "client"
+
+    class StatusCode:
+        ERROR = "error"
+
+    def __init__(self) -> None:
+        self.spans: list[_FakeSpan] = []
+
+    @staticmethod
+    def Status(code: str, description: str) -> tuple[str, str]:
+        return (code, description)
+
+    def start_span(self, name: str, kind: str) -> _FakeSpan:
+        span = _FakeSpan(name, kind)
+        self.spans.append(span)
+        return span
+
+
+async def test_one_span_per_request_with_redacted_url(engine_factory: EngineFactory) -> None:
+    eng = engine_factory(Script(503, 200, httpx.Response(404)), **NO_BREAKER)
+    otel = _FakeOtel()
+    eng.http._otel, eng.http._tracer = otel, otel
+    await eng.request("GET", f"/slurm/v0.0.40/jobs?token={TOKEN}")
+    with pytest.raises(NotFoundError):
+        await eng.request("DELETE", "/slurm/v0.0.40/job/1")
+    ok, failed = otel.spans
+    assert (ok.name, ok.kind, ok.ended, ok.status) == ("slurmrestd GET", "client", True, None)
+    assert ok.attributes["http.response.status_code"] == 200
+    assert ok.attributes["http.request.resend_count"] == 1
+    assert ok.attributes["server.port"] == 6820
+    assert TOKEN not in ok.attributes["url.full"]
+    assert failed.ended
+    assert failed.status == ("error", "NotFoundError")
+    assert failed.attributes["error.type"] == "NotFoundError"
+
+
+def test_tracing_off_or_absent() -> None:
+    assert SyncHTTP(ClientOptions(base_url=BASE_URL, tracing=False))._tracer is None
