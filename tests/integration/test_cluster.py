@@ -6,6 +6,8 @@ last test stops it, checks that nothing is left behind and starts it again.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import httpx
 import jwt
 import pytest
 
-from slurm_core.testing.cluster import LocalSlurmCluster
+from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster
 from slurm_core.testing.cluster._proc import is_alive, listening_ports, mounts_under, pids_in_root
 
 EXPECTED_VERSIONS = {
@@ -212,6 +214,48 @@ def test_slurmrestd_can_be_stopped_and_started(
         slurm_cluster.start_daemon("slurmrestd")
     assert slurm_cluster.is_running()
     assert http.get(url, headers=headers).status_code == 200
+
+
+def test_slurmctld_restart_keeps_jobs(slurm_cluster: LocalSlurmCluster, http: httpx.Client) -> None:
+    job_id = submit(slurm_cluster, http, "#!/bin/bash\nsleep 300\n", name="survivor")
+    slurm_cluster.restart_daemon("slurmctld")
+    assert slurm_cluster.is_running()
+    assert job_state(slurm_cluster, http, job_id) in {"PENDING", "RUNNING"}
+    resp = http.delete(
+        f"/slurm/{newest(slurm_cluster)}/job/{job_id}",
+        headers=auth(slurm_cluster.token(), slurm_cluster.user_name),
+    )
+    assert resp.status_code == 200, resp.text
+    assert wait_final(slurm_cluster, http, job_id) == "CANCELLED"
+
+
+def test_a_daemon_that_dies_is_reported_with_its_log(slurm_cluster: LocalSlurmCluster) -> None:
+    slurm_cluster.stop_daemon("slurmrestd")
+    try:
+        dies = pytest.raises(ClusterError, match=r"(?s)slurmrestd died.*slurmrestd\.out")
+        with _squat(slurm_cluster.ports.slurmrestd), dies:
+            slurm_cluster.start_daemon("slurmrestd", timeout=30)
+    finally:
+        slurm_cluster.start_daemon("slurmrestd")
+    assert slurm_cluster.is_running()
+
+
+@contextlib.contextmanager
+def _squat(port: int) -> Iterator[None]:
+    """Listen on ``port`` (retrying while the connections of the old owner wind down)."""
+    deadline = time.monotonic() + 30
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        while True:
+            try:
+                sock.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        sock.listen()
+        yield
 
 
 def test_stop_leaves_nothing_behind(slurm_cluster: LocalSlurmCluster) -> None:

@@ -8,6 +8,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,7 +162,8 @@ def test_slurmdbd_conf_and_hosts() -> None:
 def test_slurmrestd_command_line_per_release() -> None:
     old = daemon_specs(conf("22.05"))["slurmrestd"]
     assert "openapi/v0.0.36,openapi/v0.0.37,openapi/v0.0.38,openapi/dbv0.0.36" in ",".join(old.argv)
-    assert dict(old.env) == {"SLURM_JWT": "daemon", "SLURMRESTD_SECURITY": "disable_unshare_sysv"}
+    # Started as root with -u/-g (not through setpriv), 22.05 needs no SLURMRESTD_SECURITY.
+    assert dict(old.env) == {"SLURM_JWT": "daemon"}
     new = daemon_specs(conf("24.11", accounting=False))["slurmrestd"]
     assert new.argv[new.argv.index("-s") + 1] == "openapi/slurmctld"
     assert new.argv[-5:] == ("-u", "65534", "-g", "65534", "127.0.0.1:7820")
@@ -347,3 +349,20 @@ def test_plugin_releases_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert pytest_plugin._test_releases() == ["22.05", "24.11", "26.05"]
     monkeypatch.setenv("SLURM_TEST_RELEASES", " 26.05, ,22.05")
     assert pytest_plugin._test_releases() == ["26.05", "22.05"]
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("", "1 skipped"), ("true", "1 error")])
+def test_plugin_when_no_cluster_can_start(tmp_path: Path, ci: str, outcome: str) -> None:
+    (tmp_path / "test_x.py").write_text("def test_x(slurm_cluster):\n    pass\n")
+    env = {**os.environ, "SLURM_TEST_RELEASES": "99.99", "CI": ci}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-rA", "-p", "no:cacheprovider", "test_x.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert outcome in res.stdout, res.stdout
+    assert "SLURM cluster unavailable: unknown SLURM release '99.99'" in res.stdout
+    assert "test_x[99.99]" in res.stdout

@@ -394,7 +394,7 @@ class LocalSlurmCluster:
     def _check_compatible(self, state: RunState) -> None:
         if (state.accounting, state.nodes) != (self.accounting, self.nodes):
             raise ClusterError(
-                f"SLURM {self.release} is already running with accounting={state.accounting}, "
+                f"already running with accounting={state.accounting}, "
                 f"nodes={state.nodes}; stop it first (python -m slurm_core.testing.cluster "
                 f"down --release {self.release}) or use LocalSlurmCluster.running()"
             )

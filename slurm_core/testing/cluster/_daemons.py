@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ __all__ = ["MUNGE_SOCKET", "MYSQL_SOCKET", "Daemon", "DaemonSet", "daemon_specs"
 MUNGE_SOCKET = "/run/munge/munge.socket.2"
 MYSQL_SOCKET = "/run/mysqld/mysqld.sock"
 COMPAT_LIB_DIR = "/opt/libmariadb-compat"
+log = logging.getLogger("slurm_core.testing.cluster")
+
+LAUNCH_MARK = "=== launched"
 # Daemons in the order they start; stop goes the other way.
 ORDER = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "slurmrestd")
 
@@ -113,7 +117,7 @@ def daemon_specs(cfg: ClusterConfig) -> dict[str, Daemon]:
             ),
             # SLURM_JWT=daemon makes auth/jwt its primary auth plugin; without it every request
             # is rejected ("Rejecting thread config token").
-            env=(("SLURM_JWT", "daemon"), *spec.rest_env),
+            env=(("SLURM_JWT", "daemon"),),
             port=ports.slurmrestd,
         )
     )
@@ -156,7 +160,8 @@ class DaemonSet:
             text = tail(self.root / own.lstrip("/"), lines)
             if text:
                 parts.append(f"--- {own} (in the root) ---\n{text}")
-        text = tail(self.output_log(name), lines)
+        text = tail(self.output_log(name), 10_000).rpartition(LAUNCH_MARK)[2]
+        text = "\n".join(text.splitlines()[1:][-lines:])
         if text:
             parts.append(f"--- {self.output_log(name)} ---\n{text}")
         return "\n".join(parts) or "(no log output)"
@@ -167,7 +172,14 @@ class DaemonSet:
 
     def launch(self, name: str) -> int:
         daemon = self.daemons[name]
-        pid = launch(self.root, daemon.argv, self.output_log(name), clean_env(dict(daemon.env)))
+        out = self.output_log(name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # Restarts append to the same file; errors quote only the latest run.
+        with out.open("a") as fh:
+            fh.write(
+                f"{LAUNCH_MARK} {time.strftime('%Y-%m-%dT%H:%M:%S')}: {' '.join(daemon.argv)}\n"
+            )
+        pid = launch(self.root, daemon.argv, out, clean_env(dict(daemon.env)))
         self.pids[name] = pid
         self._on_change()
         return pid
@@ -205,7 +217,9 @@ class DaemonSet:
             group = sorted(n for n in wanted if n.split("@", 1)[0] == kind)
             if not group:
                 continue
+            t0 = time.monotonic()
             terminate([self.pids[n] for n in group if n in self.pids and self.alive(n)], timeout)
+            log.debug("%s stopped in %.2f s", ", ".join(group), time.monotonic() - t0)
             for n in group:
                 self.pids.pop(n, None)
             self._on_change()

@@ -59,7 +59,6 @@ class ReleaseSpec:
     # 22.05 names one plugin per version; later releases have one plugin for all versions.
     rest_plugins: tuple[str, ...] = ("openapi/slurmctld",)
     rest_db_plugins: tuple[str, ...] = ("openapi/slurmdbd",)
-    rest_env: tuple[tuple[str, str], ...] = ()
     # slurmd always loads a cgroup plugin. "disabled" exists from 23.02 on; 22.05's
     # autodetection fails on an empty /sys/fs/cgroup, so it is told cgroup/v1, which it
     # then never uses (proctrack/linuxproc, task/none).
@@ -98,9 +97,6 @@ RELEASE_SPECS: dict[str, ReleaseSpec] = {
             db_versions=("v0.0.36", "v0.0.37", "v0.0.38"),
             rest_plugins=("openapi/v0.0.36", "openapi/v0.0.37", "openapi/v0.0.38"),
             rest_db_plugins=("openapi/dbv0.0.36", "openapi/dbv0.0.37", "openapi/dbv0.0.38"),
-            # slurmrestd 22.05 unshares its SysV IPC namespace, which fails once it has
-            # dropped to an unprivileged user.
-            rest_env=(("SLURMRESTD_SECURITY", "disable_unshare_sysv"),),
             cgroup_plugin="cgroup/v1",
         ),
         ReleaseSpec(

@@ -257,6 +257,9 @@ class _Builder:
         self.munge_key()
         self.jwt_key()
         self.users()
+        # debootstrap leaves its .debs behind (about 55 MB).
+        for deb in (self.root / "var/cache/apt/archives").glob("*.deb"):
+            deb.unlink()
         self.write_stamp(accounting)
 
 

@@ -172,7 +172,7 @@ def _nodes_idle(root: Path, nodes: int) -> bool:
 def _rest_ok(cfg: ClusterConfig, token: str, user: str) -> bool:
     url = f"http://127.0.0.1:{cfg.spec.ports.slurmrestd}/slurm/{cfg.spec.probe_version}/diag"
     # /diag, not /ping: /ping answers 200 for any non-empty token.
-    return http_get(url, token, user)[0] == 200
+    return http_get(url, token, user, timeout=2.0)[0] == 200
 
 
 def wait_ready(
