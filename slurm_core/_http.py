@@ -287,6 +287,19 @@ _TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
     httpx.PoolTimeout: "pool",
 }
 
+
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl error behind a transport error (certificate refused, handshake failed)."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:
+        if isinstance(cur, ssl.SSLError):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
+
+
 _otel_cache: list[Any] = []  # [the opentelemetry.trace module, or None], looked up once
 
 
@@ -372,6 +385,8 @@ class _BaseHTTP:
             return None
         if not isinstance(exc, httpx.TransportError) or isinstance(exc, _DETERMINISTIC):
             return None
+        if _tls_failure(exc) is not None:  # a bad CA or certificate stays bad
+            return None
         if retryable or never_left(exc):
             return backoff_delay(self._policy, attempt)
         return None
@@ -397,6 +412,14 @@ class _BaseHTTP:
             phase = _TIMEOUT_PHASE.get(type(exc), "unknown")
             return SlurmTimeoutError(
                 f"{phase} timeout for {method} {url}: {detail}", method=method, url=url, phase=phase
+            )
+        tls = _tls_failure(exc)
+        if tls is not None:
+            reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or tls
+            return SlurmConnectionError(
+                f"TLS handshake with {url} failed: {reason} (check verify=/ca_bundle and cert=)",
+                method=method,
+                url=url,
             )
         if isinstance(exc, httpx.DecodingError):
             return ResponseValidationError(

@@ -830,3 +830,95 @@ async def test_one_span_per_request_with_redacted_url(engine_factory: EngineFact
 
 def test_tracing_off_or_absent() -> None:
     assert SyncHTTP(ClientOptions(base_url=BASE_URL, tracing=False))._tracer is None
+
+
+# --- TLS: custom CA, mutual TLS (certificates made with the openssl CLI) --------------------
+def _openssl(*args: str, cwd: Path) -> None:
+    import subprocess
+
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available")
+    d = tmp_path_factory.mktemp("pki")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=test-ca", cwd=d)  # fmt: skip
+    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name in ("server", "client"):
+        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}", cwd=d)  # fmt: skip
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                 "-extfile", "san.ext", cwd=d)  # fmt: skip
+    return d
+
+
+@pytest.fixture
+def mtls_server(pki: Path) -> Iterator[Any]:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.pem"))
+    ctx.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+
+    class TLSServer(ThreadingHTTPServer):
+        daemon_threads = True
+
+        accepts = 0
+
+        def get_request(self) -> tuple[socket.socket, Any]:
+            sock, addr = super().get_request()
+            self.accepts += 1  # counted before the handshake, which may fail
+            return ctx.wrap_socket(sock, server_side=True), addr
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # failed handshakes are the point of some tests
+
+    server = TLSServer(("127.0.0.1", 0), _Handler)
+    yield from _serve(server)
+
+
+async def test_mutual_tls_with_custom_ca(mtls_server: Any, pki: Path, mode: str) -> None:
+    port = mtls_server.server_address[1]
+    opts = ClientOptions(
+        base_url=f"https://localhost:{port}",
+        verify=str(pki / "ca.pem"),
+        cert=(str(pki / "client.pem"), str(pki / "client.key")),
+    )
+    http = _engine_for(mode, opts)
+    try:
+        assert parse_json(await _call(http, "GET", "/slurm/v0.0.40/ping")) == {"ok": True}
+    finally:
+        await _close(http)
+
+
+async def test_untrusted_server_certificate_fails_fast(mtls_server: Any, mode: str) -> None:
+    port = mtls_server.server_address[1]
+    http = _engine_for(mode, ClientOptions(base_url=f"https://localhost:{port}"))
+    try:
+        with pytest.raises(SlurmConnectionError, match=r"TLS handshake .* failed") as info:
+            await _call(http, "GET", "/slurm/v0.0.40/ping")
+    finally:
+        await _close(http)
+    assert "certificate" in str(info.value)
+    assert mtls_server.accepts == 1  # a certificate problem is not retried
+
+
+async def test_missing_client_certificate(mtls_server: Any, pki: Path, mode: str) -> None:
+    port = mtls_server.server_address[1]
+    opts = ClientOptions(
+        base_url=f"https://localhost:{port}",
+        verify=str(pki / "ca.pem"),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    http = _engine_for(mode, opts)
+    try:
+        with pytest.raises(SlurmConnectionError):
+            await _call(http, "GET", "/slurm/v0.0.40/ping")
+    finally:
+        await _close(http)
+    assert mtls_server.requests == 0
