@@ -91,4 +91,6 @@ def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[LocalSlurmCluster]
     try:
         yield cluster
     finally:
-        cluster.stop()
+        # Another process may have started it while we waited for its lock: leave it be.
+        if cluster.started_here:
+            cluster.stop()

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -16,27 +15,18 @@ from . import _runtime
 from ._conf import JWT_KEY, ClusterConfig
 from ._daemons import DaemonSet, daemon_specs
 from ._errors import ClusterError
-from ._proc import (
-    chroot_run,
-    describe_pid,
-    kill_root_processes,
-    listening_ports,
-    lives_in,
-    mounts_under,
-    port_owners,
-    umount,
-)
+from ._proc import chroot_run, lives_in
 from ._release import Ports, get_release
 from ._root import build_root, file_lock
-from ._state import RunDir, RunState
+from ._state import ClusterStatus, RunDir, RunState
 
 __all__ = ["ClusterStatus", "LocalSlurmCluster", "default_cache_dir"]
 
 log = logging.getLogger("slurm_core.testing.cluster")
 
 DEFAULT_USER = "alice"
-# With SlurmUser=slurm, root is an ordinary REST user with full admin rights on every
-# release (slurmrestd only rejects tokens of SlurmUser itself).
+# SlurmUser is "slurm", so root is an ordinary REST user with full rights on all three
+# releases (the 22.05 host testbed, with SlurmUser=root, saw root's tokens rejected).
 ADMIN_USER = "root"
 STORED_TOKEN_LIFESPAN = _runtime.STORED_TOKEN_LIFESPAN
 
@@ -44,39 +34,6 @@ STORED_TOKEN_LIFESPAN = _runtime.STORED_TOKEN_LIFESPAN
 def default_cache_dir() -> Path:
     """``$SLURM_CLIENT_CACHE`` or ``~/.cache/slurm-client``."""
     return Path(os.environ.get("SLURM_CLIENT_CACHE") or "~/.cache/slurm-client").expanduser()
-
-
-@dataclass(frozen=True)
-class ClusterStatus:
-    """A snapshot of one cluster, as returned by :meth:`LocalSlurmCluster.status`.
-
-    Example::
-
-        st = LocalSlurmCluster("24.11").status()
-        print(st.running, st.url, st.daemons)   # True http://127.0.0.1:7820 {'munged': 4711, ...}
-    """
-
-    release: str
-    running: bool
-    url: str
-    ports: Ports
-    accounting: bool
-    nodes: int
-    root: Path
-    shared_dir: Path
-    daemons: dict[str, int | None] = field(default_factory=dict)
-    served_versions: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        head = f"SLURM {self.release}: {'running' if self.running else 'stopped'}"
-        if not self.daemons:
-            return head
-        procs = ", ".join(f"{n}={p if p else 'DOWN'}" for n, p in self.daemons.items())
-        return (
-            f"{head} at {self.url} (accounting={self.accounting}, nodes={self.nodes})\n"
-            f"  daemons: {procs}\n  versions: {', '.join(self.served_versions)}\n"
-            f"  root: {self.root}\n  shared: {self.shared_dir}"
-        )
 
 
 class LocalSlurmCluster:
@@ -87,6 +44,11 @@ class LocalSlurmCluster:
     (a minute or two); later starts take seconds. The run state lives in
     ``<cache>/run/<release>/``, so any process can attach to, use or stop a cluster that
     another process (e.g. ``python -m slurm_core.testing.cluster up``) started.
+
+    Attributes: ``release``, ``accounting``, ``nodes``, ``cache_dir``, ``root`` (the Debian
+    root), ``shared_dir`` (a host directory mounted into the root at the same path, mode
+    1777 and emptied on every start: job output written there is readable on the host),
+    ``user_name`` (``alice``, the default REST user) and ``admin_user_name`` (``root``).
 
     Example::
 
@@ -151,6 +113,11 @@ class LocalSlurmCluster:
             return tuple(state.served_db_versions)
         return self.spec.db_versions if self.accounting else ()
 
+    @property
+    def started_here(self) -> bool:
+        """True if this object's :meth:`start` launched the daemons (it did not attach)."""
+        return self._started_here
+
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def running(
@@ -175,7 +142,7 @@ class LocalSlurmCluster:
         state = self._run.load()
         if state is None or not state.ready:
             return False
-        wanted = daemon_specs(ClusterConfig(self.spec, "x", state.nodes, state.accounting))
+        wanted = daemon_specs(self._state_config(state))
         return all(n in state.pids and lives_in(state.pids[n], self.root) for n in wanted)
 
     def start(self) -> LocalSlurmCluster:
@@ -251,7 +218,7 @@ class LocalSlurmCluster:
         state = self._run.load()
         daemons: dict[str, int | None] = {}
         if state is not None:
-            cfg = ClusterConfig(self.spec, "x", state.nodes, state.accounting)
+            cfg = self._state_config(state)
             for name in daemon_specs(cfg):
                 pid = state.pids.get(name)
                 daemons[name] = pid if pid is not None and lives_in(pid, self.root) else None
@@ -400,27 +367,11 @@ class LocalSlurmCluster:
             )
 
     def _check_ports(self) -> None:
-        taken = listening_ports()
-        for port in self.ports.all(self.nodes, self.accounting):
-            if port in taken:
-                owners = port_owners(taken[port])
-                who = ", ".join(describe_pid(p) for p in owners) or "an unknown process"
-                raise ClusterError(
-                    f"port {port} needed by SLURM {self.release} is taken by {who}; "
-                    "stop that process first"
-                )
+        _runtime.check_ports(self.ports.all(self.nodes, self.accounting), self.release)
 
     def _teardown(self, state: RunState | None) -> None:
         """Stop recorded daemons gracefully, then kill whatever else lives in the root."""
-        if state is not None and state.pids:
-            self._daemon_set(state).stop(list(state.pids))
-        if self.root.exists():
-            killed = kill_root_processes(self.root)
-            if killed:
-                log.info("killed %d leftover processes in %s", len(killed), self.root)
-            for point in mounts_under(self.root):
-                umount(point)
-        self._run.clear()
+        _runtime.teardown(self.root, self._run, self._daemon_set(state) if state else None)
 
 
 def _hostname() -> str:

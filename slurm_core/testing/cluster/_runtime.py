@@ -11,6 +11,7 @@ import stat
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from ._conf import (
@@ -27,15 +28,26 @@ from ._conf import (
 )
 from ._daemons import MUNGE_SOCKET, MYSQL_SOCKET, DaemonSet, daemon_specs
 from ._errors import ClusterError
-from ._proc import chroot_run, mount
+from ._proc import (
+    chroot_run,
+    describe_pid,
+    kill_root_processes,
+    listening_ports,
+    mount,
+    mounts_under,
+    port_owners,
+    umount,
+)
 from ._root import group_id, user_id
 from ._state import RunDir, RunState
 
-__all__ = ["http_get", "mint_token", "start", "wait_ready"]
+__all__ = ["check_ports", "http_get", "mint_token", "start", "teardown", "wait_ready"]
 
 log = logging.getLogger("slurm_core.testing.cluster")
 
 STORED_TOKEN_LIFESPAN = 86400
+# The cluster is on 127.0.0.1: never route it through an http_proxy of the environment.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def http_get(url: str, token: str, user: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -46,7 +58,7 @@ def http_get(url: str, token: str, user: str, timeout: float = 5.0) -> tuple[int
     headers = {"X-SLURM-USER-NAME": user, "X-SLURM-USER-TOKEN": token}
     req = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        with _NO_PROXY.open(req, timeout=timeout) as resp:
             return int(resp.status), bytes(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -278,3 +290,28 @@ def start(
     state.ready = True
     run.save(state)
     return state
+
+
+def check_ports(ports: Iterable[int], release: str) -> None:
+    """ClusterError naming the process if any of ``ports`` is already listening."""
+    taken = listening_ports()
+    for port in ports:
+        if port in taken:
+            who = ", ".join(describe_pid(p) for p in port_owners(taken[port]))
+            raise ClusterError(
+                f"port {port} needed by SLURM {release} is taken by "
+                f"{who or 'an unknown process'}; stop that process first"
+            )
+
+
+def teardown(root: Path, run: RunDir, daemons: DaemonSet | None) -> None:
+    """Stop ``daemons`` gracefully, kill whatever else lives in ``root``, unmount."""
+    if daemons is not None:
+        daemons.stop(list(daemons.pids))
+    if root.exists():
+        killed = kill_root_processes(root)
+        if killed:
+            log.info("killed %d leftover processes in %s", len(killed), root)
+        for point in mounts_under(root):
+            umount(point)
+    run.clear()

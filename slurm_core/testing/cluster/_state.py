@@ -8,7 +8,42 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["RunDir", "RunState"]
+from ._release import Ports
+
+__all__ = ["ClusterStatus", "RunDir", "RunState"]
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """A snapshot of one cluster, as returned by :meth:`LocalSlurmCluster.status`.
+
+    Example::
+
+        st = LocalSlurmCluster("24.11").status()
+        print(st.running, st.url, st.daemons)   # True http://127.0.0.1:7820 {'munged': 4711, ...}
+    """
+
+    release: str
+    running: bool
+    url: str
+    ports: Ports
+    accounting: bool
+    nodes: int
+    root: Path
+    shared_dir: Path
+    daemons: dict[str, int | None] = field(default_factory=dict)
+    served_versions: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        head = f"SLURM {self.release}: {'running' if self.running else 'stopped'}"
+        if not self.daemons:
+            return head
+        procs = ", ".join(f"{n}={p if p else 'DOWN'}" for n, p in self.daemons.items())
+        return (
+            f"{head} at {self.url} (accounting={self.accounting}, nodes={self.nodes})\n"
+            f"  daemons: {procs}\n  versions: {', '.join(self.served_versions)}\n"
+            f"  root: {self.root}\n  shared: {self.shared_dir}"
+        )
 
 
 @dataclass
