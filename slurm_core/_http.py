@@ -1,6 +1,7 @@
 """The request engine under ``SlurmClient``/``AsyncSlurmClient``.
 
-One pooled ``httpx.Client``/``AsyncClient`` per engine, wrapped as::
+One pooled ``httpx.Client``/``AsyncClient`` per engine (keep-alive: a new connection per
+call costs ~8x), wrapped as::
 
     SyncHTTP.request ─ retry loop, rate limit, error mapping, logging, hooks, tracing
       └─ httpx.Client (auth=SlurmAuth: token, refresh once on 401/511)
@@ -9,7 +10,7 @@ One pooled ``httpx.Client``/``AsyncClient`` per engine, wrapped as::
 
 :class:`_BaseHTTP` holds every decision (request building, should-retry, delays incl.
 ``Retry-After``, error mapping, redaction); :class:`SyncHTTP` and :class:`AsyncHTTP` only
-send and sleep.
+send, sleep and call hooks.
 
 Example::
 
@@ -25,12 +26,11 @@ import importlib
 import inspect
 import json as _json
 import logging
-import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import httpx
@@ -40,7 +40,6 @@ from slurm_core._exceptions import (
     RateLimitError,
     ResponseValidationError,
     ServerError,
-    SlurmAPIError,
     SlurmConnectionError,
     SlurmError,
     SlurmTimeoutError,
@@ -56,15 +55,16 @@ from slurm_core._redact import (
 from slurm_core._retry import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
-    backoff_delay,
-    never_left,
-    parse_retry_after,
+    delay_after_exception,
+    delay_after_status,
+    tls_failure,
 )
 from slurm_core._transport import (
-    AsyncCircuitBreakerTransport,
+    CertTypes,
     CircuitBreakerConfig,
-    CircuitBreakerTransport,
     TokenBucket,
+    make_async_transport,
+    make_sync_transport,
 )
 from slurm_core.auth import SlurmAuth, TokenProvider
 
@@ -86,7 +86,6 @@ install_log_redaction("httpx")  # httpx logs request URLs at INFO
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
-CertTypes = str | tuple[str, str] | tuple[str, str, str]
 Params = Mapping[str, Any] | None
 
 
@@ -194,47 +193,6 @@ def _user_agent() -> str:
     return f"slurm-client/{version} httpx/{httpx.__version__}"
 
 
-def _ssl_config(
-    verify: bool | str | ssl.SSLContext, cert: CertTypes | None
-) -> bool | ssl.SSLContext:
-    """Build the SSLContext ourselves: httpx 0.28 deprecates ``verify=<str>`` and ``cert=``."""
-    if isinstance(verify, ssl.SSLContext):
-        if cert is not None:
-            raise ConfigurationError(
-                "pass the client certificate inside your SSLContext (load_cert_chain), "
-                "not as cert= alongside verify=<SSLContext>"
-            )
-        return verify
-    if cert is None and isinstance(verify, bool):
-        return verify
-    try:
-        if isinstance(verify, str):
-            path = os.path.expanduser(verify)
-            if os.path.isdir(path):
-                ctx = ssl.create_default_context(capath=path)
-            else:
-                ctx = ssl.create_default_context(cafile=path)
-        elif verify:
-            import certifi
-
-            ctx = ssl.create_default_context(cafile=certifi.where())
-        else:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if cert is not None:
-            if isinstance(cert, str):
-                ctx.load_cert_chain(os.path.expanduser(cert))
-            else:
-                password = cert[2] if len(cert) == 3 else None
-                ctx.load_cert_chain(
-                    os.path.expanduser(cert[0]), os.path.expanduser(cert[1]), password
-                )
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"TLS configuration failed: {exc}") from exc
-    return ctx
-
-
 def _dumps(value: Any) -> bytes:
     return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -263,42 +221,26 @@ def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
         data = parse_json(http.request("GET", "/slurm/v0.0.40/jobs"), what="jobs")
     """
     content = response.content
+    for_what = f" for {what}" if what else ""
     if not content:
-        raise ResponseValidationError(
-            f"empty response body{f' for {what}' if what else ''}", response=response
-        )
+        raise ResponseValidationError(f"empty response body{for_what}", response=response)
     try:
         return _loads(content)
     except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are
         hint = " (truncated?)" if content.rstrip()[-1:] not in (b"}", b"]") else ""
         raise ResponseValidationError(
-            f"response body is not valid JSON{f' for {what}' if what else ''}{hint}: "
+            f"response body is not valid JSON{for_what}{hint}: "
             f"{type(exc).__name__} at byte {getattr(exc, 'pos', '?')}",
             response=response,
         ) from exc
 
 
-# Transport errors that will fail the same way every time: not worth a retry.
-_DETERMINISTIC = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError)
 _TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
     httpx.ConnectTimeout: "connect",
     httpx.ReadTimeout: "read",
     httpx.WriteTimeout: "write",
     httpx.PoolTimeout: "pool",
 }
-
-
-def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl error behind a transport error (certificate refused, handshake failed)."""
-    seen = 0
-    cur: BaseException | None = exc
-    while cur is not None and seen < 8:
-        if isinstance(cur, ssl.SSLError):
-            return cur
-        cur = cur.__cause__ or cur.__context__
-        seen += 1
-    return None
-
 
 _otel_cache: list[Any] = []  # [the opentelemetry.trace module, or None], looked up once
 
@@ -342,11 +284,30 @@ class _BaseHTTP:
         hooks = options.hooks
         self._on_request = hooks.on_request if hooks else None
         self._on_response = hooks.on_response if hooks else None
+        self._hooked = self._on_request is not None or self._on_response is not None
         self._otel: Any = _otel_trace() if options.tracing else None
         self._tracer: Any = self._otel.get_tracer("slurm_core.http") if self._otel else None
 
-    def _ssl(self) -> bool | ssl.SSLContext:
-        return _ssl_config(self.options.verify, self.options.cert)
+    def _transport_args(self) -> dict[str, Any]:
+        o = self.options
+        return {
+            "base_url": o.base_url,
+            "transport": o.transport,
+            "breaker": o.circuit_breaker,
+            "verify": o.verify,
+            "cert": o.cert,
+            "uds": o.uds,
+            "limits": o.limits,
+        }
+
+    def _client_args(self) -> dict[str, Any]:
+        return {
+            "base_url": self.options.base_url,
+            "auth": self._auth,
+            "headers": self._headers,
+            "timeout": self._timeout,
+            "follow_redirects": False,
+        }
 
     # -- building ----------------------------------------------------------------------
     def _build(
@@ -358,52 +319,58 @@ class _BaseHTTP:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> httpx.Request:
-        method = method.upper()
+        content: bytes | None = None
         if json is not None:
-            content: bytes | None = _encode(json)
-            extra = {"Content-Type": "application/json"}
-            if headers:
-                extra.update(headers)
-            headers = extra
-        else:
-            content = None
+            content = _encode(json)
+            headers = {"Content-Type": "application/json", **(headers or {})}
         try:
             return client.build_request(
-                method, path, params=params, content=content, headers=headers
+                method.upper(), path, params=params, content=content, headers=headers
             )
         except httpx.InvalidURL as exc:
             raise ConfigurationError(f"invalid request path {path!r}: {exc}") from None
 
-    def _retryable(self, method: str, idempotent: bool | None) -> bool:
+    def _idempotent(self, method: str, idempotent: bool | None) -> bool:
         return idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
 
     # -- deciding ----------------------------------------------------------------------
-    def _delay_after_exception(
-        self, exc: httpx.HTTPError, attempt: int, retryable: bool
-    ) -> float | None:
-        if attempt >= self._policy.max_attempts:
-            return None
-        if not isinstance(exc, httpx.TransportError) or isinstance(exc, _DETERMINISTIC):
-            return None
-        if _tls_failure(exc) is not None:  # a bad CA or certificate stays bad
-            return None
-        if retryable or never_left(exc):
-            return backoff_delay(self._policy, attempt)
-        return None
+    def _after_exception(
+        self, exc: httpx.HTTPError, request: httpx.Request, attempt: int, idempotent: bool
+    ) -> float:
+        """The delay before the next attempt, or raise the mapped error."""
+        delay = delay_after_exception(self._policy, exc, attempt, idempotent)
+        if delay is None:
+            raise self._map_exception(exc, request) from exc
+        self._log_retry(request, type(exc).__name__, attempt, delay)
+        return delay
 
-    def _delay_after_error(
-        self, error: SlurmAPIError, response: httpx.Response, attempt: int, retryable: bool
+    def _after_response(
+        self,
+        request: httpx.Request,
+        response: httpx.Response,
+        elapsed: float,
+        attempt: int,
+        idempotent: bool,
     ) -> float | None:
-        if not retryable or attempt >= self._policy.max_attempts:
+        """None for a 2xx; else the delay before the next attempt, or raise the typed error."""
+        status = response.status_code
+        if logger.isEnabledFor(logging.DEBUG):
+            self._log_response(request, status, elapsed, attempt)
+        if 200 <= status < 300:
             return None
-        if error.status_code not in self._policy.retry_statuses:
-            return None
-        # A Slurm error number that explains the failure (22.05: "invalid job id" as
-        # HTTP 500) makes it the caller's problem, not a transient one.
-        if not isinstance(error, (ServerError, RateLimitError)):
-            return None
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        return backoff_delay(self._policy, attempt, retry_after=retry_after)
+        error = error_from_response(response)
+        delay = delay_after_status(
+            self._policy,
+            status,
+            transient=isinstance(error, (ServerError, RateLimitError)),
+            retry_after=response.headers.get("retry-after"),
+            attempt=attempt,
+            idempotent=idempotent,
+        )
+        if delay is None:
+            raise error
+        self._log_retry(request, f"HTTP {status}", attempt, delay)
+        return delay
 
     def _map_exception(self, exc: httpx.HTTPError, request: httpx.Request) -> SlurmError:
         method, url = request.method, redact_url(request.url)
@@ -413,7 +380,7 @@ class _BaseHTTP:
             return SlurmTimeoutError(
                 f"{phase} timeout for {method} {url}: {detail}", method=method, url=url, phase=phase
             )
-        tls = _tls_failure(exc)
+        tls = tls_failure(exc)
         if tls is not None:
             reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or tls
             return SlurmConnectionError(
@@ -434,7 +401,7 @@ class _BaseHTTP:
     # -- observing ---------------------------------------------------------------------
     @staticmethod
     def _scrub(request: httpx.Request) -> None:
-        """Drop credentials from a failed request (reachable from the exception's response)."""
+        """Drop credentials from a failed request (reachable from the exception)."""
         headers = request.headers
         for name in ("x-slurm-user-token", "authorization"):
             if name in headers:
@@ -480,6 +447,8 @@ class _BaseHTTP:
             )
 
     def _start_span(self, request: httpx.Request) -> Any:
+        if self._tracer is None:
+            return None
         span = self._tracer.start_span(
             f"slurmrestd {request.method}", kind=self._otel.SpanKind.CLIENT
         )
@@ -513,15 +482,22 @@ class _BaseHTTP:
         finally:
             span.end()
 
-
-def _retry_reason(exc_or_status: BaseException | int) -> str:
-    if isinstance(exc_or_status, int):
-        return f"HTTP {exc_or_status}"
-    return type(exc_or_status).__name__
+    def _fail(
+        self,
+        request: httpx.Request,
+        span: Any,
+        status: int | None,
+        attempt: int,
+        exc: BaseException,
+    ) -> NoReturn:
+        self._scrub(request)  # the exception keeps the request reachable
+        if span is not None:
+            self._end_span(span, status, attempt, exc)
+        raise exc
 
 
 # --------------------------------------------------------------------------------------------
-# The twins
+# The twins: send, sleep, call hooks. Nothing else.
 # --------------------------------------------------------------------------------------------
 class SyncHTTP(_BaseHTTP):
     """Blocking engine: one pooled ``httpx.Client``, retries, typed errors.
@@ -539,26 +515,8 @@ class SyncHTTP(_BaseHTTP):
     ) -> None:
         super().__init__(options)
         self._sleep = sleep or time.sleep
-        inner = options.transport
-        if inner is None:
-            inner = httpx.HTTPTransport(
-                verify=self._ssl(), limits=options.limits, uds=options.uds, retries=0
-            )
-        elif not isinstance(inner, httpx.BaseTransport):
-            raise ConfigurationError("SyncHTTP needs a sync transport (httpx.BaseTransport)")
-        transport: httpx.BaseTransport = inner
-        if options.circuit_breaker is not None:
-            transport = CircuitBreakerTransport(
-                inner, options.circuit_breaker, uds=options.uds, base_url=options.base_url
-            )
-        self._client = httpx.Client(
-            base_url=options.base_url,
-            auth=self._auth,
-            headers=self._headers,
-            timeout=self._timeout,
-            transport=transport,
-            follow_redirects=False,
-        )
+        transport = make_sync_transport(**self._transport_args())
+        self._client = httpx.Client(transport=transport, **self._client_args())
 
     def request(
         self,
@@ -576,53 +534,36 @@ class SyncHTTP(_BaseHTTP):
         when the request never left). The response body is already read.
         """
         request = self._build(self._client, method, path, params, json, headers)
-        retryable = self._retryable(request.method, idempotent)
-        span = self._start_span(request) if self._tracer is not None else None
-        attempt, status, failure = 0, None, None
+        idempotent = self._idempotent(request.method, idempotent)
+        span = self._start_span(request)
+        attempt, status = 0, None
         try:
             while True:
                 attempt += 1
-                if self._bucket is not None:
-                    wait = self._bucket.reserve()
-                    if wait > 0:
-                        self._sleep(wait)
-                info = None
-                if self._on_request is not None or self._on_response is not None:
-                    info = self._request_info(request, attempt)
-                    if self._on_request is not None:
-                        self._on_request(info)
+                if self._bucket is not None and (wait := self._bucket.reserve()) > 0:
+                    self._sleep(wait)
+                info = self._request_info(request, attempt) if self._hooked else None
+                if info is not None and self._on_request is not None:
+                    self._on_request(info)
                 start = time.perf_counter()
                 try:
                     response = self._client.send(request)
                 except httpx.HTTPError as exc:
-                    delay = self._delay_after_exception(exc, attempt, retryable)
-                    if delay is None:
-                        raise self._map_exception(exc, request) from exc
-                    self._log_retry(request, _retry_reason(exc), attempt, delay)
-                    self._sleep(delay)
+                    self._sleep(self._after_exception(exc, request, attempt, idempotent))
                     continue
                 elapsed = time.perf_counter() - start
                 status = response.status_code
-                if logger.isEnabledFor(logging.DEBUG):
-                    self._log_response(request, status, elapsed, attempt)
                 if info is not None and self._on_response is not None:
                     self._on_response(self._response_info(info, response, elapsed))
-                if 200 <= status < 300:
-                    return response
-                error = error_from_response(response)
-                delay = self._delay_after_error(error, response, attempt, retryable)
+                delay = self._after_response(request, response, elapsed, attempt, idempotent)
                 if delay is None:
-                    raise error
-                self._log_retry(request, _retry_reason(status), attempt, delay)
+                    if span is not None:
+                        self._end_span(span, status, attempt, None)
+                    return response
                 response.close()
                 self._sleep(delay)
         except BaseException as exc:
-            failure = exc
-            self._scrub(request)  # the exception keeps the request reachable
-            raise
-        finally:
-            if span is not None:
-                self._end_span(span, status, attempt, failure)
+            self._fail(request, span, status, attempt, exc)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -643,6 +584,8 @@ class SyncHTTP(_BaseHTTP):
 class AsyncHTTP(_BaseHTTP):
     """Async twin of :class:`SyncHTTP` (asyncio or trio, through anyio).
 
+    Hooks may be coroutine functions here; they are awaited.
+
     Example::
 
         async with AsyncHTTP(ClientOptions(base_url="http://slurm:6820", auth=auth)) as http:
@@ -657,33 +600,8 @@ class AsyncHTTP(_BaseHTTP):
     ) -> None:
         super().__init__(options)
         self._sleep = sleep or anyio.sleep
-        inner = options.transport
-        if inner is None:
-            inner = httpx.AsyncHTTPTransport(
-                verify=self._ssl(), limits=options.limits, uds=options.uds, retries=0
-            )
-        elif not isinstance(inner, httpx.AsyncBaseTransport):
-            raise ConfigurationError(
-                "AsyncHTTP needs an async transport (httpx.AsyncBaseTransport)"
-            )
-        transport: httpx.AsyncBaseTransport = inner
-        if options.circuit_breaker is not None:
-            transport = AsyncCircuitBreakerTransport(
-                inner, options.circuit_breaker, uds=options.uds, base_url=options.base_url
-            )
-        self._client = httpx.AsyncClient(
-            base_url=options.base_url,
-            auth=self._auth,
-            headers=self._headers,
-            timeout=self._timeout,
-            transport=transport,
-            follow_redirects=False,
-        )
-
-    async def _hook(self, fn: Callable[[Any], HookResult], arg: Any) -> None:
-        result = fn(arg)
-        if inspect.isawaitable(result):
-            await result
+        transport = make_async_transport(**self._transport_args())
+        self._client = httpx.AsyncClient(transport=transport, **self._client_args())
 
     async def request(
         self,
@@ -697,55 +615,38 @@ class AsyncHTTP(_BaseHTTP):
     ) -> httpx.Response:
         """Async :meth:`SyncHTTP.request`."""
         request = self._build(self._client, method, path, params, json, headers)
-        retryable = self._retryable(request.method, idempotent)
-        span = self._start_span(request) if self._tracer is not None else None
-        attempt, status, failure = 0, None, None
+        idempotent = self._idempotent(request.method, idempotent)
+        span = self._start_span(request)
+        attempt, status = 0, None
         try:
             while True:
                 attempt += 1
-                if self._bucket is not None:
-                    wait = self._bucket.reserve()
-                    if wait > 0:
-                        await self._sleep(wait)
-                info = None
-                if self._on_request is not None or self._on_response is not None:
-                    info = self._request_info(request, attempt)
-                    if self._on_request is not None:
-                        await self._hook(self._on_request, info)
+                if self._bucket is not None and (wait := self._bucket.reserve()) > 0:
+                    await self._sleep(wait)
+                info = self._request_info(request, attempt) if self._hooked else None
+                if info is not None and self._on_request is not None:
+                    await _maybe_await(self._on_request(info))
                 start = time.perf_counter()
                 try:
                     response = await self._client.send(request)
                 except httpx.HTTPError as exc:
-                    delay = self._delay_after_exception(exc, attempt, retryable)
-                    if delay is None:
-                        raise self._map_exception(exc, request) from exc
-                    self._log_retry(request, _retry_reason(exc), attempt, delay)
-                    await self._sleep(delay)
+                    await self._sleep(self._after_exception(exc, request, attempt, idempotent))
                     continue
                 elapsed = time.perf_counter() - start
                 status = response.status_code
-                if logger.isEnabledFor(logging.DEBUG):
-                    self._log_response(request, status, elapsed, attempt)
                 if info is not None and self._on_response is not None:
-                    await self._hook(
-                        self._on_response, self._response_info(info, response, elapsed)
+                    await _maybe_await(
+                        self._on_response(self._response_info(info, response, elapsed))
                     )
-                if 200 <= status < 300:
-                    return response
-                error = error_from_response(response)
-                delay = self._delay_after_error(error, response, attempt, retryable)
+                delay = self._after_response(request, response, elapsed, attempt, idempotent)
                 if delay is None:
-                    raise error
-                self._log_retry(request, _retry_reason(status), attempt, delay)
+                    if span is not None:
+                        self._end_span(span, status, attempt, None)
+                    return response
                 await response.aclose()
                 await self._sleep(delay)
         except BaseException as exc:
-            failure = exc
-            self._scrub(request)  # the exception keeps the request reachable
-            raise
-        finally:
-            if span is not None:
-                self._end_span(span, status, attempt, failure)
+            self._fail(request, span, status, attempt, exc)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
@@ -763,3 +664,8 @@ class AsyncHTTP(_BaseHTTP):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _maybe_await(result: HookResult) -> None:
+    if inspect.isawaitable(result):
+        await result

@@ -6,6 +6,8 @@
 * Everything else (POST job submission, DELETE) retries only when the request provably
   never left this process: connect errors, connect timeouts, pool timeouts. Never after a
   read timeout or a 5xx, because the job may exist already.
+* Never retried: TLS failures (a bad CA or certificate stays bad), unsupported protocol,
+  local protocol errors, and any status a Slurm error number explains.
 * Delay: ``initial_delay * backoff_factor ** (retry - 1)``, capped at ``max_delay``, with
   +-25% jitter. A ``Retry-After`` header (seconds or HTTP date) replaces it, capped too.
 
@@ -20,6 +22,7 @@ import datetime as _dt
 import email.utils
 import math
 import random
+import ssl
 
 import httpx
 
@@ -27,8 +30,11 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "RetryPolicy",
     "backoff_delay",
+    "delay_after_exception",
+    "delay_after_status",
     "never_left",
     "parse_retry_after",
+    "tls_failure",
 ]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "TRACE"})
@@ -120,3 +126,55 @@ def parse_retry_after(value: str | None, *, now: _dt.datetime | None = None) -> 
 def never_left(exc: BaseException) -> bool:
     """True when ``exc`` proves the request was never sent (safe to retry anything)."""
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+# Transport errors that will fail the same way every time: not worth a retry.
+_DETERMINISTIC = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError)
+
+
+def tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl error behind a transport error (certificate refused, handshake failed)."""
+    cur: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> ssl; bounded in case of cycles
+        if cur is None:
+            return None
+        if isinstance(cur, ssl.SSLError):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def delay_after_exception(
+    policy: RetryPolicy, exc: httpx.HTTPError, attempt: int, idempotent: bool
+) -> float | None:
+    """Seconds to wait before retrying after ``exc`` on attempt ``attempt``; None: give up."""
+    if attempt >= policy.max_attempts:
+        return None
+    if not isinstance(exc, httpx.TransportError) or isinstance(exc, _DETERMINISTIC):
+        return None
+    if tls_failure(exc) is not None:
+        return None
+    if idempotent or never_left(exc):
+        return backoff_delay(policy, attempt)
+    return None
+
+
+def delay_after_status(
+    policy: RetryPolicy,
+    status: int,
+    *,
+    transient: bool,
+    retry_after: str | None,
+    attempt: int,
+    idempotent: bool,
+) -> float | None:
+    """Seconds to wait before retrying an error status; None: give up.
+
+    ``transient`` is False when a Slurm error number explains the failure (22.05 sends
+    "invalid job id" as HTTP 500): that is the caller's problem, not a passing one.
+    """
+    if not idempotent or not transient or attempt >= policy.max_attempts:
+        return None
+    if status not in policy.retry_statuses:
+        return None
+    return backoff_delay(policy, attempt, retry_after=parse_retry_after(retry_after))

@@ -1,4 +1,5 @@
-"""Transport wrappers: the circuit breaker, and the client-side rate limiter.
+"""Transports: building the real one (TLS, mTLS, unix socket), the circuit breaker wrapped
+around it, and the client-side rate limiter.
 
 The breaker wraps any httpx transport (the real one or a ``MockTransport``), so every request
 passes it exactly once per attempt. State is shared per origin (scheme, host, port, and the
@@ -18,25 +19,123 @@ the server's health.
 from __future__ import annotations
 
 import dataclasses
+import os
+import ssl
 import threading
 import time
 from collections.abc import Callable
 
 import httpx
 
-from slurm_core._exceptions import CircuitOpenError, ServerError, error_class_for
+from slurm_core._exceptions import (
+    CircuitOpenError,
+    ConfigurationError,
+    ServerError,
+    error_class_for,
+)
 from slurm_core._exceptions import parse_error_entries as _parse_entries
 
 __all__ = [
     "AsyncCircuitBreakerTransport",
+    "CertTypes",
     "CircuitBreakerConfig",
     "CircuitBreakerTransport",
     "TokenBucket",
     "circuit_state",
+    "make_async_transport",
+    "make_sync_transport",
     "reset_circuit_breakers",
+    "ssl_config",
 ]
 
 Clock = Callable[[], float]
+CertTypes = str | tuple[str, str] | tuple[str, str, str]
+
+
+def ssl_config(
+    verify: bool | str | ssl.SSLContext, cert: CertTypes | None
+) -> bool | ssl.SSLContext:
+    """``verify``/``cert`` as httpx wants them: we build the SSLContext ourselves, since
+    httpx 0.28 deprecates ``verify=<path>`` and ``cert=``."""
+    if isinstance(verify, ssl.SSLContext):
+        if cert is not None:
+            raise ConfigurationError(
+                "pass the client certificate inside your SSLContext (load_cert_chain), "
+                "not as cert= alongside verify=<SSLContext>"
+            )
+        return verify
+    if cert is None and isinstance(verify, bool):
+        return verify
+    try:
+        if isinstance(verify, str):
+            path = os.path.expanduser(verify)
+            if os.path.isdir(path):
+                ctx = ssl.create_default_context(capath=path)
+            else:
+                ctx = ssl.create_default_context(cafile=path)
+        elif verify:
+            import certifi  # what httpx itself trusts by default
+
+            ctx = ssl.create_default_context(cafile=certifi.where())
+        else:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if cert is not None:
+            if isinstance(cert, str):
+                ctx.load_cert_chain(os.path.expanduser(cert))
+            else:
+                password = cert[2] if len(cert) == 3 else None
+                ctx.load_cert_chain(
+                    os.path.expanduser(cert[0]), os.path.expanduser(cert[1]), password
+                )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"TLS configuration failed: {exc}") from exc
+    return ctx
+
+
+def make_sync_transport(
+    *,
+    base_url: str,
+    transport: object | None,
+    breaker: CircuitBreakerConfig | None,
+    verify: bool | str | ssl.SSLContext,
+    cert: CertTypes | None,
+    uds: str | None,
+    limits: httpx.Limits,
+) -> httpx.BaseTransport:
+    """The user's transport or a pooled HTTPTransport, inside the circuit breaker if any."""
+    if transport is None:
+        transport = httpx.HTTPTransport(
+            verify=ssl_config(verify, cert), limits=limits, uds=uds, retries=0
+        )
+    elif not isinstance(transport, httpx.BaseTransport):
+        raise ConfigurationError("SyncHTTP needs a sync transport (httpx.BaseTransport)")
+    if breaker is None:
+        return transport
+    return CircuitBreakerTransport(transport, breaker, uds=uds, base_url=base_url)
+
+
+def make_async_transport(
+    *,
+    base_url: str,
+    transport: object | None,
+    breaker: CircuitBreakerConfig | None,
+    verify: bool | str | ssl.SSLContext,
+    cert: CertTypes | None,
+    uds: str | None,
+    limits: httpx.Limits,
+) -> httpx.AsyncBaseTransport:
+    """Async twin of :func:`make_sync_transport`."""
+    if transport is None:
+        transport = httpx.AsyncHTTPTransport(
+            verify=ssl_config(verify, cert), limits=limits, uds=uds, retries=0
+        )
+    elif not isinstance(transport, httpx.AsyncBaseTransport):
+        raise ConfigurationError("AsyncHTTP needs an async transport (httpx.AsyncBaseTransport)")
+    if breaker is None:
+        return transport
+    return AsyncCircuitBreakerTransport(transport, breaker, uds=uds, base_url=base_url)
 
 
 @dataclasses.dataclass(frozen=True)
