@@ -26,7 +26,7 @@ from ._conf import (
     ClusterConfig,
     render_all,
 )
-from ._daemons import MUNGE_SOCKET, MYSQL_SOCKET, DaemonSet, daemon_specs
+from ._daemons import MYSQL_SOCKET, DaemonSet, daemon_specs
 from ._errors import ClusterError
 from ._proc import (
     chroot_run,
@@ -242,7 +242,6 @@ def start(
     )
     run.save(state)
     daemons = DaemonSet(root, daemon_specs(cfg), run.logs, state.pids, lambda: run.save(state))
-    (root / MUNGE_SOCKET.lstrip("/")).unlink(missing_ok=True)
     _prepare_root(root, cfg, run.shared)
 
     t0 = time.monotonic()
