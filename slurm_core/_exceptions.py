@@ -73,7 +73,25 @@ _BODY_EXCERPT_CHARS = 500
 
 
 class SlurmError(Exception):
-    """Root of every exception raised by slurm-client."""
+    """Root of every exception raised by slurm-client.
+
+    Every subclass pickles (orchestrators ship task errors between processes); the live
+    ``response`` object, if any, is dropped on the way.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__)
+        if "response" in state:
+            state["response"] = None
+        return (_rebuild, (type(self), self.args, state))
+
+
+def _rebuild(cls: type[SlurmError], args: tuple[Any, ...], state: dict[str, Any]) -> SlurmError:
+    # Keyword-only constructors cannot be re-called with args alone: restore the state.
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, *args)
+    obj.__dict__.update(state)
+    return obj
 
 
 class ConfigurationError(SlurmError):

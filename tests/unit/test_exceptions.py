@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -363,3 +364,31 @@ def test_response_validation_error_names_field_path() -> None:
     assert err.path == "jobs[1].job_id"
     assert "jobs[1].job_id" in str(err)
     assert "secret-x" not in str(err)  # input values are not copied into messages
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        error_from_response(_resp(404, json.dumps({"errors": [{"error_number": 2017}]}))),
+        error_from_response(
+            httpx.Response(
+                429, headers={"Retry-After": "2"}, request=httpx.Request("GET", "http://h/")
+            )
+        ),
+        SlurmTimeoutError("slow", method="GET", url="http://h/", phase="read"),
+        ConfigurationError("nothing", tried=["a", "b"]),
+        UnsupportedAPIVersionError("v0.0.39", ["v0.0.40"], ["v0.0.38"]),
+        CircuitOpenError("http://h:6820", retry_after=3),
+        JobSpecError("nodes", "must be positive"),
+        JobFailedError(7, "FAILED", 1, "NonZeroExitCode"),
+        ResponseValidationError("bad", path="jobs[0].state"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_pickle(err: SlurmError) -> None:
+    copy = pickle.loads(pickle.dumps(err))  # noqa: S301 - our own bytes
+    assert type(copy) is type(err)
+    assert str(copy) == str(err)
+    expected = {k: v for k, v in vars(err).items() if k != "response"}
+    assert {k: v for k, v in vars(copy).items() if k != "response"} == expected
+    assert getattr(copy, "response", None) is None
