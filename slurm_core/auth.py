@@ -122,6 +122,7 @@ class TokenProvider:
         self._lock = threading.Lock()
         self._token: Secret | None = None
         self._expires_at: float | None = None
+        self._refresh_at: float | None = None
 
     # -- to implement ------------------------------------------------------------------
     def _fetch(self) -> str:
@@ -140,8 +141,20 @@ class TokenProvider:
     def _fresh(self, token: Secret | None) -> bool:
         if token is None or self._source_changed():
             return False
-        exp = self._expires_at
-        return exp is None or self._clock() < exp - self.refresh_margin
+        refresh_at = self._refresh_at
+        return refresh_at is None or self._clock() < refresh_at
+
+    def _store(self, value: str) -> Secret:
+        self._token = Secret(value)
+        exp = self._expires_at = token_expiry(value)
+        if exp is None:
+            self._refresh_at = None
+        else:
+            # A token shorter-lived than the margin would be re-fetched on every request:
+            # refresh such a token half-way through its life instead.
+            life = exp - self._clock()
+            self._refresh_at = exp - min(self.refresh_margin, max(life, 0.0) / 2)
+        return self._token
 
     def token(self, *, force_refresh: bool = False, rejected: Secret | None = None) -> Secret:
         """The current token, fetching a new one if missing, about to expire, or forced.
@@ -185,10 +198,9 @@ class TokenProvider:
                 ) from exc
             if not value:
                 raise ConfigurationError(f"{self!r} produced an empty token")
-            self._token = Secret(value)
-            self._expires_at = token_expiry(value)
+            token = self._store(value)
             logger.debug("%r: obtained a token (expires at %s)", self, self._expires_at)
-            return self._token
+            return token
 
     async def atoken(
         self, *, force_refresh: bool = False, rejected: Secret | None = None
@@ -224,8 +236,7 @@ class StaticToken(TokenProvider):
         secret = token if isinstance(token, Secret) else Secret(token.strip())
         if not secret:
             raise ConfigurationError("StaticToken: the token is empty")
-        self._token = secret
-        self._expires_at = token_expiry(secret.get())
+        self._store(secret.get())
 
     def _fresh(self, token: Secret | None) -> bool:
         return True  # nothing to refresh from

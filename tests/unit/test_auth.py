@@ -192,6 +192,19 @@ async def test_refresh_before_expiry(engine_factory: EngineFactory) -> None:
     assert source.calls == 2
 
 
+def test_short_lived_tokens_refresh_half_way_not_every_request() -> None:
+    clock = Clock()
+    source = Counter(clock, ttl=30)  # shorter than the 60 s margin
+    provider = CallableAuth(source, refresh_margin=60, clock=clock)
+    first = provider.token()
+    clock.now = NOW + 14
+    assert provider.token() == first
+    assert source.calls == 1
+    clock.now = NOW + 16
+    assert provider.token() != first
+    assert source.calls == 2
+
+
 async def test_async_refresh_runs_in_worker_thread(
     engine_factory: EngineFactory, mode: str
 ) -> None:
