@@ -162,6 +162,7 @@ def test_status_to_class(status: int, cls: type[SlurmAPIError]) -> None:
         (500, 1800, ServerError),  # SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR: no mapping
         (400, 2017, NotFoundError),
         (401, 2017, AuthenticationError),  # auth status wins: body is a consequence
+        (511, 2017, AuthenticationError),
     ],
 )
 def test_error_number_beats_status(status: int, number: int, cls: type[SlurmAPIError]) -> None:
