@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from ..models import INFINITE, ExitCode, InfiniteType, JobState
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 UTC = timezone.utc
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_fromtimestamp = datetime.fromtimestamp
 # Slurm's sentinels for unset/infinite in the plain-integer encodings (v0.0.38):
 # NO_VAL (0xfffffffe), INFINITE (0xffffffff) and their 64 bit variants (not the 16 bit
 # ones: 65534 is also the uid/gid of "nobody").
@@ -94,6 +95,17 @@ def number(v: Any, path: str = "") -> int | float | InfiniteType | None:
 
 def count(v: Any, path: str = "") -> int | None:
     """A number that is never infinite in practice: infinite is reported as ``None``."""
+    # Fast paths first: this runs ~20 times per job in a 10k-job listing.
+    t = type(v)
+    if t is dict:
+        if v.get("set") and not v.get("infinite"):
+            n = v.get("number")
+            if type(n) is int:
+                return n
+        elif "set" in v:
+            return None
+    elif t is int and v not in _NO_VAL and v not in _INFINITE_INTS:
+        return v  # type: ignore[no-any-return]
     n = number(v, path)
     if n is None or n is INFINITE:
         return None
@@ -114,12 +126,12 @@ def limit(
 
 def timestamp(v: Any, path: str = "") -> datetime | None:
     """A UNIX timestamp as an aware UTC datetime; ``0``/unset/infinite are ``None``."""
-    n = number(v, path)
-    if n is None or n is INFINITE or n <= 0:
+    n = count(v, path) if type(v) is not float else v
+    if n is None or n <= 0:
         return None
     try:
-        return _EPOCH + timedelta(seconds=n)
-    except OverflowError:
+        return _fromtimestamp(n, UTC)
+    except (OverflowError, OSError, ValueError):
         raise WireError(path, f"timestamp out of range: {n!r}") from None
 
 
@@ -130,6 +142,12 @@ def minutes(v: Any, path: str = "") -> timedelta | InfiniteType | None:
         return n
     if n < 0:
         return INFINITE
+    return _minutes(n)
+
+
+@lru_cache(maxsize=1024)
+def _minutes(n: float) -> timedelta:
+    # Time limits repeat across a listing; timedelta objects are immutable.
     return timedelta(minutes=n)
 
 
@@ -143,10 +161,10 @@ def seconds(v: Any, path: str = "") -> timedelta | None:
 
 def text(v: Any, path: str = "") -> str | None:
     """A string; ``""`` and ``null`` are ``None``."""
-    if v is None or v == "":
-        return None
     if type(v) is str:
-        return v
+        return v or None
+    if v is None:
+        return None
     if type(v) is int or type(v) is float:
         return str(v)
     if type(v) is list:  # some versions send comma-separated values as lists
@@ -181,12 +199,24 @@ def csv(v: Any, path: str = "") -> tuple[str, ...]:
 def flags(v: Any, path: str = "") -> frozenset[str]:
     """A set of flag names, upper-cased (v0.0.38 sends some in lower case)."""
     if not v:
-        return frozenset()
+        return _EMPTY
     if type(v) is list:
-        return frozenset(str(x).upper() for x in v if x)
+        try:
+            return _flag_set(tuple(v))
+        except TypeError:  # unhashable items: not a list of names
+            raise WireError(path, "expected a list of flag names") from None
     if type(v) is str:
         return frozenset(x.upper() for x in v.split(",") if x)
     raise WireError(path, f"expected a list of flags, got {type(v).__name__}")
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+@lru_cache(maxsize=1024)
+def _flag_set(items: tuple[Any, ...]) -> frozenset[str]:
+    # One shared frozenset per distinct flag list (they repeat across a listing).
+    return frozenset(str(x).upper() for x in items if x)
 
 
 def state(v: Any, path: str = "") -> JobState:

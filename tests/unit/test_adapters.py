@@ -510,3 +510,22 @@ def test_job_id_is_validated_naming_the_parameter(bad: Any) -> None:
 def test_names_are_validated_naming_the_parameter(bad: Any) -> None:
     with pytest.raises((ValueError, TypeError), match="name"):
         get_adapter("v0.0.42").node_get(bad)
+
+
+def test_large_listings_take_the_low_memory_decoder() -> None:
+    """Bodies over 8 MiB are decoded by the stdlib json (lower peak memory than orjson)."""
+    from slurm_core._versions import base
+
+    body = _jobs_body()
+    template = body["jobs"][0]
+    body["jobs"] = [{**template, "job_id": i + 1} for i in range(2000)]
+    content = json.dumps(body).encode()
+    assert len(content) > base._LARGE_BODY
+    jobs = get_adapter("v0.0.45").parse_jobs(response("v0.0.45", "jobs", content=content))
+    assert [j.job_id for j in jobs] == list(range(1, 2001))
+    small = get_adapter("v0.0.45").parse_jobs(response("v0.0.45", "jobs", body=_jobs_body()))
+    assert jobs[0].model_dump(exclude={"job_id", "raw"}) == small[0].model_dump(
+        exclude={"job_id", "raw"}
+    )
+    with pytest.raises(ResponseValidationError, match="truncated"):
+        get_adapter("v0.0.45").parse_jobs(response("v0.0.45", "jobs", content=content[:-100]))
