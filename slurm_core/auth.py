@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import anyio.to_thread
 import httpx
@@ -78,17 +78,22 @@ def token_expiry(token: str) -> float | None:
         >>> token_expiry("not-a-jwt") is None
         True
     """
+    exp = _claims(token).get("exp")
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """A JWT's claims, read WITHOUT verifying (we only look, slurmctld verifies)."""
     if token.count(".") != 2:
-        return None
+        return {}
     try:
         claims = jwt.decode(
             token,
             options={"verify_signature": False, "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError:
-        return None
-    exp = claims.get("exp")
-    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _parse_token_text(text: str) -> str:
@@ -123,6 +128,7 @@ class TokenProvider:
         self._token: Secret | None = None
         self._expires_at: float | None = None
         self._refresh_at: float | None = None
+        self._token_user: str | None = None
 
     # -- to implement ------------------------------------------------------------------
     def _fetch(self) -> str:
@@ -133,6 +139,15 @@ class TokenProvider:
         return False
 
     # -- public ------------------------------------------------------------------------
+    @property
+    def header_user_name(self) -> str | None:
+        """The name for ``X-SLURM-USER-NAME``: the configured one, else the token's ``sun``.
+
+        slurmrestd 22.05 rejects a token without this header; taking it from the token's
+        own claim can never ask for another user's identity.
+        """
+        return self.user_name or self._token_user
+
     @property
     def expires_at(self) -> float | None:
         """Epoch seconds when the current token expires (``None``: unknown or no token yet)."""
@@ -146,6 +161,9 @@ class TokenProvider:
 
     def _store(self, value: str) -> Secret:
         self._token = Secret(value)
+        claims = _claims(value)
+        sun = claims.get("sun")
+        self._token_user = sun if isinstance(sun, str) and sun else None
         exp = self._expires_at = token_expiry(value)
         if exp is None:
             self._refresh_at = None
@@ -455,8 +473,10 @@ def is_auth_rejection(response: httpx.Response) -> bool:
 class SlurmAuth(httpx.Auth):
     """Puts a provider's token on each request; refreshes once when it is rejected.
 
-    ``header_style="x-slurm"`` (default) sends ``X-SLURM-USER-TOKEN`` (+ ``X-SLURM-USER-NAME``
-    when the user name is known); ``"bearer"`` sends ``Authorization: Bearer <token>``.
+    ``header_style="x-slurm"`` (default) sends ``X-SLURM-USER-TOKEN``; ``"bearer"`` sends
+    ``Authorization: Bearer <token>`` (slurmrestd 23.02+; 22.05 answers it with 401).
+    ``X-SLURM-USER-NAME`` goes with either when a name is known: the provider's
+    ``user_name``, else the token's own ``sun`` claim (22.05 requires the header).
 
     Example::
 
@@ -479,8 +499,9 @@ class SlurmAuth(httpx.Auth):
             headers["Authorization"] = "Bearer " + token.get()
         else:
             headers["X-SLURM-USER-TOKEN"] = token.get()
-        if self.provider.user_name:
-            headers["X-SLURM-USER-NAME"] = self.provider.user_name
+        user_name = self.provider.header_user_name
+        if user_name:
+            headers["X-SLURM-USER-NAME"] = user_name
 
     def _forget(self, request: httpx.Request) -> None:
         # A failed request stays reachable from exception chains and tracebacks: leave no

@@ -102,6 +102,19 @@ async def test_user_name_header_only_when_known(engine_factory: EngineFactory) -
     assert "x-slurm-user-name" not in rec.headers[0]
 
 
+async def test_user_name_header_from_the_tokens_sun_claim(engine_factory: EngineFactory) -> None:
+    rec = Recorder(200)
+    eng = engine_factory(rec, auth=StaticToken(make_jwt(NOW + 3600, user="carol")))
+    await eng.request("GET", "/x")
+    assert rec.headers[0]["x-slurm-user-name"] == "carol"  # slurmrestd 22.05 needs it
+
+    rec = Recorder(200)
+    explicit = StaticToken(make_jwt(NOW + 3600, user="carol"), user_name="dave")
+    eng = engine_factory(rec, auth=explicit)
+    await eng.request("GET", "/x")
+    assert rec.headers[0]["x-slurm-user-name"] == "dave"  # configured name wins
+
+
 async def test_bearer_style(engine_factory: EngineFactory) -> None:
     rec = Recorder(200)
     auth = SlurmAuth(StaticToken("tok", user_name="bob"), header_style="bearer")
