@@ -228,9 +228,9 @@ def resolve_settings(
         url_tried.append(f"{where}: no url or socket" if found else missing_file)
 
     # --- user name --------------------------------------------------------------------------
-    # Only an explicit name is sent as X-SLURM-USER-NAME: a name that differs from the
-    # token's own "sun" claim means impersonation, which slurmctld refuses to most users.
-    # $USER is a fallback for reporting and for minting tokens (jwt_key_file).
+    # Only an explicit name goes to the providers; without one SlurmAuth sends the token's
+    # own "sun" claim. $USER may differ from "sun" (sending it would ask for impersonation,
+    # which slurmctld refuses most users), so it only serves reporting and minting tokens.
     explicit_user = env.get("SLURM_USER_NAME") or None
     if explicit_user:
         sources["user_name"] = "env SLURM_USER_NAME"
