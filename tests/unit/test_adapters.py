@@ -514,7 +514,7 @@ def test_names_are_validated_naming_the_parameter(bad: Any) -> None:
 
 def test_large_listings_take_the_low_memory_decoder() -> None:
     """Bodies over 8 MiB are decoded by the stdlib json (lower peak memory than orjson)."""
-    from slurm_core._versions import base
+    from slurm_core._versions import _responses as base
 
     body = _jobs_body()
     template = body["jobs"][0]
