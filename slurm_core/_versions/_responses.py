@@ -115,6 +115,14 @@ class ResponseParser:
                     path=path,
                     response=response,
                 ) from exc
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+                # A shape no decoder anticipated: still a typed error naming the object.
+                path = f"{key}[{i}]"
+                raise ResponseValidationError(
+                    f"invalid response for {what}: {path}: {type(exc).__name__}: {exc}",
+                    path=path,
+                    response=response,
+                ) from exc
             return out
 
     def parse_jobs(self, response: httpx.Response) -> list[Job]:
@@ -176,6 +184,12 @@ class ResponseParser:
             raise ResponseValidationError(
                 f"invalid response for diag: statistics.{exc.path}: {exc.message}",
                 path=f"statistics.{exc.path}",
+                response=response,
+            ) from exc
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise ResponseValidationError(
+                f"invalid response for diag: statistics: {type(exc).__name__}: {exc}",
+                path="statistics",
                 response=response,
             ) from exc
 

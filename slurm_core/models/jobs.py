@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
+from pydantic import field_validator
+
 from ._base import InfiniteType, SlurmModel, SlurmObject
 
 __all__ = ["ExitCode", "Job", "JobBaseState", "JobState"]
@@ -58,6 +60,14 @@ class JobState(SlurmModel):
 
     base: JobBaseState | str
     flags: frozenset[str] = frozenset()
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _known_base(cls, value: object) -> object:
+        # model_validate({"base": "PENDING"}) gives the enum member, like parse() does.
+        if isinstance(value, str) and not isinstance(value, JobBaseState):
+            return _BASE_BY_NAME.get(value.upper(), value)
+        return value
 
     @classmethod
     def parse(cls, value: str | Iterable[str] | None) -> JobState:

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slurm_core._exceptions import NotFoundError, ResponseValidationError
 from slurm_core._versions import (
@@ -529,3 +531,51 @@ def test_large_listings_take_the_low_memory_decoder() -> None:
     )
     with pytest.raises(ResponseValidationError, match="truncated"):
         get_adapter("v0.0.45").parse_jobs(response("v0.0.45", "jobs", content=content[:-100]))
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["set", "infinite", "number", "id", "x"]), children, max_size=4
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@pytest.mark.parametrize(
+    ("version", "name", "method"),
+    [
+        ("v0.0.38", "jobs_after", "parse_jobs"),
+        ("v0.0.45", "jobs", "parse_jobs"),
+        ("v0.0.41", "slurmdb_jobs", "parse_accounting_jobs"),
+        ("v0.0.38", "nodes", "parse_nodes"),
+        ("v0.0.44", "partitions", "parse_partitions"),
+        ("v0.0.38", "partitions", "parse_partitions"),
+    ],
+)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_garbage_in_any_field_is_parsed_or_a_typed_error(
+    version: str, name: str, method: str, data: st.DataObject
+) -> None:
+    """Whatever a field holds, the result is a model or a ResponseValidationError."""
+    body = record(version, name)["response"]["body"]
+    key = next(k for k in body if isinstance(body[k], list) and body[k])
+    item = body[key][0]
+    field = data.draw(st.sampled_from(sorted(item)))
+    item[field] = data.draw(JSON_VALUES)
+    error: ResponseValidationError | None = None
+    try:
+        getattr(get_adapter(version), method)(response(version, name, body=body))
+    except ResponseValidationError as exc:
+        error = exc
+    if error is not None:
+        assert error.path is not None
+        assert error.path.startswith(f"{key}[0]")

@@ -81,6 +81,11 @@ def test_state_lower_case_is_normalized() -> None:
     assert JobState.parse("completed").base is JobBaseState.COMPLETED
 
 
+def test_validated_states_use_the_enum() -> None:
+    assert JobState.model_validate({"base": "RUNNING"}).base is JobBaseState.RUNNING
+    assert JobState.model_validate({"base": "NEW_THING"}).base == "NEW_THING"
+
+
 def test_equal_states_share_one_instance() -> None:
     # Listings of 10k jobs repeat a handful of states: one object each.
     assert JobState.parse(["RUNNING"]) is JobState.parse(["RUNNING"])
