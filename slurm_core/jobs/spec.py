@@ -165,7 +165,9 @@ def _script(value: object) -> str:
     text = _text(value, "script", multiline=True)
     if not text.startswith("#!"):
         raise JobSpecError("script", "must start with a '#!' line such as '#!/bin/bash'")
-    if "\r\n" in text:
+    # A CR ending the shebang line is what breaks a DOS-edited script ("bad interpreter");
+    # a CR inside a quoted argument further down is legitimate.
+    if text.split("\n", 1)[0].endswith("\r"):
         raise JobSpecError("script", "has DOS line breaks (\\r\\n); use UNIX line breaks (\\n)")
     return text
 
