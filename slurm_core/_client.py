@@ -7,6 +7,7 @@ negotiation cache, and run the same operations; they differ only in the engine
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -107,8 +108,8 @@ class SlurmClient(_Ops):
         timeout: httpx.Timeout | float = NOT_GIVEN,
         retry: RetryPolicy = NOT_GIVEN,
         transport: httpx.BaseTransport | None = None,
-        verify: Any = NOT_GIVEN,
-        cert: Any = None,
+        verify: bool | str | ssl.SSLContext = NOT_GIVEN,
+        cert: str | tuple[str, str] | tuple[str, str, str] | None = None,
         uds: str | None = None,
         rate_limit: float | None = None,
         circuit_breaker: CircuitBreakerConfig | None = NOT_GIVEN,
@@ -249,8 +250,8 @@ class AsyncSlurmClient(_Ops):
         timeout: httpx.Timeout | float = NOT_GIVEN,
         retry: RetryPolicy = NOT_GIVEN,
         transport: httpx.AsyncBaseTransport | None = None,
-        verify: Any = NOT_GIVEN,
-        cert: Any = None,
+        verify: bool | str | ssl.SSLContext = NOT_GIVEN,
+        cert: str | tuple[str, str] | tuple[str, str, str] | None = None,
         uds: str | None = None,
         rate_limit: float | None = None,
         circuit_breaker: CircuitBreakerConfig | None = NOT_GIVEN,
