@@ -11,8 +11,9 @@ import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.envdir = str(Path(os.environ.get("SLURM_CLIENT_CACHE", "~/.cache/slurm-client")).expanduser() / "nox")
-nox.options.sessions = ["lint", "typecheck", "core"]
+CACHE = Path(os.environ.get("SLURM_CLIENT_CACHE", "~/.cache/slurm-client")).expanduser()
+nox.options.envdir = str(CACHE / "nox")
+nox.options.sessions = ["lint", "typecheck", "core", "airflow", "prefect", "dagster"]
 nox.options.error_on_missing_interpreters = True
 
 CORE_PATHS = ["slurm_core", "tests", "noxfile.py"]
@@ -36,6 +37,28 @@ def core(session: nox.Session) -> None:
     """Unit tests plus integration tests against the real local clusters."""
     session.install("-e", ".[dev,fast]")
     session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
+
+
+def _orchestrator(session: nox.Session, name: str) -> None:
+    """An orchestrator's own environment: its unit tests (on slurm_core.testing fixtures) and
+    its integration tests (the real orchestrator in-process against the real clusters)."""
+    session.install("-e", f".[{name},dev]")
+    session.run("pytest", f"tests/{name}", *session.posargs)
+
+
+@nox.session
+def airflow(session: nox.Session) -> None:
+    _orchestrator(session, "airflow")
+
+
+@nox.session
+def prefect(session: nox.Session) -> None:
+    _orchestrator(session, "prefect")
+
+
+@nox.session
+def dagster(session: nox.Session) -> None:
+    _orchestrator(session, "dagster")
 
 
 @nox.session
