@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "._exceptions",
     "ResponseValidationError": "._exceptions",
     "UnsupportedAPIVersionError": "._exceptions",
-    "UnsupportedOperationError": "._versions.base",
+    "UnsupportedOperationError": "._exceptions",
     "CircuitOpenError": "._exceptions",
     "JobSpecError": "._exceptions",
     "JobFailedError": "._exceptions",
@@ -146,11 +146,11 @@ if TYPE_CHECKING:
         SlurmErrorEntry,
         SlurmTimeoutError,
         UnsupportedAPIVersionError,
+        UnsupportedOperationError,
     )
     from ._http import RequestHooks
     from ._retry import RetryPolicy
     from ._transport import CircuitBreakerConfig
-    from ._versions.base import UnsupportedOperationError
     from .auth import CallableAuth, JWTKeyAuth, SlurmAuth, StaticToken, TokenCommand, TokenFile
     from .models import (
         INFINITE,

@@ -15,6 +15,7 @@ Hierarchy::
     │   └── ServerError               5xx not otherwise classified
     ├── ResponseValidationError       malformed/truncated body or wrong shape (names the field)
     ├── UnsupportedAPIVersionError    no REST API version both sides speak
+    │   └── UnsupportedOperationError the version in use has no endpoint for this operation
     ├── CircuitOpenError              the circuit breaker for a base URL is open
     ├── JobSpecError (also ValueError)
     └── JobFailedError                a waited-for job ended badly
@@ -64,6 +65,7 @@ __all__ = [
     "SlurmErrorEntry",
     "SlurmTimeoutError",
     "UnsupportedAPIVersionError",
+    "UnsupportedOperationError",
     "error_class_for",
     "error_from_response",
     "parse_error_entries",
@@ -312,6 +314,43 @@ class UnsupportedAPIVersionError(SlurmError):
         else:
             head = "no REST API version is supported by both server and client"
         super().__init__(f"{head}: server offers [{server}], client supports [{client}]")
+
+
+class UnsupportedOperationError(UnsupportedAPIVersionError):
+    """The negotiated REST API version has no endpoint for this operation.
+
+    ``operation`` names it (``"jobs.requeue"``), ``version`` is the version in use and
+    ``supported_in`` the client versions that do have it. (A subclass of
+    :class:`UnsupportedAPIVersionError`, so one ``except`` catches both.)
+
+    Example::
+
+        try:
+            client.jobs.requeue(42)
+        except UnsupportedOperationError as exc:
+            print(exc.version, exc.supported_in)     # v0.0.42 ['v0.0.45']
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        version: str,
+        supported_in: Sequence[str],
+        server_versions: Sequence[str] = (),
+    ) -> None:
+        self.operation = operation
+        self.version = version
+        self.supported_in = list(supported_in)
+        self.requested = version
+        self.server_versions = list(server_versions)
+        self.client_versions = list(supported_in)
+        needs = ", ".join(self.supported_in) or "no supported version"
+        served = ", ".join(self.server_versions) or "unknown"
+        SlurmError.__init__(
+            self,
+            f"{operation} is not available in slurmrestd REST API {version} "
+            f"(available in: {needs}; server offers: {served})",
+        )
 
 
 class CircuitOpenError(SlurmError):

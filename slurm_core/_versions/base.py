@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from .._exceptions import SlurmError, UnsupportedAPIVersionError
+from .._exceptions import UnsupportedOperationError
 from ..models import INFINITE
 from ._responses import ResponseParser, gc_paused
 from ._validate import (
@@ -46,43 +46,6 @@ class Request:
     params: Mapping[str, Any] | None = None
     json: Any = None
     idempotent: bool | None = None
-
-
-class UnsupportedOperationError(UnsupportedAPIVersionError):
-    """The negotiated REST API version has no endpoint for this operation.
-
-    ``operation`` names it (``"jobs.requeue"``), ``version`` is the version in use and
-    ``supported_in`` the client versions that do have it. (A subclass of
-    :class:`UnsupportedAPIVersionError`, so one ``except`` catches both.)
-
-    Example::
-
-        try:
-            client.jobs.requeue(42)
-        except UnsupportedOperationError as exc:
-            print(exc.version, exc.supported_in)     # v0.0.42 ['v0.0.45']
-    """
-
-    def __init__(
-        self,
-        operation: str,
-        version: str,
-        supported_in: Sequence[str],
-        server_versions: Sequence[str] = (),
-    ) -> None:
-        self.operation = operation
-        self.version = version
-        self.supported_in = list(supported_in)
-        self.requested = version
-        self.server_versions = list(server_versions)
-        self.client_versions = list(supported_in)
-        needs = ", ".join(self.supported_in) or "no supported version"
-        served = ", ".join(self.server_versions) or "unknown"
-        SlurmError.__init__(
-            self,
-            f"{operation} is not available in slurmrestd REST API {version} "
-            f"(available in: {needs}; server offers: {served})",
-        )
 
 
 class Adapter(ResponseParser):
