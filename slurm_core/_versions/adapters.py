@@ -7,11 +7,11 @@ where we have them, real requests and responses from Slurm 22.05, 24.11 and 26.0
 v0.0.38   Slurm 22.05-23.11 plugin ``openapi/v0.0.38``: plain numbers; state as one
           string (node state lower case + ``state_flags``); exit codes as raw wait
           status; flat partition objects; ``environment`` as an object; script beside
-          ``job``; updates are sbatch options (``hold`` only holds, no release); no
-          ``POST node``; ``slurmdb/jobs`` has no ``users`` filter.
+          ``job``; updates are sbatch options (``hold: true/false`` holds and releases);
+          no ``POST node``; ``slurmdb/jobs`` has no ``users`` filter.
 v0.0.39   Slurm 23.02-24.05 ``openapi/v0.0.39``: first data_parser version: number
           wrappers, nested partitions, ``POST node``; still one state string and the raw
-          wait status; script beside ``job``; job updates wrapped as ``{"job": {...}}``.
+          wait status; script beside ``job``; job updates flat like every version.
 v0.0.40   Slurm 23.11-24.11: state lists, verbose exit codes, script inside ``job``,
           updates flat (``job_desc_msg``).
 v0.0.41   same shapes as v0.0.40 (adds ``job/allocate``).
@@ -43,7 +43,6 @@ class V0038(Adapter):
     environment_as_object = True
     script_in_job = False
     has_node_update = False
-    has_release = False
     accounting_users_param = False
 
     def partition_item(self, item: dict[str, Any]) -> Partition:
@@ -53,7 +52,6 @@ class V0038(Adapter):
 class V0039(Adapter):
     version = "v0.0.39"
     script_in_job = False
-    job_update_wrapped = True
 
 
 class V0040(Adapter):

@@ -65,12 +65,8 @@ class Adapter(ResponseParser):
     """v0.0.38 wants ``environment`` as ``{"KEY": "value"}``, later ones ``["KEY=value"]``."""
     script_in_job: ClassVar[bool] = True
     """v0.0.40+ put the batch script inside ``job``; earlier versions beside it."""
-    job_update_wrapped: ClassVar[bool] = False
-    """v0.0.39 (openapi/v0.0.39) expects job updates as ``{"job": {...}}``; others flat."""
     has_node_update: ClassVar[bool] = True
     """``POST /slurm/<v>/node/{name}`` exists from v0.0.39."""
-    has_release: ClassVar[bool] = True
-    """Release needs the ``hold: false`` update field (v0.0.39+); v0.0.38 can only hold."""
     has_requeue: ClassVar[bool] = False
     """``GET /slurm/<v>/job/{id}/requeue`` exists from v0.0.45."""
     accounting_users_param: ClassVar[bool] = True
@@ -158,9 +154,13 @@ class Adapter(ResponseParser):
         )
 
     def job_update_body(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """The body of ``POST /slurm/<v>/job/{id}`` for wire-named ``fields``."""
-        body = dict(fields)
-        return {"job": body} if self.job_update_wrapped else body
+        """The body of ``POST /slurm/<v>/job/{id}`` for wire-named ``fields``.
+
+        Flat in every version: v0.0.39 too parses the whole body as one ``job_desc_msg``
+        (its OpenAPI ``requestBody`` and ``_job_post_update`` in Slurm 23.02), unlike
+        submission, which wraps the job in ``{"job": ...}``.
+        """
+        return dict(fields)
 
     def job_update(self, job_id: JobId, fields: Mapping[str, Any]) -> Request:
         # Setting fields to given values is idempotent: safe to retry.
@@ -215,9 +215,8 @@ class Adapter(ResponseParser):
         return self.job_update(job_id, {"hold": True})
 
     def job_release(self, job_id: JobId) -> Request:
-        validate_job_id(job_id)
-        if not self.has_release:
-            raise self._unsupported("jobs.release", "has_release")
+        # "hold: false" releases in every version; on 22.05 (v0.0.38) too: checked live,
+        # slurmctld recomputes the priority and clears JobHeldUser.
         return self.job_update(job_id, {"hold": False})
 
     def job_requeue(self, job_id: JobId) -> Request:
