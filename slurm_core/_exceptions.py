@@ -48,6 +48,7 @@ from slurm_core._redact import redact_text, redact_url
 from slurm_core._retry import parse_retry_after
 
 __all__ = [
+    "INFORMATIONAL_ERRNOS",
     "AuthenticationError",
     "CircuitOpenError",
     "ConfigurationError",
@@ -68,7 +69,9 @@ __all__ = [
     "UnsupportedOperationError",
     "error_class_for",
     "error_from_response",
+    "error_from_success",
     "parse_error_entries",
+    "success_body_errors",
 ]
 
 _BODY_EXCERPT_CHARS = 500
@@ -416,6 +419,9 @@ _ERRNO_CLASS: dict[int, type[SlurmAPIError]] = {
     2006: InvalidRequestError,  # ESLURM_INVALID_NODE_COUNT
     2008: InvalidRequestError,  # ESLURM_JOB_MISSING_SIZE_SPECIFICATION
     2009: InvalidRequestError,  # ESLURM_JOB_SCRIPT_MISSING
+    # ESLURM_USER_ID_MISSING "Invalid user id": a non-admin updating a node (24.11 HTTP 500,
+    # 26.05 HTTP 422); slurmctld logs it as a security violation.
+    2010: PermissionDeniedError,
     2014: InvalidRequestError,  # ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE
     2015: InvalidRequestError,  # ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
     2017: NotFoundError,  # ESLURM_INVALID_JOB_ID (unknown job; 22.05 sends HTTP 500)
@@ -585,6 +591,96 @@ def error_from_response(
         >>> type(error_from_response(r)).__name__
         'InvalidRequestError'
     """
+    body = _decode_body(response.content)
+    errors, warnings = parse_error_entries(body)
+    return _build_error(response, body, errors, warnings, method, url)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors inside a successful (2xx) answer.
+#
+# slurmrestd sometimes answers HTTP 200 and reports the failure in the body: 24.11+ cancel
+# another user's job ("status": [{"error": {"code": 2002}}]), 22.05 submit to a bad partition
+# (errors: [{"error_code": 2000}]). The rule: a 2xx body whose ``errors`` (or, for a v0.0.42+
+# job DELETE, ``status[].error``) is not empty is an error -- except for the numbers below,
+# which slurmrestd reports as "errors" although the request did what was asked. Keep this the
+# only list, and explain every entry.
+# --------------------------------------------------------------------------------------------
+INFORMATIONAL_ERRNOS: frozenset[int] = frozenset(
+    {
+        0,  # SLURM_SUCCESS ("No error")
+        # ESLURM_ALREADY_DONE "Job/step already completing or completed": cancelling a job
+        # that has ended (v0.0.42+ DELETE job, in status[]). Cancel is idempotent by design.
+        2021,
+        # ESLURM_JOB_HELD "Job is in held state, pending scheduler release": 22.05 (v0.0.38)
+        # answers a submission with hold=true with HTTP 200, the new job_id AND this "error".
+        # The job exists; v0.0.39+ report the same as a warning. (Job submission relies on it.)
+        2042,
+        # ESLURM_REST_EMPTY_RESULT "Nothing found with query": 22.05's slurmdb endpoints
+        # answer an empty listing (no wckeys, no jobs in the window) with HTTP 200 and this.
+        9003,
+    }
+)
+
+
+def _status_entries(status: Any) -> list[SlurmErrorEntry]:
+    # v0.0.42+ DELETE job: {"status": [{"error": {"string", "code", "message"}, "step_id",
+    # "job_id", ...}]} -- one item per job/step that could not be signalled.
+    if not isinstance(status, list):
+        return []
+    out = []
+    for item in status:
+        err = item.get("error") if isinstance(item, Mapping) else None
+        if not isinstance(err, Mapping):
+            continue
+        step = item.get("step_id")
+        out.append(
+            SlurmErrorEntry(
+                error_number=_as_int(err.get("code")),
+                error=_as_str(err.get("string")),
+                description=_as_str(err.get("message")),
+                source=f"job {step}" if step not in (None, "") else None,
+            )
+        )
+    return out
+
+
+def success_body_errors(
+    body: Any,
+) -> tuple[list[SlurmErrorEntry], list[SlurmErrorEntry]]:
+    """``(errors, warnings)`` of a decoded 2xx body; informational error numbers left out.
+
+    Example::
+
+        >>> success_body_errors({"errors": [{"error_code": 2042}], "job_id": 3})[0]
+        []
+    """
+    if not isinstance(body, Mapping):
+        return [], []
+    errors, warnings = parse_error_entries(body)
+    errors += _status_entries(body.get("status"))
+    kept = [e for e in errors if e.error_number not in INFORMATIONAL_ERRNOS]
+    return kept, warnings
+
+
+def error_from_success(
+    response: httpx.Response, body: Any, errors: Sequence[SlurmErrorEntry]
+) -> SlurmAPIError:
+    """The error for a 2xx answer whose body reports ``errors`` (see
+    :func:`success_body_errors`): classed by the error numbers, e.g. 2002 ->
+    :class:`PermissionDeniedError`, else a plain :class:`SlurmAPIError`."""
+    _, warnings = parse_error_entries(body)
+    return _build_error(response, body, errors, warnings, None, None)
+
+
+def _build_error(
+    response: httpx.Response,
+    body: Any,
+    errors: Sequence[SlurmErrorEntry],
+    warnings: Sequence[SlurmErrorEntry],
+    method: str | None,
+    url: str | None,
+) -> SlurmAPIError:
     request: httpx.Request | None
     try:
         request = response.request
@@ -596,8 +692,6 @@ def error_from_response(
         url = redact_url(request.url)
 
     content = response.content
-    body = _decode_body(content)
-    errors, warnings = parse_error_entries(body)
     status = response.status_code
     cls = error_class_for(status, errors)
 

@@ -44,6 +44,8 @@ from slurm_core._exceptions import (
     SlurmError,
     SlurmTimeoutError,
     error_from_response,
+    error_from_success,
+    success_body_errors,
 )
 from slurm_core._redact import (
     REDACTED,
@@ -77,6 +79,7 @@ __all__ = [
     "RequestInfo",
     "ResponseInfo",
     "SyncHTTP",
+    "check_success_body",
     "parse_json",
 ]
 
@@ -213,6 +216,9 @@ except ImportError:  # pragma: no cover - exercised when orjson is absent
     _encode = _dumps
 
 
+_NO_BODY: Any = object()
+
+
 def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
     """Decode a response body as JSON, raising :class:`ResponseValidationError` if it is not.
 
@@ -233,6 +239,38 @@ def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
             f"{type(exc).__name__} at byte {getattr(exc, 'pos', '?')}",
             response=response,
         ) from exc
+
+
+def check_success_body(response: httpx.Response, body: Any = _NO_BODY) -> None:
+    """Raise the typed error a 2xx answer reports in its body; log its ``warnings``.
+
+    See :data:`~slurm_core._exceptions.INFORMATIONAL_ERRNOS` for the error numbers that do
+    not count. ``body`` is the decoded body if the caller has it; a body that is not JSON
+    carries nothing to check.
+    """
+    if body is _NO_BODY:
+        content = response.content
+        if not content:
+            return
+        try:
+            body = _loads(content)
+        except ValueError:
+            return
+    if not isinstance(body, dict) or not (
+        body.get("errors") or body.get("warnings") or body.get("status")
+    ):
+        return
+    errors, warnings = success_body_errors(body)
+    if warnings and logger.isEnabledFor(logging.WARNING):
+        request = response.request
+        logger.warning(
+            "slurmrestd warns about %s %s: %s",
+            request.method,
+            redact_url(request.url),
+            redact_text("; ".join(str(w) for w in warnings)),
+        )
+    if errors:
+        raise error_from_success(response, body, errors)
 
 
 _TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
@@ -357,6 +395,10 @@ class _BaseHTTP:
         if logger.isEnabledFor(logging.DEBUG):
             self._log_response(request, status, elapsed, attempt)
         if 200 <= status < 300:
+            if request.method != "GET":
+                # Writes can fail with HTTP 200 (24.11+ cancel of another user's job).
+                # Reads are checked by the parser that decodes them anyway.
+                check_success_body(response)
             return None
         error = error_from_response(response)
         delay = delay_after_status(

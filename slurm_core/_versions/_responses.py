@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from .._exceptions import NotFoundError, ResponseValidationError, parse_error_entries
-from .._http import parse_json
+from .._http import check_success_body, parse_json
 from .._redact import redact_url
 from ..models import (
     QOS,
@@ -71,6 +71,9 @@ class ResponseParser:
                 path="<root>",
                 response=response,
             )
+        if data.get("errors") or data.get("warnings"):
+            # A 2xx body may still report a failure (or warn): raise it / log them.
+            check_success_body(response, data)
         return data
 
     def _items(
