@@ -1,0 +1,132 @@
+"""A hermetic Airflow for these tests.
+
+Before Airflow is imported anywhere, ``AIRFLOW_HOME`` points to a fresh temporary directory
+with its own sqlite database, no example DAGs, an empty DAGs folder and unit-test mode. The
+database is created once per session (``airflow_db``). Connections come from environment
+variables (``AIRFLOW_CONN_SLURM_DEFAULT`` as JSON), built from the ``slurm_cluster`` fixture
+of slurm-client's pytest plugin by ``slurm_conn``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="slurm-airflow-tests-"))
+(_HOME / "dags").mkdir()
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_HOME / "logs"),
+    }
+)
+for _name in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
+    del os.environ[_name]  # only the connections these tests define
+
+if TYPE_CHECKING:
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk import DAG
+
+    from slurm_core.testing.cluster import LocalSlurmCluster
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Airflow's triggerer runs asyncio."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    """The temporary ``AIRFLOW_HOME`` of this session."""
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Create the metadata database once per session."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@dataclass(frozen=True)
+class SlurmConn:
+    """The ``slurm_default`` connection of a test cluster (``token`` is for leak checks)."""
+
+    conn_id: str
+    token: str
+    cluster: LocalSlurmCluster
+
+    @property
+    def shared_dir(self) -> Path:
+        return Path(self.cluster.shared_dir)
+
+
+def conn_json(cluster: LocalSlurmCluster, token: str, **extra: Any) -> str:
+    """``AIRFLOW_CONN_<ID>`` JSON for ``cluster`` with ``token`` as password."""
+    host, port = cluster.rest_url.removeprefix("http://").rsplit(":", 1)
+    return json.dumps(
+        {
+            "conn_type": "slurm",
+            "host": host,
+            "port": int(port),
+            "schema": "http",
+            "login": cluster.user_name,
+            "password": token,
+            "extra": extra,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def slurm_conn(slurm_cluster: LocalSlurmCluster) -> Iterator[SlurmConn]:
+    """``slurm_default`` pointing at the release's real cluster, as an env connection."""
+    token = slurm_cluster.token()
+    key = "AIRFLOW_CONN_SLURM_DEFAULT"
+    before = os.environ.get(key)
+    os.environ[key] = conn_json(slurm_cluster, token)
+    try:
+        yield SlurmConn("slurm_default", token, slurm_cluster)
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
+@pytest.fixture(scope="session")
+def run_dag(airflow_db: None) -> Callable[..., DagRun]:
+    """Run a DAG with ``dag.test()`` (tasks in-process, deferred tasks' triggers inline).
+
+    ``dag.test()`` only runs DAGs the metadata database knows, so the DAG is first
+    registered as the DAG processor would (bundle rows, then the serialized DAG).
+    """
+
+    def run(dag: DAG, **kwargs: Any) -> DagRun:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+        DagBundlesManager().sync_bundles_to_db()
+        bag = DagBag(dag_folder=os.devnull)
+        bag.bag_dag(dag)
+        sync_bag_to_db(bag, "dags-folder", None)
+        return dag.test(**kwargs)
+
+    return run
