@@ -470,6 +470,27 @@ def is_auth_rejection(response: httpx.Response) -> bool:
     return error_class_for(status, errors) is AuthenticationError
 
 
+# What slurmrestd answers to an expired or invalid token where it does not say so (seen live):
+# 22.05 answers HTTP 500 with error -1 "Unspecified error" (5005 "Zero Bytes were transmitted
+# or received" for DELETE job); the slurmdb endpoints of 24.11/26.05 answer 502 with 7000
+# "Unable to connect to database". The same answers also mean real failures, so they only
+# count as a rejection of a token the server has not accepted before.
+_AMBIGUOUS_STATUSES = (500, 502)
+_AMBIGUOUS_ERRNOS = frozenset({-1, 5005, 7000})
+
+
+def maybe_auth_rejection(response: httpx.Response) -> bool:
+    """True for an error that may be slurmrestd rejecting the token without saying so."""
+    if response.status_code not in _AMBIGUOUS_STATUSES or not response.content:
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    errors, _ = _parse_entries(body)
+    return bool(errors) and all(e.error_number in _AMBIGUOUS_ERRNOS for e in errors)
+
+
 class SlurmAuth(httpx.Auth):
     """Puts a provider's token on each request; refreshes once when it is rejected.
 
@@ -492,6 +513,26 @@ class SlurmAuth(httpx.Auth):
         self.provider = provider
         self.header_style: HeaderStyle = header_style
         self._token_header = "Authorization" if header_style == "bearer" else "X-SLURM-USER-TOKEN"
+        self._accepted: Secret | None = None  # the last token the server answered with < 400
+
+    def _rejected(self, response: httpx.Response, token: Secret) -> bool:
+        """Should ``token`` be replaced and the request sent once more?"""
+        if not self.provider.can_refresh:
+            return False
+        if response.status_code < 400:
+            self._note(response, token)
+            return False
+        if is_auth_rejection(response):
+            return True
+        # An ambiguous failure is blamed on a token only if it never worked.
+        return token is not self._accepted and maybe_auth_rejection(response)
+
+    def _note(self, response: httpx.Response, token: Secret) -> None:
+        # /openapi/v3 (22.05) and ping answer 200 to any non-empty token: they prove nothing.
+        if response.status_code < 400:
+            path = response.request.url.path
+            if not path.startswith("/openapi") and not path.endswith("/ping"):
+                self._accepted = token
 
     def _apply(self, request: httpx.Request, token: Secret) -> None:
         headers = request.headers
@@ -515,11 +556,12 @@ class SlurmAuth(httpx.Auth):
             token = self.provider.token()
             self._apply(request, token)
             response = yield request
-            if self.provider.can_refresh and is_auth_rejection(response):
+            if self._rejected(response, token):
                 logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
                 token = self.provider.token(force_refresh=True, rejected=token)
                 self._apply(request, token)
-                yield request
+                response = yield request
+                self._note(response, token)
         except BaseException:  # transport error: httpx closes the flow (GeneratorExit)
             self._forget(request)
             raise
@@ -531,11 +573,12 @@ class SlurmAuth(httpx.Auth):
             token = await self.provider.atoken()
             self._apply(request, token)
             response = yield request
-            if self.provider.can_refresh and is_auth_rejection(response):
+            if self._rejected(response, token):
                 logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
                 token = await self.provider.atoken(force_refresh=True, rejected=token)
                 self._apply(request, token)
-                yield request
+                response = yield request
+                self._note(response, token)
         except BaseException:  # transport error: httpx closes the flow (GeneratorExit)
             self._forget(request)
             raise
