@@ -1,0 +1,279 @@
+"""Unit tests of slurm_dagster: resource configuration, the IO manager's layout, library
+registration, and (on slurm_core.testing's fake) the resource and Pipes client."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import slurm_dagster
+from dagster import (
+    AssetIn,
+    DailyPartitionsDefinition,
+    EnvVar,
+    StaticPartitionsDefinition,
+    asset,
+    materialize,
+)
+from slurm_dagster import SlurmIOManager, SlurmResource, asset_dir
+
+from slurm_core import ConfigurationError, JWTKeyAuth, StaticToken, TokenCommand, TokenFile
+
+URL = "http://slurm.test:6820"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZQ"
+
+
+# ---------------------------------------------------------------------- SlurmResource config
+@pytest.mark.parametrize(
+    ("fields", "provider"),
+    [
+        ({"token": TOKEN}, StaticToken),
+        ({"token_file": "/run/slurm/jwt"}, TokenFile),
+        ({"token_command": ["scontrol", "token"]}, TokenCommand),
+    ],
+)
+def test_each_auth_method_maps_to_its_provider(fields: dict[str, object], provider: type) -> None:
+    res = SlurmResource(url=URL, user_name="alice", **fields)  # type: ignore[arg-type]
+    assert res.auth_method() == next(iter(fields))
+    p = res.token_provider()
+    assert isinstance(p, provider)
+    assert p.user_name == "alice"
+
+
+def test_jwt_key_file_mints_tokens_for_the_user(tmp_path: Path) -> None:
+    key = tmp_path / "jwt_hs256.key"
+    key.write_bytes(b"k" * 32)
+    res = SlurmResource(url=URL, jwt_key_file=str(key), user_name="alice", jwt_lifespan_seconds=600)
+    p = res.token_provider()
+    assert isinstance(p, JWTKeyAuth)
+    assert p.lifespan == 600
+    assert p.user_name == "alice"
+
+
+def test_no_auth_method_is_refused_naming_the_fields() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=URL)
+    msg = str(err.value)
+    for name in ("token", "token_file", "token_command", "jwt_key_file"):
+        assert name in msg
+    assert "got none" in msg
+
+
+def test_two_auth_methods_are_refused_naming_both() -> None:
+    with pytest.raises(ConfigurationError, match="got token and token_command"):
+        SlurmResource(url=URL, token=TOKEN, token_command=["scontrol", "token"])
+
+
+def test_jwt_key_needs_a_user_name() -> None:
+    with pytest.raises(ConfigurationError, match="user_name"):
+        SlurmResource(url=URL, jwt_key_file="/etc/slurm/jwt.key")
+
+
+def test_empty_values_do_not_count_as_an_auth_method() -> None:
+    with pytest.raises(ConfigurationError, match="got none"):
+        SlurmResource(url=URL, token="", token_command=[])
+    assert SlurmResource(url=URL, token="", token_file="/t").auth_method() == "token_file"
+
+
+def test_token_stays_out_of_repr_and_errors() -> None:
+    res = SlurmResource(url=URL, token=TOKEN, user_name="alice")
+    assert TOKEN not in repr(res)
+    assert TOKEN not in repr(res.token_provider())
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=URL, token=TOKEN, token_file="/t")
+    assert TOKEN not in str(err.value)
+
+
+def test_env_var_token_is_resolved_outside_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLURM_DAGSTER_TEST_JWT", TOKEN)
+    res = SlurmResource(url=URL, token=EnvVar("SLURM_DAGSTER_TEST_JWT"))
+    assert res.token_provider().token().get() == TOKEN
+
+
+def test_env_var_token_is_resolved_by_dagster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLURM_DAGSTER_TEST_JWT", TOKEN)
+    seen: list[str] = []
+
+    @asset
+    def probe(slurm: SlurmResource) -> None:
+        seen.append(slurm.token_provider().token().get())
+
+    result = materialize(
+        [probe],
+        resources={"slurm": SlurmResource(url=URL, token=EnvVar("SLURM_DAGSTER_TEST_JWT"))},
+    )
+    assert result.success
+    assert seen == [TOKEN]
+    # The stored run config names the variable, never its value.
+    assert TOKEN not in repr(result.dagster_run.run_config)
+
+
+def test_configured_at_launch_without_auth_fails_the_run_with_the_reason() -> None:
+    @asset
+    def probe(slurm: SlurmResource) -> None:
+        raise AssertionError("not reached")
+
+    result = materialize(
+        [probe],
+        resources={"slurm": SlurmResource.configure_at_launch()},
+        run_config={"resources": {"slurm": {"config": {"url": URL}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    errors = [str(getattr(e.event_specific_data, "error", "")) for e in result.all_events]
+    assert any("exactly one auth method" in e for e in errors)
+
+
+def test_tls_options_reach_the_client_options(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    res = SlurmResource(url=URL, token=TOKEN, ca_bundle=str(ca), request_timeout_seconds=7.0)
+    kwargs = res._client_kwargs()
+    assert kwargs["verify"] == str(ca)
+    assert kwargs["timeout"] == 7.0
+    no_verify = SlurmResource(url=URL, token=TOKEN, verify_tls=False, ca_bundle=str(ca))
+    assert no_verify._client_kwargs()["verify"] is False
+    with pytest.raises(ConfigurationError, match="client_key needs client_cert"):
+        SlurmResource(url=URL, token=TOKEN, client_key="/k.pem")
+    mtls = SlurmResource(url=URL, token=TOKEN, client_cert="/c.pem", client_key="/k.pem")
+    assert mtls._client_kwargs()["cert"] == ("/c.pem", "/k.pem")
+
+
+def test_api_version_is_passed_to_the_client() -> None:
+    res = SlurmResource(url=URL, token=TOKEN, api_version="v0.0.42")
+    assert res._client_kwargs()["api_version"] == "v0.0.42"
+    assert SlurmResource(url=URL, token=TOKEN)._client_kwargs()["api_version"] is None
+
+
+# ---------------------------------------------------------------------- registration
+def test_library_is_registered_with_dagster() -> None:
+    from dagster._core.libraries import DagsterLibraryRegistry
+
+    assert DagsterLibraryRegistry.get()["slurm_dagster"] == slurm_dagster.__version__
+
+
+# ---------------------------------------------------------------------- SlurmIOManager
+def _unpickle(data: bytes) -> object:
+    return pickle.loads(data)  # noqa: S301 - files this test wrote
+
+
+def test_io_manager_round_trips_a_value_in_the_documented_layout(tmp_path: Path) -> None:
+    @asset(key_prefix=["ml"])
+    def features() -> dict[str, list[int]]:
+        return {"x": [1, 2, 3]}
+
+    @asset(ins={"features": AssetIn(key=["ml", "features"])})
+    def total(features: dict[str, list[int]]) -> int:
+        return sum(features["x"])
+
+    result = materialize(
+        [features, total], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    )
+    assert result.success
+    stored = tmp_path / "ml" / "features" / "__all__.pkl"
+    assert _unpickle(stored.read_bytes()) == {"x": [1, 2, 3]}
+    assert _unpickle((tmp_path / "total" / "__all__.pkl").read_bytes()) == 6
+    assert stored.stat().st_mode & 0o004  # readable by the job's (other) user
+    md = result.asset_materializations_for_node("ml__features")[0].metadata
+    assert md["path"].value == str(stored)
+
+
+def test_io_manager_stores_a_path_output_as_a_pointer(tmp_path: Path) -> None:
+    data = tmp_path / "job-output" / "model.bin"
+    data.parent.mkdir()
+    data.write_bytes(b"weights")
+    received: list[object] = []
+
+    @asset
+    def model() -> Path:
+        return data
+
+    @asset
+    def evaluated(model: Path) -> None:
+        received.append(model)
+
+    result = materialize(
+        [model, evaluated], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    )
+    assert result.success
+    assert (tmp_path / "model" / "__all__.path").read_text().strip() == str(data)
+    assert not (tmp_path / "model" / "__all__.pkl").exists()
+    assert received == [data]
+
+
+def test_path_annotated_input_gets_the_pickle_location(tmp_path: Path) -> None:
+    received: list[object] = []
+
+    @asset
+    def table() -> list[int]:
+        return [1, 2]
+
+    @asset
+    def consumer(table: Path) -> None:
+        received.append(table)
+
+    result = materialize(
+        [table, consumer], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    )
+    assert result.success
+    assert received == [tmp_path / "table" / "__all__.pkl"]
+
+
+def test_partitions_are_files_named_by_partition_key(tmp_path: Path) -> None:
+    parts = StaticPartitionsDefinition(["a", "b"])
+
+    @asset(partitions_def=parts)
+    def shard(context) -> str:  # type: ignore[no-untyped-def]
+        return f"data-{context.partition_key}"
+
+    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    for key in ("a", "b"):
+        assert materialize([shard], resources=io, partition_key=key).success
+    assert _unpickle((tmp_path / "shard" / "a.pkl").read_bytes()) == "data-a"
+    assert _unpickle((tmp_path / "shard" / "b.pkl").read_bytes()) == "data-b"
+
+
+def test_a_downstream_of_many_partitions_gets_them_by_key(tmp_path: Path) -> None:
+    days = DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-03")
+    received: list[object] = []
+
+    @asset(partitions_def=days)
+    def daily(context) -> int:  # type: ignore[no-untyped-def]
+        return int(context.partition_key[-1])
+
+    @asset
+    def summary(daily: dict[str, int]) -> None:
+        received.append(daily)
+
+    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    for key in ("2026-01-01", "2026-01-02"):
+        assert materialize([daily], resources=io, partition_key=key).success
+    assert materialize([daily, summary], resources=io, selection=[summary]).success
+    assert received == [{"2026-01-01": 1, "2026-01-02": 2}]
+
+
+def test_asset_dir_refuses_path_tricks(tmp_path: Path) -> None:
+    assert asset_dir(tmp_path, ["a", "b"]) == tmp_path / "a" / "b"
+    for bad in ("..", "", "x/y"):
+        with pytest.raises(ValueError, match="path component"):
+            asset_dir(tmp_path, ["a", bad])
+
+
+def test_a_missing_value_is_reported_with_its_path(tmp_path: Path) -> None:
+    @asset
+    def upstream() -> int:
+        return 1
+
+    @asset
+    def downstream(upstream: Path) -> None:
+        raise AssertionError("not reached")
+
+    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    result = materialize(
+        [upstream, downstream], resources=io, selection=[downstream], raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_failure)
+    assert failure.step_failure_data is not None
+    assert str(tmp_path / "upstream" / "__all__.pkl") in str(failure.step_failure_data.error)
