@@ -119,6 +119,8 @@ def render_slurm_conf(cfg: ClusterConfig) -> str:
         "InactiveLimit=0",
         "Waittime=0",
         "GresTypes=gpu",
+        # Cluster-wide license counters, so GET /licenses has something to report.
+        "Licenses=matlab:2",
     ]
     if cfg.accounting:
         lines += [
