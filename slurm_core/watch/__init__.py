@@ -1,0 +1,44 @@
+"""Watching jobs: events from one shared poll loop per client, and ``wait``.
+
+Example::
+
+    from slurm_core.watch import JobEventType
+
+    for event in client.jobs.watch([41, 42]):
+        if event.type is JobEventType.STARTED:
+            print(event.job_id, "started on", event.nodes)
+        elif event.final:
+            print(event.job_id, "ended", event.type, event.exit_code)
+
+    job = client.jobs.wait(43, timeout=3600)    # JobFailedError / WaitTimeoutError
+
+Every watch of a client shares one poll loop: one ``GET jobs`` per interval however many
+jobs are watched, using ``update_time`` deltas where the REST API version supports them
+(:mod:`._cursor`). The interval adapts (:class:`WatchOptions`); the floor is raised by
+``$SLURM_CLIENT_MIN_POLL_INTERVAL``. The loop runs in whichever thread or task is waiting
+for an event, so nothing is left running when the watches end.
+"""
+
+from ._async import AsyncJobWatch, AsyncWatcher
+from ._core import WatchCore
+from ._cursor import DeltaMode, delta_mode
+from ._errors import WaitTimeoutError
+from ._events import JobEvent, JobEventType
+from ._policy import MIN_INTERVAL_ENV, IntervalPolicy, WatchOptions
+from ._sync import JobWatch, SyncWatcher
+
+__all__ = [
+    "MIN_INTERVAL_ENV",
+    "AsyncJobWatch",
+    "AsyncWatcher",
+    "DeltaMode",
+    "IntervalPolicy",
+    "JobEvent",
+    "JobEventType",
+    "JobWatch",
+    "SyncWatcher",
+    "WaitTimeoutError",
+    "WatchCore",
+    "WatchOptions",
+    "delta_mode",
+]

@@ -1,0 +1,227 @@
+"""The async face of the watcher (asyncio or trio, through anyio): no task of its own.
+
+Like the blocking face, the task that waits for an event may become the leader that
+sleeps and polls for every watch of the client; the others wait for the leader to hand
+events out. Nothing is spawned, so cancelling a watching task or leaving an
+``async for`` early leaves nothing behind: a cancelled leader's successor takes over.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from types import TracebackType
+
+import anyio
+
+from .._http import AsyncHTTP
+from ..models import Job
+from ..resources._base import ClientCore, run_async
+from ._core import Delivered, Subscription, WatchCore, job_key, outcome
+from ._errors import WaitTimeoutError
+from ._events import JobEvent
+from ._policy import WatchOptions
+
+__all__ = ["AsyncJobWatch", "AsyncWatcher"]
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
+class AsyncWatcher:
+    """One per :class:`~slurm_core.AsyncSlurmClient` (``client.jobs``).
+
+    ``sleep`` and ``clock`` replace ``anyio.sleep``/``time.monotonic`` (tests).
+    """
+
+    def __init__(
+        self,
+        core: ClientCore,
+        http: AsyncHTTP,
+        options: WatchOptions | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.brain = WatchCore(core, options, clock=clock)
+        self._http = http
+        self._sleep = sleep
+        self._clock = clock
+        # anyio primitives need a running event loop: made on first use.
+        self._lock: anyio.Lock | None = None
+        self._changed: anyio.Event | None = None
+        self._wake: anyio.Event | None = None
+
+    def watch(
+        self,
+        job_ids: Iterable[int | str],
+        *,
+        timeout: float | None = None,
+        max_interval: float | None = None,
+    ) -> AsyncJobWatch:
+        return AsyncJobWatch(self, [job_key(j) for j in job_ids], timeout, max_interval)
+
+    async def wait(
+        self,
+        job_id: int | str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a deadline, not a cancel scope
+        max_interval: float | None = None,
+    ) -> Job:
+        async with self.watch([job_id], timeout=timeout, max_interval=max_interval) as events:
+            async for event in events:
+                if event.final:
+                    return outcome(event)
+        raise AssertionError("a watch ended without a final event")  # pragma: no cover
+
+    # -- used by AsyncJobWatch -------------------------------------------------------------
+    def _attach(self, keys: Iterable[str], cap: float | None, delivered: Delivered) -> Subscription:
+        sub = self.brain.subscribe(keys, cap, delivered)
+        if self._wake is not None:
+            self._wake.set()  # a sleeping leader re-plans: a new job is polled soon
+        return sub
+
+    def _detach(self, sub: Subscription) -> None:
+        self.brain.unsubscribe(sub)
+
+    def _signal(self) -> None:
+        changed, self._changed = self._changed, anyio.Event()
+        if changed is not None:
+            changed.set()
+
+    async def _next(self, sub: Subscription, deadline: float | None) -> JobEvent | None:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        if self._changed is None:
+            self._changed = anyio.Event()
+        lock = self._lock
+        while True:
+            # No await between looking at the queue and picking the event to wait on.
+            event = sub.take()
+            if event is not None:
+                return event
+            if sub.finished:
+                return None
+            remaining = math.inf if deadline is None else deadline - self._clock()
+            if remaining <= 0:
+                raise _DeadlinePassed
+            try:
+                lock.acquire_nowait()
+            except anyio.WouldBlock:
+                changed = self._changed
+                with anyio.move_on_after(remaining):
+                    await changed.wait()
+                continue
+            try:
+                await self._lead(remaining)
+            finally:
+                lock.release()
+                self._signal()
+
+    async def _lead(self, remaining: float) -> None:
+        wake = self._wake = anyio.Event()
+        delay = self.brain.delay()
+        if delay > 0:
+            delay = min(delay, remaining)
+            if self._sleep is not None:
+                await self._sleep(delay)
+            else:
+                with anyio.move_on_after(delay):
+                    await wake.wait()
+            return
+        await run_async(self._http, self.brain.poll())
+
+
+class AsyncJobWatch(AsyncIterator[JobEvent]):
+    """An async iterator of :class:`JobEvent`; ends after each job's final event.
+
+    Leaving the loop early, cancelling the task or an ``async with`` block detaches it;
+    iterating again after an exception re-attaches without repeating an event.
+
+    Example::
+
+        async with client.jobs.watch([1, 2, 3]) as events:
+            async for event in events:
+                print(event.job_id, event.type)
+    """
+
+    def __init__(
+        self,
+        watcher: AsyncWatcher,
+        keys: list[str],
+        timeout: float | None,
+        max_interval: float | None,
+    ) -> None:
+        if not keys:
+            raise ValueError("watch needs at least one job id")
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0, got {timeout!r}")
+        self._watcher = watcher
+        self._cap = max_interval
+        self._timeout = timeout
+        self._deadline = None if timeout is None else watcher._clock() + timeout
+        self._delivered: Delivered = {}
+        self._closed = False
+        self._sub: Subscription | None = watcher._attach(keys, max_interval, self._delivered)
+        self._keys = self._sub.keys
+        self._left = self._sub.remaining
+
+    @property
+    def job_ids(self) -> list[int | str]:
+        """The jobs this watch has not seen finish yet."""
+        return [int(k) if k.isdigit() else k for k in self._keys if k in self._left]
+
+    def __aiter__(self) -> AsyncJobWatch:
+        return self
+
+    async def __anext__(self) -> JobEvent:
+        if self._closed:
+            raise StopAsyncIteration
+        sub = self._sub
+        if sub is None:  # detached by an exception: pick up where it left off
+            keys = [k for k in self._keys if k in self._left]
+            sub = self._sub = self._watcher._attach(keys, self._cap, self._delivered)
+            self._left = sub.remaining
+        try:
+            event = await self._watcher._next(sub, self._deadline)
+        except _DeadlinePassed:
+            self._detach()
+            raise WaitTimeoutError(self.job_ids, self._timeout or 0.0) from None
+        except BaseException:  # cancelled, or the watch failed
+            self._detach()
+            raise
+        if event is None:
+            self.close()
+            raise StopAsyncIteration
+        return event
+
+    def _detach(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            self._watcher._detach(sub)
+
+    def close(self) -> None:
+        """Stop watching (idempotent; detaching needs no I/O, hence not async)."""
+        self._closed = True
+        self._detach()
+
+    async def aclose(self) -> None:
+        """Same as :meth:`close`."""
+        self.close()
+
+    async def __aenter__(self) -> AsyncJobWatch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
