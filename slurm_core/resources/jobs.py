@@ -12,6 +12,7 @@ from .._versions._parse import job_from_accounting
 from .._versions.base import JobId
 from ..models import Infinite, Job, JobBaseState
 from ._base import AsyncResource, Op, SyncResource, _Resource
+from ._watch import AsyncWatchMixin, WatchMixin
 
 __all__ = ["AsyncJobs", "Jobs"]
 
@@ -127,7 +128,7 @@ class _JobsOps(_Resource):
         yield a.job_update(job_id, fields)
 
 
-class Jobs(_JobsOps, SyncResource):
+class Jobs(_JobsOps, WatchMixin, SyncResource):
     """Jobs known to slurmctld (and, for ``get``, to the accounting database).
 
     Example::
@@ -236,7 +237,7 @@ class Jobs(_JobsOps, SyncResource):
         )
 
 
-class AsyncJobs(_JobsOps, AsyncResource):
+class AsyncJobs(_JobsOps, AsyncWatchMixin, AsyncResource):
     """Async twin of :class:`Jobs`.
 
     Example::
