@@ -7,12 +7,15 @@ Every file written is ``{"source": ..., "request": {...} | null, "response": {"s
 
 * ``source: "recorded ..."``: copied unchanged from a real slurmrestd (Slurm 22.05.8 for
   v0.0.38, 24.11.5 for v0.0.40-v0.0.42, 26.05.5 for v0.0.43-v0.0.45).
-* ``source: "synthesized ..."``: no recording exists (v0.0.39 was never run here;
-  diag/licenses/reservations/qos were not recorded on 24.11/26.05). The object is a real
-  recording of a neighbouring version (or a small seed) *conformed to the version's
-  OpenAPI schema*: keys the schema lacks are dropped, missing ones get zero values, and
-  every value is converted to the schema's encoding (number wrappers, state string vs
-  list, raw wait status vs verbose exit code).
+* ``source: "synthesized ..."``: no recording exists (v0.0.39 is served by no release we
+  run). The object is a real recording of a neighbouring version (or a small seed)
+  *conformed to the version's OpenAPI schema*: keys the schema lacks are dropped, missing
+  ones get zero values, and every value is converted to the schema's encoding (number
+  wrappers, state string vs list, raw wait status vs verbose exit code).
+
+diag, licenses, reservations and slurmdb qos of v0.0.38 and v0.0.40-v0.0.45, and the write
+scenarios in ``<version>/scenarios/``, are recorded from the live clusters by the sibling
+``record_responses.py``; this script leaves them alone.
 
 It also writes ``openapi/<release>.json`` (the live documents reduced to their path keys,
 which is all negotiation reads) and ``request_schemas.json`` (property kinds of the
@@ -198,7 +201,6 @@ def main(shared: Path) -> None:
     # -- v0.0.38: recorded on 22.05 ----------------------------------------------------
     for name, method, url in [
         ("GET_v0.0.38_ping.json", "GET", "/slurm/v0.0.38/ping"),
-        ("GET_v0.0.38_diag.json", "GET", "/slurm/v0.0.38/diag"),
         ("GET_v0.0.38_jobs_after.json", "GET", "/slurm/v0.0.38/jobs"),
         ("GET_v0.0.38_job_completed.json", "GET", "/slurm/v0.0.38/job/1"),
         ("GET_v0.0.38_job_array.json", "GET", "/slurm/v0.0.38/job/6"),
@@ -206,8 +208,6 @@ def main(shared: Path) -> None:
         ("GET_v0.0.38_job_unknown.response.txt", "GET", "/slurm/v0.0.38/job/999999"),
         ("GET_v0.0.38_nodes.json", "GET", "/slurm/v0.0.38/nodes"),
         ("GET_v0.0.38_partitions.json", "GET", "/slurm/v0.0.38/partitions"),
-        ("GET_v0.0.38_reservations.json", "GET", "/slurm/v0.0.38/reservations"),
-        ("GET_v0.0.38_licenses.json", "GET", "/slurm/v0.0.38/licenses"),
         ("DELETE_v0.0.38_job.response.txt", "DELETE", "/slurm/v0.0.38/job/4"),
         ("DELETE_v0.0.38_job_unknown.response.txt", "DELETE", "/slurm/v0.0.38/job/999999"),
         ("POST_v0.0.38_job_update.response.txt", "POST", "/slurm/v0.0.38/job/14"),
@@ -216,7 +216,6 @@ def main(shared: Path) -> None:
         ("GET_dbv0.0.38_accounts.json", "GET", "/slurmdb/v0.0.38/accounts"),
         ("GET_dbv0.0.38_users.json", "GET", "/slurmdb/v0.0.38/users"),
         ("GET_dbv0.0.38_associations.json", "GET", "/slurmdb/v0.0.38/associations"),
-        ("GET_dbv0.0.38_qos.json", "GET", "/slurmdb/v0.0.38/qos"),
         ("GET_dbv0.0.38_tres.json", "GET", "/slurmdb/v0.0.38/tres"),
     ]:
         out = name.replace("GET_v0.0.38_", "").replace("GET_dbv0.0.38_", "slurmdb_")
@@ -286,12 +285,6 @@ def main(shared: Path) -> None:
             ("slurmdb_tres", "slurmdb", "tres", seeds["tres"], "v0.0.40 TRES"),
         ]
     }
-    for version in ("v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44", "v0.0.45"):
-        todo[version] = [
-            ("reservations", "slurm", "reservations", [RESERVATION_SEED], "a seed reservation"),
-            ("licenses", "slurm", "licenses", [LICENSE_SEED], "a seed license"),
-            ("slurmdb_qos", "slurmdb", "qos", seeds["qos"], "dbv0.0.38 QOS of Slurm 22.05.8"),
-        ]
     for version, items in todo.items():
         doc = load(shared / "openapi" / f"{version}.json")
         schema = Schema(doc)
@@ -304,7 +297,7 @@ def main(shared: Path) -> None:
                 OUT / version / f"{fname}.json",
                 synthesized(schema, rs, body_key, seed, note, "GET", url),
             )
-        # diag: statistics object
+        # diag: statistics object (v0.0.39 only; the others are recorded)
         url = f"/slurm/{version}/diag"
         rs = response_schema_for(schema, doc, url)
         _, resp = schema.resolve({"$ref": f"#/components/schemas/{rs}"})

@@ -163,7 +163,7 @@ def test_v0038_nodes_partitions_and_accounting() -> None:
     assert gpu.time_limit == timedelta(minutes=5)
     qos = a.parse_qos(response("v0.0.38", "slurmdb_qos"))
     assert [(q.name, q.priority, q.usage_factor) for q in qos] == [("normal", 0, 1.0)]
-    assert a.parse_licenses(response("v0.0.38", "licenses")) == []
+    assert [lic.name for lic in a.parse_licenses(response("v0.0.38", "licenses"))] == ["matlab"]
     assert a.parse_pings(response("v0.0.38", "ping"))[0].responding
 
 
@@ -240,6 +240,40 @@ def test_recorded_ping(version: str) -> None:
     assert pings[0].latency is not None
     # v0.0.40/41 answer {"pinged": "UP"}; "responding"/"primary" appear in v0.0.42
     assert pings[0].primary is (None if version in ("v0.0.40", "v0.0.41") else True)
+
+
+# -- recorded by tests/data/record_responses.py (formerly synthesized) ---------------------
+LIVE_VERSIONS = ["v0.0.38", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44", "v0.0.45"]
+
+
+@pytest.mark.parametrize("version", LIVE_VERSIONS)
+def test_recorded_licenses_reservations_qos_and_diag(version: str) -> None:
+    a = get_adapter(version)
+    for name in ("diag", "licenses", "reservations", "slurmdb_qos"):
+        assert record(version, name)["source"].startswith("recorded Slurm"), name
+    (lic,) = a.parse_licenses(response(version, "licenses"))  # Licenses=matlab:2
+    assert (lic.name, lic.total, lic.used, lic.free, lic.remote) == ("matlab", 2, 0, 2, False)
+    (resv,) = a.parse_reservations(response(version, "reservations"))
+    assert resv.name == "recorder"
+    assert resv.licenses == "matlab:1"
+    assert resv.users == ("alice", "bob")
+    assert resv.flags == {"ANY_NODES"}
+    assert resv.node_list is None  # a license-only reservation
+    assert resv.start_time is not None
+    assert resv.start_time.tzinfo is UTC
+    assert resv.end_time == resv.start_time + timedelta(hours=1)
+    (normal,) = a.parse_qos(response(version, "slurmdb_qos"))
+    assert (normal.name, normal.id, normal.priority, normal.usage_factor) == ("normal", 1, 0, 1.0)
+    # dbv0.0.38 leaves unset limits null, later versions send them as infinite
+    assert normal.max_jobs_per_user is (None if version == "v0.0.38" else INFINITE)
+    diag = a.parse_diag(response(version, "diag"))
+    assert diag.req_time is not None
+    assert diag.req_time.tzinfo is UTC
+    assert diag.jobs_submitted is not None
+    assert diag.jobs_submitted > 0
+    assert diag.server_thread_count is not None
+    assert diag.server_thread_count >= 1
+    assert diag.bf_active is False
 
 
 # -- v0.0.39 (synthesized from its OpenAPI schema) ----------------------------------------
