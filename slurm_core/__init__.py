@@ -73,6 +73,11 @@ _EXPORTS: dict[str, str] = {
     "User": ".models",
     "Association": ".models",
     "QOS": ".models",
+    # watching jobs
+    "JobEvent": ".watch",
+    "JobEventType": ".watch",
+    "WatchOptions": ".watch",
+    "WaitTimeoutError": ".watch",
 }
 
 __all__ = [
@@ -95,6 +100,8 @@ __all__ = [
     "JWTKeyAuth",
     "Job",
     "JobBaseState",
+    "JobEvent",
+    "JobEventType",
     "JobFailedError",
     "JobSpecError",
     "JobState",
@@ -123,6 +130,8 @@ __all__ = [
     "UnsupportedAPIVersionError",
     "UnsupportedOperationError",
     "User",
+    "WaitTimeoutError",
+    "WatchOptions",
     "__version__",
 ]
 
@@ -172,6 +181,7 @@ if TYPE_CHECKING:
         Reservation,
         User,
     )
+    from .watch import JobEvent, JobEventType, WaitTimeoutError, WatchOptions
 
 
 def __getattr__(name: str) -> Any:
