@@ -234,27 +234,21 @@ class Adapter(ResponseParser):
         script: str,
         environment: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The body of ``POST /slurm/<v>/job/submit``.
+        """The body of ``POST /slurm/<v>/job/submit`` for a wire-form job description.
 
-        The seam for job submission: ``job`` holds job-description fields named as in
-        v0.0.40+ (``name``, ``partition``, ``current_working_directory``, ...), already in
-        wire form; this method places the script and the environment the way the version
-        expects. (Translating a typed job specification into ``job`` comes later.)
+        ``job`` holds job-description fields named as in v0.0.40+ (``name``,
+        ``current_working_directory``...), already in wire form (a plain ``time_limit`` in
+        minutes is converted); the script and the environment (default: only ``PATH``) are
+        placed the way the version expects. To translate a typed
+        :class:`~slurm_core.jobs.JobSpec`, see :func:`._submit.submit_body`.
         """
-        if not isinstance(script, str) or not script.startswith("#!"):
-            raise ValueError("script must be a string starting with '#!' (a batch script)")
-        env = dict(environment) if environment else {"PATH": "/bin:/usr/bin"}
+        from ._submit import DEFAULT_PATH, place_body, submit_format
+
         desc = dict(job)
         if "time_limit" in desc and type(desc["time_limit"]) is not dict:
             desc["time_limit"] = self.number(as_minutes(desc["time_limit"]))
-        if self.environment_as_object:
-            desc["environment"] = env
-        else:
-            desc["environment"] = [f"{k}={v}" for k, v in env.items()]
-        if self.script_in_job:
-            desc["script"] = script
-            return {"job": desc}
-        return {"script": script, "job": desc}
+        env = environment or {"PATH": DEFAULT_PATH}
+        return place_body(submit_format(self), [desc], script, [env])
 
     def job_submit(self, body: Mapping[str, Any]) -> Request:
         # Never retried once it may have left: a retry could submit the job twice.

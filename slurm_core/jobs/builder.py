@@ -275,6 +275,19 @@ class _BaseJobBuilder(Generic[_S]):
         """Whether the job may be requeued after a node failure or preemption."""
         return self._set("requeue", enabled)
 
+    def hold(self, enabled: bool = True) -> Self:
+        """Submit the job held (priority 0) until released (``sbatch --hold``)."""
+        return self._set("hold", enabled)
+
+    def submission_key(self, key: str) -> Self:
+        """Choose the submission key (default: a fresh random one per ``execute()``).
+
+        The key finds the job again after an uncertain submission; a key derived from your
+        own task id (e.g. an orchestrator's run id) also lets a later process look it up
+        with ``client.jobs.find_submission(key)``.
+        """
+        return self._set("submission_key", key)
+
     def signal(self, spec: str | SignalSpec) -> Self:
         """Warn the job before its time limit: ``"B:USR2@300"`` (``[{R|B}:]SIG[@SECONDS]``)."""
         return self._set("signal", spec)

@@ -261,6 +261,25 @@ class Dependency(SpecModel):
                 seen.setdefault(ref.job_id, None)
         return list(seen)
 
+    def canonical(self) -> Dependency:
+        """One term per job and no ``(state)`` marks: the shape slurmctld reports back.
+
+        Example::
+
+            >>> str(Dependency.parse("afterok:1(unfulfilled),afterok:2").canonical())
+            'afterok:1,afterok:2'
+            >>> str(Dependency.parse("afterok:1:2").canonical())
+            'afterok:1,afterok:2'
+        """
+        terms = [
+            DependencyTerm(kind=t.kind, job_ids=(ref,))
+            if t.job_ids
+            else t.model_copy(update={"state": None})
+            for t in self.terms
+            for ref in (t.job_ids or (None,))
+        ]
+        return Dependency(kind=self.kind, terms=tuple(terms))
+
     @property
     def has_states(self) -> bool:
         """True if any term carries a state reported by slurmctld."""

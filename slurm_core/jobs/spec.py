@@ -282,7 +282,7 @@ _NORMALIZERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "gpus": _model(GresRequest, partial(parse_gpus, field="gpus")),
     "gres": _gres,
     "exclusive": _exclusive,
-    "requeue": partial(_bool, field="requeue"),
+    **{f: partial(_bool, field=f) for f in ("requeue", "hold")},
     "signal": _model(SignalSpec, SignalSpec.parse),
     "nice": partial(check_int, field="nice", minimum=-_NICE_LIMIT, maximum=_NICE_LIMIT),
     "begin": _begin,
@@ -355,6 +355,7 @@ class JobSpec(SpecModel):
     gres: tuple[GresRequest, ...] = ()
     exclusive: Exclusive | None = None
     requeue: bool | None = None
+    hold: bool | None = None
     signal: SignalSpec | None = None
     nice: int | None = None
     begin: datetime | None = None
@@ -395,10 +396,12 @@ class JobSpec(SpecModel):
 
 
 class SubmittedJob(BaseModel):
-    """What a successful submission returns: the job id, the batch step id, any warnings."""
+    """What a successful submission returns: the job id (the array or het leader id), the
+    batch step id, slurmrestd's warnings, and the submission key the job carries."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     job_id: int
     step_id: str | None = None
     warnings: list[str] = []
+    submission_key: str | None = None

@@ -1,0 +1,396 @@
+"""Job submission for every REST API version: :class:`JobSpec` -> request body, and back.
+
+One table-driven translator; :class:`SubmitFormat` holds the few things that differ, as
+found in each version's OpenAPI ``job_desc_msg`` and on real slurmrestd 22.05, 24.11 and
+26.05:
+
+================  ===========================  ===========================================
+spec field        v0.0.38 (Slurm 22.05)        v0.0.39+ (v0.0.40+ checked on 24.11, 26.05)
+================  ===========================  ===========================================
+numbers           plain; ``"UNLIMITED"``       ``{"set", "infinite", "number"}``
+environment       ``{"K": "v"}``               ``["K=v"]``
+script            beside ``job``               v0.0.39: beside; v0.0.40+: in ``job``
+nodes/max_nodes   ``nodes: [min, max]``        ``minimum_nodes``/``maximum_nodes``
+                  (exactly two items)
+gpus              ``gpus: "[type:]N"``         ``tres_per_job: "gres/gpu[:type]:N"``
+gres              ``gres: "gpu:1,..."``        ``tres_per_node: "gres/gpu:1,..."``
+exclusive         ``exclusive: "exclusive"``   ``shared: ["none"|"user"|"mcs"]``
+                  / ``"user"`` / ``"mcs"``
+                  (``"true"`` is refused)
+signal            ``signal: "[R:]SIG@secs"``   ``kill_warning_signal``/``_delay``/``_flags``
+                  (``B:`` is refused)          (``B:`` -> ``BATCH_JOB``, ``R:`` ->
+                                               ``RESERVATION_JOB``)
+begin             ``"now+<seconds>"`` (an      v0.0.39: epoch; v0.0.40+: wrapped epoch
+                  epoch is refused; ISO text
+                  is read in the server's TZ)
+mail_types        ``"END,FAIL"``               ``["END", "FAIL"]``, ``TIME_LIMIT_90`` ->
+                                               ``"TIME=90%"``, ``ALL`` expanded
+================  ===========================  ===========================================
+
+Everything else maps by name (``constraint`` -> ``constraints``, ``ntasks`` -> ``tasks``,
+``ntasks_per_node`` -> ``tasks_per_node``, ``working_directory`` ->
+``current_working_directory``, ``output``/``error`` -> ``standard_output``/``_error``;
+``dependency`` and ``array`` as text). The submission key rides in ``comment``
+(:mod:`slurm_core.jobs.submission`). :func:`reported_fields` reads a job record back into
+spec terms; the integration tests compare it with what was submitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+
+from .._exceptions import parse_error_entries
+from ..jobs._units import ArraySpec, GresRequest
+from ..jobs.dependency import Dependency
+from ..jobs.spec import Exclusive, JobSpec, MailType, SignalSpec, SubmittedJob
+from ..jobs.submission import comment_with_key, split_comment
+from ..models import INFINITE, Job
+from ._decode import boolean, count, text
+from ._validate import as_minutes
+
+if TYPE_CHECKING:
+    from .base import Adapter
+
+__all__ = [
+    "DEFAULT_PATH",
+    "SIGNAL_BATCH_OPERATION",
+    "SubmitFormat",
+    "place_body",
+    "reported_fields",
+    "submit_body",
+    "submit_format",
+    "submitted",
+]
+
+DEFAULT_PATH: Final = "/bin:/usr/bin"
+"""``PATH`` given to a job whose environment does not set one."""
+SIGNAL_BATCH_OPERATION: Final = "jobs.submit with signal 'B:' (batch shell only)"
+"""``UnsupportedOperationError.operation`` when a version cannot signal the batch shell."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmitFormat:
+    """What differs between versions in a submission body (see the module docstring)."""
+
+    version: str
+    wrapped_numbers: bool
+    environment_as_object: bool
+    script_in_job: bool
+    legacy_options: bool
+    """v0.0.38: the sbatch-option style fields (``nodes`` list, ``gpus``, ``exclusive``...)."""
+    wrapped_begin: bool
+    """v0.0.40+: ``begin_time`` is a number wrapper (v0.0.39: a plain epoch)."""
+
+    def number(self, value: object) -> Any:
+        if not self.wrapped_numbers:
+            return "UNLIMITED" if value is INFINITE else value
+        if value is INFINITE:
+            return {"set": False, "infinite": True, "number": 0}
+        return {"set": True, "infinite": False, "number": value}
+
+
+_FORMATS: dict[str, SubmitFormat] = {}
+
+
+def submit_format(adapter: Adapter) -> SubmitFormat:
+    """The submission format of ``adapter``'s version (built from its class attributes)."""
+    fmt = _FORMATS.get(adapter.version)
+    if fmt is None:
+        legacy = not adapter.number_wrappers
+        fmt = _FORMATS[adapter.version] = SubmitFormat(
+            version=adapter.version,
+            wrapped_numbers=adapter.number_wrappers,
+            environment_as_object=adapter.environment_as_object,
+            script_in_job=adapter.script_in_job,
+            legacy_options=legacy,
+            wrapped_begin=not legacy and adapter.version != "v0.0.39",
+        )
+    return fmt
+
+
+# ------------------------------------------------------------------ spec -> job_desc ------
+_BY_NAME: Final = {  # spec field -> wire name, value sent as it is
+    "name": "name",
+    "partition": "partition",
+    "account": "account",
+    "qos": "qos",
+    "constraint": "constraints",
+    "mail_user": "mail_user",
+    "working_directory": "current_working_directory",
+    "output": "standard_output",
+    "error": "standard_error",
+    "cpus_per_task": "cpus_per_task",
+    "ntasks": "tasks",
+    "ntasks_per_node": "tasks_per_node",
+    "requeue": "requeue",
+    "hold": "hold",
+    "nice": "nice",
+}
+_NUMBERS: Final = ("memory_per_cpu", "memory_per_node")  # wrapped from v0.0.39 on
+_TEXTS: Final = ("dependency", "array")  # str() of the parsed expression
+_LEGACY_EXCLUSIVE: Final = {Exclusive.NODE: "exclusive", Exclusive.USER: "user"}
+_SHARED: Final = {Exclusive.NODE: "none", Exclusive.USER: "user", Exclusive.MCS: "mcs"}
+_MAIL_WIRE: Final = {
+    MailType.TIME_LIMIT: "TIME=100%",
+    MailType.TIME_LIMIT_90: "TIME=90%",
+    MailType.TIME_LIMIT_80: "TIME=80%",
+    MailType.TIME_LIMIT_50: "TIME=50%",
+}
+_MAIL_ALL: Final = ("BEGIN", "END", "FAIL", "REQUEUE", "STAGE_OUT", "INVALID_DEPENDENCY")
+
+
+def _mail_list(types: Sequence[MailType]) -> list[str]:
+    out: list[str] = []
+    for t in types:
+        for name in _MAIL_ALL if t is MailType.ALL else (_MAIL_WIRE.get(t, t.value),):
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _signal(sig: SignalSpec, fmt: SubmitFormat) -> dict[str, Any]:
+    if fmt.legacy_options:
+        if sig.batch_only:
+            from .adapters import CLIENT_VERSIONS
+            from .base import UnsupportedOperationError
+
+            later = [v for v in CLIENT_VERSIONS if v != fmt.version]
+            raise UnsupportedOperationError(SIGNAL_BATCH_OPERATION, fmt.version, later)
+        return {"signal": ("R:" if sig.reservation else "") + f"{sig.signal}@{sig.delay}"}
+    flags = (["BATCH_JOB"] if sig.batch_only else []) + (
+        ["RESERVATION_JOB"] if sig.reservation else []
+    )
+    out: dict[str, Any] = {
+        "kill_warning_signal": sig.signal,
+        "kill_warning_delay": fmt.number(sig.delay),
+    }
+    if flags:
+        out["kill_warning_flags"] = flags
+    return out
+
+
+def _begin(when: datetime, fmt: SubmitFormat, now: float) -> Any:
+    epoch = int(when.timestamp())
+    if fmt.legacy_options:
+        # 22.05 refuses an epoch and reads ISO text in its own time zone: say "in N s".
+        ahead = math.ceil(epoch - now)
+        return f"now+{ahead}" if ahead > 0 else "now"
+    return fmt.number(epoch) if fmt.wrapped_begin else epoch
+
+
+def _special(spec: JobSpec, fmt: SubmitFormat, now: float) -> dict[str, Any]:
+    legacy = fmt.legacy_options
+    out: dict[str, Any] = {}
+    if spec.time_limit is not None:
+        out["time_limit"] = fmt.number(as_minutes(spec.time_limit))
+    if spec.nodes is not None:
+        high = spec.max_nodes if spec.max_nodes is not None else spec.nodes
+        if legacy:
+            out["nodes"] = [spec.nodes, high]
+        else:
+            out["minimum_nodes"], out["maximum_nodes"] = spec.nodes, high
+    if spec.gpus is not None:
+        g = spec.gpus
+        if legacy:
+            out["gpus"] = f"{g.type}:{g.count}" if g.type else str(g.count)
+        else:
+            out["tres_per_job"] = f"gres/{g}"
+    if spec.gres:
+        out["gres" if legacy else "tres_per_node"] = ",".join(
+            str(g) if legacy else f"gres/{g}" for g in spec.gres
+        )
+    if spec.exclusive is not None:
+        if legacy:
+            out["exclusive"] = _LEGACY_EXCLUSIVE.get(spec.exclusive, spec.exclusive.value)
+        else:
+            out["shared"] = [_SHARED[spec.exclusive]]
+    if spec.signal is not None:
+        out.update(_signal(spec.signal, fmt))
+    if spec.begin is not None:
+        out["begin_time"] = _begin(spec.begin, fmt, now)
+    if spec.mail_types:
+        mail = _mail_list(spec.mail_types)
+        out["mail_type"] = ",".join(t.value for t in spec.mail_types) if legacy else mail
+    return out
+
+
+def job_desc(spec: JobSpec, fmt: SubmitFormat, *, now: float | None = None) -> dict[str, Any]:
+    """One job description (without script and environment) in ``fmt``'s wire form."""
+    values = dict(spec)
+    out: dict[str, Any] = {w: values[f] for f, w in _BY_NAME.items() if values[f] is not None}
+    out.update({f: fmt.number(values[f]) for f in _NUMBERS if values[f] is not None})
+    out.update({f: str(values[f]) for f in _TEXTS if values[f] is not None})
+    out.update(_special(spec, fmt, time.time() if now is None else now))
+    if spec.submission_key is not None:
+        out["comment"] = comment_with_key(spec.comment, spec.submission_key)
+    elif spec.comment is not None:
+        out["comment"] = spec.comment
+    return out
+
+
+def _with_path(env: Mapping[str, str]) -> dict[str, str]:
+    return dict(env) if "PATH" in env else {"PATH": DEFAULT_PATH, **env}
+
+
+def place_body(
+    fmt: SubmitFormat,
+    jobs: Sequence[Mapping[str, Any]],
+    script: str,
+    environments: Sequence[Mapping[str, str]],
+    *,
+    het: bool = False,
+) -> dict[str, Any]:
+    """Put job descriptions, the script and environments where ``fmt``'s version wants them.
+
+    ``jobs`` are wire job descriptions (one, or the components of a heterogeneous job);
+    ``environments`` one per job. The script goes beside the job(s) in v0.0.38/v0.0.39
+    and into the (first) job from v0.0.40 on.
+    """
+    if not isinstance(script, str) or not script.startswith("#!"):
+        raise ValueError("script must be a string starting with '#!' (a batch script)")
+    as_object = fmt.environment_as_object
+    descs = [
+        {**j, "environment": dict(e) if as_object else [f"{k}={v}" for k, v in e.items()]}
+        for j, e in zip(jobs, environments, strict=True)
+    ]
+    if fmt.script_in_job:
+        descs[0]["script"] = script
+    body: dict[str, Any] = {} if fmt.script_in_job else {"script": script}
+    if het:
+        body["jobs"] = descs
+    else:
+        body["job"] = descs[0]
+    return body
+
+
+def submit_body(
+    adapter: Adapter, specs: Sequence[JobSpec], *, now: float | None = None
+) -> dict[str, Any]:
+    """The ``POST job/submit`` body for one spec, or for the components of a het job.
+
+    A heterogeneous job runs the first component's script; every component carries its
+    own environment (``PATH`` added when missing) and the submission key. Raises
+    :class:`JobSpecError` or :class:`~slurm_core.UnsupportedOperationError` (e.g. ``B:``
+    signals on v0.0.38) before anything is sent.
+    """
+    if not specs:
+        raise ValueError("no job to submit")
+    fmt = submit_format(adapter)
+    descs = [job_desc(s, fmt, now=now) for s in specs]
+    envs = [_with_path(s.environment) for s in specs]
+    return place_body(fmt, descs, specs[0].script, envs, het=len(specs) > 1)
+
+
+# ------------------------------------------------------------------ response -> result ----
+def submitted(adapter: Adapter, response: httpx.Response, key: str | None) -> SubmittedJob:
+    """:class:`SubmittedJob` from a 2xx submission answer.
+
+    Warnings collect ``warnings``, ``job_submit_user_msg``, and ``errors`` entries of a
+    *successful* answer (22.05 reports a held job as 200 with error 2042 in ``errors``).
+    """
+    job_id = adapter.parse_submit(response)
+    data = adapter._body(response, "job submission")
+    raw_result = data.get("result")
+    result: dict[str, Any] = raw_result if isinstance(raw_result, dict) else {}
+    step = data.get("step_id") or result.get("step_id")
+    errors, warnings = parse_error_entries(data)
+    notes = [e.description or e.error or "" for e in (*errors, *warnings)]
+    for msg in (data.get("job_submit_user_msg"), result.get("job_submit_user_msg")):
+        if isinstance(msg, str) and msg.strip():
+            notes.append(msg.strip())
+    seen: dict[str, None] = {}
+    for note in notes:
+        if note and not any(note in other for other in notes if other != note):
+            seen.setdefault(note, None)
+    return SubmittedJob(
+        job_id=job_id,
+        step_id=str(step).lower() if step is not None else None,
+        warnings=list(seen),
+        submission_key=key,
+    )
+
+
+# ------------------------------------------------------------------ record -> spec --------
+def _gres_items(value: Any) -> tuple[GresRequest, ...]:
+    items = []
+    for part in (text(value) or "").split(","):
+        part = part.strip()
+        for prefix in ("gres/", "gres:"):  # 22.05 reports "gres:gpu:1"
+            part = part.removeprefix(prefix)
+        if part:
+            items.append(GresRequest.model_validate(_gres_dict(part)))
+    return tuple(items)
+
+
+def _gres_dict(part: str) -> dict[str, Any]:
+    name, *rest = part.split(":")
+    count_ = int(rest.pop()) if rest and rest[-1].isdigit() else 1
+    return {"name": name, "type": rest[0] if rest else None, "count": count_}
+
+
+def _exclusive(value: Any) -> Exclusive | None:
+    names = value if isinstance(value, list) else [value]
+    for name in names:
+        for e, wire in _SHARED.items():
+            if name == wire:
+                return e
+    return None
+
+
+def _mail_types(value: Any) -> tuple[MailType, ...] | None:
+    if not isinstance(value, list):
+        return None  # v0.0.38 does not report it
+    back = {w: t for t, w in _MAIL_WIRE.items()}
+    return tuple(sorted({back.get(v) or MailType(v) for v in value}, key=list(MailType).index))
+
+
+_READERS: Final[Mapping[str, Callable[[Job, Mapping[str, Any]], Any]]] = {
+    "name": lambda j, r: j.name or None,
+    "partition": lambda j, r: j.partition,
+    "account": lambda j, r: j.account,
+    "qos": lambda j, r: j.qos,
+    "comment": lambda j, r: split_comment(j.comment)[0],
+    "submission_key": lambda j, r: split_comment(j.comment)[1],
+    "time_limit": lambda j, r: j.time_limit,
+    "memory_per_cpu": lambda j, r: j.memory_per_cpu,
+    "memory_per_node": lambda j, r: j.memory_per_node,
+    "cpus_per_task": lambda j, r: j.cpus_per_task,
+    "ntasks": lambda j, r: j.tasks,
+    "ntasks_per_node": lambda j, r: count(r.get("tasks_per_node")) or None,
+    "nodes": lambda j, r: j.node_count,
+    "max_nodes": lambda j, r: count(r.get("max_nodes")) or None,
+    "gpus": lambda j, r: (_gres_items(r.get("tres_per_job")) or (None,))[0],
+    "gres": lambda j, r: _gres_items(r.get("tres_per_node")),
+    "exclusive": lambda j, r: _exclusive(r.get("shared")),
+    "requeue": lambda j, r: boolean(r.get("requeue")),
+    "hold": lambda j, r: j.hold,
+    "nice": lambda j, r: r.get("nice") or 0,
+    "begin": lambda j, r: j.eligible_time,
+    "mail_types": lambda j, r: _mail_types(r.get("mail_type")),
+    "mail_user": lambda j, r: text(r.get("mail_user")),
+    "working_directory": lambda j, r: j.working_directory,
+    "output": lambda j, r: j.standard_output,
+    "error": lambda j, r: j.standard_error,
+    "dependency": lambda j, r: Dependency.parse(j.dependency).canonical() if j.dependency else None,
+    "array": lambda j, r: ArraySpec.parse(j.array_task_string) if j.array_task_string else None,
+}
+REPORTED_FIELDS: Final = tuple(_READERS)
+"""Spec fields a job record reports back (``script``, ``environment``, ``signal`` are not)."""
+
+
+def reported_fields(job: Job) -> dict[str, Any]:
+    """What ``job``'s record says about the spec fields in :data:`REPORTED_FIELDS`.
+
+    Values are in spec terms (MiB, timedelta, :class:`GresRequest`...). Some are only
+    meaningful while the job is pending (``dependency``, ``array``, ``begin``); a version
+    that does not report a field gives ``None`` (v0.0.38: ``mail_types``; v0.0.45:
+    ``exclusive``; v0.0.38 reports an unlimited time limit as ``None``).
+    """
+    return {field: read(job, job.raw) for field, read in _READERS.items()}
