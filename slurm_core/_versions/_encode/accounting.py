@@ -67,10 +67,15 @@ def association(a: Association, fmt: WireFormat) -> Wire:
     if minor >= 39:
         out["is_default"] = a.is_default
         out["qos"] = list(a.qos)
-    if minor >= 45:
+    if minor >= 41:
         out["id"] = a.id
-    elif minor >= 40 and a.id is not None:
-        out["id"] = {"id": a.id, "account": text(a.account), "cluster": text(a.cluster)}
+    elif minor == 40 and a.id is not None:  # an object naming the association
+        out["id"] = {
+            "id": a.id,
+            "account": text(a.account),
+            "cluster": text(a.cluster),
+            "user": text(a.user),
+        }
     return drop_none(out)
 
 
@@ -79,7 +84,8 @@ def qos(q: QOS, fmt: WireFormat) -> Wire:
     return drop_none(
         {
             "name": q.name,
-            "id": q.id,
+            # dbv0.0.38 documents the id as a string
+            "id": q.id if fmt.number_wrappers or q.id is None else str(q.id),
             "description": text(q.description),
             "priority": fmt.num(q.priority),
             "flags": sorted(q.flags),

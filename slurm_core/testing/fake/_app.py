@@ -1,0 +1,386 @@
+"""Routing and handlers: one HTTP request in, one slurmrestd-shaped reply out.
+
+Handlers call the versionless :class:`~._cluster.FakeCluster`, build public models
+(:mod:`._models`) and encode them for the version in the path with the encoders the
+round-trip tests prove against the client's parsers (:mod:`slurm_core._versions._encode`).
+Where slurmrestd's behaviour was observed on a real 24.11 (unknown node: 200 without
+``nodes``; unknown partition: 422 with error 9000; deleting an unknown job: 200 with a
+``status`` entry from v0.0.42), the fake does the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jwt
+
+from ..._versions import _encode as enc
+from ...models import License, Reservation
+from . import _models, _wire
+from ._cluster import FakeCluster
+from ._db import SlurmdbHandlers
+from ._state import FakeJob, Reject, unknown_job
+
+__all__ = ["FakeApp", "Reply", "TokenCheck"]
+
+TokenCheck = Callable[[str], bool]
+_NOT_FOUND = b"Unable find requested URL. Please view /openapi/v3 for API reference."
+
+
+@dataclasses.dataclass
+class Reply:
+    """A response: status, body bytes and content type."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Call:
+    """What a handler gets: the route's groups, the query, the parsed body, the user."""
+
+    groups: dict[str, str]
+    query: dict[str, list[str]]
+    body: Any
+    user: str
+    token_ok: bool
+
+
+Handler = Callable[[Call], tuple[int, dict[str, Any]]]
+
+
+class FakeApp(SlurmdbHandlers):
+    """slurmrestd for one REST API version, over a :class:`FakeCluster`."""
+
+    def __init__(
+        self,
+        cluster: FakeCluster,
+        version: str,
+        *,
+        user: str,
+        uid: int,
+        token: str | TokenCheck | None,
+        require_token: bool,
+        accounting: bool,
+        licenses: list[License],
+        reservations: list[Reservation],
+        admins: tuple[str, ...] = ("root", "slurm"),
+    ) -> None:
+        self.cluster = cluster
+        self.version = version
+        self.fmt = enc.wire_format(version)
+        self.user = user
+        self.uid = uid
+        self.token = token
+        self.require_token = require_token or token is not None
+        self.accounting = accounting
+        self.licenses = licenses
+        self.reservations = reservations
+        self.admins = admins
+        self.routes = self._routes()
+
+    # ---------------------------------------------------------------- plumbing -----------
+    def _routes(self) -> list[tuple[str, str, re.Pattern[str], Handler]]:
+        s, d = f"/slurm/{self.version}", f"/slurmdb/{self.version}"
+        minor = _wire.minor(self.version)
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", f"{s}/ping", self.ping),
+            ("GET", f"{s}/diag", self.diag),
+            ("GET", f"{s}/jobs", self.jobs),
+            ("POST", f"{s}/job/submit", self.submit),
+            ("GET", f"{s}/job/{{job_id}}", self.job),
+            ("POST", f"{s}/job/{{job_id}}", self.update),
+            ("DELETE", f"{s}/job/{{job_id}}", self.cancel),
+            ("GET", f"{s}/nodes", self.nodes),
+            ("GET", f"{s}/node/{{node_name}}", self.node),
+            ("GET", f"{s}/partitions", self.partitions),
+            ("GET", f"{s}/partition/{{partition_name}}", self.partition),
+            ("GET", f"{s}/reservations", self.reservations_list),
+            ("GET", f"{s}/licenses", self.licenses_list),
+        ]
+        if minor >= 39:
+            table.append(("POST", f"{s}/node/{{node_name}}", self.update_node))
+        if minor >= 45:
+            table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.requeue))
+        if self.accounting:
+            table += [
+                ("GET", f"{d}/jobs", self.db_jobs),
+                ("GET", f"{d}/job/{{job_id}}", self.db_job),
+                ("GET", f"{d}/accounts", self._static("accounts", "accounts")),
+                ("GET", f"{d}/users", self._static("users", "users")),
+                ("GET", f"{d}/associations", self._static("associations", "associations")),
+                ("GET", f"{d}/qos", self._static("qos", "qos")),
+                ("GET", f"{d}/tres", self._static("tres", "TRES" if minor >= 40 else "tres")),
+            ]
+        return [
+            (m, path, re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)), h)
+            for m, path, h in table
+        ]
+
+    def paths(self) -> list[tuple[str, str]]:
+        """``(method, OpenAPI path template)`` of every endpoint served."""
+        return [(method, template) for method, template, _, _ in self.routes]
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: Mapping[str, str],
+        raw: bytes,
+    ) -> Reply:
+        """Answer one request (``headers`` with lower-case names)."""
+        path = path.rstrip("/") or "/"
+        token = headers.get("x-slurm-user-token") or _bearer(headers.get("authorization"))
+        if self.require_token and not token:
+            return Reply(401, b"Authentication failure", "text/plain")
+        token_ok = self._check(token)
+        user = headers.get("x-slurm-user-name") or _token_user(token) or self.user
+        if method == "GET" and path == "/openapi/v3":
+            return self._json(200, self._openapi())
+        for route_method, _, pattern, handler in self.routes:
+            match = pattern.fullmatch(path)
+            if match is None or route_method != method:
+                continue
+            if not token_ok and handler != self.ping:
+                return self._auth_failure(user)
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except ValueError:
+                reject = Reject(9001, "Unable to parse request body", "Failed to parse JSON", 400)
+                return self._reject(reject, user)
+            call = Call(match.groupdict(), query, body, user, token_ok)
+            try:
+                status, out = handler(call)
+            except Reject as reject:
+                return self._reject(reject, user)
+            return self._json(status, out)
+        return Reply(404, _NOT_FOUND, "text/plain")
+
+    def _check(self, token: str | None) -> bool:
+        if self.token is None:
+            return True
+        if not token:
+            return False
+        return self.token(token) if callable(self.token) else token == self.token
+
+    def _auth_failure(self, user: str) -> Reply:
+        if _wire.minor(self.version) >= 40:  # 24.11+: 511 and an authentication error
+            reject = Reject(1007, "Protocol authentication error", "authentication failed", 511)
+        else:  # 22.05: 500 and "Unspecified error"
+            reject = Reject(-1, "Unspecified error", "request failed")
+        status = _wire.error_status(self.version, reject)
+        return self._json(status, _wire.error_body(self.version, user, self.cluster.name, reject))
+
+    def _reject(self, reject: Reject, user: str, **extra: Any) -> Reply:
+        body = _wire.error_body(self.version, user, self.cluster.name, reject, **extra)
+        return self._json(_wire.error_status(self.version, reject), body)
+
+    @staticmethod
+    def _json(status: int, body: dict[str, Any]) -> Reply:
+        return Reply(status, json.dumps(body).encode() if status != 304 else b"")
+
+    def _env(self, call: Call, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
+
+    def _openapi(self) -> dict[str, Any]:
+        paths: dict[str, Any] = {template: {} for _, template in self.paths()}
+        info = {"title": "fake slurmrestd", "version": f"slurm-client fake {self.version}"}
+        return {"openapi": "3.0.3", "info": info, "paths": paths}
+
+    # ---------------------------------------------------------------- slurmctld ----------
+    def ping(self, call: Call) -> tuple[int, dict[str, Any]]:
+        pings = [enc.encode_ping(p, self.fmt) for p in _models.ping_models(call.token_ok)]
+        return 200, self._env(call, {"pings": pings})
+
+    def diag(self, call: Call) -> tuple[int, dict[str, Any]]:
+        stats = enc.encode_diag(_models.diag_model(self.cluster, self.cluster.sync()), self.fmt)
+        return 200, self._env(call, {"statistics": stats})
+
+    def _job_wire(self, job: FakeJob) -> dict[str, Any]:
+        return enc.encode_job(_models.job_model(self.cluster, job), self.fmt)
+
+    def jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
+        c = self.cluster
+        now = c.sync()
+        since = _wire.update_time(self.version, call.query.get("update_time", [""])[0], now)
+        if since is not None and c.last_job_update < since:
+            if _wire.minor(self.version) <= 38:
+                return 304, {}
+            warning = {"description": f"No job changes since update_time[{since}]"}
+            return 200, self._env(call, {"jobs": []}, warnings=[warning], last_update=0)
+        body = {"jobs": [self._job_wire(j) for j in c.visible()]}
+        return 200, self._env(call, body, last_update=c.last_job_update)
+
+    def job(self, call: Call) -> tuple[int, dict[str, Any]]:
+        self.cluster.sync()
+        try:
+            found = self.cluster.find(call.groups["job_id"])
+        except Reject as reject:
+            body = _wire.error_body(
+                self.version, call.user, self.cluster.name, reject, last_update=0, jobs=[]
+            )
+            return _wire.error_status(self.version, reject), body
+        body = {"jobs": [self._job_wire(j) for j in found]}
+        return 200, self._env(call, body, last_update=self.cluster.last_job_update)
+
+    def submit(self, call: Call) -> tuple[int, dict[str, Any]]:
+        request = _wire.decode_submit(call.body)
+        job = self.cluster.submit(request, call.user, self.uid)
+        job_id = job.array_job_id or job.job_id
+        minor = _wire.minor(self.version)
+        out: dict[str, Any] = {
+            "job_id": job_id,
+            "step_id": "BATCH" if minor <= 38 else "batch",
+            "job_submit_user_msg": "",
+        }
+        if minor in (40, 41):
+            out["result"] = {**out, "error_code": 0, "error": "No error"}
+        held = "Job is in held state, pending scheduler release"
+        if request.hold and minor <= 38:  # 22.05 reports it as an error (of a 200)
+            return 200, self._env(call, out, errors=[{"error_code": 2042, "error": held}])
+        warnings = []
+        if request.hold:
+            warnings.append({"description": held, "source": "slurm_submit_batch_job()"})
+        return 200, self._env(call, out, warnings=warnings)
+
+    def update(self, call: Call) -> tuple[int, dict[str, Any]]:
+        job_id = call.groups["job_id"]
+        fields = _wire.decode_update(call.body)
+        try:
+            self.cluster.update(job_id, fields)
+        except Reject as reject:
+            if reject.errno == 2017:
+                reject = unknown_job(job_id, "update")
+            raise reject from None
+        minor = _wire.minor(self.version)
+        if minor == 39:
+            return 200, self._env(call, {"job_id": int(job_id.split("_")[0]), "step_id": "batch"})
+        if minor in (40, 41):
+            out = {"results": [], "job_id": "", "step_id": "", "job_submit_user_msg": ""}
+            return 200, self._env(call, out)
+        if minor >= 42:  # 24.11 sends "results": null; its document says a list
+            return 200, self._env(call, {"results": []})
+        return 200, self._env(call)
+
+    def cancel(self, call: Call) -> tuple[int, dict[str, Any]]:
+        job_id = call.groups["job_id"]
+        signal = call.query.get("signal", [None])[0]
+        minor = _wire.minor(self.version)
+        admin = call.user in self.admins
+        try:
+            done = self.cluster.cancel(job_id, signal, call.user, admin)
+        except Reject as reject:
+            if minor <= 39:
+                raise
+            if minor <= 41:  # v0.0.40/41 report nothing, not even a refusal
+                return 200, self._env(call)
+            known = None if reject.errno == 2017 else int(job_id.split("_")[0])
+            return 200, self._env(call, {"status": [_kill_status(job_id, reject, known)]})
+        if minor <= 41:
+            return 200, self._env(call)
+        already = Reject(2021, "Job/step already completing or completed", "")
+        status = [_kill_status(job_id, already, j.job_id) for j in done]
+        return 200, self._env(call, {"status": status})
+
+    def requeue(self, call: Call) -> tuple[int, dict[str, Any]]:
+        try:
+            jobs = self.cluster.requeue(call.groups["job_id"])
+        except Reject as reject:
+            body = _wire.error_body(self.version, call.user, self.cluster.name, reject, status=[])
+            return _wire.error_status(self.version, reject), body
+        status = [
+            {
+                "job_id": j.job_id,
+                "step_id": "batch",
+                "error": "No error",
+                "error_code": 0,
+                "why": "",
+            }
+            for j in jobs
+        ]
+        return 200, self._env(call, {"status": status})
+
+    # ------------------------------------------------------------------ cluster ----------
+    def nodes(self, call: Call) -> tuple[int, dict[str, Any]]:
+        c = self.cluster
+        c.sync()
+        nodes = [enc.encode_node(_models.node_model(c, n), self.fmt) for n in c.nodes.values()]
+        return 200, self._env(call, {"nodes": nodes}, last_update=c.applied)
+
+    def node(self, call: Call) -> tuple[int, dict[str, Any]]:
+        c = self.cluster
+        c.sync()
+        node = c.nodes.get(call.groups["node_name"])
+        if node is None:  # what 24.11 does: 200, no "nodes", an error entry numbered 0
+            error = Reject(0, "No error", f"Failure to query node {call.groups['node_name']}")
+            return 200, self._env(call, errors=[_wire.error_entry(error)])
+        wire = enc.encode_node(_models.node_model(c, node), self.fmt)
+        return 200, self._env(call, {"nodes": [wire]}, last_update=c.applied)
+
+    def update_node(self, call: Call) -> tuple[int, dict[str, Any]]:
+        if call.user not in self.admins:
+            name = call.groups["node_name"]
+            status = 422 if _wire.minor(self.version) >= 45 else 500
+            raise Reject(2010, "Invalid user id", f"Failure to update node {name}", status)
+        self.cluster.update_node(call.groups["node_name"], _wire.decode_node_update(call.body))
+        return 200, self._env(call)
+
+    def _partition_wire(self, name: str) -> dict[str, Any]:
+        part = self.cluster.partitions[name]
+        model = _models.partition_model(
+            self.cluster, part, report_state=_wire.minor(self.version) != 39
+        )
+        return enc.encode_partition(model, self.fmt)
+
+    def partitions(self, call: Call) -> tuple[int, dict[str, Any]]:
+        wires = [self._partition_wire(p) for p in self.cluster.partitions]
+        return 200, self._env(call, {"partitions": wires}, last_update=self.cluster.applied)
+
+    def partition(self, call: Call) -> tuple[int, dict[str, Any]]:
+        name = call.groups["partition_name"]
+        if name not in self.cluster.partitions:
+            query = "Query empty or not RFC7320 compliant"
+            raise Reject(9000, query, f"Unable to find partition {name}", 422)
+        body = {"partitions": [self._partition_wire(name)]}
+        return 200, self._env(call, body, last_update=self.cluster.applied)
+
+    def reservations_list(self, call: Call) -> tuple[int, dict[str, Any]]:
+        wires = [enc.encode_reservation(r, self.fmt) for r in self.reservations]
+        return 200, self._env(call, {"reservations": wires}, last_update=self.cluster.applied)
+
+    def licenses_list(self, call: Call) -> tuple[int, dict[str, Any]]:
+        wires = [enc.encode_license(lic, self.fmt) for lic in self.licenses]
+        return 200, self._env(call, {"licenses": wires}, last_update=self.cluster.applied)
+
+
+def _kill_status(job_id: str, reject: Reject, known: int | None) -> dict[str, Any]:
+    return {
+        "error": {"string": reject.error, "code": reject.errno, "message": reject.error},
+        "step_id": job_id,
+        "job_id": enc.wrap(known),
+        "federation": {"sibling": ""},
+    }
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value.lower().startswith("bearer "):
+        return value[7:].strip() or None
+    return None
+
+
+def _token_user(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    user = claims.get("sun") or claims.get("username")
+    return str(user) if user else None

@@ -1,0 +1,85 @@
+"""The slurmdbd half of the fake: accounting jobs and the static database entities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..._versions import _encode as enc
+from . import _models
+from ._state import FakeJob, Reject
+
+if TYPE_CHECKING:
+    from ._app import Call, Handler
+    from ._cluster import FakeCluster
+
+__all__ = ["SlurmdbHandlers"]
+
+
+class SlurmdbHandlers:
+    """``GET /slurmdb/<v>/...`` handlers, mixed into :class:`~._app.FakeApp`."""
+
+    cluster: FakeCluster
+    fmt: enc.WireFormat
+    user: str
+
+    if TYPE_CHECKING:
+
+        def _env(
+            self, call: Call, body: dict[str, Any] | None = None, **kw: Any
+        ) -> dict[str, Any]: ...
+
+    def _db_wire(self, job: FakeJob, now: int) -> dict[str, Any]:
+        return enc.encode_accounting_job(_models.accounting_model(self.cluster, job, now), self.fmt)
+
+    def db_jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
+        now = self.cluster.sync()
+        q = call.query
+        start = _int(q.get("start_time"))
+        end = _int(q.get("end_time"))
+        users = _names(q.get("users"))
+        accounts = _names(q.get("account"))
+        out = []
+        for job in self.cluster.jobs.values():
+            if users and job.user_name not in users:
+                continue
+            if accounts and job.account not in accounts:
+                continue
+            if start is not None and (job.end_time or now) < start:
+                continue
+            if end is not None and job.submit_time > end:
+                continue
+            out.append(self._db_wire(job, now))
+        return 200, self._env(call, {"jobs": out})
+
+    def db_job(self, call: Call) -> tuple[int, dict[str, Any]]:
+        now = self.cluster.sync()
+        try:
+            found = self.cluster.find(call.groups["job_id"], visible=False)
+        except Reject:  # what slurmdbd says: nothing found is a warning
+            warning = {"description": "slurmdb_jobs_get() found nothing", "source": "_dump_jobs"}
+            return 200, self._env(call, {"jobs": []}, warnings=[warning])
+        return 200, self._env(call, {"jobs": [self._db_wire(j, now) for j in found]})
+
+    def _static(self, kind: str, key: str) -> Handler:
+        encoders: dict[str, Callable[[Any, enc.WireFormat], dict[str, Any]]] = {
+            "accounts": enc.encode_account,
+            "users": enc.encode_user,
+            "associations": enc.encode_association,
+            "qos": enc.encode_qos,
+            "tres": enc.encode_tres,
+        }
+
+        def handler(call: Call) -> tuple[int, dict[str, Any]]:
+            models = _models.static_accounting(self.cluster, self.user)[kind]
+            return 200, self._env(call, {key: [encoders[kind](m, self.fmt) for m in models]})
+
+        return handler
+
+
+def _int(values: list[str] | None) -> int | None:
+    return int(values[0]) if values and values[0].lstrip("-").isdigit() else None
+
+
+def _names(values: list[str] | None) -> set[str]:
+    return {n for v in values or () for n in v.split(",") if n}

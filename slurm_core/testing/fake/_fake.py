@@ -1,0 +1,395 @@
+"""``FakeSlurmServer``: an in-memory slurmrestd with a job state machine and a clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..._versions import CLIENT_VERSIONS
+from ...models import Job, License, Node, Reservation
+from . import _models
+from ._app import FakeApp, Reply, TokenCheck
+from ._cluster import FakeCluster
+from ._faults import CorruptKind, DropKind, Dropped, Fault, Faults, Plan, corrupted, status_body
+from ._state import Clock, FakeNode, FakePartition, Outcome, default_nodes, default_partitions
+from ._transport import FakeTransport
+
+__all__ = ["FakeSlurmServer", "RecordedRequest"]
+
+_ids = itertools.count(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received: ``query`` maps names to lists of values."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: bytes
+    status: int | None
+    """The status answered, ``None`` when the connection was dropped."""
+    faults: tuple[str, ...] = ()
+
+    def json(self) -> Any:
+        """The request body parsed as JSON."""
+        import json
+
+        return json.loads(self.body)
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _pattern(path: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
+    return re.compile(path) if isinstance(path, str) else path
+
+
+class FakeSlurmServer:
+    """An in-memory slurmrestd speaking the wire format of one REST API version.
+
+    Jobs move PENDING -> RUNNING -> COMPLETED on the fake's clock: manual by default
+    (:meth:`advance`), or following the wall clock with ``realtime=True`` (``speed``
+    times faster). Scheduling happens whenever the clock moves, so a job submitted now
+    is PENDING until the next :meth:`advance` (even ``advance(0)``).
+
+    Example::
+
+        fake = FakeSlurmServer(api_version="v0.0.42", default_runtime=30)
+        with SlurmClient(fake.url, transport=fake.transport()) as client:
+            job_id = client.jobs.submit().command(["true"]).execute().job_id
+            fake.advance(1)                     # scheduled: RUNNING
+            fake.advance(30)                    # done: COMPLETED
+            assert client.jobs.get(job_id).state.is_success
+    """
+
+    def __init__(
+        self,
+        api_version: str = CLIENT_VERSIONS[-1],
+        *,
+        nodes: Sequence[FakeNode] | None = None,
+        partitions: Sequence[FakePartition] | None = None,
+        default_runtime: float | timedelta = 60.0,
+        start_time: datetime | float | None = None,
+        realtime: bool = False,
+        speed: float = 1.0,
+        min_job_age: float | timedelta = 300,
+        token: str | TokenCheck | None = None,
+        require_token: bool = False,
+        user: str = "testuser",
+        uid: int = 1000,
+        cluster_name: str = "fakecluster",
+        account: str = "testacct",
+        accounting: bool = True,
+        licenses: Sequence[License] | None = None,
+        reservations: Sequence[Reservation] | None = None,
+        admins: Sequence[str] = ("root", "slurm"),
+    ) -> None:
+        if api_version not in CLIENT_VERSIONS:
+            raise ValueError(f"api_version must be one of {', '.join(CLIENT_VERSIONS)}")
+        node_list = list(nodes) if nodes is not None else default_nodes()
+        self.api_version = api_version
+        self.url = f"http://fake-slurmrestd-{next(_ids)}.test:6820"
+        """A URL unique to this fake (the client caches negotiation and breakers per URL)."""
+        self._lock = threading.RLock()
+        self._clock = Clock(start_time, realtime, speed)
+        self.cluster = FakeCluster(
+            node_list,
+            list(partitions) if partitions is not None else default_partitions(node_list),
+            clock=self._clock,
+            default_runtime=_seconds(default_runtime),
+            min_job_age=int(_seconds(min_job_age)),
+            name=cluster_name,
+            default_account=account,
+        )
+        self.app = FakeApp(
+            self.cluster,
+            api_version,
+            user=user,
+            uid=uid,
+            token=token,
+            require_token=require_token,
+            accounting=accounting,
+            licenses=list(licenses) if licenses is not None else _models.default_licenses(),
+            reservations=(
+                list(reservations)
+                if reservations is not None
+                else _models.default_reservations(self._clock.now())
+            ),
+            admins=tuple(admins),
+        )
+        self.faults = Faults()
+        self.requests: list[RecordedRequest] = []
+        """Every request received, in order (also those answered by a fault)."""
+
+    def __repr__(self) -> str:
+        return f"<FakeSlurmServer {self.api_version} jobs={len(self.cluster.jobs)}>"
+
+    # ------------------------------------------------------------ connecting -------------
+    def transport(self) -> FakeTransport:
+        """An httpx transport serving sync and async clients in-process (no sockets).
+
+        Example::
+
+            client = AsyncSlurmClient(fake.url, transport=fake.transport())
+        """
+        return FakeTransport(self)
+
+    async_transport = transport
+
+    def serve(self, port: int = 0) -> AbstractContextManager[str]:
+        """Serve over real HTTP on 127.0.0.1 (a free port by default); yields the URL.
+
+        Example::
+
+            with fake.serve() as url:
+                subprocess.run(["curl", f"{url}/slurm/v0.0.42/ping"], check=True)
+        """
+        from ._server import serve
+
+        return serve(self, port)
+
+    def client(self, **options: Any) -> Any:
+        """A :class:`~slurm_core.SlurmClient` wired to this fake (``options`` passed on).
+
+        Example::
+
+            with fake.client() as client:
+                client.jobs.list()
+        """
+        from ..._client import SlurmClient
+
+        return SlurmClient(self.url, transport=self.transport(), **options)
+
+    def async_client(self, **options: Any) -> Any:
+        """An :class:`~slurm_core.AsyncSlurmClient` wired to this fake."""
+        from ..._client import AsyncSlurmClient
+
+        return AsyncSlurmClient(self.url, transport=self.transport(), **options)
+
+    # ------------------------------------------------------------------ clock ------------
+    @property
+    def now(self) -> datetime:
+        """The fake's current time (UTC)."""
+        return self._clock.datetime()
+
+    def advance(self, seconds: float | timedelta = 0) -> None:
+        """Move the clock forward and run the scheduler (jobs start, end, unblock).
+
+        Example::
+
+            fake.advance(30)                     # or fake.advance(timedelta(minutes=5))
+        """
+        with self._lock:
+            self._clock.advance(_seconds(seconds))
+            self.cluster.sync(force=True)
+
+    # ------------------------------------------------------------------ jobs -------------
+    def set_job_outcome(
+        self,
+        job_id: int | None = None,
+        *,
+        name: str | None = None,
+        state: str = "COMPLETED",
+        exit_code: int = 0,
+        signal: int | None = None,
+        runtime: float | timedelta | None = None,
+    ) -> None:
+        """How a job ends: by ``job_id`` (an array id covers its tasks), or for every job
+        whose name matches the glob ``name`` (later rules win). ``runtime`` in seconds.
+
+        Example::
+
+            fake.set_job_outcome(job_id, state="FAILED", exit_code=3)
+            fake.set_job_outcome(name="train-*", runtime=3600)
+        """
+        if (job_id is None) == (name is None):
+            raise ValueError("give either job_id or name")
+        outcome = Outcome(
+            state=state.upper(),
+            exit_code=exit_code,
+            signal=signal,
+            runtime=None if runtime is None else _seconds(runtime),
+        )
+        with self._lock:
+            if name is not None:
+                self.cluster.name_rules.append((name, outcome))
+                return
+            assert job_id is not None
+            jobs = self.cluster.find(job_id, visible=False)
+            self.cluster.outcomes[job_id] = outcome
+            for job in jobs:  # running already: its end changes now
+                if job.state == "RUNNING":
+                    job.outcome, job.final_state = outcome, outcome.state
+                    if outcome.runtime is not None:
+                        end = job.start_time + max(1, int(outcome.runtime))
+                        job.finish_at = max(end, self._clock.now())
+            self.cluster.sync()
+
+    def job(self, job_id: int | str) -> Job:
+        """The job as the client should see it now (versionless; raises KeyError if unknown).
+
+        Example::
+
+            assert fake.job(job_id).state.base is JobBaseState.RUNNING
+        """
+        from ._state import Reject
+
+        with self._lock:
+            self.cluster.sync()
+            try:
+                found = self.cluster.find(job_id, visible=False)
+            except Reject:
+                raise KeyError(job_id) from None
+            return _models.job_model(self.cluster, found[0])
+
+    def jobs(self) -> list[Job]:
+        """Every job record, including those slurmctld already forgot."""
+        with self._lock:
+            self.cluster.sync()
+            return [_models.job_model(self.cluster, j) for j in self.cluster.jobs.values()]
+
+    def node(self, name: str) -> Node:
+        """A node as the client should see it now."""
+        with self._lock:
+            return _models.node_model(self.cluster, self.cluster.nodes[name])
+
+    def script(self, job_id: int) -> str:
+        """The batch script a job was submitted with."""
+        with self._lock:
+            return self.cluster.find(job_id, visible=False)[0].script
+
+    def environment(self, job_id: int) -> dict[str, str]:
+        """The environment a job was submitted with."""
+        with self._lock:
+            return dict(self.cluster.find(job_id, visible=False)[0].environment)
+
+    def signals(self, job_id: int) -> list[str]:
+        """Signals sent to a job with ``jobs.cancel(job_id, signal=...)``."""
+        with self._lock:
+            return list(self.cluster.find(job_id, visible=False)[0].signals)
+
+    # ----------------------------------------------------------------- faults ------------
+    def fail_next(
+        self,
+        status: int = 503,
+        *,
+        times: int = 1,
+        path: str | re.Pattern[str] | None = None,
+        method: str | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``status`` (not processed).
+
+        Example::
+
+            fake.fail_next(status=503, times=2, path=r"/jobs$")
+        """
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        self.faults.add(
+            Fault("status", times, _pattern(path), method, status, body, headers=headers)
+        )
+
+    def delay_next(
+        self,
+        seconds: float,
+        *,
+        times: int = 1,
+        path: str | re.Pattern[str] | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Wait ``seconds`` (real time) before answering the next matching requests."""
+        self.faults.add(Fault("delay", times, _pattern(path), method, seconds=seconds))
+
+    def drop_next(
+        self,
+        error: DropKind = "read",
+        *,
+        times: int = 1,
+        path: str | re.Pattern[str] | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Drop the connection: ``"connect"`` before the request is processed
+        (``httpx.ConnectError``), ``"read"``/``"timeout"`` after it was (the job *was*
+        submitted; ``httpx.ReadError``/``ReadTimeout``).
+
+        Example::
+
+            fake.drop_next("read", path=r"/job/submit$")   # submitted, answer lost
+        """
+        self.faults.add(Fault("drop", times, _pattern(path), method, drop=error))
+
+    def corrupt_next(
+        self,
+        mode: CorruptKind = "truncated",
+        *,
+        times: int = 1,
+        path: str | re.Pattern[str] | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Process the request but answer a ``"truncated"``, ``"malformed"`` or ``"empty"`` body."""
+        self.faults.add(Fault("corrupt", times, _pattern(path), method, corrupt=mode))
+
+    def clear_faults(self) -> None:
+        """Forget every pending fault."""
+        self.faults.clear()
+
+    # --------------------------------------------------------------- requests ------------
+    def requests_to(
+        self, path: str | re.Pattern[str], method: str | None = None
+    ) -> list[RecordedRequest]:
+        """Recorded requests whose path matches the regular expression ``path``.
+
+        Example::
+
+            assert len(fake.requests_to(r"/jobs$", "GET")) == 3
+        """
+        pattern = _pattern(path)
+        assert pattern is not None
+        return [
+            r
+            for r in self.requests
+            if pattern.search(r.path) and (method is None or r.method == method.upper())
+        ]
+
+    def _plan(self, method: str, path: str) -> Plan:
+        return self.faults.plan(method, path)
+
+    def _answer(
+        self,
+        plan: Plan,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Reply:
+        def record(status: int | None) -> None:
+            self.requests.append(
+                RecordedRequest(method, path, query, body, status, tuple(plan.names))
+            )
+
+        with self._lock:
+            if plan.drop is not None and plan.drop.drop == "connect":
+                record(None)
+                raise Dropped("connect")
+            if plan.status is not None:
+                fault = plan.status
+                reply = Reply(fault.status, status_body(fault), headers=dict(fault.headers))
+            else:
+                reply = self.app.handle(method, path, query, headers, body)
+            if plan.drop is not None:
+                record(None)
+                raise Dropped(plan.drop.drop)
+            if plan.corrupt is not None:
+                reply.body = corrupted(reply.body, plan.corrupt.corrupt)
+            record(reply.status)
+            return reply

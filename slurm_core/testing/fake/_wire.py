@@ -1,0 +1,269 @@
+"""What each slurmrestd version writes around the objects, and request bodies decoded.
+
+Objects themselves are encoded by :mod:`slurm_core._versions._encode`; this module adds
+the envelope (``meta``, ``errors``, ``warnings``, ``last_update``...), the error styles
+(22.05's HTTP 500 with an error number; 24.11's 404/422/511), and reads request bodies
+with the client's own tolerant decoders (:mod:`slurm_core._versions._decode`), so plain
+and wrapped numbers are both accepted, as slurmrestd does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..._versions._decode import WireError, boolean, count, minutes, text
+from ..._versions._encode import Wire, wrap
+from ...models import INFINITE
+from ._cluster import SubmitRequest
+from ._state import Reject
+
+__all__ = [
+    "decode_node_update",
+    "decode_submit",
+    "decode_update",
+    "envelope",
+    "error_body",
+    "error_status",
+    "minor",
+]
+
+_RELEASES = {
+    38: ("22", "05", "8"),
+    39: ("23", "11", "10"),
+    40: ("24", "11", "5"),
+    41: ("24", "11", "5"),
+    42: ("24", "11", "5"),
+    43: ("25", "05", "3"),
+    44: ("25", "11", "0"),
+    45: ("26", "05", "0"),
+}
+
+
+def minor(version: str) -> int:
+    """``"v0.0.42"`` -> ``42``."""
+    return int(version.rsplit(".", 1)[1])
+
+
+def _meta(version: str, user: str, cluster: str) -> Wire:
+    major, month, micro = _RELEASES[minor(version)]
+    release = f"{major}.{month}.{micro}"
+    if minor(version) <= 39:
+        plugin = {"type": f"openapi/{version}", "name": f"Slurm OpenAPI {version}"}
+        if minor(version) == 39:
+            plugin["data_parser"] = f"data_parser/{version}"
+        return {
+            "plugin": plugin,
+            "Slurm": {
+                # the v0.0.38 document says strings (22.05 sends numbers), v0.0.39 numbers
+                "version": (
+                    {"major": major, "micro": micro, "minor": month}
+                    if minor(version) == 38
+                    else {"major": int(major), "micro": int(micro), "minor": int(month)}
+                ),
+                "release": release,
+            },
+        }
+    return {
+        "plugin": {
+            "type": "openapi/slurmctld",
+            "name": "Slurm OpenAPI slurmctld",
+            "data_parser": f"data_parser/{version}",
+            "accounting_storage": "accounting_storage/slurmdbd",
+        },
+        "client": {"source": "[fake]:0", "user": user, "group": user},
+        "command": [],
+        "slurm": {
+            "version": {"major": major, "micro": micro, "minor": month},
+            "release": release,
+            "cluster": cluster,
+        },
+    }
+
+
+def envelope(
+    version: str,
+    user: str,
+    cluster: str,
+    body: Wire | None = None,
+    *,
+    errors: list[Wire] | None = None,
+    warnings: list[Wire] | None = None,
+    last_update: int | None = None,
+) -> Wire:
+    """``body`` with this version's ``meta``, ``errors`` and (v0.0.39+) ``warnings``."""
+    out: Wire = dict(body or {})
+    out["meta"] = _meta(version, user, cluster)
+    out["errors"] = errors or []
+    if minor(version) >= 39:
+        out["warnings"] = warnings or []
+    if last_update is not None and minor(version) >= 40:
+        out["last_backfill"] = wrap(0)
+        out["last_update"] = wrap(last_update)
+    return out
+
+
+def error_entry(reject: Reject) -> Wire:
+    """One ``errors`` item."""
+    return {
+        "description": reject.description,
+        "error_number": reject.errno,
+        "error": reject.error,
+        "source": "fake-slurmrestd",
+    }
+
+
+def error_status(version: str, reject: Reject) -> int:
+    """22.05 (v0.0.38) and 23.x (v0.0.39) answer most refusals with 500."""
+    if minor(version) <= 39 and reject.status not in (401, 511):
+        return 500
+    return reject.status
+
+
+def error_body(
+    version: str,
+    user: str,
+    cluster: str,
+    reject: Reject,
+    last_update: int | None = None,
+    **extra: Any,
+) -> Wire:
+    """The error response body: the envelope with one error entry."""
+    return envelope(
+        version, user, cluster, extra or None, errors=[error_entry(reject)], last_update=last_update
+    )
+
+
+def update_time(version: str, value: str, now: int) -> int | None:
+    """The ``update_time`` query as epoch seconds (``None``: not given).
+
+    v0.0.40/41 refuse a plain epoch (422) and take Slurm's ``now-<seconds>``; the others
+    take both.
+    """
+    if not value:
+        return None
+    relative = re.fullmatch(r"now-(\d+)", value.strip())
+    if relative:
+        return now - int(relative.group(1))
+    if value.isdigit() and minor(version) not in (40, 41):
+        return int(value)
+    raise Reject(9200, "Unable to parse query", f"Parsing of {value!r} for timestamp failed", 422)
+
+
+# ---------------------------------------------------------------- request bodies -------------
+def _bad(description: str) -> Reject:
+    return Reject(9002, "Unable to parse job description", description, 400)
+
+
+def _gpus(job: Wire) -> int:
+    """GPUs per job from ``tres_per_job``/``tres_per_node``/``gpus``/``gres``."""
+    per_job = text(job.get("tres_per_job")) or text(job.get("gpus"))
+    per_node = text(job.get("tres_per_node")) or text(job.get("gres"))
+    total = 0
+    for value, scale in ((per_job, 1), (per_node, _min_nodes(job) or 1)):
+        for item in (value or "").split(","):
+            if "gpu" in item:
+                last = item.rsplit(":", 1)[-1]
+                total += (int(last) if last.isdigit() else 1) * scale
+    return total
+
+
+def _min_nodes(job: Wire) -> int | None:
+    value = job.get("minimum_nodes")
+    if type(value) is int:
+        return value
+    nodes = job.get("nodes")
+    if type(nodes) is list and nodes:  # v0.0.38: [min, max]
+        return count(nodes[0], "nodes")
+    if type(nodes) is str and nodes:
+        head = re.match(r"\d+", nodes)
+        return int(head.group()) if head else None
+    return count(nodes, "nodes") if type(nodes) in (int, dict) else None
+
+
+def _environment(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):  # v0.0.38
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return dict(str(item).partition("=")[::2] for item in value)
+    return {}
+
+
+def _minutes_of(value: Any, path: str) -> int | Any:
+    limit = minutes(value, path)
+    if limit is None or limit is INFINITE:
+        return limit
+    return int(limit.total_seconds() // 60)
+
+
+def decode_submit(body: Any) -> SubmitRequest:
+    """``POST job/submit`` of any version (script beside or inside ``job``)."""
+    if not isinstance(body, dict) or not isinstance(body.get("job"), dict):
+        raise _bad("expected an object with a 'job' object")
+    job: Wire = body["job"]
+    script = job.get("script", body.get("script"))
+    if not isinstance(script, str) or not script.startswith("#!"):
+        raise Reject(2009, "Batch job script missing", "Batch job submission failed")
+    try:
+        return SubmitRequest(
+            script=script,
+            name=text(job.get("name"), "name") or "sbatch",
+            partition=text(job.get("partition"), "partition"),
+            account=text(job.get("account"), "account"),
+            qos=text(job.get("qos"), "qos"),
+            comment=text(job.get("comment"), "comment"),
+            working_directory=text(
+                job.get("current_working_directory"), "current_working_directory"
+            ),
+            standard_output=text(job.get("standard_output"), "standard_output"),
+            standard_error=text(job.get("standard_error"), "standard_error"),
+            standard_input=text(job.get("standard_input"), "standard_input"),
+            environment=_environment(job.get("environment")),
+            tasks=count(job.get("tasks"), "tasks"),
+            cpus_per_task=count(job.get("cpus_per_task"), "cpus_per_task"),
+            min_nodes=_min_nodes(job),
+            memory_per_cpu=count(job.get("memory_per_cpu"), "memory_per_cpu"),
+            memory_per_node=count(job.get("memory_per_node"), "memory_per_node"),
+            gpus=_gpus(job),
+            time_limit=_minutes_of(job.get("time_limit"), "time_limit"),
+            dependency=text(job.get("dependency"), "dependency"),
+            array=text(job.get("array"), "array"),
+            begin_time=count(job.get("begin_time"), "begin_time") or 0,
+            hold=bool(boolean(job.get("hold"), "hold")),
+            nice=count(job.get("nice"), "nice"),
+            priority=count(job.get("priority"), "priority"),
+            requeue=boolean(job.get("requeue"), "requeue"),
+        )
+    except (WireError, ValueError) as exc:
+        raise _bad(f"job.{exc}") from None
+
+
+def decode_update(body: Any) -> dict[str, Any]:
+    """``POST job/{id}``: flat (most versions) or wrapped as ``{"job": {...}}`` (v0.0.39)."""
+    if isinstance(body, dict) and set(body) == {"job"} and isinstance(body["job"], dict):
+        body = body["job"]
+    if not isinstance(body, dict):
+        raise _bad("expected a job description object")
+    out: dict[str, Any] = {}
+    try:
+        if "hold" in body:
+            out["hold"] = bool(boolean(body["hold"], "hold"))
+        if "time_limit" in body:
+            out["time_limit"] = _minutes_of(body["time_limit"], "time_limit")
+        if "priority" in body:
+            out["priority"] = count(body["priority"], "priority")
+        if "nice" in body:
+            out["nice"] = count(body["nice"], "nice")
+        for key in ("name", "comment", "account", "qos", "partition"):
+            if key in body:
+                out[key] = text(body[key], key)
+    except WireError as exc:
+        raise _bad(str(exc)) from None
+    return out
+
+
+def decode_node_update(body: Any) -> dict[str, Any]:
+    """``POST node/{name}``."""
+    if not isinstance(body, dict):
+        raise Reject(9001, "Unable to parse request", "expected a node update object", 400)
+    return body
