@@ -28,11 +28,15 @@ Shape differences of *responses* are absorbed by the tolerant decoders in
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from ..models import Partition
 from . import _parse
-from .base import Adapter
+from .base import Adapter, Request
 
 __all__ = ["ADAPTERS", "CLIENT_VERSIONS"]
 
@@ -47,6 +51,28 @@ class V0038(Adapter):
 
     def partition_item(self, item: dict[str, Any]) -> Partition:
         return _parse.partition_v38(item)
+
+    def accounting_jobs(
+        self,
+        *,
+        start: datetime | int | float | None = None,
+        end: datetime | int | float | None = None,
+        users: str | Sequence[str] | None = None,
+        accounts: str | Sequence[str] | None = None,
+    ) -> Request:
+        # dbv0.0.38 refuses UNIX timestamps ("Unable to parse time format", checked on
+        # 22.05.8) and reads its date formats in the server's time zone; "now-<seconds>"
+        # is exact up to the clocks' skew, whatever the zone.
+        request = super().accounting_jobs(start=start, end=end, users=users, accounts=accounts)
+        if not request.params:
+            return request
+        params = dict(request.params)
+        now = time.time()
+        for key in ("start_time", "end_time"):
+            if key in params:
+                delta = round(int(params[key]) - now)
+                params[key] = f"now{delta:+d}" if delta else "now"
+        return dataclasses.replace(request, params=params)
 
 
 class V0039(Adapter):

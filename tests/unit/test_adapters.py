@@ -530,6 +530,17 @@ def test_accounting_query_parameters() -> None:
     }
     old = get_adapter("v0.0.38").accounting_jobs(users="alice")
     assert old.params is None  # dbv0.0.38 has no users filter: applied client side
+    # dbv0.0.38 refuses UNIX timestamps: times go relative to the server's "now"
+    now = datetime.now(UTC)
+    old = get_adapter("v0.0.38").accounting_jobs(
+        start=now - timedelta(hours=1), end=now.timestamp() + 30
+    )
+    assert old.params is not None
+    start_s, end_s = old.params["start_time"], old.params["end_time"]
+    assert start_s in ("now-3600", "now-3601", "now-3599")
+    assert end_s in ("now+30", "now+29", "now+31")
+    params = get_adapter("v0.0.38").accounting_jobs(start=now).params
+    assert params in ({"start_time": "now"}, {"start_time": "now-1"})
     with pytest.raises(ValueError, match="users"):
         get_adapter("v0.0.41").accounting_jobs(users=["a,b"])
 
