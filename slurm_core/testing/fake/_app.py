@@ -231,7 +231,7 @@ class FakeApp(SlurmdbHandlers):
         return 200, self._env(call, body, last_update=self.cluster.last_job_update)
 
     def submit(self, call: Call) -> tuple[int, dict[str, Any]]:
-        request = _wire.decode_submit(call.body)
+        request = _wire.decode_submit(call.body, self.cluster.sync())
         job = self.cluster.submit(request, call.user, self.uid)
         job_id = job.array_job_id or job.job_id
         minor = _wire.minor(self.version)

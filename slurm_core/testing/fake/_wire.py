@@ -196,8 +196,20 @@ def _minutes_of(value: Any, path: str) -> int | Any:
     return int(limit.total_seconds() // 60)
 
 
-def decode_submit(body: Any) -> SubmitRequest:
+def _begin(value: Any, now: int) -> int:
+    """``begin_time``: an epoch (plain or wrapped), or 22.05's ``"now+<seconds>"``."""
+    if isinstance(value, str) and value.strip().startswith("now"):
+        ahead = re.fullmatch(r"now(?:\+(\d+))?", value.strip())
+        if ahead is None:
+            raise WireError("begin_time", f"expected now+<seconds>, got {value!r}")
+        return now + int(ahead.group(1) or 0)
+    return count(value, "begin_time") or 0
+
+
+def decode_submit(body: Any, now: int) -> SubmitRequest:
     """``POST job/submit`` of any version (script beside or inside ``job``)."""
+    if isinstance(body, dict) and "jobs" in body and "job" not in body:
+        raise _bad("heterogeneous jobs ('jobs') are not supported by FakeSlurmServer")
     if not isinstance(body, dict) or not isinstance(body.get("job"), dict):
         raise _bad("expected an object with a 'job' object")
     job: Wire = body["job"]
@@ -228,7 +240,7 @@ def decode_submit(body: Any) -> SubmitRequest:
             time_limit=_minutes_of(job.get("time_limit"), "time_limit"),
             dependency=text(job.get("dependency"), "dependency"),
             array=text(job.get("array"), "array"),
-            begin_time=count(job.get("begin_time"), "begin_time") or 0,
+            begin_time=_begin(job.get("begin_time"), now),
             hold=bool(boolean(job.get("hold"), "hold")),
             nice=count(job.get("nice"), "nice"),
             priority=count(job.get("priority"), "priority"),
