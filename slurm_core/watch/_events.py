@@ -116,7 +116,7 @@ class Phase:
 
     name: str
     final: bool = False
-    requeue: bool = False
+    requeue: bool = dataclasses.field(default=False, compare=False)  # PENDING+REQUEUED = PENDING
 
 
 def phase_of(state: JobState) -> Phase | None:

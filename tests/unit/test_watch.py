@@ -1,0 +1,441 @@
+"""client.jobs.watch/wait against a scripted slurmrestd, through both faces.
+
+Time is fake: the watcher's clock and sleep are replaced (``FakeTime``), so intervals are
+asserted from the delays the loop asked for, never by sleeping. Jobs move when the n-th
+listing arrives (``SimSlurm.script``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from test_watch_sim import URL, SimSlurm
+
+from slurm_core import (
+    AsyncSlurmClient,
+    AuthenticationError,
+    JobFailedError,
+    RetryPolicy,
+    SlurmClient,
+)
+from slurm_core._versions.negotiate import clear_cache
+from slurm_core.watch import (
+    AsyncWatcher,
+    JobEvent,
+    JobEventType,
+    SyncWatcher,
+    WaitTimeoutError,
+    WatchOptions,
+)
+from slurm_core.watch._policy import MIN_INTERVAL_ENV
+
+pytestmark = pytest.mark.anyio
+T = JobEventType
+FAST = WatchOptions(min_interval=0, initial_interval=1, max_interval=8, backoff=2)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_negotiation() -> Iterator[None]:
+    clear_cache()
+    yield
+    clear_cache()
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.t += delay
+
+    async def asleep(self, delay: float) -> None:
+        self.sleep(delay)
+        await anyio.lowlevel.checkpoint()  # a real sleep lets other tasks run
+
+
+class Face:
+    """One test body, both clients: ``mode`` picks SlurmClient or AsyncSlurmClient."""
+
+    def __init__(self, mode: str, sim: SimSlurm, options: WatchOptions = FAST) -> None:
+        self.mode, self.sim, self.time = mode, sim, FakeTime()
+        kw: dict[str, Any] = {"transport": sim.transport(), "retry": RetryPolicy(max_attempts=1)}
+        if mode == "sync":
+            self.client: Any = SlurmClient(URL, **kw)
+            self.watcher: Any = SyncWatcher(
+                self.client._core,
+                self.client._http,
+                options,
+                sleep=self.time.sleep,
+                clock=self.time.now,
+            )
+        else:
+            self.client = AsyncSlurmClient(URL, **kw)
+            self.watcher = AsyncWatcher(
+                self.client._core,
+                self.client._http,
+                options,
+                sleep=self.time.asleep,
+                clock=self.time.now,
+            )
+        self.client.jobs._watcher = self.watcher
+
+    async def events(self, ids: Any, **kw: Any) -> list[JobEvent]:
+        if self.mode == "sync":
+            return list(self.client.jobs.watch(ids, **kw))
+        return [e async for e in self.client.jobs.watch(ids, **kw)]
+
+    async def wait(self, job_id: int, **kw: Any) -> Any:
+        if self.mode == "sync":
+            return self.client.jobs.wait(job_id, **kw)
+        return await self.client.jobs.wait(job_id, **kw)
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def kinds(events: list[JobEvent]) -> list[tuple[Any, T]]:
+    return [(e.job_id, e.type) for e in events]
+
+
+async def test_lifecycle_events_one_listing_per_poll(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    jid = sim.add()
+    sim.script = {3: lambda: sim.set(jid, "RUNNING"), 6: lambda: sim.set(jid, "COMPLETED")}
+    face = Face(mode, sim)
+    events = await face.events(jid)
+    assert kinds(events) == [(jid, T.PENDING), (jid, T.STARTED), (jid, T.COMPLETED)]
+    assert events[1].nodes == "node1"
+    assert events[2].final
+    assert events[2].exit_code is not None
+    assert events[2].exit_code.ok
+    assert len(sim.listings()) == face.watcher.brain.polls == 6
+    assert face.watcher.brain.active == 0
+    assert face.watcher.brain.watched == frozenset()
+
+
+async def test_many_jobs_cost_one_request_per_interval(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    ids = [sim.add() for _ in range(50)]
+
+    def move(jobs: list[int], state: str) -> None:
+        for j in jobs:
+            sim.set(j, state)
+
+    sim.script = {
+        2: lambda: move(ids, "RUNNING"),
+        4: lambda: move(ids[:25], "COMPLETED"),
+        7: lambda: move(ids[25:], "FAILED"),
+    }
+    face = Face(mode, sim)
+    events = await face.events(ids)
+    assert len(events) == 150
+    assert sum(e.final for e in events) == 50
+    listings = sim.listings()
+    assert len(listings) == face.watcher.brain.polls == 7
+    others = [r for r in sim.requests if r not in listings and r.url.path != "/openapi/v3"]
+    assert others == []  # never one request per job
+
+
+@pytest.mark.parametrize(
+    ("version", "sent"),
+    [
+        ("v0.0.38", "epoch-2"),
+        ("v0.0.39", None),
+        ("v0.0.40", "now-"),
+        ("v0.0.41", "now-"),
+        ("v0.0.42", "epoch"),
+        ("v0.0.45", "epoch"),
+    ],
+)
+async def test_update_time_per_version(mode: str, version: str, sent: str | None) -> None:
+    sim = SimSlurm(version)
+    jid = sim.add()
+    sim.script = {4: lambda: sim.set(jid, "RUNNING"), 6: lambda: sim.set(jid, "COMPLETED")}
+    face = Face(mode, sim)
+    events = await face.events(jid)
+    assert kinds(events) == [(jid, T.PENDING), (jid, T.STARTED), (jid, T.COMPLETED)]
+    params = [r.url.params.get("update_time") for r in sim.listings()]
+    assert params[0] is None  # the first listing is always a full one
+    if sent is None:
+        assert set(params) == {None}
+    elif sent.startswith("now-"):
+        assert all(p is not None and p.startswith("now-") for p in params[1:])
+    else:
+        want = int(sim.now) - (2 if sent == "epoch-2" else 0)
+        assert params[1:] == [str(want)] * (len(params) - 1)
+    diags = [r for r in sim.requests if r.url.path.endswith("/diag")]
+    assert len(diags) == (1 if version == "v0.0.38" else 0)  # v0.0.38 learns the server clock
+
+
+async def test_refused_update_time_falls_back_to_full_listings(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    sim.refuse_update_time = True
+    jid = sim.add()
+    sim.script = {4: lambda: sim.set(jid, "COMPLETED", start_time=None)}
+    face = Face(mode, sim)
+    assert kinds(await face.events(jid)) == [(jid, T.PENDING), (jid, T.COMPLETED)]
+    params = [r.url.params.get("update_time") for r in sim.listings()]
+    assert params == [None, f"{int(sim.now)}", None, None]
+
+
+async def test_interval_backs_off_and_resets_on_change(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    jid = sim.add()
+    sim.script = {5: lambda: sim.set(jid, "RUNNING"), 8: lambda: sim.set(jid, "COMPLETED")}
+    face = Face(mode, sim)
+    await face.events(jid)
+    # first poll immediate; then 1 (after the first sighting), 2, 4, 8 (capped), 1 after the
+    # start, then 2, and the final poll.
+    assert face.time.sleeps == [1, 2, 4, 8, 1, 2, 4]
+
+
+async def test_admin_floor_wins(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MIN_INTERVAL_ENV, "5")
+    sim = SimSlurm("v0.0.42")
+    jid = sim.add()
+    sim.script = {3: lambda: sim.set(jid, "COMPLETED")}
+    face = Face(mode, sim, WatchOptions(min_interval=0, initial_interval=0.1, max_interval=1))
+    await face.events(jid, max_interval=0.5)
+    assert face.time.sleeps
+    assert min(face.time.sleeps) >= 5
+
+
+async def test_restart_and_errors_lose_and_duplicate_nothing(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    ids = [sim.add(), sim.add()]
+
+    def outage() -> None:  # slurmrestd goes away; meanwhile both jobs run and one ends
+        sim.down = True
+        sim.set(ids[0], "RUNNING")
+        sim.set(ids[1], "RUNNING")
+        sim.set(ids[0], "COMPLETED")
+
+    def answers_500() -> None:
+        sim.down, sim.fail_status = False, 500
+
+    def back() -> None:
+        sim.fail_status = None
+        sim.set(ids[1], "COMPLETED")
+
+    sim.script = {2: outage, 4: answers_500, 5: back}
+    face = Face(mode, sim)
+    events = await face.events(ids)
+    assert kinds(events) == [
+        (ids[0], T.PENDING),
+        (ids[1], T.PENDING),
+        (ids[0], T.STARTED),
+        (ids[0], T.COMPLETED),
+        (ids[1], T.STARTED),
+        (ids[1], T.COMPLETED),
+    ]
+    # failed polls back off (doubling); the listing after a failure is a full one
+    assert face.time.sleeps == [1, 2, 4, 8]
+    params = [r.url.params.get("update_time") for r in sim.listings()]
+    assert params[1] is not None
+    assert params[2:] == [None, None, None]
+
+
+async def test_purged_job_resolved_from_accounting(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    jid = sim.add()
+
+    def run_and_purge() -> None:
+        sim.set(jid, "RUNNING")
+        sim.set(jid, "FAILED", exit_code=None)
+        sim.purge(jid)
+
+    sim.script = {2: run_and_purge}
+    face = Face(mode, sim)
+    events = await face.events(jid)
+    assert kinds(events) == [(jid, T.PENDING), (jid, T.STARTED), (jid, T.FAILED)]
+    assert events[-1].job is not None
+    assert events[-1].job.source == "accounting"
+    lookups = [r for r in sim.requests if r.url.path.startswith("/slurmdb/")]
+    assert len(lookups) == 1  # resolved once
+
+
+@pytest.mark.parametrize("why", ["accounting down", "not served", "never existed"])
+async def test_purged_without_accounting_is_unknown(mode: str, why: str) -> None:
+    sim = SimSlurm("v0.0.42", accounting=why != "not served")
+    sim.accounting_down = why == "accounting down"
+    jid = sim.add()
+    if why == "never existed":
+        sim.jobs.pop(jid)
+    else:
+        sim.script = {2: lambda: sim.purge(jid)}
+    face = Face(mode, sim)
+    events = await face.events(jid)
+    assert events[-1].type is T.UNKNOWN
+    assert events[-1].final
+    assert events[-1].new_state is None
+    with pytest.raises(JobFailedError) as info:
+        await face.wait(jid)
+    assert info.value.state == "UNKNOWN"
+    assert "slurmctld" in (info.value.reason or "")
+
+
+async def test_wait_returns_job_or_raises(mode: str) -> None:
+    sim = SimSlurm("v0.0.38")
+    ok, bad = sim.add(), sim.add()
+    sim.set(ok, "COMPLETED")
+    sim.set(bad, "FAILED", exit_code=None)
+    sim.jobs[bad] = sim.jobs[bad].model_copy(
+        update={
+            "exit_code": __import__("slurm_core").ExitCode.from_wait_status(768),
+            "state_reason": "NonZeroExitCode",
+        }
+    )
+    face = Face(mode, sim)
+    job = await face.wait(ok)
+    assert job.job_id == ok
+    assert job.state.is_success
+    with pytest.raises(JobFailedError) as info:
+        await face.wait(bad)
+    assert (info.value.job_id, info.value.state, info.value.exit_code) == (bad, "FAILED", 3)
+    assert info.value.reason == "NonZeroExitCode"
+
+
+async def test_wait_timeout(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    jid = sim.add()
+    face = Face(mode, sim)
+    with pytest.raises(WaitTimeoutError) as info:
+        await face.wait(jid, timeout=20)
+    assert info.value.job_ids == [jid]
+    assert info.value.timeout == 20
+    assert 20 <= face.time.t - 1000 < 21
+    assert face.watcher.brain.active == 0
+
+
+async def test_fatal_error_ends_the_watch(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    jid = sim.add()
+    sim.script = {2: lambda: setattr(sim, "fail_status", 401)}
+    face = Face(mode, sim)
+    with pytest.raises(AuthenticationError):
+        await face.events(jid)
+    assert face.watcher.brain.active == 0
+
+
+def test_break_detaches_and_leaves_no_thread() -> None:
+    sim = SimSlurm("v0.0.42")
+    ids = [sim.add(), sim.add()]
+    face = Face("sync", sim)
+    threads = threading.active_count()
+    for event in face.client.jobs.watch(ids):
+        assert event.type is T.PENDING
+        break
+    gc.collect()
+    assert face.watcher.brain.active == 0
+    assert face.watcher.brain.watched == frozenset()
+    assert threading.active_count() == threads
+
+
+def test_threads_share_one_loop() -> None:
+    sim = SimSlurm("v0.0.42")
+    a, b = sim.add(), sim.add()
+    sim.script = {3: lambda: sim.set(a, "COMPLETED"), 5: lambda: sim.set(b, "COMPLETED")}
+    client = SlurmClient(URL, transport=sim.transport())
+    client.jobs.watch_options = WatchOptions(
+        min_interval=0, initial_interval=0.01, max_interval=0.02
+    )
+    results: dict[int, list[T]] = {}
+    barrier = threading.Barrier(2)
+
+    def consume(jid: int) -> None:
+        with client.jobs.watch(jid, timeout=30) as events:
+            barrier.wait()
+            results[jid] = [e.type for e in events]
+
+    workers = [threading.Thread(target=consume, args=(j,)) for j in (a, b)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    assert results == {a: [T.PENDING, T.COMPLETED], b: [T.PENDING, T.COMPLETED]}
+    assert len(sim.listings()) == client.jobs.watcher.brain.polls
+    assert client.jobs.watcher.brain.active == 0
+
+
+async def test_tasks_share_one_loop_and_cancel_cleanly() -> None:
+    sim = SimSlurm("v0.0.42")
+    a, b = sim.add(), sim.add()
+    sim.script = {3: lambda: sim.set(a, "COMPLETED")}
+    face = Face("async", sim)
+    tasks_before = len(asyncio.all_tasks())
+    got: dict[str, list[T]] = {"a": [], "b": []}
+
+    async def consume(jid: int, key: str) -> None:
+        async for event in face.client.jobs.watch(jid):
+            got[key].append(event.type)
+
+    ta = asyncio.create_task(consume(a, "a"))
+    tb = asyncio.create_task(consume(b, "b"))
+    await ta  # a completes; b's job never does
+    tb.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tb
+    assert got == {"a": [T.PENDING, T.COMPLETED], "b": [T.PENDING]}
+    assert len(sim.listings()) == face.watcher.brain.polls
+    assert face.watcher.brain.active == 0
+    assert face.watcher.brain.watched == frozenset()
+    assert len(asyncio.all_tasks()) == tasks_before
+
+
+async def test_reattach_after_an_exception_repeats_nothing(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    jid = sim.add()
+    sim.script = {2: lambda: sim.set(jid, "RUNNING"), 4: lambda: sim.set(jid, "COMPLETED")}
+    face = Face(mode, sim)
+    watch = face.client.jobs.watch(jid, timeout=1.5)
+    seen: list[T] = []
+
+    async def drain() -> None:
+        while True:
+            seen.append((next(watch) if mode == "sync" else await watch.__anext__()).type)
+
+    with pytest.raises(WaitTimeoutError):
+        await drain()
+    assert face.watcher.brain.active == 0  # detached by the exception
+    watch._deadline = None
+    rest = list(watch) if mode == "sync" else [e async for e in watch]
+    assert seen + [e.type for e in rest] == [T.PENDING, T.STARTED, T.COMPLETED]
+
+
+def test_a_new_watch_is_polled_soon_but_not_below_the_floor() -> None:
+    sim = SimSlurm("v0.0.42")
+    a = sim.add()
+    face = Face("sync", sim, WatchOptions(min_interval=3, initial_interval=3, max_interval=60))
+    first = face.client.jobs.watch(a)
+    assert next(first).type is T.PENDING
+    for _ in range(8):  # nothing changes: the interval grows
+        face.watcher._lead(None)
+    brain = face.watcher.brain
+    assert brain.delay() > 10
+    b = sim.add()
+    second = face.client.jobs.watch(b)
+    assert brain.delay() == 3  # due one floor after the last poll (the clock did not move)
+    assert next(second).type is T.PENDING
+    assert face.time.sleeps[-1] == 3
+    first.close()
+    second.close()
+    assert brain.active == 0

@@ -1,0 +1,185 @@
+"""A scripted slurmrestd for the watch and graph unit tests (no tests in here).
+
+Only what the watcher and the graph touch: negotiation, ``GET jobs`` with slurmctld's
+``update_time`` semantics per version (304 on v0.0.38, ``last_update`` 0 from v0.0.40,
+``now-N`` only on v0.0.40/41), ``diag``, accounting lookups, submission and cancel.
+Jobs are shaped by the project's own model -> wire encoders. ``script`` runs a callback
+before answering the n-th listing, so a test moves jobs between two polls
+deterministically; ``down`` makes every request fail to connect (a restarting slurmrestd).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from slurm_core._versions._encode import encode_accounting_job, encode_diag, encode_job, wire_format
+from slurm_core.models import AccountingJob, Diag, ExitCode, Job, JobState
+
+URL = "http://sim-slurmrestd.test:6820"
+_JOB_PATH = re.compile(r"^/slurm(db)?/(v[\d.]+)/job/(\w+)$")
+
+
+def utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(int(epoch), timezone.utc)
+
+
+class SimSlurm:
+    """An in-memory slurmctld behind a ``httpx.MockTransport`` handler."""
+
+    def __init__(self, version: str = "v0.0.42", *, accounting: bool = True) -> None:
+        self.version = version
+        self.accounting = accounting
+        self.accounting_down = False
+        self.fmt = wire_format(version)
+        self.now = float(int(time.time()))  # server clock (epoch seconds)
+        self.last_job_update = self.now
+        self.jobs: dict[int, Job] = {}
+        self.purged: dict[int, Job] = {}
+        self.requests: list[httpx.Request] = []
+        self.script: dict[int, Callable[[], None]] = {}
+        self.down = False
+        self.fail_status: int | None = None
+        self.refuse_update_time = False
+        self.next_id = 100
+        self.submitted: list[dict[str, Any]] = []
+
+    # -- the cluster -------------------------------------------------------------------
+    def tick(self, seconds: float = 1.0) -> None:
+        self.now += seconds
+
+    def add(self, state: str = "PENDING", **fields: Any) -> int:
+        job_id = fields.pop("job_id", None) or self.next_id
+        self.next_id = max(self.next_id, job_id) + 1
+        values: dict[str, Any] = {
+            "job_id": job_id,
+            "name": fields.pop("name", f"job{job_id}"),
+            "state": JobState.parse(state),
+            "submit_time": utc(self.now),
+            "user_name": "alice",
+        }
+        values.update(fields)
+        self.jobs[job_id] = Job.model_validate(values)
+        self.last_job_update = self.now
+        return job_id
+
+    def set(self, job_id: int, state: str, **fields: Any) -> None:
+        """Move a job to ``state`` (``RUNNING`` sets start and nodes, final states the end)."""
+        job = self.jobs[job_id]
+        changes: dict[str, Any] = {"state": JobState.parse(state.split("+"))}
+        base = changes["state"].base
+        if str(base) == "RUNNING" and job.start_time is None:
+            changes |= {"start_time": utc(self.now), "nodes": "node1"}
+        if changes["state"].is_finished:
+            changes.setdefault("end_time", utc(self.now))
+            changes.setdefault("exit_code", ExitCode.of("SUCCESS", 0))
+        changes.update(fields)
+        self.jobs[job_id] = job.model_copy(update=changes)
+        self.last_job_update = self.now
+
+    def purge(self, job_id: int) -> None:
+        self.purged[job_id] = self.jobs.pop(job_id)
+        self.last_job_update = self.now
+
+    def listings(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.path.endswith("/jobs")]
+
+    # -- the HTTP face -----------------------------------------------------------------
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handler)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path
+        if path == f"/slurm/{self.version}/jobs":
+            step = self.script.pop(len(self.listings()), None)
+            if step is not None:
+                step()
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        if path == "/openapi/v3":
+            paths: dict[str, Any] = {
+                f"/slurm/{self.version}/jobs": {},
+                f"/slurm/{self.version}/diag": {},
+            }
+            if self.accounting:
+                paths[f"/slurmdb/{self.version}/job/{{job_id}}"] = {}
+            return httpx.Response(200, json={"paths": paths})
+        if self.fail_status is not None:
+            return httpx.Response(self.fail_status, json={"errors": [{"error": "sim failure"}]})
+        if path == f"/slurm/{self.version}/jobs":
+            return self._listing(request)
+        if path == f"/slurm/{self.version}/diag":
+            diag = Diag.model_validate({"req_time": utc(self.now)})
+            return httpx.Response(200, json={"statistics": encode_diag(diag, self.fmt)})
+        if path == f"/slurm/{self.version}/job/submit":
+            return self._submit(json.loads(request.content))
+        match = _JOB_PATH.match(path)
+        if match and match[1] and request.method == "GET":
+            return self._accounting(int(match[3]))
+        if match and request.method == "DELETE":
+            self.set(int(match[3]), "CANCELLED")
+            return httpx.Response(200, json={"errors": []})
+        return httpx.Response(404, json={"errors": [{"error_number": 2017, "error": "no"}]})
+
+    def _listing(self, request: httpx.Request) -> httpx.Response:
+        raw = request.url.params.get("update_time")
+        data_parser = self.version >= "v0.0.40"
+        if raw is not None:
+            if self.refuse_update_time:
+                return httpx.Response(422, json={"errors": [{"error_number": 9202}]})
+            since = self._parse_update_time(raw)
+            if since is None:
+                return httpx.Response(422, json={"errors": [{"error_number": 9202}]})
+            if since - 1 >= self.last_job_update:
+                if not data_parser:
+                    return httpx.Response(304)
+                return httpx.Response(200, json={"jobs": [], "last_update": self._num(0)})
+        body: dict[str, Any] = {
+            "jobs": [encode_job(j, self.fmt) for j in self.jobs.values()],
+            "errors": [],
+        }
+        if data_parser:
+            body["last_update"] = self._num(int(self.now))
+        return httpx.Response(200, json=body)
+
+    def _parse_update_time(self, raw: str) -> float | None:
+        relative = re.fullmatch(r"now-(\d+)", raw)
+        if self.version in ("v0.0.40", "v0.0.41"):
+            return self.now - int(relative[1]) if relative else None
+        return float(raw) if raw.isdigit() else None
+
+    def _num(self, n: int) -> dict[str, Any]:
+        return {"set": True, "infinite": False, "number": n}
+
+    def _accounting(self, job_id: int) -> httpx.Response:
+        if self.accounting_down:
+            return httpx.Response(500, json={"errors": [{"error": "slurmdbd down"}]})
+        job = self.purged.get(job_id)
+        if job is None:
+            return httpx.Response(404, json={"errors": [{"error_number": 2017}]})
+        record = AccountingJob.model_validate(
+            {
+                "job_id": job.job_id,
+                "name": job.name,
+                "state": job.state,
+                "exit_code": job.exit_code,
+                "nodes": job.nodes,
+                "submit_time": job.submit_time,
+                "start_time": job.start_time,
+                "end_time": job.end_time,
+            }
+        )
+        return httpx.Response(200, json={"jobs": [encode_accounting_job(record, self.fmt)]})
+
+    def _submit(self, body: dict[str, Any]) -> httpx.Response:
+        self.submitted.append(body)
+        desc = body["job"]
+        job_id = self.add(name=desc.get("name") or "sim", dependency=desc.get("dependency"))
+        return httpx.Response(200, json={"job_id": job_id, "errors": []})
