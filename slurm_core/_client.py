@@ -19,6 +19,8 @@ from ._http import AsyncHTTP, ClientOptions, RequestHooks, SyncHTTP
 from ._retry import RetryPolicy
 from ._transport import CircuitBreakerConfig
 from ._versions import Adapter
+from .analytics.costs import AsyncCosts, Costs
+from .analytics.predictions import AsyncPredictions, Predictions
 from .auth import TokenProvider
 from .models import Diag, Ping
 from .resources import (
@@ -98,6 +100,8 @@ class SlurmClient(_Ops):
     reservations: Reservations
     licenses: Licenses
     accounting: Accounting
+    predictions: Predictions
+    costs: Costs
 
     def __init__(
         self,
@@ -143,6 +147,8 @@ class SlurmClient(_Ops):
         self.reservations = Reservations(self._core, self._http)
         self.licenses = Licenses(self._core, self._http)
         self.accounting = Accounting(self._core, self._http)
+        self.predictions = Predictions(self._core, self._http)
+        self.costs = Costs(self._core, self._http)
 
     @classmethod
     def from_env(
@@ -240,6 +246,8 @@ class AsyncSlurmClient(_Ops):
     reservations: AsyncReservations
     licenses: AsyncLicenses
     accounting: AsyncAccounting
+    predictions: AsyncPredictions
+    costs: AsyncCosts
 
     def __init__(
         self,
@@ -285,6 +293,8 @@ class AsyncSlurmClient(_Ops):
         self.reservations = AsyncReservations(self._core, self._http)
         self.licenses = AsyncLicenses(self._core, self._http)
         self.accounting = AsyncAccounting(self._core, self._http)
+        self.predictions = AsyncPredictions(self._core, self._http)
+        self.costs = AsyncCosts(self._core, self._http)
 
     @classmethod
     def from_env(
