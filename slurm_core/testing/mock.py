@@ -19,37 +19,32 @@ Example::
 
 from __future__ import annotations
 
-import builtins
 import difflib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._exceptions import JobFailedError
-from .._protocol import JobId, Names, States, Time, TimeLimit
-from ..jobs import JobBuilder, JobSpec, SubmittedJob, normalize_field
+from .._protocol import JobId
+from ..jobs import JobSpec, SubmittedJob, normalize_field
 from ..models import (
-    QOS,
-    TRES,
-    Account,
-    AccountingJob,
-    Association,
     Diag,
     Job,
-    License,
-    Node,
-    Partition,
     Ping,
-    Reservation,
-    User,
 )
 from ._expect import ANY, Expectation, Matcher, MockCall, bind, canonical
+from ._mock_resources import (
+    MockAccounting,
+    MockJobs,
+    MockLicenses,
+    MockNodes,
+    MockPartitions,
+    MockReservations,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ..watch import JobEvent
 
 __all__ = ["JobSubmitExpectation", "MockSlurmClient"]
 
@@ -129,12 +124,12 @@ class MockSlurmClient:
         """Every call received, in order."""
         self.unexpected: list[MockCall] = []
         self._lock = threading.Lock()
-        self._jobs = _MockJobs(self)
-        self._nodes = _MockNodes(self)
-        self._partitions = _MockPartitions(self)
-        self._reservations = _MockReservations(self)
-        self._licenses = _MockLicenses(self)
-        self._accounting = _MockAccounting(self)
+        self._jobs = MockJobs(self)
+        self._nodes = MockNodes(self)
+        self._partitions = MockPartitions(self)
+        self._reservations = MockReservations(self)
+        self._licenses = MockLicenses(self)
+        self._accounting = MockAccounting(self)
 
     def __repr__(self) -> str:
         return f"<MockSlurmClient {len(self.expectations)} expected, {len(self.calls)} calls>"
@@ -262,32 +257,32 @@ class MockSlurmClient:
         return self._api_version
 
     @property
-    def jobs(self) -> _MockJobs:
+    def jobs(self) -> MockJobs:
         """``client.jobs``."""
         return self._jobs
 
     @property
-    def nodes(self) -> _MockNodes:
+    def nodes(self) -> MockNodes:
         """``client.nodes``."""
         return self._nodes
 
     @property
-    def partitions(self) -> _MockPartitions:
+    def partitions(self) -> MockPartitions:
         """``client.partitions``."""
         return self._partitions
 
     @property
-    def reservations(self) -> _MockReservations:
+    def reservations(self) -> MockReservations:
         """``client.reservations``."""
         return self._reservations
 
     @property
-    def licenses(self) -> _MockLicenses:
+    def licenses(self) -> MockLicenses:
         """``client.licenses``."""
         return self._licenses
 
     @property
-    def accounting(self) -> _MockAccounting:
+    def accounting(self) -> MockAccounting:
         """``client.accounting``."""
         return self._accounting
 
@@ -331,158 +326,3 @@ class _WaitExpectation(Expectation):
             raise JobFailedError(job_id, state, exit_code, reason)
 
         return self.calls(effect)
-
-
-class _Resource:
-    def __init__(self, mock: MockSlurmClient) -> None:
-        self._mock = mock
-
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self._mock._call(method, *args, **kwargs)
-
-
-class _MockJobs(_Resource):
-    def list(
-        self,
-        *,
-        user: str | int | None = None,
-        states: States | None = None,
-        partition: str | None = None,
-    ) -> builtins.list[Job]:
-        return self._call("jobs.list", user=user, states=states, partition=partition)  # type: ignore[no-any-return]
-
-    def get(self, job_id: JobId) -> Job:
-        return self._call("jobs.get", job_id)  # type: ignore[no-any-return]
-
-    def cancel(self, job_id: JobId, signal: int | str | None = None) -> None:
-        self._call("jobs.cancel", job_id, signal)
-
-    def hold(self, job_id: JobId) -> None:
-        self._call("jobs.hold", job_id)
-
-    def release(self, job_id: JobId) -> None:
-        self._call("jobs.release", job_id)
-
-    def requeue(self, job_id: JobId) -> None:
-        self._call("jobs.requeue", job_id)
-
-    def update(
-        self,
-        job_id: JobId,
-        *,
-        time_limit: TimeLimit | None = None,
-        name: str | None = None,
-        partition: str | None = None,
-        comment: str | None = None,
-        account: str | None = None,
-        qos: str | None = None,
-        nice: int | None = None,
-        priority: int | None = None,
-    ) -> None:
-        self._call(
-            "jobs.update",
-            job_id,
-            time_limit=time_limit,
-            name=name,
-            partition=partition,
-            comment=comment,
-            account=account,
-            qos=qos,
-            nice=nice,
-            priority=priority,
-        )
-
-    def submit(self) -> JobBuilder:
-        """A real :class:`JobBuilder`; ``execute()`` is the expected call ``jobs.submit``."""
-        return JobBuilder(submitter=self.submit_spec)
-
-    def submit_spec(self, spec: JobSpec) -> SubmittedJob:
-        return self._call("jobs.submit", spec)  # type: ignore[no-any-return]
-
-    def watch(
-        self,
-        job_ids: JobId | Iterable[JobId],
-        *,
-        timeout: float | None = None,
-        max_interval: float | None = None,
-    ) -> Iterator[JobEvent]:
-        events = self._call("jobs.watch", job_ids, timeout=timeout, max_interval=max_interval)
-        return iter(events)
-
-    def wait(
-        self, job_id: JobId, *, timeout: float | None = None, max_interval: float | None = None
-    ) -> Job:
-        return self._call("jobs.wait", job_id, timeout=timeout, max_interval=max_interval)  # type: ignore[no-any-return]
-
-
-class _MockNodes(_Resource):
-    def list(self) -> builtins.list[Node]:
-        return self._call("nodes.list")  # type: ignore[no-any-return]
-
-    def get(self, name: str) -> Node:
-        return self._call("nodes.get", name)  # type: ignore[no-any-return]
-
-    def update(
-        self,
-        name: str,
-        *,
-        state: str | Sequence[str] | None = None,
-        reason: str | None = None,
-        comment: str | None = None,
-        features: Sequence[str] | None = None,
-        weight: int | None = None,
-    ) -> None:
-        self._call(
-            "nodes.update",
-            name,
-            state=state,
-            reason=reason,
-            comment=comment,
-            features=features,
-            weight=weight,
-        )
-
-
-class _MockPartitions(_Resource):
-    def list(self) -> builtins.list[Partition]:
-        return self._call("partitions.list")  # type: ignore[no-any-return]
-
-    def get(self, name: str) -> Partition:
-        return self._call("partitions.get", name)  # type: ignore[no-any-return]
-
-
-class _MockReservations(_Resource):
-    def list(self) -> builtins.list[Reservation]:
-        return self._call("reservations.list")  # type: ignore[no-any-return]
-
-
-class _MockLicenses(_Resource):
-    def list(self) -> builtins.list[License]:
-        return self._call("licenses.list")  # type: ignore[no-any-return]
-
-
-class _MockAccounting(_Resource):
-    def jobs(
-        self,
-        *,
-        start: Time | None = None,
-        end: Time | None = None,
-        users: Names | None = None,
-        accounts: Names | None = None,
-    ) -> list[AccountingJob]:
-        return self._call("accounting.jobs", start=start, end=end, users=users, accounts=accounts)  # type: ignore[no-any-return]
-
-    def accounts(self) -> list[Account]:
-        return self._call("accounting.accounts")  # type: ignore[no-any-return]
-
-    def users(self) -> list[User]:
-        return self._call("accounting.users")  # type: ignore[no-any-return]
-
-    def associations(self) -> list[Association]:
-        return self._call("accounting.associations")  # type: ignore[no-any-return]
-
-    def qos(self) -> list[QOS]:
-        return self._call("accounting.qos")  # type: ignore[no-any-return]
-
-    def tres(self) -> list[TRES]:
-        return self._call("accounting.tres")  # type: ignore[no-any-return]

@@ -15,6 +15,27 @@ Example::
                       headers={"X-SLURM-USER-TOKEN": slurm_cluster.token()})
         assert r.status_code == 200
 
+``slurm_mock``
+    A fresh :class:`~slurm_core.testing.MockSlurmClient`, verified when the test ends (not
+    when the test already failed, to keep the report readable).
+
+``slurm_fake``
+    A fresh :class:`~slurm_core.testing.FakeSlurmServer` speaking ``slurm_fake_version``
+    (default: the newest version; override the fixture, parametrize it, or parametrize
+    ``slurm_fake`` indirectly with versions). ``@pytest.mark.slurm_fake(**options)`` passes
+    options to the constructor (``default_runtime=5``, ``realtime=True``...).
+
+``slurm_fake_client``
+    A :class:`~slurm_core.SlurmClient` wired to ``slurm_fake`` (no sockets), closed after.
+
+Example::
+
+    @pytest.mark.parametrize("slurm_fake_version", ["v0.0.38", "v0.0.42"])
+    def test_runs(slurm_fake, slurm_fake_client):
+        job_id = slurm_fake_client.jobs.submit().command(["true"]).execute().job_id
+        slurm_fake.advance(120)
+        assert slurm_fake_client.jobs.get(job_id).state.is_success
+
 This module is imported by every pytest run of everyone who installs slurm-client: keep
 module-level imports cheap (heavy modules are imported inside the fixtures).
 """
@@ -23,14 +44,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 if TYPE_CHECKING:
+    from slurm_core import SlurmClient
     from slurm_core.testing.cluster import LocalSlurmCluster
+    from slurm_core.testing.fake import FakeSlurmServer
+    from slurm_core.testing.mock import MockSlurmClient
 
-__all__ = ["slurm_cluster"]
+__all__ = ["slurm_cluster", "slurm_fake", "slurm_fake_client", "slurm_fake_version", "slurm_mock"]
 
 _RELEASE_ENV = "SLURM_TEST_RELEASES"
 _DEFAULT_RELEASES = ("22.05", "24.11", "26.05")
@@ -45,6 +69,9 @@ def _test_releases() -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "integration: needs a real local SLURM cluster (slurm_cluster fixture)"
+    )
+    config.addinivalue_line(
+        "markers", "slurm_fake(**options): FakeSlurmServer options for the slurm_fake fixture"
     )
 
 
@@ -94,3 +121,54 @@ def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[LocalSlurmCluster]
         # Another process may have started it while we waited for its lock: leave it be.
         if cluster.started_here:
             cluster.stop()
+
+
+# ------------------------------------------------------------- mock and fake fixtures -------
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    # old-style wrapper: works with every pytest the plugin may be loaded into
+    outcome: Any = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+
+
+@pytest.fixture
+def slurm_mock(request: pytest.FixtureRequest) -> Iterator[MockSlurmClient]:
+    """A fresh MockSlurmClient, verified at teardown (unless the test itself failed)."""
+    from slurm_core.testing.mock import MockSlurmClient
+
+    mock = MockSlurmClient()
+    yield mock
+    if not request.node.stash.get(_CALL_FAILED, False):
+        mock.verify()
+
+
+@pytest.fixture
+def slurm_fake_version() -> str:
+    """The REST API version ``slurm_fake`` speaks: the newest by default (override me)."""
+    from slurm_core._versions import CLIENT_VERSIONS
+
+    return CLIENT_VERSIONS[-1]
+
+
+@pytest.fixture
+def slurm_fake(request: pytest.FixtureRequest, slurm_fake_version: str) -> FakeSlurmServer:
+    """A fresh FakeSlurmServer (version: indirect parameter, else ``slurm_fake_version``)."""
+    from slurm_core.testing.fake import FakeSlurmServer
+
+    version = getattr(request, "param", None) or slurm_fake_version
+    marker = request.node.get_closest_marker("slurm_fake")
+    options = dict(marker.kwargs) if marker is not None else {}
+    return FakeSlurmServer(api_version=version, **options)
+
+
+@pytest.fixture
+def slurm_fake_client(slurm_fake: FakeSlurmServer) -> Iterator[SlurmClient]:
+    """A SlurmClient on ``slurm_fake``'s in-process transport, closed after the test."""
+    client: SlurmClient = slurm_fake.client()
+    with client:
+        yield client

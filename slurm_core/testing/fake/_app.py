@@ -84,6 +84,8 @@ class FakeApp(SlurmdbHandlers):
         self.reservations = reservations
         self.admins = admins
         self.routes = self._routes()
+        self.siblings: list[FakeApp] = [self]
+        """The apps of every version the server serves (all listed by ``/openapi/v3``)."""
 
     # ---------------------------------------------------------------- plumbing -----------
     def _routes(self) -> list[tuple[str, str, re.Pattern[str], Handler]]:
@@ -190,7 +192,7 @@ class FakeApp(SlurmdbHandlers):
         return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
 
     def _openapi(self) -> dict[str, Any]:
-        paths: dict[str, Any] = {template: {} for _, template in self.paths()}
+        paths: dict[str, Any] = {t: {} for app in self.siblings for _, t in app.paths()}
         info = {"title": "fake slurmrestd", "version": f"slurm-client fake {self.version}"}
         return {"openapi": "3.0.3", "info": info, "paths": paths}
 

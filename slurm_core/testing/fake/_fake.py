@@ -2,46 +2,40 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._versions import CLIENT_VERSIONS
 from ...models import Job, License, Node, Reservation
 from . import _models
 from ._app import FakeApp, Reply, TokenCheck
 from ._cluster import FakeCluster
-from ._faults import CorruptKind, DropKind, Dropped, Fault, Faults, Plan, corrupted, status_body
+from ._faults import (
+    CorruptKind,
+    DropKind,
+    Dropped,
+    Fault,
+    Faults,
+    Plan,
+    RecordedRequest,
+    corrupted,
+    status_body,
+)
 from ._state import Clock, FakeNode, FakePartition, Outcome, default_nodes, default_partitions
 from ._transport import FakeTransport
+
+if TYPE_CHECKING:
+    from ..._client import AsyncSlurmClient, SlurmClient
 
 __all__ = ["FakeSlurmServer", "RecordedRequest"]
 
 _ids = itertools.count(1)
-
-
-@dataclasses.dataclass(frozen=True)
-class RecordedRequest:
-    """One request the fake received: ``query`` maps names to lists of values."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: bytes
-    status: int | None
-    """The status answered, ``None`` when the connection was dropped."""
-    faults: tuple[str, ...] = ()
-
-    def json(self) -> Any:
-        """The request body parsed as JSON."""
-        import json
-
-        return json.loads(self.body)
+_VERSION_IN_PATH = re.compile(r"^/slurm(?:db)?/(v\d+\.\d+\.\d+)/")
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -54,6 +48,9 @@ def _pattern(path: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
 
 class FakeSlurmServer:
     """An in-memory slurmrestd speaking the wire format of one REST API version.
+
+    ``also_serve`` adds versions served beside ``api_version`` (a 24.11 serves v0.0.40 to
+    v0.0.42); the client then negotiates the newest, unless pinned.
 
     Jobs move PENDING -> RUNNING -> COMPLETED on the fake's clock: manual by default
     (:meth:`advance`), or following the wall clock with ``realtime=True`` (``speed``
@@ -74,6 +71,7 @@ class FakeSlurmServer:
         self,
         api_version: str = CLIENT_VERSIONS[-1],
         *,
+        also_serve: Sequence[str] = (),
         nodes: Sequence[FakeNode] | None = None,
         partitions: Sequence[FakePartition] | None = None,
         default_runtime: float | timedelta = 60.0,
@@ -92,8 +90,9 @@ class FakeSlurmServer:
         reservations: Sequence[Reservation] | None = None,
         admins: Sequence[str] = ("root", "slurm"),
     ) -> None:
-        if api_version not in CLIENT_VERSIONS:
-            raise ValueError(f"api_version must be one of {', '.join(CLIENT_VERSIONS)}")
+        for version in (api_version, *also_serve):
+            if version not in CLIENT_VERSIONS:
+                raise ValueError(f"versions must be among {', '.join(CLIENT_VERSIONS)}")
         node_list = list(nodes) if nodes is not None else default_nodes()
         self.api_version = api_version
         self.url = f"http://fake-slurmrestd-{next(_ids)}.test:6820"
@@ -109,22 +108,30 @@ class FakeSlurmServer:
             name=cluster_name,
             default_account=account,
         )
-        self.app = FakeApp(
-            self.cluster,
-            api_version,
-            user=user,
-            uid=uid,
-            token=token,
-            require_token=require_token,
-            accounting=accounting,
-            licenses=list(licenses) if licenses is not None else _models.default_licenses(),
-            reservations=(
-                list(reservations)
-                if reservations is not None
-                else _models.default_reservations(self._clock.now())
-            ),
-            admins=tuple(admins),
+        licenses_list = list(licenses) if licenses is not None else _models.default_licenses()
+        reservations_list = (
+            list(reservations)
+            if reservations is not None
+            else _models.default_reservations(self._clock.now())
         )
+        self.apps: dict[str, FakeApp] = {}
+        """One app per served version, sharing the cluster (as one slurmrestd does)."""
+        for version in dict.fromkeys((api_version, *also_serve)):
+            self.apps[version] = FakeApp(
+                self.cluster,
+                version,
+                user=user,
+                uid=uid,
+                token=token,
+                require_token=require_token,
+                accounting=accounting,
+                licenses=licenses_list,
+                reservations=reservations_list,
+                admins=tuple(admins),
+            )
+        for app in self.apps.values():
+            app.siblings = list(self.apps.values())
+        self.app = self.apps[api_version]
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
         """Every request received, in order (also those answered by a fault)."""
@@ -156,7 +163,7 @@ class FakeSlurmServer:
 
         return serve(self, port)
 
-    def client(self, **options: Any) -> Any:
+    def client(self, **options: Any) -> SlurmClient:
         """A :class:`~slurm_core.SlurmClient` wired to this fake (``options`` passed on).
 
         Example::
@@ -168,7 +175,7 @@ class FakeSlurmServer:
 
         return SlurmClient(self.url, transport=self.transport(), **options)
 
-    def async_client(self, **options: Any) -> Any:
+    def async_client(self, **options: Any) -> AsyncSlurmClient:
         """An :class:`~slurm_core.AsyncSlurmClient` wired to this fake."""
         from ..._client import AsyncSlurmClient
 
@@ -385,7 +392,9 @@ class FakeSlurmServer:
                 fault = plan.status
                 reply = Reply(fault.status, status_body(fault), headers=dict(fault.headers))
             else:
-                reply = self.app.handle(method, path, query, headers, body)
+                match = _VERSION_IN_PATH.match(path)
+                app = self.apps.get(match.group(1), self.app) if match else self.app
+                reply = app.handle(method, path, query, headers, body)
             if plan.drop is not None:
                 record(None)
                 raise Dropped(plan.drop.drop)

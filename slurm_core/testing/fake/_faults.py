@@ -13,11 +13,28 @@ import re
 import threading
 from typing import Any, Literal
 
-__all__ = ["Dropped", "Fault", "FaultKind", "Faults", "Plan"]
+__all__ = ["Dropped", "Fault", "FaultKind", "Faults", "Plan", "RecordedRequest"]
 
 FaultKind = Literal["status", "delay", "drop", "corrupt"]
 DropKind = Literal["connect", "read", "timeout"]
 CorruptKind = Literal["malformed", "truncated", "empty"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received: ``query`` maps names to lists of values."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: bytes
+    status: int | None
+    """The status answered, ``None`` when the connection was dropped."""
+    faults: tuple[str, ...] = ()
+
+    def json(self) -> Any:
+        """The request body parsed as JSON."""
+        return json.loads(self.body)
 
 
 class Dropped(Exception):

@@ -156,13 +156,18 @@ def _bad(description: str) -> Reject:
 
 
 def _gpus(job: Wire) -> int:
-    """GPUs per job from ``tres_per_job``/``tres_per_node``/``gpus``/``gres``."""
-    per_job = text(job.get("tres_per_job")) or text(job.get("gpus"))
-    per_node = text(job.get("tres_per_node")) or text(job.get("gres"))
+    """GPUs per job: ``tres_per_job``/``tres_per_node`` (``gres/gpu[:type]:N``), or
+    v0.0.38's ``gpus`` (``[type:]N``) and ``gres`` (``gpu[:type]:N``, per node)."""
     total = 0
-    for value, scale in ((per_job, 1), (per_node, _min_nodes(job) or 1)):
-        for item in (value or "").split(","):
-            if "gpu" in item:
+    nodes = _min_nodes(job) or 1
+    for key, scale, any_item in (
+        ("tres_per_job", 1, False),
+        ("gpus", 1, True),
+        ("tres_per_node", nodes, False),
+        ("gres", nodes, False),
+    ):
+        for item in (text(job.get(key), key) or "").split(","):
+            if item and (any_item or "gpu" in item):
                 last = item.rsplit(":", 1)[-1]
                 total += (int(last) if last.isdigit() else 1) * scale
     return total
