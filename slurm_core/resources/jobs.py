@@ -1,4 +1,8 @@
-"""``client.jobs``: list, get, cancel, hold, release, requeue and update jobs."""
+"""``client.jobs``: submit, list, get, cancel, hold, release, requeue and update jobs.
+
+Submission (``submit``, ``submit_spec``, ``submit_het``, ``find_submission``,
+``array_tasks``, ``output``) lives in :mod:`._submission`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from .._versions._parse import job_from_accounting
 from .._versions.base import JobId
 from ..models import Infinite, Job, JobBaseState
 from ._base import AsyncResource, Op, SyncResource, _Resource
+from ._submission import AsyncSubmitMixin, SubmitMixin
 from ._watch import AsyncWatchMixin, WatchMixin
 
 __all__ = ["AsyncJobs", "Jobs"]
@@ -128,8 +133,8 @@ class _JobsOps(_Resource):
         yield a.job_update(job_id, fields)
 
 
-class Jobs(_JobsOps, WatchMixin, SyncResource):
-    """Jobs known to slurmctld (and, for ``get``, to the accounting database).
+class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
+    """Jobs known to slurmctld (and, for ``get``, to the accounting database); submission.
 
     Example::
 
@@ -237,7 +242,7 @@ class Jobs(_JobsOps, WatchMixin, SyncResource):
         )
 
 
-class AsyncJobs(_JobsOps, AsyncWatchMixin, AsyncResource):
+class AsyncJobs(_JobsOps, AsyncWatchMixin, AsyncSubmitMixin, AsyncResource):
     """Async twin of :class:`Jobs`.
 
     Example::
