@@ -1,4 +1,5 @@
-"""Job submission: the versionless :class:`JobSpec`, its builders, and dependency expressions.
+"""Job submission: the versionless :class:`JobSpec`, its builders, dependency expressions,
+job output readers, and checkpointing GPU training jobs (:mod:`.training`).
 
 Example::
 
@@ -44,6 +45,13 @@ from slurm_core.jobs.dependency import (
     format_dependency,
     parse_dependency,
 )
+from slurm_core.jobs.output import (
+    JobOutputError,
+    OutputReader,
+    SharedFilesystemReader,
+    expand_pattern,
+    output_path,
+)
 from slurm_core.jobs.spec import (
     Exclusive,
     JobSpec,
@@ -51,6 +59,14 @@ from slurm_core.jobs.spec import (
     SignalSpec,
     SubmittedJob,
     normalize_field,
+)
+from slurm_core.jobs.submission import SubmissionUnknownError, split_comment
+from slurm_core.jobs.training import (
+    AsyncModelTrainer,
+    AsyncTrainingJob,
+    Experiment,
+    ModelTrainer,
+    TrainingJob,
 )
 
 __all__ = [
@@ -61,29 +77,41 @@ __all__ = [
     "ArraySpec",
     "AsyncJobBuilder",
     "AsyncJobSubmitter",
+    "AsyncModelTrainer",
+    "AsyncTrainingJob",
     "Dependency",
     "DependencyKind",
     "DependencyOperator",
     "DependencyState",
     "DependencyTerm",
     "Exclusive",
+    "Experiment",
     "GresRequest",
     "JobBuilder",
+    "JobOutputError",
     "JobRef",
     "JobSpec",
     "JobSubmitter",
     "MailType",
+    "ModelTrainer",
+    "OutputReader",
+    "SharedFilesystemReader",
     "SignalSpec",
     "SpecRenderer",
+    "SubmissionUnknownError",
     "SubmittedJob",
+    "TrainingJob",
     "build_dependency",
+    "expand_pattern",
     "format_dependency",
     "format_memory",
     "format_time_limit",
     "normalize_field",
+    "output_path",
     "parse_dependency",
     "parse_gpus",
     "parse_gres",
     "parse_memory",
     "parse_time_limit",
+    "split_comment",
 ]
