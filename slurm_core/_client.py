@@ -38,6 +38,7 @@ from .resources import (
     Reservations,
 )
 from .resources._base import ClientCore, Op, run_async, run_sync
+from .resources.dependencies import AsyncDependencies, Dependencies
 
 __all__ = ["AsyncSlurmClient", "SlurmClient"]
 
@@ -100,6 +101,7 @@ class SlurmClient(_Ops):
     reservations: Reservations
     licenses: Licenses
     accounting: Accounting
+    dependencies: Dependencies
     predictions: Predictions
     costs: Costs
 
@@ -147,6 +149,7 @@ class SlurmClient(_Ops):
         self.reservations = Reservations(self._core, self._http)
         self.licenses = Licenses(self._core, self._http)
         self.accounting = Accounting(self._core, self._http)
+        self.dependencies = Dependencies(self._core, self._http)
         self.predictions = Predictions(self._core, self._http)
         self.costs = Costs(self._core, self._http)
 
@@ -246,6 +249,7 @@ class AsyncSlurmClient(_Ops):
     reservations: AsyncReservations
     licenses: AsyncLicenses
     accounting: AsyncAccounting
+    dependencies: AsyncDependencies
     predictions: AsyncPredictions
     costs: AsyncCosts
 
@@ -293,6 +297,7 @@ class AsyncSlurmClient(_Ops):
         self.reservations = AsyncReservations(self._core, self._http)
         self.licenses = AsyncLicenses(self._core, self._http)
         self.accounting = AsyncAccounting(self._core, self._http)
+        self.dependencies = AsyncDependencies(self._core, self._http)
         self.predictions = AsyncPredictions(self._core, self._http)
         self.costs = AsyncCosts(self._core, self._http)
 
