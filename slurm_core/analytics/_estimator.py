@@ -13,7 +13,9 @@ queue, nodes and partitions:
    order, each when enough CPUs/GPUs are free. Expected runtimes are the median elapsed
    of finished jobs with the same user and name, else of the partition, else the cluster,
    capped at the job's time limit (:data:`DEFAULT_RUNTIME` if nothing is known).
-   Strict priority order without backfill: pessimistic for small jobs.
+   Strict priority order without backfill: pessimistic for small jobs. CPUs and GPUs
+   are pooled over the partition's nodes (node boundaries, memory and licenses are not
+   modelled): optimistic for jobs that need a whole large node.
 3. The estimate is the latest of now, ``submit + historical wait`` and the queue's start.
 """
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -248,10 +250,3 @@ def backfill_start(job: Job, now: datetime, horizon: timedelta) -> datetime | No
     if job.start_time < now - timedelta(minutes=1) or job.start_time > now + horizon:
         return None
     return max(job.start_time, now)
-
-
-def merge_details(*parts: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for part in parts:
-        out.update(part)
-    return out

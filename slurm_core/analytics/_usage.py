@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
@@ -154,10 +154,3 @@ def usage_by(rows: Iterable[CostRow], dimension: str) -> dict[str, dict[str, Dec
         for resource, hours in row.usage.items():
             bucket[resource] = bucket.get(resource, Decimal(0)) + hours
     return dict(sorted(out.items()))
-
-
-def job_window(job: AccountingJob, now: datetime) -> tuple[datetime, datetime] | None:
-    """``(start, end or now)`` of a job that started."""
-    if job.start_time is None:
-        return None
-    return job.start_time, max(job.end_time or now, job.start_time + timedelta(0))

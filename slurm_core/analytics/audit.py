@@ -11,14 +11,17 @@ is only caught against a stored :meth:`head`.
 Hooked into a client, it records every **mutating** request (any method but GET, plus
 v0.0.45's ``GET .../requeue``): one ``request`` line before it is sent and one
 ``response`` line with the status. What it records comes from the client's redacted hook
-views: method, URL without credentials, the ``X-SLURM-USER-NAME`` header; tokens never.
+views (method, URL without credentials, attempt) and the user name of the client's token
+provider; tokens never. Request bodies are not visible to hooks, so a submission is
+recorded as ``POST .../job/submit`` without the job id it got.
 
 Example::
 
     from slurm_core.analytics import AuditLog
 
-    audit = AuditLog("/var/log/slurm-client/audit.jsonl", actor="ops-bot")
-    with SlurmClient.from_env(hooks=audit.hooks()) as client:
+    audit = AuditLog("/var/log/slurm-client/audit.jsonl")
+    auth = TokenFile("~/.slurm/token", user_name="ops")
+    with SlurmClient(url, auth=auth, hooks=audit.hooks(auth=auth)) as client:
         client.jobs.cancel(42)
     assert AuditLog.verify(audit.path).ok
 """
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._http import RequestHooks, RequestInfo, ResponseInfo
+from ..auth import TokenProvider
 from ._common import UTC
 
 try:  # POSIX: serialize appends between processes too
@@ -185,17 +189,30 @@ class AuditLog:
             seq = 0  # a damaged tail: keep chaining; verify() will point at it
         return seq, hashlib.sha256(last).hexdigest()
 
-    def hooks(self, chain: RequestHooks | None = None) -> RequestHooks:
+    def hooks(
+        self, chain: RequestHooks | None = None, *, auth: TokenProvider | None = None
+    ) -> RequestHooks:
         """Client hooks that record mutating requests (and call ``chain``'s hooks too).
+
+        Hooks see requests before authentication adds its headers: pass the client's
+        token provider as ``auth`` to record its user name (configured, or the token's
+        ``sun`` claim); otherwise the user is an ``X-SLURM-USER-NAME`` header set on the
+        client, else the log's ``actor``.
 
         Example::
 
-            client = SlurmClient(url, auth=auth, hooks=audit.hooks())
+            auth = StaticToken(jwt, user_name="ops")
+            client = SlurmClient(url, auth=auth, hooks=audit.hooks(auth=auth))
         """
+
+        def user(info: RequestInfo) -> str | None:
+            headers = {k.lower(): v for k, v in info.headers.items()}
+            named = auth.header_user_name if auth is not None else None
+            return headers.get(_USER_HEADER) or named or self.actor
 
         def on_request(info: RequestInfo) -> Any:
             if _is_mutating(info.method, info.url):
-                self.record("request", **self._fields(info))
+                self.record("request", **self._fields(info), user=user(info))
             return chain.on_request(info) if chain and chain.on_request else None
 
         def on_response(info: ResponseInfo) -> Any:
@@ -204,6 +221,7 @@ class AuditLog:
                 self.record(
                     "response",
                     **self._fields(req),
+                    user=user(req),
                     status=info.status_code,
                     elapsed_ms=round(info.elapsed * 1000.0, 3),
                 )
@@ -211,14 +229,9 @@ class AuditLog:
 
         return RequestHooks(on_request=on_request, on_response=on_response)
 
-    def _fields(self, info: RequestInfo) -> dict[str, Any]:
-        headers = {k.lower(): v for k, v in info.headers.items()}
-        return {
-            "method": info.method,
-            "url": info.url,
-            "user": headers.get(_USER_HEADER) or self.actor,
-            "attempt": info.attempt,
-        }
+    @staticmethod
+    def _fields(info: RequestInfo) -> dict[str, Any]:
+        return {"method": info.method, "url": info.url, "attempt": info.attempt}
 
     # ------------------------------------------------------------------ reading ----------
     def head(self) -> str:
