@@ -98,6 +98,10 @@ _EXPORTS: dict[str, str] = {
     "JobEventType": ".watch",
     "WatchOptions": ".watch",
     "WaitTimeoutError": ".watch",
+    # dependency graphs
+    "JobGraph": ".graph",
+    "GraphRun": ".graph",
+    "GraphError": ".graph",
     # analytics
     "AuditLog": ".analytics",
     "CallbackScaler": ".analytics",
@@ -140,6 +144,8 @@ __all__ = [
     "Diag",
     "ExitCode",
     "Experiment",
+    "GraphError",
+    "GraphRun",
     "InvalidRequestError",
     "JWTKeyAuth",
     "Job",
@@ -148,6 +154,7 @@ __all__ = [
     "JobEvent",
     "JobEventType",
     "JobFailedError",
+    "JobGraph",
     "JobOutputError",
     "JobSpec",
     "JobSpecError",
@@ -236,6 +243,7 @@ if TYPE_CHECKING:
         TimeRange,
     )
     from .auth import CallableAuth, JWTKeyAuth, SlurmAuth, StaticToken, TokenCommand, TokenFile
+    from .graph import GraphError, GraphRun, JobGraph
     from .jobs import (
         AsyncJobBuilder,
         AsyncModelTrainer,
