@@ -3,22 +3,40 @@ registration, and (on slurm_core.testing's fake) the resource and Pipes client."
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import slurm_dagster
 from dagster import (
+    AssetCheckSpec,
     AssetIn,
+    DagsterInstance,
     DailyPartitionsDefinition,
     EnvVar,
+    MaterializeResult,
     StaticPartitionsDefinition,
     asset,
     materialize,
 )
-from slurm_dagster import SlurmIOManager, SlurmResource, asset_dir
+from slurm_dagster import PipesSlurmClient, SlurmIOManager, SlurmResource, asset_dir
 
-from slurm_core import ConfigurationError, JWTKeyAuth, StaticToken, TokenCommand, TokenFile
+from slurm_core import (
+    ConfigurationError,
+    Job,
+    JWTKeyAuth,
+    StaticToken,
+    TokenCommand,
+    TokenFile,
+)
+from slurm_core.jobs import JobBuilder
+from slurm_core.testing import FakeSlurmServer
 
 URL = "http://slurm.test:6820"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZQ"
@@ -277,3 +295,236 @@ def test_a_missing_value_is_reported_with_its_path(tmp_path: Path) -> None:
     failure = next(e for e in result.all_events if e.is_failure)
     assert failure.step_failure_data is not None
     assert str(tmp_path / "upstream" / "__all__.pkl") in str(failure.step_failure_data.error)
+
+
+# ---------------------------------------------------------------------- on the fake slurmrestd
+def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait until ``predicate()`` holds (checked every 20 ms), failing after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    ready = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        ready.wait(0.02)
+
+
+@contextmanager
+def _in_thread(fn: Callable[[], None]) -> Iterator[None]:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join(60)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def fake_slurm(slurm_fake: FakeSlurmServer) -> Iterator[SlurmResource]:
+    """A SlurmResource talking HTTP to the fake (the resource builds its own clients)."""
+    with slurm_fake.serve() as url:
+        yield SlurmResource(url=url, token=TOKEN, user_name="testuser")
+
+
+def _ids(fake: FakeSlurmServer) -> list[int]:
+    return [j.job_id for j in fake.jobs()]
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=20.0, default_runtime=20)
+def test_run_job_submits_waits_and_attaches_metadata(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
+) -> None:
+    @asset
+    def hello(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        spec = JobBuilder().name("hello").script("#!/bin/bash\necho hi\n").partition("debug")
+        run = slurm.run_job(spec.environment({"GREETING": "hi"}), context)
+        assert run.job.state.is_success
+
+    instance = DagsterInstance.ephemeral()
+    result = materialize([hello], resources={"slurm": fake_slurm}, instance=instance)
+    assert result.success
+    [job_id] = _ids(slurm_fake)
+    md = result.asset_materializations_for_node("hello")[0].metadata
+    assert md["slurm_job_id"].value == job_id
+    assert md["slurm_state"].value == "COMPLETED"
+    assert md["slurm_exit_code"].value == 0
+    # (the fake reports no nodes for a finished job; the integration tests check them)
+    assert md["slurm_elapsed_seconds"].value == pytest.approx(20, abs=2)
+    assert slurm_fake.script(job_id) == "#!/bin/bash\necho hi\n"
+    assert slurm_fake.environment(job_id)["GREETING"] == "hi"
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(f"submitted SLURM job {job_id}" in m for m in logs)
+    assert any(f"SLURM job {job_id}" in m and "COMPLETED" in m for m in logs)
+    assert not any(TOKEN in m for m in logs)
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=20.0, default_runtime=10)
+def test_a_failed_job_fails_the_step_with_state_exit_code_and_metadata(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
+) -> None:
+    slurm_fake.set_job_outcome(name="bad", state="FAILED", exit_code=3)
+
+    @asset
+    def bad(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        slurm.run_job(JobBuilder().name("bad").script("#!/bin/bash\nexit 3\n"), context)
+
+    result = materialize([bad], resources={"slurm": fake_slurm}, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    data = failure.step_failure_data
+    assert data is not None
+    assert data.error is not None
+    assert "FAILED" in data.error.message
+    assert "exit code 3" in data.error.message
+    assert data.user_failure_data is not None
+    assert data.user_failure_data.metadata["slurm_exit_code"].value == 3
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=1.0, default_runtime=3600)
+def test_a_step_that_stops_waiting_cancels_its_job(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
+) -> None:
+    @asset
+    def slow(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        slurm.run_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context, timeout=1.5)
+
+    result = materialize([slow], resources={"slurm": fake_slurm}, raise_on_error=False)
+    assert not result.success
+    [job_id] = _ids(slurm_fake)
+    assert slurm_fake.job(job_id).state.base == "CANCELLED"
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=1.0, default_runtime=3600)
+def test_an_interrupted_step_cancels_its_job(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
+) -> None:
+    """Dagster's own termination path: SIGINT while a step runs becomes
+    DagsterExecutionInterruptedError in the step; run_job cancels the job and re-raises."""
+
+    @asset
+    def endless(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        slurm.run_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context)
+
+    def interrupt_once_running() -> None:
+        _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    instance = DagsterInstance.ephemeral()
+    with _in_thread(interrupt_once_running):
+        result = materialize(
+            [endless], resources={"slurm": fake_slurm}, instance=instance, raise_on_error=False
+        )
+    assert not result.success
+    [job_id] = _ids(slurm_fake)
+    assert slurm_fake.job(job_id).state.base == "CANCELLED"
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(f"run terminated: cancelling SLURM job {job_id}" in m for m in logs)
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=20.0, default_runtime=10)
+def test_async_run_job(slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource) -> None:
+    @asset
+    async def hello_async(context, slurm: SlurmResource) -> MaterializeResult:  # type: ignore[no-untyped-def]
+        run = await slurm.arun_job(
+            JobBuilder().script("#!/bin/bash\ntrue\n"), context, add_output_metadata=False
+        )
+        return MaterializeResult(metadata=run.metadata)
+
+    result = materialize([hello_async], resources={"slurm": fake_slurm})
+    assert result.success
+    md = result.asset_materializations_for_node("hello_async")[0].metadata
+    assert md["slurm_job_id"].value == _ids(slurm_fake)[0]
+    assert md["slurm_exit_code"].value == 0
+
+
+# ---------------------------------------------------------------------- Pipes on the fake
+def _play_pipes_job(env: dict[str, str]) -> None:
+    """Do what the job's script would do inside the cluster, with the env it was given."""
+    from dagster_pipes import PipesMappingParamsLoader, open_dagster_pipes
+
+    with open_dagster_pipes(params_loader=PipesMappingParamsLoader(env)) as pipes:
+        pipes.log.info("hello from the job")
+        pipes.report_asset_materialization(metadata={"rows": pipes.extras["rows"]})
+        pipes.report_asset_check(check_name="non_empty", passed=True)
+
+
+def test_pipes_client_bootstraps_the_job_and_relays_its_messages(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource, tmp_path: Path
+) -> None:
+    """The fake runs no scripts: this test plays the job (manual clock, no timing)."""
+    pipes = PipesSlurmClient(
+        slurm=fake_slurm, shared_dir=str(tmp_path / "pipes"), extra_pythonpath=["/shared/py"]
+    )
+    seen: dict[str, object] = {}
+
+    @asset(check_specs=[AssetCheckSpec("non_empty", asset="scored")])
+    def scored(context, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+        job = JobBuilder().script("#!/bin/bash\npython3 score.py\n").environment({"A": "1"})
+        return pipes_slurm.run(context=context, job=job, extras={"rows": 7}).get_results()
+
+    def job_side() -> None:
+        _wait_for(lambda: bool(slurm_fake.jobs()))
+        [job_id] = _ids(slurm_fake)
+        env = slurm_fake.environment(job_id)
+        seen["env"] = env
+        seen["job"] = slurm_fake.job(job_id)
+        slurm_fake.advance(1)  # RUNNING
+        _play_pipes_job(env)
+        slurm_fake.advance(60)  # COMPLETED (default runtime), not yet purged
+
+    instance = DagsterInstance.ephemeral()
+    with _in_thread(job_side):
+        result = materialize(
+            [scored], resources={"pipes_slurm": pipes}, instance=instance, raise_on_error=False
+        )
+    assert result.success
+    env = seen["env"]
+    assert isinstance(env, dict)
+    assert env["A"] == "1"
+    assert env["PYTHONPATH"] == "/shared/py"
+    assert {"DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES"} <= set(env)
+    job = seen["job"]
+    assert isinstance(job, Job)
+    assert job.standard_output is not None
+    assert job.standard_output.startswith(str(tmp_path / "pipes" / result.run_id))
+    md = result.asset_materializations_for_node("scored")[0].metadata
+    assert md["rows"].value == 7
+    assert md["slurm_job_id"].value == job.job_id
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("hello from the job" in m for m in logs)
+    assert not list((tmp_path / "pipes" / result.run_id).iterdir())  # session dir removed
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=1.0, default_runtime=3600)
+def test_pipes_client_cancels_the_job_on_interrupt(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource, tmp_path: Path
+) -> None:
+    pipes = PipesSlurmClient(slurm=fake_slurm, shared_dir=str(tmp_path))
+
+    @asset
+    def endless(context, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+        job = JobBuilder().script("#!/bin/bash\nsleep 1h\n")
+        return pipes_slurm.run(context=context, job=job).get_results()
+
+    def interrupt_once_running() -> None:
+        _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with _in_thread(interrupt_once_running):
+        result = materialize([endless], resources={"pipes_slurm": pipes}, raise_on_error=False)
+    assert not result.success
+    [job_id] = _ids(slurm_fake)
+    assert slurm_fake.job(job_id).state.base == "CANCELLED"
+    # A failed session keeps its directory (the job's logs) for inspection.
+    assert list((tmp_path / result.run_id).iterdir())

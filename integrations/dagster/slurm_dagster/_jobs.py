@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dagster import MetadataValue
 
 from slurm_core import Job, SlurmError
 from slurm_core.jobs import JobBuilder, JobSpec
 
+# Not exported (yet): the verdict wait() gives for a final event (the job, or
+# JobFailedError). Used so one watch both logs the transitions and decides the outcome.
+from slurm_core.watch._core import outcome
+
 if TYPE_CHECKING:
     from slurm_core import AsyncSlurmClient, SlurmClient
     from slurm_core.jobs import AsyncJobBuilder
+    from slurm_core.watch import JobEvent
 
 __all__ = ["SlurmJobRun", "job_metadata", "to_spec"]
 
@@ -120,40 +125,55 @@ class SlurmJobRun:
         return self.job.job_id
 
 
-def describe_event(event: Any) -> str:
+def describe_event(event: JobEvent) -> str:
     """One log line for a watch event (state change, nodes, exit code, reason)."""
-    kind = getattr(event.type, "value", event.type)
-    text = f"SLURM job {event.job_id} {kind}"
+    text = f"SLURM job {event.job_id} {event.type.value}"
     old, new = event.old_state, event.new_state
     if new is not None:
         text += f": {old} -> {new}" if old is not None else f": {new}"
-    if getattr(event, "nodes", None):
+    if event.nodes:
         text += f" on {event.nodes}"
-    code = getattr(event, "exit_code", None)
+    code = event.exit_code
     if code is not None:
         text += f", exit code {code.return_code if code.return_code is not None else code.status}"
-    reason = getattr(event, "reason", None)
-    if reason and str(reason).lower() != "none":
-        text += f" (reason: {reason})"
+    if event.reason and event.reason.lower() != "none":
+        text += f" (reason: {event.reason})"
     return text
 
 
 def follow(client: SlurmClient, job_id: int, log: _Log, timeout: float | None) -> Job:
     """Log each watch event of ``job_id`` and return the finished job.
 
-    Raises :class:`~slurm_core.JobFailedError` (from ``client.jobs.wait``) when the job ends
-    in a failed state, :class:`~slurm_core.SlurmTimeoutError` after ``timeout`` seconds.
+    Raises :class:`~slurm_core.JobFailedError` when the job ends in a failed state (the
+    verdict ``client.jobs.wait`` gives, taken from the same watch's final event),
+    :class:`~slurm_core.watch.WaitTimeoutError` after ``timeout`` seconds.
     """
-    for event in client.jobs.watch(job_id, timeout=timeout):
-        log.info(describe_event(event))
-    return client.jobs.wait(job_id, timeout=timeout)
+    events = client.jobs.watch(job_id, timeout=timeout)
+    try:
+        for event in events:
+            log.info(describe_event(event))
+            if event.final:
+                return outcome(event)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    return client.jobs.wait(job_id, timeout=timeout)  # pragma: no cover - watch ends final
 
 
 async def afollow(client: AsyncSlurmClient, job_id: int, log: _Log, timeout: float | None) -> Job:
     """Async twin of :func:`follow`."""
-    async for event in client.jobs.watch(job_id, timeout=timeout):
-        log.info(describe_event(event))
-    return await client.jobs.wait(job_id, timeout=timeout)
+    events = client.jobs.watch(job_id, timeout=timeout)
+    try:
+        async for event in events:
+            log.info(describe_event(event))
+            if event.final:
+                return outcome(event)
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return await client.jobs.wait(job_id, timeout=timeout)  # pragma: no cover
 
 
 def cancel_quietly(client: SlurmClient, job_id: int, log: _Log, why: str) -> None:

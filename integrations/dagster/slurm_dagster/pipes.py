@@ -100,7 +100,7 @@ class PipesSharedFileMessageReader(PipesFileMessageReader):
             yield params
 
 
-class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-arg,misc]
+class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-arg]
     """Runs a SLURM job inside a Dagster Pipes session (see the module docstring).
 
     Example::
@@ -134,7 +134,7 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
         return False
 
     def _session_dir(self, context: AssetExecutionContext | OpExecutionContext) -> Path:
-        run_dir = Path(self.shared_dir) / context.run_id
+        run_dir = Path(self.shared_dir) / context.run.run_id
         step = (context.get_step_execution_context().step.key or "step").replace("/", "_")
         path = run_dir / f"{step}-{secrets.token_hex(4)}"
         for d in (Path(self.shared_dir), run_dir, path):

@@ -1,0 +1,196 @@
+"""An ML pipeline as Dagster assets, each one a SLURM job: preprocess -> train -> evaluate.
+
+- ``preprocess`` writes a data set into its asset directory on the shared filesystem and
+  returns its path (the IO manager keeps a pointer; nothing is copied).
+- ``train`` asks for a GPU on the ``gpu`` partition, writes a checkpoint after every epoch
+  into its checkpoint directory and resumes from the newest one when re-run (the job reads
+  ``CHECKPOINT_DIR``/``RESUME_FROM``), and returns the model file's path.
+- ``evaluate`` reads the model and the data by path and returns its metrics (a dict the IO
+  manager pickles); the job's id, state, exit code, nodes and run time are on each
+  materialization.
+
+The jobs use only what a bare ``python3`` offers. Run it against a cluster::
+
+    export SLURM_REST_URL=http://127.0.0.1:6820 SLURM_JWT=... SLURM_USER_NAME=alice
+    export SLURM_SHARED_DIR=/shared/dagster      # same path on this host and the nodes
+    dagster dev -f examples/dagster/ml_pipeline.py
+
+or from Python: ``dagster.materialize(ASSETS, resources=resources(...))``.
+"""
+
+import os
+from pathlib import Path
+
+from dagster import AssetExecutionContext, ConfigurableResource, Definitions, EnvVar, asset
+from slurm_dagster import SlurmIOManager, SlurmResource, asset_dir
+
+from slurm_core.jobs import JobBuilder
+
+EPOCHS = 3
+
+PREPROCESS = r"""#!/bin/bash
+set -euo pipefail
+python3 - "$OUT" <<'PY'
+import sys
+# y = 3x + 1 with a little deterministic noise
+with open(sys.argv[1], "w") as fh:
+    for i in range(200):
+        x = i / 100
+        fh.write(f"{x},{3 * x + 1 + ((i * 7) % 5 - 2) / 10}\n")
+PY
+echo "wrote $(wc -l < "$OUT") rows to $OUT"
+"""
+
+TRAIN = r"""#!/bin/bash
+set -euo pipefail
+echo "GPUs: ${CUDA_VISIBLE_DEVICES:-none}"
+python3 - <<'PY'
+import os
+data = [tuple(map(float, line.split(","))) for line in open(os.environ["DATA"])]
+ckpt_dir, epochs = os.environ["CHECKPOINT_DIR"], int(os.environ["EPOCHS"])
+w = b = 0.0
+start = 0
+done = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch-"))
+if done:  # resume from the newest checkpoint
+    start = int(done[-1][6:10])
+    w, b = map(float, open(os.path.join(ckpt_dir, done[-1])).read().split())
+    print(f"resuming after epoch {start}")
+for epoch in range(start + 1, epochs + 1):
+    for _ in range(200):
+        gw = sum((w * x + b - y) * x for x, y in data) / len(data)
+        gb = sum((w * x + b - y) for x, y in data) / len(data)
+        w, b = w - 0.5 * gw, b - 0.5 * gb
+    with open(os.path.join(ckpt_dir, f"epoch-{epoch:04d}"), "w") as fh:
+        fh.write(f"{w} {b}\n")
+    print(f"epoch {epoch}: w={w:.3f} b={b:.3f}")
+with open(os.environ["MODEL"], "w") as fh:
+    fh.write(f"{w} {b}\n")
+PY
+"""
+
+EVALUATE = r"""#!/bin/bash
+set -euo pipefail
+python3 - <<'PY'
+import os
+w, b = map(float, open(os.environ["MODEL"]).read().split())
+data = [tuple(map(float, line.split(","))) for line in open(os.environ["DATA"])]
+mse = sum((w * x + b - y) ** 2 for x, y in data) / len(data)
+with open(os.environ["METRICS"], "w") as fh:
+    fh.write(f"mse={mse}\nrows={len(data)}\n")
+PY
+"""
+
+
+class MLSettings(ConfigurableResource):  # type: ignore[type-arg]
+    """Where the pipeline keeps its files, and the partitions its jobs use."""
+
+    base_dir: str
+    partition: str = "debug"
+    gpu_partition: str = "gpu"
+
+    def workdir(self, asset_name: str) -> Path:
+        """``<base_dir>/<asset>/files``, writable by the jobs' user."""
+        path = asset_dir(self.base_dir, [asset_name]) / "files"
+        _shared(path)
+        return path
+
+    def job(self, name: str, script: str, workdir: Path) -> JobBuilder:
+        return (
+            JobBuilder()
+            .name(f"ml-{name}")
+            .script(script)
+            .partition(self.partition)
+            .time_limit("0:10:00")
+            .working_directory(workdir)
+            .output(workdir / f"{name}-%j.log")
+            .environment({"PATH": "/usr/local/bin:/usr/bin:/bin"})
+        )
+
+
+def _shared(path: Path) -> None:
+    # The jobs run as their SLURM user, not as this process's: let them write.
+    for d in (path.parent, path):
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o1777)
+
+
+@asset(group_name="ml")
+def preprocess(context: AssetExecutionContext, slurm: SlurmResource, ml: MLSettings) -> Path:
+    """A CSV data set, written by a SLURM job."""
+    workdir = ml.workdir("preprocess")
+    out = workdir / "data.csv"
+    slurm.run_job(ml.job("preprocess", PREPROCESS, workdir).environment({"OUT": str(out)}), context)
+    return out
+
+
+@asset(group_name="ml")
+def train(
+    context: AssetExecutionContext, slurm: SlurmResource, ml: MLSettings, preprocess: Path
+) -> Path:
+    """A model trained on one GPU, checkpointed every epoch (a re-run resumes)."""
+    workdir = ml.workdir("train")
+    checkpoints = workdir / "checkpoints"
+    _shared(checkpoints)
+    model = workdir / "model.txt"
+    job = (
+        ml.job("train", TRAIN, workdir)
+        .partition(ml.gpu_partition)
+        .gpus(1)
+        .environment(
+            {
+                "DATA": str(preprocess),
+                "MODEL": str(model),
+                "CHECKPOINT_DIR": str(checkpoints),
+                "EPOCHS": str(EPOCHS),
+            }
+        )
+    )
+    slurm.run_job(job, context)
+    return model
+
+
+@asset(group_name="ml")
+def evaluate(
+    context: AssetExecutionContext,
+    slurm: SlurmResource,
+    ml: MLSettings,
+    train: Path,
+    preprocess: Path,
+) -> dict[str, float]:
+    """Mean squared error of the model on the data set."""
+    workdir = ml.workdir("evaluate")
+    metrics = workdir / "metrics.txt"
+    job = ml.job("evaluate", EVALUATE, workdir).environment(
+        {"MODEL": str(train), "DATA": str(preprocess), "METRICS": str(metrics)}
+    )
+    slurm.run_job(job, context)
+    values = dict(line.split("=", 1) for line in metrics.read_text().split())
+    result = {k: float(v) for k, v in values.items()}
+    context.add_output_metadata({"mse": result["mse"], "rows": int(result["rows"])})
+    return result
+
+
+ASSETS = [preprocess, train, evaluate]
+
+
+def resources(base_dir: str | None = None, slurm: SlurmResource | None = None) -> dict[str, object]:
+    """The pipeline's resources: the cluster (from the environment unless given), the
+    settings and the IO manager, both under ``base_dir`` on the shared filesystem."""
+    base = base_dir or os.environ.get("SLURM_SHARED_DIR", "/shared/dagster")
+    return {
+        "slurm": slurm
+        or SlurmResource(
+            url=os.environ.get("SLURM_REST_URL", "http://127.0.0.1:6820"),
+            token=EnvVar("SLURM_JWT"),
+            user_name=os.environ.get("SLURM_USER_NAME"),
+        ),
+        "ml": MLSettings(
+            base_dir=base,
+            partition=os.environ.get("SLURM_PARTITION", "debug"),
+            gpu_partition=os.environ.get("SLURM_GPU_PARTITION", "gpu"),
+        ),
+        "io_manager": SlurmIOManager(base_dir=base),
+    }
+
+
+defs = Definitions(assets=ASSETS, resources=resources())
