@@ -203,6 +203,9 @@ def nodes(draw: st.DrawFn, version: str) -> Node:
 def partitions(draw: st.DrawFn, version: str) -> Partition:
     minor = _minor(version)
     flags = draw(st.frozensets(st.sampled_from(["DEFAULT", "HIDDEN", "LLN", "ROOT_ONLY"])))
+    is_default: bool | None = "DEFAULT" in flags
+    if not enc.wire_format(version).partition_flags:  # v0.0.39-44 do not report flags
+        flags, is_default = frozenset(), _parse.partition({"name": "x"}).is_default
     limits = st.none() | st.just(INFINITE) | st.integers(0, 2**31 - 1)
     name_lists = st.lists(names, max_size=3).map(tuple)
     per_node = minor != 39  # v0.0.39 carries only per-CPU memory values
@@ -213,7 +216,7 @@ def partitions(draw: st.DrawFn, version: str) -> Partition:
             "nodes": draw(maybe_text),
             "total_nodes": draw(counts),
             "total_cpus": draw(counts),
-            "is_default": "DEFAULT" in flags,
+            "is_default": is_default,
             "flags": flags,
             "max_time": draw(limit_minutes),
             "default_time": draw(limit_minutes),
@@ -389,12 +392,13 @@ def _limits() -> dict[str, list[str]]:
     return {
         "v0.0.38": ["job state flags", "job hold other than priority == 0"],
         "v0.0.39": ["job state flags", "partition state", "per-node partition memory"],
+        "v0.0.39-44": ["partition flags (so is_default)"],
     }
 
 
 def test_lossy_versions_are_really_lossy() -> None:
     """The documented limits are real: encoding the excluded values loses them."""
-    assert set(_limits()) == {"v0.0.38", "v0.0.39"}
+    assert set(_limits()) == {"v0.0.38", "v0.0.39", "v0.0.39-44"}
     flagged = JobState.parse(["PENDING", "REQUEUED"])
     for version in ("v0.0.38", "v0.0.39"):
         job = Job(job_id=1, name="x", state=flagged)
@@ -404,3 +408,8 @@ def test_lossy_versions_are_really_lossy() -> None:
     back = _parse.partition(enc.encode_partition(part, enc.wire_format("v0.0.39")))
     assert back.state is None
     assert back.default_memory_per_node is None
+    for version in ("v0.0.39", "v0.0.42", "v0.0.44"):
+        default = Partition(name="p", is_default=True, flags=frozenset({"DEFAULT"}))
+        wire = enc.encode_partition(default, enc.wire_format(version))
+        assert "flags" not in wire
+        assert not _parse.partition(wire).is_default

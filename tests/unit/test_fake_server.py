@@ -323,3 +323,15 @@ async def test_builder_is_real_and_the_fake_keeps_what_was_submitted(
     job_id = await api.submit(lambda b: b.environment({"FOO": "bar"}))
     assert api.fake.script(job_id).startswith("#!/bin/bash")
     assert api.fake.environment(job_id)["FOO"] == "bar"
+
+
+async def test_only_an_admin_may_raise_a_time_limit(make_api: Callable[..., Api]) -> None:
+    fake = FakeSlurmServer()
+    user = make_api(fake)
+    admin = make_api(fake, headers={"X-SLURM-USER-NAME": "root"})
+    job_id = await user.submit(lambda b: b.time_limit("10"))
+    await user(lambda c: c.jobs.update(job_id, time_limit=5))  # lowering is fine
+    with pytest.raises(PermissionDeniedError):
+        await user(lambda c: c.jobs.update(job_id, time_limit=20))
+    await admin(lambda c: c.jobs.update(job_id, time_limit=20))
+    assert (await user.get(job_id)).time_limit == timedelta(minutes=20)

@@ -53,6 +53,8 @@ class WireFormat:
     """v0.0.40+: ``partition.state``; v0.0.39 does not report it."""
     feature_lists: bool
     """v0.0.39+: node features as lists; v0.0.38: comma-separated strings."""
+    partition_flags: bool
+    """v0.0.38 and v0.0.45+ report partition flags (``DEFAULT``...); v0.0.39-44 do not."""
     wrapped_cpu_load: bool
     """v0.0.39 only: ``cpu_load`` in a number wrapper."""
 
@@ -158,5 +160,6 @@ def wire_format(version: str) -> WireFormat:
         flat_partition=adapter.partition_item is not ResponseParser.partition_item,
         partition_state=minor >= 40,
         feature_lists=minor >= 39,
+        partition_flags=minor <= 38 or minor >= 45,
         wrapped_cpu_load=minor == 39,
     )

@@ -94,7 +94,7 @@ def partition(p: Partition, fmt: WireFormat) -> Wire:
     flags = set(p.flags) | ({"DEFAULT"} if p.is_default else set())
     out: Wire = {
         "name": p.name,
-        "flags": sorted(flags),
+        "flags": sorted(flags) if fmt.partition_flags else None,
         "nodes": drop_none({"configured": text(p.nodes), "total": p.total_nodes}),
         "cpus": drop_none({"total": p.total_cpus}),
         "defaults": defaults,

@@ -151,7 +151,7 @@ class FakeApp(SlurmdbHandlers):
             if match is None or route_method != method:
                 continue
             if not token_ok and handler != self.ping:
-                return self._auth_failure(user)
+                return self._auth_failure(user, diag=handler == self.diag)
             try:
                 body = json.loads(raw) if raw.strip() else None
             except ValueError:
@@ -172,13 +172,17 @@ class FakeApp(SlurmdbHandlers):
             return False
         return self.token(token) if callable(self.token) else token == self.token
 
-    def _auth_failure(self, user: str) -> Reply:
+    def _auth_failure(self, user: str, *, diag: bool = False) -> Reply:
         if _wire.minor(self.version) >= 40:  # 24.11+: 511 and an authentication error
             reject = Reject(1007, "Protocol authentication error", "authentication failed", 511)
         else:  # 22.05: 500 and "Unspecified error"
             reject = Reject(-1, "Unspecified error", "request failed")
         status = _wire.error_status(self.version, reject)
-        return self._json(status, _wire.error_body(self.version, user, self.cluster.name, reject))
+        extra: dict[str, Any] = {}
+        if diag and _wire.minor(self.version) <= 38:  # 22.05 still sends empty statistics
+            extra["statistics"] = {"rpcs_by_message_type": [], "rpcs_by_user": []}
+        body = _wire.error_body(self.version, user, self.cluster.name, reject, **extra)
+        return self._json(status, body)
 
     def _reject(self, reject: Reject, user: str, **extra: Any) -> Reply:
         body = _wire.error_body(self.version, user, self.cluster.name, reject, **extra)
@@ -256,7 +260,7 @@ class FakeApp(SlurmdbHandlers):
         job_id = call.groups["job_id"]
         fields = _wire.decode_update(call.body)
         try:
-            self.cluster.update(job_id, fields)
+            self.cluster.update(job_id, fields, admin=call.user in self.admins)
         except Reject as reject:
             if reject.errno == 2017:
                 reject = unknown_job(job_id, "update")
@@ -329,7 +333,7 @@ class FakeApp(SlurmdbHandlers):
     def update_node(self, call: Call) -> tuple[int, dict[str, Any]]:
         if call.user not in self.admins:
             name = call.groups["node_name"]
-            status = 422 if _wire.minor(self.version) >= 45 else 500
+            status = 422 if _wire.minor(self.version) >= 43 else 500  # 26.05: 422
             raise Reject(2010, "Invalid user id", f"Failure to update node {name}", status)
         self.cluster.update_node(call.groups["node_name"], _wire.decode_node_update(call.body))
         return 200, self._env(call)

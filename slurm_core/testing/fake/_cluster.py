@@ -201,6 +201,7 @@ class FakeCluster:
                 nice=req.nice or 0,
                 requeue=req.requeue if req.requeue is not None else True,
                 hold=req.hold,
+                reason="JobHeldUser" if req.hold else "None",
                 priority=0 if req.hold else (req.priority or 1),
                 eligible_time=0 if (req.hold or dependency) else max(now, req.begin_time),
             )
@@ -274,12 +275,20 @@ class FakeCluster:
                 _sched.finish(self, job, "CANCELLED", now)
         return done
 
-    def update(self, ref: str, fields: dict[str, Any]) -> None:
-        """``scontrol update job``: hold/release, limits and names."""
+    def update(self, ref: str, fields: dict[str, Any], *, admin: bool = True) -> None:
+        """``scontrol update job``: hold/release, limits and names.
+
+        Like slurmctld, only an admin may raise a time limit (or set ``priority``).
+        """
         now = self.sync()
         jobs = self.find(ref)
         if any(j.finished for j in jobs):
             raise Reject(2084, "Job has already finished", "Job update requested failed")
+        if not admin and (
+            fields.get("priority") is not None
+            or any(_raises_limit(self, j, fields.get("time_limit")) for j in jobs)
+        ):
+            raise Reject(2002, "Access/permission denied", "Job update requested failed")
         for job in jobs:
             if "hold" in fields:
                 job.hold = bool(fields["hold"])
@@ -358,6 +367,18 @@ class FakeCluster:
             node.features = tuple(str(f) for f in fields["features"])
         if fields.get("weight") is not None:
             node.weight = int(fields["weight"])
+
+
+def _raises_limit(c: FakeCluster, job: FakeJob, limit: int | Infinite | None) -> bool:
+    if limit is None:
+        return False
+    current = job.time_limit
+    if current is None:
+        part = c.partitions[job.partition]
+        current = part.default_time if part.default_time is not None else part.max_time
+    if current is None or current is INFINITE:
+        return False
+    return limit is INFINITE or int(limit) > int(current)
 
 
 def _upper(values: Iterable[Any] | str) -> list[str]:
