@@ -246,11 +246,16 @@ class JobGraph:
         if cycle is not None:
             raise GraphError(f"dependency cycle: {' -> '.join(cycle)}", cycle=cycle)
 
-    def _find_cycle(self) -> list[str] | None:
-        down: dict[str, list[str]] = {n: [] for n in self._nodes}
+    def _down(self) -> dict[str, list[str]]:
+        """Graph node -> the graph nodes depending on it (each once, in order)."""
+        down: dict[str, dict[str, None]] = {n: {} for n in self._nodes}
         for edge in self.edges():
             if isinstance(edge.upstream, str) and edge.upstream in down:
-                down[edge.upstream].append(edge.downstream)
+                down[edge.upstream][edge.downstream] = None
+        return {n: list(children) for n, children in down.items()}
+
+    def _find_cycle(self) -> list[str] | None:
+        down = self._down()
         state: dict[str, int] = {}  # 1: on the current path, 2: done
         for start in self._nodes:
             if start in state:
@@ -277,8 +282,12 @@ class JobGraph:
         Stable: among nodes ready at the same time, the one added first comes first.
         """
         self.validate()
+        down = self._down()
         index = {name: i for i, name in enumerate(self._nodes)}
-        waiting = {name: len(set(self.upstream(name))) for name in self._nodes}
+        waiting = dict.fromkeys(self._nodes, 0)
+        for children in down.values():
+            for child in children:
+                waiting[child] += 1
         ready = [index[n] for n, count in waiting.items() if count == 0]
         heapq.heapify(ready)
         names = list(self._nodes)
@@ -286,7 +295,7 @@ class JobGraph:
         while ready:
             name = names[heapq.heappop(ready)]
             out.append(name)
-            for child in dict.fromkeys(self.downstream(name)):
+            for child in down[name]:
                 waiting[child] -= 1
                 if waiting[child] == 0:
                     heapq.heappush(ready, index[child])

@@ -21,6 +21,7 @@ from test_watch_sim import URL, SimSlurm
 from slurm_core import (
     AsyncSlurmClient,
     AuthenticationError,
+    ExitCode,
     JobFailedError,
     RetryPolicy,
     SlurmClient,
@@ -300,7 +301,7 @@ async def test_wait_returns_job_or_raises(mode: str) -> None:
     sim.set(bad, "FAILED", exit_code=None)
     sim.jobs[bad] = sim.jobs[bad].model_copy(
         update={
-            "exit_code": __import__("slurm_core").ExitCode.from_wait_status(768),
+            "exit_code": ExitCode.from_wait_status(768),
             "state_reason": "NonZeroExitCode",
         }
     )

@@ -123,6 +123,9 @@ class SimSlurm:
         match = _JOB_PATH.match(path)
         if match and match[1] and request.method == "GET":
             return self._accounting(int(match[3]))
+        if match and request.method == "GET" and int(match[3]) in self.jobs:
+            job = self.jobs[int(match[3])]
+            return httpx.Response(200, json={"jobs": [encode_job(job, self.fmt)], "errors": []})
         if match and request.method == "DELETE":
             self.set(int(match[3]), "CANCELLED")
             return httpx.Response(200, json={"errors": []})
