@@ -217,3 +217,18 @@ def test_the_scenario_runs_on_the_fake_alone() -> None:
     assert seen["never: state, reason"] == (("PENDING",), "DependencyNeverSatisfied")
     assert seen["unknown job"] == ("NotFoundError", [2017])
     assert len(fake.jobs()) == 4
+
+
+def test_docs_cluster_example(slurm_cluster: LocalSlurmCluster) -> None:
+    """docs/testing.md's real-cluster example (examples/testing/test_with_cluster.py)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).parent.parent.parent / "examples" / "testing"
+    sys.path.insert(0, str(examples))
+    try:
+        example = importlib.import_module("test_with_cluster")
+        example.test_train_on_a_real_cluster(slurm_cluster)
+    finally:
+        sys.path.remove(str(examples))
