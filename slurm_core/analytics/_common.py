@@ -21,6 +21,7 @@ __all__ = [
     "as_utc",
     "expand_hostlist",
     "gpu_count",
+    "has_started",
     "job_size",
     "parse_tres_string",
     "quantile",
@@ -89,6 +90,12 @@ class TimeRange:
 
 
 # --------------------------------------------------------------------------- TRES ------
+def has_started(job: AccountingJob) -> bool:
+    """True if the accounted job really started. slurmdbd 22.05 (dbv0.0.38) reports a
+    pending job's start and end as the time of the query: those are not starts."""
+    return job.start_time is not None and not job.state.is_pending
+
+
 def tres_counts(tres: Iterable[TRES]) -> dict[str, int]:
     """``{"cpu": 2, "mem": 200, "gres/gpu": 1, ...}``; unset and negative counts (the
     database's "not measured", e.g. ``energy=-2``) are left out."""

@@ -29,7 +29,15 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from ..models import INFINITE, AccountingJob, Job, Node, Partition
-from ._common import JobSize, expand_hostlist, gpu_count, job_size, parse_tres_string, quantile
+from ._common import (
+    JobSize,
+    expand_hostlist,
+    gpu_count,
+    has_started,
+    job_size,
+    parse_tres_string,
+    quantile,
+)
 
 __all__ = ["DEFAULT_RUNTIME", "History", "Target", "queue_start", "wait_sample"]
 
@@ -70,6 +78,8 @@ class History:
         for job in self.jobs:
             if job.start_time is None or job.submit_time is None or job.job_id == exclude:
                 continue
+            if not has_started(job):
+                continue
             ready = max(job.submit_time, job.eligible_time or job.submit_time)
             out.append((job, max((job.start_time - ready).total_seconds(), 0.0)))
         return out
@@ -79,7 +89,7 @@ class History:
         """Median elapsed seconds of finished jobs by (user, name), by partition, overall."""
         groups: dict[tuple[str, ...], list[float]] = {}
         for j in self.jobs:
-            if j.elapsed is None or j.end_time is None or j.start_time is None:
+            if j.elapsed is None or j.end_time is None or not has_started(j):
                 continue
             seconds = j.elapsed.total_seconds()
             if j.user is not None:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 from ..models import AccountingJob, Association, JobBaseState, Node, User
-from ._common import TimeRange
+from ._common import TimeRange, has_started
 from ._usage import charged_seconds, resource_units
 from .audit import AuditEntry
 
@@ -125,7 +125,7 @@ def activity(
                     job.submit_time, "submitted", job.user, job.job_id, job.user, job.name
                 )
             )
-        if job.start_time is not None and job.start_time in window:
+        if job.start_time is not None and job.start_time in window and has_started(job):
             c["started"] = c.get("started", 0) + 1
         ended = job.end_time is not None and job.end_time in window
         base = job.state.base
@@ -199,7 +199,7 @@ def security_events(
     out: list[SecurityEvent] = []
     usual: dict[str, tuple[set[str], set[str], int]] = {}
     for job in baseline or ():
-        if job.user and job.start_time is not None:
+        if job.user and has_started(job):
             parts, qos, n = usual.setdefault(job.user, (set(), set(), 0))
             parts.add(job.partition or "")
             qos.add(job.qos or "")
@@ -225,7 +225,7 @@ def security_events(
                     f"{actor} cancelled {owner}'s job {job.job_id} ({job.name})",
                 )
             )
-        ran_inside = job.start_time is not None and job.start_time in window
+        ran_inside = has_started(job) and job.start_time in window
         if not (ran_inside and owner):
             continue
 

@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
 from ..models import AccountingJob
-from ._common import TimeRange, gpu_count, tres_counts
+from ._common import TimeRange, gpu_count, has_started, tres_counts
 from ._rates import RESOURCES, RateCard
 
 __all__ = ["DEFAULT_PRECISION", "CostRow", "charged_seconds", "cost_row", "resource_units"]
@@ -67,7 +67,7 @@ class CostRow:
 def charged_seconds(job: AccountingJob, window: TimeRange, now: datetime) -> int:
     """Seconds of ``job``'s run to charge within ``window`` (see the module rules)."""
     start = job.start_time
-    if start is None:
+    if start is None or not has_started(job):
         return 0
     end = job.end_time or now
     inside = start >= window.start and job.end_time is not None and job.end_time <= window.end

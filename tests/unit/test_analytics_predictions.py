@@ -17,8 +17,10 @@ from test_analytics_helpers import (
     submit,
 )
 
+from slurm_core.analytics import TimeRange
 from slurm_core.analytics._common import JobSize
 from slurm_core.analytics._estimator import History, Target, queue_start, wait_sample
+from slurm_core.analytics._findings import activity
 from slurm_core.analytics.predictions import estimate, spec_size
 from slurm_core.jobs import JobBuilder, JobSpec
 from slurm_core.models import AccountingJob
@@ -214,3 +216,13 @@ async def test_on_the_fake_server_async() -> None:
         assert est.time >= fake.now
         pending = await client.predictions.estimate_pending(now=fake.now)
         assert [e.job_id for e in pending] == [job_id]
+
+
+def test_pending_records_from_22_05_are_not_starts() -> None:
+    # dbv0.0.38 reports a pending job's start and end as the time of the query.
+    ghost = acct_job(state="PENDING", submit=T0 - timedelta(hours=3), start=T0, seconds=0)
+    history = History([ghost])
+    assert history.waits() == []
+    assert history.runtime("alice", "job", "debug") is None
+    users, _ = activity([ghost], TimeRange(T0 - timedelta(days=1), T0 + timedelta(days=1)))
+    assert users[0].started == 0
