@@ -19,8 +19,9 @@ import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, overload
 
+from .jobs import JobBuilder
 from .models import (
     QOS,
     TRES,
@@ -42,7 +43,7 @@ from .models import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .jobs import JobBuilder, JobSpec, SubmittedJob
+    from .jobs import JobSpec, SubmittedJob
     from .watch import JobEvent
 
 __all__ = [
@@ -60,6 +61,7 @@ TimeLimit = timedelta | int | Infinite
 States = JobBaseState | str | Iterable[JobBaseState | str]
 Time = datetime | int | float
 Names = str | Sequence[str]
+_B = TypeVar("_B", bound=JobBuilder)
 
 
 class JobsProtocol(Protocol):
@@ -97,9 +99,15 @@ class JobsProtocol(Protocol):
         priority: int | None = None,
     ) -> None: ...
 
+    @overload
     def submit(self) -> JobBuilder: ...
 
+    @overload
+    def submit(self, builder: type[_B]) -> _B: ...
+
     def submit_spec(self, spec: JobSpec) -> SubmittedJob: ...
+
+    def find_submission(self, key: str, *, since: datetime | None = None) -> int | None: ...
 
     def watch(
         self,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._protocol import JobId, Names, States, Time, TimeLimit
 from ..jobs import JobBuilder, JobSpec, SubmittedJob
@@ -29,6 +30,8 @@ from ..models import (
 if TYPE_CHECKING:
     from ..watch import JobEvent
     from .mock import MockSlurmClient
+
+_B = TypeVar("_B", bound=JobBuilder)
 
 __all__ = [
     "MockAccounting",
@@ -99,12 +102,16 @@ class MockJobs(_Resource):
             priority=priority,
         )
 
-    def submit(self) -> JobBuilder:
-        """A real :class:`JobBuilder`; ``execute()`` is the expected call ``jobs.submit``."""
-        return JobBuilder(submitter=self.submit_spec)
+    def submit(self, builder: type[_B] = JobBuilder) -> _B:  # type: ignore[assignment]
+        """A real :class:`JobBuilder` (or ``builder`` subclass); ``execute()`` is the
+        expected call ``jobs.submit``."""
+        return builder(submitter=self.submit_spec)
 
     def submit_spec(self, spec: JobSpec) -> SubmittedJob:
         return self._call("jobs.submit", spec)  # type: ignore[no-any-return]
+
+    def find_submission(self, key: str, *, since: datetime | None = None) -> int | None:
+        return self._call("jobs.find_submission", key, since=since)  # type: ignore[no-any-return]
 
     def watch(
         self,

@@ -265,3 +265,47 @@ def test_pytest_fixtures(pytester: pytest.Pytester) -> None:
         ["*ERROR at teardown of test_mock_verified*", "*MISS jobs.get(1)  ?called 0, expected 1?*"]
     )
     assert "the test's own failure" in result.stdout.str()
+
+
+@pytest.mark.parametrize("version", ["v0.0.38", "v0.0.41", "v0.0.42"])
+def test_wait_with_a_manual_clock_moved_by_another_thread(version: str) -> None:
+    """update_time deltas computed from the client's clock must not hide changes made by
+    advancing the fake's clock (each version computes them differently)."""
+    import threading
+
+    from slurm_core import WatchOptions
+
+    fake = FakeSlurmServer(version, default_runtime=30)
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.02):
+            fake.advance(5)
+
+    with _client(fake) as client:
+        client.jobs.watch_options = WatchOptions(
+            min_interval=0.05, initial_interval=0.05, max_interval=0.1, full_refresh=3600
+        )
+        job_id = _submit(client)
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            job = client.jobs.wait(job_id, timeout=10)
+        finally:
+            stop.set()
+            ticker.join()
+    assert job.state.is_success
+
+
+def test_update_time_never_hides_a_change_since_the_previous_listing() -> None:
+    fake = FakeSlurmServer("v0.0.41", default_runtime=30)
+    http = httpx.Client(base_url=fake.url, transport=fake.transport())
+    with _client(fake) as client:
+        _submit(client)
+    fake.advance(1)
+    assert len(http.get("/slurm/v0.0.41/jobs").json()["jobs"]) == 1
+    fake.advance(100)  # the job ends at +31; the client's own clock saw ~0 s pass
+    delta = http.get("/slurm/v0.0.41/jobs", params={"update_time": "now-5"}).json()
+    assert [j["job_state"] for j in delta["jobs"]] == [["COMPLETED"]]
+    quiet = http.get("/slurm/v0.0.41/jobs", params={"update_time": "now-5"}).json()
+    assert quiet["jobs"] == []

@@ -335,3 +335,19 @@ async def test_only_an_admin_may_raise_a_time_limit(make_api: Callable[..., Api]
         await user(lambda c: c.jobs.update(job_id, time_limit=20))
     await admin(lambda c: c.jobs.update(job_id, time_limit=20))
     assert (await user.get(job_id)).time_limit == timedelta(minutes=20)
+
+
+@pytest.mark.parametrize("version", ["v0.0.38", "v0.0.42"])
+async def test_accounting_time_window(make_api: Callable[..., Api], version: str) -> None:
+    """v0.0.38 sends the window as now-<seconds>, later versions as epochs: both filter."""
+    fake = FakeSlurmServer(version, default_runtime=10)
+    api = make_api(fake)
+    old = await api.submit()
+    fake.advance(3600)
+    new = await api.submit()
+    fake.advance(20)
+    since = fake.now - timedelta(minutes=10)
+    recent = await api(lambda c: c.accounting.jobs(start=since))
+    assert [j.job_id for j in recent] == [new]
+    everything = await api(lambda c: c.accounting.jobs(start=fake.now - timedelta(days=1)))
+    assert [j.job_id for j in everything] == [old, new]

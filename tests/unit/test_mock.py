@@ -105,6 +105,13 @@ def test_raises_and_calls() -> None:
     mock.verify()
 
 
+def test_find_submission() -> None:
+    mock = MockSlurmClient()
+    mock.expect("jobs.find_submission").with_args("sck-1", since=ANY).returns(12)
+    assert mock.jobs.find_submission("sck-1") == 12
+    mock.verify()
+
+
 def test_unknown_method_and_bad_arguments_are_refused_early() -> None:
     mock = MockSlurmClient()
     with pytest.raises(ValueError, match=r"unknown method 'jobs\.gett'"):

@@ -81,6 +81,8 @@ class FakeCluster:
         self.next_job_id = 1
         self.applied = clock.now()
         self.last_job_update = self.applied
+        self.last_listing: int | None = None
+        """Fake time of the previous ``GET jobs`` (see ``FakeApp.jobs``)."""
         self.outcomes: dict[int, Outcome] = {}
         self.name_rules: list[tuple[str, Outcome]] = []
         self.stats = dict.fromkeys(_STATS, 0)

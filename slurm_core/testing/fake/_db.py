@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +37,8 @@ class SlurmdbHandlers:
     def db_jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         now = self.cluster.sync()
         q = call.query
-        start = _int(q.get("start_time"))
-        end = _int(q.get("end_time"))
+        start = _time(q.get("start_time"))
+        end = _time(q.get("end_time"))
         users = _names(q.get("users"))
         accounts = _names(q.get("account"))
         out = []
@@ -77,8 +79,19 @@ class SlurmdbHandlers:
         return handler
 
 
-def _int(values: list[str] | None) -> int | None:
-    return int(values[0]) if values and values[0].lstrip("-").isdigit() else None
+def _time(values: list[str] | None) -> int | None:
+    """An epoch, or dbv0.0.38's ``now-<seconds>``; ``None`` when absent or unreadable.
+
+    The client turns a datetime into ``now-<seconds>`` with its own wall clock, so the
+    offset is applied to the wall clock too: that gives back the time the caller meant,
+    even when the fake's clock is far from the wall clock.
+    """
+    text = values[0].strip() if values else ""
+    relative = re.fullmatch(r"now(?:([+-])(\d+))?", text)
+    if relative:
+        sign = -1 if relative.group(1) == "-" else 1
+        return int(time.time()) + sign * int(relative.group(2) or 0)
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
 def _names(values: list[str] | None) -> set[str]:
