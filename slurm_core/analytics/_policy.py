@@ -3,8 +3,8 @@
 * **Active** nodes can take work (up, not drained, not powered down). **Resumable** nodes
   are the ones the optimizer may bring back: drained with the optimizer's own reason
   (:data:`REASON_PREFIX`), or powered down by power saving; nodes an admin drained for
-  their own reasons are never touched. **Idle** active nodes (nothing allocated) are the
-  only ones released.
+  their own reasons are never touched. **Idle** active nodes (nothing allocated, not
+  ``PLANNED`` by the backfill scheduler for a pending job) are the only ones released.
 * **Demand**: CPUs and GPUs of running plus pending jobs (held and not-yet-eligible jobs
   left out), in nodes of the partition's typical size (median CPUs/GPUs); at least the
   busy nodes and the widest pending job.
@@ -64,8 +64,14 @@ def is_resumable(node: Node) -> bool:
 
 
 def is_idle(node: Node) -> bool:
-    """Active with nothing allocated."""
-    return is_active(node) and node.state == "IDLE" and not node.alloc_cpus
+    """Active with nothing allocated, and not ``PLANNED`` (the backfill scheduler has
+    reserved it for a pending job, maybe of a partition nobody monitors)."""
+    return (
+        is_active(node)
+        and node.state == "IDLE"
+        and not node.alloc_cpus
+        and "PLANNED" not in node.state_flags
+    )
 
 
 @dataclasses.dataclass(frozen=True)

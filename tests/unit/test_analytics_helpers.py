@@ -6,8 +6,7 @@
   records the fake slurmrestd does not produce: allocated TRES of finished jobs (the fake
   drops them once a job ends) and ``kill_request_user``.
 * Model factories with the defaults the tests need (``acct_job``, ``live_job``, ``node``).
-* :func:`submit` submits a :class:`JobSpec` through a client (until ``client.jobs.submit``
-  lands, with the adapter's private body helper).
+* :func:`submit`/:func:`asubmit` submit a :class:`JobSpec` (``client.jobs.submit_spec``).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from slurm_core._versions._encode import (
     encode_user,
     wire_format,
 )
-from slurm_core._versions._submit import submit_body
 from slurm_core.jobs import JobSpec
 from slurm_core.models import (
     TRES,
@@ -42,7 +40,6 @@ from slurm_core.models import (
     Partition,
     User,
 )
-from slurm_core.resources._base import Op, run_async, run_sync
 
 __all__ = ["T0", "MiniSlurm", "acct_job", "live_job", "node", "partition", "submit", "tres"]
 
@@ -290,17 +287,11 @@ class MiniSlurm:
         return [(m, p, b) for m, p, _, b in self.requests if m != "GET"]
 
 
-def _submit_op(client: SlurmClient | AsyncSlurmClient, spec: JobSpec) -> Op[int]:
-    # Until client.jobs.submit() lands: the adapter's private submission helper.
-    a = yield from client._core.adapter()
-    return a.parse_submit((yield a.job_submit(submit_body(a, [spec]))))
-
-
 def submit(client: SlurmClient, spec: JobSpec) -> int:
     """Submit ``spec`` through a sync client; the job id."""
-    return run_sync(client._http, _submit_op(client, spec))
+    return client.jobs.submit_spec(spec).job_id
 
 
 async def asubmit(client: AsyncSlurmClient, spec: JobSpec) -> int:
     """Submit ``spec`` through an async client; the job id."""
-    return await run_async(client._http, _submit_op(client, spec))
+    return (await client.jobs.submit_spec(spec)).job_id

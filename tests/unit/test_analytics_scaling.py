@@ -124,6 +124,15 @@ def test_scale_up_after_n_observations_and_down_after_cooldown() -> None:
     assert rec.calls[-1] == ("down", "debug", ("n2", "n1"))
 
 
+def test_planned_nodes_are_not_released() -> None:
+    rec = Recorder()
+    site = _site(node("n1"), node("n2", flags=["PLANNED"]))  # backfill holds n2 for a job
+    with site.client() as client:
+        opt = ResourceOptimizer(client).with_scaler(rec.scaler).monitor_queues(["debug"])
+        d = opt.scale_nodes(0, 5).with_hysteresis(cooldown=0).step()[0]
+    assert (d.action, d.nodes) == ("scale_down", ("n1",))
+
+
 def test_admin_drained_nodes_are_never_resumed_and_busy_nodes_never_released() -> None:
     rec = Recorder()
     site = _site(node("n1", cpus=2, flags=["DRAIN"], reason="admin: RMA"), jobs=[live_job(1)])
