@@ -608,7 +608,10 @@ def error_from_response(
 # --------------------------------------------------------------------------------------------
 INFORMATIONAL_ERRNOS: frozenset[int] = frozenset(
     {
-        0,  # SLURM_SUCCESS ("No error")
+        # SLURM_SUCCESS "No error". 24.11/26.05 answer GET node/<unknown> with HTTP 200, no
+        # "nodes" and an entry numbered 0 ("Failure to query node"); the parser reports the
+        # missing node as NotFoundError.
+        0,
         # ESLURM_ALREADY_DONE "Job/step already completing or completed": cancelling a job
         # that has ended (v0.0.42+ DELETE job, in status[]). Cancel is idempotent by design.
         2021,

@@ -261,14 +261,19 @@ def check_success_body(response: httpx.Response, body: Any = _NO_BODY) -> None:
     ):
         return
     errors, warnings = success_body_errors(body)
-    if warnings and logger.isEnabledFor(logging.WARNING):
+    if warnings:
         request = response.request
-        logger.warning(
-            "slurmrestd warns about %s %s: %s",
-            request.method,
-            redact_url(request.url),
-            redact_text("; ".join(str(w) for w in warnings)),
-        )
+        # A write's warnings matter ("Required node not available" for a submission); a
+        # read's are chatter ("found nothing", "Unable to find partition").
+        level = logging.DEBUG if request.method == "GET" else logging.WARNING
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "slurmrestd warns about %s %s: %s",
+                request.method,
+                redact_url(request.url),
+                redact_text("; ".join(str(w) for w in warnings)),
+            )
     if errors:
         raise error_from_success(response, body, errors)
 

@@ -82,11 +82,15 @@ class ResponseParser:
         keys: tuple[str, ...],
         parse: Callable[[dict[str, Any]], T],
         what: str,
+        *,
+        missing_ok: bool = False,
     ) -> list[T]:
         with gc_paused():
             data = self._body(response, what)
             key = next((k for k in keys if k in data), None)
             if key is None:
+                if missing_ok:
+                    return []
                 errors, _ = parse_error_entries(data)
                 why = f" (server said: {'; '.join(map(str, errors))})" if errors else ""
                 raise ResponseValidationError(
@@ -143,7 +147,9 @@ class ResponseParser:
         return self._items(response, ("nodes",), _parse.node, "nodes")
 
     def parse_node(self, response: httpx.Response, name: str) -> Node:
-        nodes = self.parse_nodes(response)
+        # An unknown node: 24.11/26.05 answer HTTP 200 without "nodes" (and an error entry
+        # numbered 0, "Failure to query node"); 22.05 answers 500 with 2018.
+        nodes = self._items(response, ("nodes",), _parse.node, "nodes", missing_ok=True)
         found = next((n for n in nodes if n.name == name), nodes[0] if len(nodes) == 1 else None)
         if found is None:
             raise _not_found(response, f"node {name!r} is not in the response")
@@ -157,7 +163,10 @@ class ResponseParser:
         return self._items(response, ("partitions",), self.partition_item, "partitions")
 
     def parse_partition(self, response: httpx.Response, name: str) -> Partition:
-        parts = self.parse_partitions(response)
+        # An unknown partition: 26.05 answers HTTP 200 without "partitions" (and a warning).
+        parts = self._items(
+            response, ("partitions",), self.partition_item, "partitions", missing_ok=True
+        )
         found = next((p for p in parts if p.name == name), None)
         if found is None:
             raise _not_found(response, f"partition {name!r} is not in the response")

@@ -85,7 +85,9 @@ class Partition(SlurmObject):
     nodes: str | None = None
     total_nodes: int | None = None
     total_cpus: int | None = None
-    is_default: bool = False
+    is_default: bool | None = False
+    """``None`` when the server does not say: Slurm 24.11 (v0.0.40-v0.0.42) sends no
+    partition flags (``flags`` is then empty too)."""
     flags: frozenset[str] = frozenset()
     max_time: timedelta | InfiniteType | None = None
     default_time: timedelta | InfiniteType | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 
+from .._exceptions import InvalidRequestError, NotFoundError
 from .._versions import validate_name
 from ..models import License, Partition, Reservation
 from ._base import AsyncResource, Op, SyncResource, _Resource
@@ -27,7 +28,24 @@ class _PartitionsOps(_Resource):
     def _get(self, name: str) -> Op[Partition]:
         validate_name(name, "name")
         a = yield from self._core.adapter()
-        response = yield a.partition_get(name)
+        try:
+            response = yield a.partition_get(name)
+        except InvalidRequestError as exc:
+            # An unknown partition: 22.05 answers HTTP 500 with 2000 "Invalid partition name
+            # specified", 24.11 HTTP 422 with 9000 "Unable to find partition <name>".
+            if not set(exc.error_numbers) & {2000, 9000}:
+                raise
+            raise NotFoundError(
+                f"partition {name!r} not found: {exc}",
+                status_code=exc.status_code,
+                errors=exc.errors,
+                warnings=exc.warnings,
+                method=exc.method,
+                url=exc.url,
+                request_id=exc.request_id,
+                body=exc.body,
+                response=exc.response,
+            ) from exc
         return a.parse_partition(response, name)
 
 
