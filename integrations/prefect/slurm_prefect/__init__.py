@@ -8,5 +8,6 @@ Register the blocks with ``prefect block register -m slurm_prefect``.
 """
 
 from slurm_prefect.credentials import SlurmCredentials
+from slurm_prefect.jobs import SlurmJob, SlurmJobResult, SlurmJobRun
 
-__all__ = ["SlurmCredentials"]
+__all__ = ["SlurmCredentials", "SlurmJob", "SlurmJobResult", "SlurmJobRun"]

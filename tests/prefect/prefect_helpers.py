@@ -1,0 +1,41 @@
+"""Helpers shared by the Prefect tests (a module, not a conftest, so tests can import it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from uuid import UUID
+
+import anyio
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.logging.handlers import APILogHandler
+
+T = TypeVar("T")
+
+
+async def flow_run_logs(flow_run_id: UUID) -> list[str]:
+    """Every log message the Prefect API holds for a flow run (its tasks included)."""
+    await APILogHandler.aflush()
+    async with get_client() as prefect:
+        logs = await prefect.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200
+        )
+    return [log.message for log in logs]
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], what: str, within: float) -> T:
+    """Call ``check`` until it returns something other than None; fail after ``within`` seconds.
+
+    For conditions the test waits for (a job shows up, a state is reached); never for a
+    fixed delay.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        value = await check()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        await anyio.sleep(0.2)
