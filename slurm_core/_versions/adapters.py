@@ -13,7 +13,8 @@ v0.0.39   Slurm 23.02-24.05 ``openapi/v0.0.39``: first data_parser version: numb
           wrappers, nested partitions, ``POST node``; still one state string and the raw
           wait status; script beside ``job``; job updates flat like every version.
 v0.0.40   Slurm 23.11-24.11: state lists, verbose exit codes, script inside ``job``,
-          updates flat (``job_desc_msg``).
+          updates flat (``job_desc_msg``); ``slurmdb/jobs`` times not as UNIX timestamps
+          (like v0.0.38: sent as ``now-<seconds>``).
 v0.0.41   same shapes as v0.0.40 (adds ``job/allocate``).
 v0.0.42   ``*_no_val_struct`` names, ``POST nodes``; job ``exclusive``/``oversubscribe``
           folded into ``shared`` (not modelled).
@@ -32,7 +33,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from ..models import Partition
 from . import _parse
@@ -41,16 +42,14 @@ from .base import Adapter, Request
 __all__ = ["ADAPTERS", "CLIENT_VERSIONS"]
 
 
-class V0038(Adapter):
-    version = "v0.0.38"
-    number_wrappers = False
-    environment_as_object = True
-    script_in_job = False
-    has_node_update = False
-    accounting_users_param = False
+class _RelativeTimes(Adapter):
+    """Accounting start/end times as ``now-<seconds>``, for the versions that refuse UNIX
+    timestamps ("Unable to parse time format" on 22.05.8 dbv0.0.38, 9202 "Parsing of ... for
+    timestamp failed" on 24.11.5 v0.0.40/v0.0.41). Their date formats are read in the
+    server's time zone; a relative time is exact up to the clocks' skew, whatever the zone.
+    """
 
-    def partition_item(self, item: dict[str, Any]) -> Partition:
-        return _parse.partition_v38(item)
+    relative_times: ClassVar[bool] = True
 
     def accounting_jobs(
         self,
@@ -60,11 +59,8 @@ class V0038(Adapter):
         users: str | Sequence[str] | None = None,
         accounts: str | Sequence[str] | None = None,
     ) -> Request:
-        # dbv0.0.38 refuses UNIX timestamps ("Unable to parse time format", checked on
-        # 22.05.8) and reads its date formats in the server's time zone; "now-<seconds>"
-        # is exact up to the clocks' skew, whatever the zone.
         request = super().accounting_jobs(start=start, end=end, users=users, accounts=accounts)
-        if not request.params:
+        if not self.relative_times or not request.params:
             return request
         params = dict(request.params)
         now = time.time()
@@ -75,12 +71,24 @@ class V0038(Adapter):
         return dataclasses.replace(request, params=params)
 
 
+class V0038(_RelativeTimes):
+    version = "v0.0.38"
+    number_wrappers = False
+    environment_as_object = True
+    script_in_job = False
+    has_node_update = False
+    accounting_users_param = False
+
+    def partition_item(self, item: dict[str, Any]) -> Partition:
+        return _parse.partition_v38(item)
+
+
 class V0039(Adapter):
     version = "v0.0.39"
     script_in_job = False
 
 
-class V0040(Adapter):
+class V0040(_RelativeTimes):
     version = "v0.0.40"
 
 
@@ -90,6 +98,7 @@ class V0041(V0040):
 
 class V0042(V0041):
     version = "v0.0.42"
+    relative_times = False  # UNIX timestamps work from v0.0.42 (24.11 and 26.05)
 
 
 class V0043(V0042):

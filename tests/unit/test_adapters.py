@@ -541,6 +541,12 @@ def test_accounting_query_parameters() -> None:
     assert end_s in ("now+30", "now+29", "now+31")
     params = get_adapter("v0.0.38").accounting_jobs(start=now).params
     assert params in ({"start_time": "now"}, {"start_time": "now-1"})
+    # v0.0.40/41 (24.11) refuse UNIX timestamps too; v0.0.42+ take them
+    for version in CLIENT_VERSIONS:
+        sent = get_adapter(version).accounting_jobs(start=now - timedelta(hours=1)).params
+        assert sent is not None
+        relative = version in ("v0.0.38", "v0.0.40", "v0.0.41")
+        assert sent["start_time"].startswith("now-") is relative, version
     with pytest.raises(ValueError, match="users"):
         get_adapter("v0.0.41").accounting_jobs(users=["a,b"])
 
