@@ -519,7 +519,7 @@ def test_v0038_submit_response() -> None:
 def test_accounting_query_parameters() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     naive_end = datetime(2026, 1, 2)
-    new = get_adapter("v0.0.41").accounting_jobs(
+    new = get_adapter("v0.0.42").accounting_jobs(
         start=start, end=naive_end, users=["alice", "bob"], accounts="physics"
     )
     assert new.params == {
