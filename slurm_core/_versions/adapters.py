@@ -78,6 +78,7 @@ class V0038(_RelativeTimes):
     script_in_job = False
     has_node_update = False
     accounting_users_param = False
+    users_with_assocs = False
 
     def partition_item(self, item: dict[str, Any]) -> Partition:
         return _parse.partition_v38(item)
@@ -86,6 +87,7 @@ class V0038(_RelativeTimes):
 class V0039(Adapter):
     version = "v0.0.39"
     script_in_job = False
+    users_with_assocs = False
 
 
 class V0040(_RelativeTimes):

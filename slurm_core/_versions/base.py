@@ -71,6 +71,9 @@ class Adapter(ResponseParser):
     """``GET /slurm/<v>/job/{id}/requeue`` exists from v0.0.45."""
     accounting_users_param: ClassVar[bool] = True
     """``GET /slurmdb/<v>/jobs?users=`` exists from v0.0.39; v0.0.38 filters client side."""
+    users_with_assocs: ClassVar[bool] = True
+    """v0.0.40+ fill a user's default account only with ``?with_assocs`` (seen on 24.11 and
+    26.05); v0.0.38/v0.0.39 have no such parameter (22.05 always sends it)."""
 
     def __init__(self, server_versions: Sequence[str] = ()) -> None:
         self.server_versions = tuple(server_versions)
@@ -283,7 +286,8 @@ class Adapter(ResponseParser):
         return Request("GET", f"{self.slurmdb}/accounts")
 
     def users(self) -> Request:
-        return Request("GET", f"{self.slurmdb}/users")
+        params = {"with_assocs": "true"} if self.users_with_assocs else None
+        return Request("GET", f"{self.slurmdb}/users", params=params)
 
     def associations(self) -> Request:
         return Request("GET", f"{self.slurmdb}/associations")

@@ -375,6 +375,9 @@ def test_paths(version: str) -> None:
     assert a.accounting_job(5).path == f"{db}/job/5"
     for name in ("accounts", "users", "associations", "qos", "tres"):
         assert getattr(a, name)().path == f"{db}/{name}"
+    # v0.0.40+ fill the default account only with associations requested
+    old = version in ("v0.0.38", "v0.0.39")
+    assert a.users().params == (None if old else {"with_assocs": "true"})
 
 
 @pytest.mark.parametrize("version", CLIENT_VERSIONS)
