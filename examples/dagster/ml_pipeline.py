@@ -2,9 +2,12 @@
 
 - ``preprocess`` writes a data set into its asset directory on the shared filesystem and
   returns its path (the IO manager keeps a pointer; nothing is copied).
-- ``train`` asks for a GPU on the ``gpu`` partition, writes a checkpoint after every epoch
-  into its checkpoint directory and resumes from the newest one when re-run (the job reads
-  ``CHECKPOINT_DIR``/``RESUME_FROM``), and returns the model file's path.
+- ``train`` is a ``slurm_core`` :class:`~slurm_core.jobs.TrainingJob`: one GPU on the ``gpu``
+  partition, requeue-on-time-limit checkpointing, a checkpoint after every epoch in
+  ``$SLURM_CLIENT_CHECKPOINT_DIR`` and a resume from the newest one when
+  ``$SLURM_CLIENT_RESUME`` is 1 (a re-run or a requeue). It returns the model file's path.
+  It is given to ``run_job`` as a function of the client (``client.jobs.submit(TrainingJob)``)
+  so the preset's own ``execute()`` submits it (with its fallback on Slurm 22.05).
 - ``evaluate`` reads the model and the data by path and returns its metrics (a dict the IO
   manager pickles); the job's id, state, exit code, nodes and run time are on each
   materialization.
@@ -20,11 +23,15 @@ or from Python: ``dagster.materialize(ASSETS, resources=resources(...))``.
 
 import os
 from pathlib import Path
+from typing import TypeVar
 
 from dagster import AssetExecutionContext, ConfigurableResource, Definitions, EnvVar, asset
 from slurm_dagster import SlurmIOManager, SlurmResource, asset_dir
 
-from slurm_core.jobs import JobBuilder
+from slurm_core import SlurmClient
+from slurm_core.jobs import JobBuilder, TrainingJob
+
+B = TypeVar("B", bound=JobBuilder)
 
 EPOCHS = 3
 
@@ -47,11 +54,11 @@ echo "GPUs: ${CUDA_VISIBLE_DEVICES:-none}"
 python3 - <<'PY'
 import os
 data = [tuple(map(float, line.split(","))) for line in open(os.environ["DATA"])]
-ckpt_dir, epochs = os.environ["CHECKPOINT_DIR"], int(os.environ["EPOCHS"])
+ckpt_dir, epochs = os.environ["SLURM_CLIENT_CHECKPOINT_DIR"], int(os.environ["EPOCHS"])
 w = b = 0.0
 start = 0
 done = sorted(f for f in os.listdir(ckpt_dir) if f.startswith("epoch-"))
-if done:  # resume from the newest checkpoint
+if os.environ.get("SLURM_CLIENT_RESUME") == "1" and done:  # resume from the newest
     start = int(done[-1][6:10])
     w, b = map(float, open(os.path.join(ckpt_dir, done[-1])).read().split())
     print(f"resuming after epoch {start}")
@@ -94,10 +101,10 @@ class MLSettings(ConfigurableResource):  # type: ignore[type-arg]
         _shared(path)
         return path
 
-    def job(self, name: str, script: str, workdir: Path) -> JobBuilder:
+    def job(self, builder: B, name: str, script: str, workdir: Path) -> B:
+        """``builder`` with the settings every job of the pipeline shares."""
         return (
-            JobBuilder()
-            .name(f"ml-{name}")
+            builder.name(f"ml-{name}")
             .script(script)
             .partition(self.partition)
             .time_limit("0:10:00")
@@ -119,7 +126,10 @@ def preprocess(context: AssetExecutionContext, slurm: SlurmResource, ml: MLSetti
     """A CSV data set, written by a SLURM job."""
     workdir = ml.workdir("preprocess")
     out = workdir / "data.csv"
-    slurm.run_job(ml.job("preprocess", PREPROCESS, workdir).environment({"OUT": str(out)}), context)
+    slurm.run_job(
+        ml.job(JobBuilder(), "preprocess", PREPROCESS, workdir).environment({"OUT": str(out)}),
+        context,
+    )
     return out
 
 
@@ -130,21 +140,17 @@ def train(
     """A model trained on one GPU, checkpointed every epoch (a re-run resumes)."""
     workdir = ml.workdir("train")
     checkpoints = workdir / "checkpoints"
-    _shared(checkpoints)
     model = workdir / "model.txt"
-    job = (
-        ml.job("train", TRAIN, workdir)
-        .partition(ml.gpu_partition)
-        .gpus(1)
-        .environment(
-            {
-                "DATA": str(preprocess),
-                "MODEL": str(model),
-                "CHECKPOINT_DIR": str(checkpoints),
-                "EPOCHS": str(EPOCHS),
-            }
+
+    def job(client: SlurmClient) -> TrainingJob:
+        return (
+            ml.job(client.jobs.submit(TrainingJob), "train", TRAIN, workdir)
+            .partition(ml.gpu_partition)
+            .with_gpus(1)
+            .with_checkpointing(str(checkpoints), signal_before=120)
+            .environment({"DATA": str(preprocess), "MODEL": str(model), "EPOCHS": str(EPOCHS)})
         )
-    )
+
     slurm.run_job(job, context)
     return model
 
@@ -160,7 +166,7 @@ def evaluate(
     """Mean squared error of the model on the data set."""
     workdir = ml.workdir("evaluate")
     metrics = workdir / "metrics.txt"
-    job = ml.job("evaluate", EVALUATE, workdir).environment(
+    job = ml.job(JobBuilder(), "evaluate", EVALUATE, workdir).environment(
         {"MODEL": str(train), "DATA": str(preprocess), "METRICS": str(metrics)}
     )
     slurm.run_job(job, context)

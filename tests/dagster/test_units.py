@@ -31,11 +31,12 @@ from slurm_core import (
     ConfigurationError,
     Job,
     JWTKeyAuth,
+    SlurmClient,
     StaticToken,
     TokenCommand,
     TokenFile,
 )
-from slurm_core.jobs import JobBuilder
+from slurm_core.jobs import JobBuilder, TrainingJob
 from slurm_core.testing import FakeSlurmServer
 
 URL = "http://slurm.test:6820"
@@ -528,3 +529,40 @@ def test_pipes_client_cancels_the_job_on_interrupt(
     assert slurm_fake.job(job_id).state.base == "CANCELLED"
     # A failed session keeps its directory (the job's logs) for inspection.
     assert list((tmp_path / result.run_id).iterdir())
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=20.0, default_runtime=10)
+def test_run_job_takes_a_builder_factory_bound_to_the_steps_client(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
+) -> None:
+    """A preset made with client.jobs.submit(...) is submitted by its own execute()."""
+    made: list[object] = []
+
+    def factory(client: SlurmClient) -> TrainingJob:
+        job = client.jobs.submit(TrainingJob).name("trainer").command(["python3", "train.py"])
+        made.append(job)
+        return job.with_gpus(1).with_checkpointing("/shared/ckpt")
+
+    @asset
+    def trained(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        slurm.run_job(factory, context)
+
+    assert materialize([trained], resources={"slurm": fake_slurm}).success
+    [job_id] = _ids(slurm_fake)
+    assert len(made) == 1
+    assert slurm_fake.environment(job_id)["SLURM_CLIENT_CHECKPOINT_DIR"] == "/shared/ckpt"
+    assert "TrainingJob wrapper" in slurm_fake.script(job_id)
+
+
+def test_run_job_refuses_what_is_not_a_job() -> None:
+    res = SlurmResource(url=URL, token=TOKEN)
+
+    @asset
+    def wrong(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        slurm.run_job(lambda client: "not a builder", context)  # type: ignore[arg-type,return-value]
+
+    result = materialize([wrong], resources={"slurm": res}, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_failure_data is not None
+    assert "not a JobBuilder" in str(failure.step_failure_data.error)

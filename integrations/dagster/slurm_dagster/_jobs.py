@@ -7,14 +7,14 @@ Nothing here polls: ``client.jobs.watch``/``wait`` (the project's one polling lo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from dagster import MetadataValue
 
 from slurm_core import Job, SlurmError
-from slurm_core.jobs import JobBuilder, JobSpec
+from slurm_core.jobs import AsyncJobBuilder, JobBuilder, JobSpec
 
 # Not exported (yet): the verdict wait() gives for a final event (the job, or
 # JobFailedError). Used so one watch both logs the transitions and decides the outcome.
@@ -22,10 +22,9 @@ from slurm_core.watch._core import outcome
 
 if TYPE_CHECKING:
     from slurm_core import AsyncSlurmClient, SlurmClient
-    from slurm_core.jobs import AsyncJobBuilder
     from slurm_core.watch import JobEvent
 
-__all__ = ["SlurmJobRun", "job_metadata", "to_spec"]
+__all__ = ["AsyncJobInput", "JobInput", "SlurmJobRun", "job_metadata"]
 
 
 class _Log(Protocol):
@@ -33,24 +32,49 @@ class _Log(Protocol):
     def warning(self, msg: str) -> None: ...
 
 
+JobInput: TypeAlias = "JobSpec | JobBuilder | Callable[[SlurmClient], JobBuilder]"
+"""What ``run_job`` and the Pipes client accept: a spec, a builder, or a function that makes a
+builder from the step's client (``lambda c: c.jobs.submit(TrainingJob)...``); the latter
+submits through the builder's own ``execute()`` (so presets keep their version fallbacks)."""
+
+AsyncJobInput: TypeAlias = (
+    "JobSpec | JobBuilder | AsyncJobBuilder | Callable[[AsyncSlurmClient], AsyncJobBuilder]"
+)
+
+
 def to_spec(job: JobSpec | JobBuilder | AsyncJobBuilder) -> JobSpec:
     """The validated spec of ``job`` (a :class:`JobSpec` or any job builder)."""
     if isinstance(job, JobSpec):
         return job
-    to = getattr(job, "to_spec", None)
-    if to is None:
-        raise TypeError(f"expected a JobSpec or a job builder, got {type(job).__name__}")
-    spec = to()
-    if not isinstance(spec, JobSpec):  # pragma: no cover - a builder always returns one
-        raise TypeError(f"{type(job).__name__}.to_spec() returned {type(spec).__name__}")
-    return spec
+    if isinstance(job, (JobBuilder, AsyncJobBuilder)):
+        return job.to_spec()
+    raise TypeError(f"expected a JobSpec or a job builder, got {type(job).__name__}")
 
 
-def with_environment(spec: JobSpec, env: Mapping[str, str]) -> JobSpec:
-    """``spec`` with ``env`` added to its environment (validated again by the builder)."""
-    if not env:
-        return spec
-    return JobBuilder.from_spec(spec).environment(env).to_spec()
+def bind(client: SlurmClient, job: JobInput) -> JobBuilder:
+    """A builder whose ``execute()`` submits ``job`` through ``client``."""
+    if isinstance(job, (JobSpec, JobBuilder, AsyncJobBuilder)):
+        return JobBuilder.from_spec(to_spec(job), submitter=client.jobs.submit_spec)
+    if callable(job):
+        made = job(client)
+        if not isinstance(made, JobBuilder):
+            raise TypeError(f"the job factory returned {type(made).__name__}, not a JobBuilder")
+        return made
+    raise TypeError(f"expected a JobSpec, a job builder or a factory, got {type(job).__name__}")
+
+
+def abind(client: AsyncSlurmClient, job: AsyncJobInput) -> AsyncJobBuilder:
+    """Async twin of :func:`bind`."""
+    if isinstance(job, (JobSpec, JobBuilder, AsyncJobBuilder)):
+        return AsyncJobBuilder.from_spec(to_spec(job), submitter=client.jobs.submit_spec)
+    if callable(job):
+        made = job(client)
+        if not isinstance(made, AsyncJobBuilder):
+            raise TypeError(
+                f"the job factory returned {type(made).__name__}, not an AsyncJobBuilder"
+            )
+        return made
+    raise TypeError(f"expected a JobSpec, a job builder or a factory, got {type(job).__name__}")
 
 
 def elapsed_seconds(job: Job) -> float | None:

@@ -21,8 +21,7 @@ that holds it (e.g. a copy on the shared filesystem) in ``extra_pythonpath``.
 Example::
 
     from dagster import AssetExecutionContext, Definitions, asset
-    from slurm_core.jobs import JobBuilder
-    from slurm_dagster import PipesSlurmClient, SlurmResource
+        from slurm_dagster import PipesSlurmClient, SlurmResource
 
     @asset
     def scores(context: AssetExecutionContext, pipes_slurm: PipesSlurmClient):
@@ -68,21 +67,20 @@ from dagster_pipes import PipesExtras, PipesParams
 from pydantic import Field
 
 from slurm_core import JobFailedError
-from slurm_core.jobs import JobBuilder
 from slurm_dagster._jobs import (
+    JobInput,
+    bind,
     cancel_quietly,
     failure_metadata,
     follow,
     job_metadata,
-    to_spec,
-    with_environment,
 )
 from slurm_dagster.resources import SlurmResource
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext, OpExecutionContext
 
-    from slurm_core.jobs import AsyncJobBuilder, JobSpec
+    from slurm_core.jobs import JobSpec
 
 __all__ = ["PipesSharedFileMessageReader", "PipesSlurmClient"]
 
@@ -156,11 +154,14 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
         self,
         *,
         context: AssetExecutionContext | OpExecutionContext,
-        job: JobSpec | JobBuilder | AsyncJobBuilder,
+        job: JobInput,
         extras: PipesExtras | None = None,
         timeout: float | None = None,
     ) -> PipesClientCompletedInvocation:
         """Submit ``job`` in a Pipes session, wait for it, and return what it reported.
+
+        ``job`` is a spec, a builder or a function making a builder from the client (see
+        :meth:`SlurmResource.run_job`); the Pipes variables are added to its environment.
 
         A job that ends badly fails the step (:class:`dagster.Failure` with its state, exit
         code and reason); a terminated run (or ``timeout``) cancels the job.
@@ -169,48 +170,46 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
 
             return pipes_slurm.run(context=context, job=spec).get_materialize_result()
         """
-        spec = to_spec(job)
         session_dir = self._session_dir(context)
-        own_output = spec.output is None and spec.error is None
-        if own_output:
-            spec = (
-                JobBuilder.from_spec(spec)
-                .output(session_dir / "stdout.log")
-                .error(session_dir / "stderr.log")
-                .to_spec()
-            )
         log = context.log
         ok = False
-        with open_pipes_session(
-            context=context,
-            context_injector=PipesFileContextInjector(str(session_dir / "context.json")),
-            message_reader=PipesSharedFileMessageReader(str(session_dir / "messages.jsonl")),
-            extras=extras,
-        ) as session:
-            spec = with_environment(spec, self._environment(spec, session.get_bootstrap_env_vars()))
-            with self.slurm.get_client() as client:
-                submitted = client.jobs.submit_spec(spec)
-                job_id = submitted.job_id
-                log.info(f"[pipes] submitted SLURM job {job_id}; session dir {session_dir}")
+        with (
+            open_pipes_session(
+                context=context,
+                context_injector=PipesFileContextInjector(str(session_dir / "context.json")),
+                message_reader=PipesSharedFileMessageReader(str(session_dir / "messages.jsonl")),
+                extras=extras,
+            ) as session,
+            self.slurm.get_client() as client,
+        ):
+            builder = bind(client, job)
+            spec = builder.to_spec()
+            own_output = spec.output is None and spec.error is None
+            if own_output:
+                builder.output(session_dir / "stdout.log").error(session_dir / "stderr.log")
+            builder.environment(self._environment(spec, session.get_bootstrap_env_vars()))
+            submitted = builder.execute()
+            job_id = submitted.job_id
+            log.info(f"[pipes] submitted SLURM job {job_id}; session dir {session_dir}")
+            try:
                 try:
-                    try:
-                        final = follow(client, job_id, log, timeout)
-                    finally:
-                        if own_output and self.forward_stdio:
-                            _forward(session_dir)
-                except JobFailedError as exc:
-                    raise Failure(
-                        description=f"SLURM {exc}",
-                        metadata=failure_metadata(
-                            int(exc.job_id), exc.state, exc.exit_code, exc.reason
-                        ),
-                    ) from None
-                except DagsterExecutionInterruptedError:
-                    cancel_quietly(client, job_id, log, "[pipes] run terminated")
-                    raise
-                except BaseException:
-                    cancel_quietly(client, job_id, log, "[pipes] step stopped waiting")
-                    raise
+                    final = follow(client, job_id, log, timeout)
+                finally:
+                    if own_output and self.forward_stdio:
+                        _forward(session_dir)
+            except JobFailedError as exc:
+                raise Failure(
+                    description=f"SLURM {exc}",
+                    metadata=failure_metadata(
+                        int(exc.job_id), exc.state, exc.exit_code, exc.reason
+                    ),
+                ) from None
+            except DagsterExecutionInterruptedError:
+                cancel_quietly(client, job_id, log, "[pipes] run terminated")
+                raise
+            except BaseException:
+                cancel_quietly(client, job_id, log, "[pipes] step stopped waiting")
+                raise
             ok = True
         if ok and not self.keep_session_dir:
             shutil.rmtree(session_dir, ignore_errors=True)

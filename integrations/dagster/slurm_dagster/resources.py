@@ -47,21 +47,23 @@ from slurm_core import (
     TokenFile,
 )
 from slurm_dagster._jobs import (
+    AsyncJobInput,
+    JobInput,
     SlurmJobRun,
+    abind,
     acancel_quietly,
     afollow,
+    bind,
     cancel_quietly,
     failure_metadata,
     follow,
     job_metadata,
-    to_spec,
 )
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext, OpExecutionContext
 
     from slurm_core.auth import TokenProvider
-    from slurm_core.jobs import AsyncJobBuilder, JobBuilder, JobSpec
 
 __all__ = ["SlurmResource"]
 
@@ -196,13 +198,17 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     # ------------------------------------------------------------------ running jobs
     def run_job(
         self,
-        job: JobSpec | JobBuilder | AsyncJobBuilder,
+        job: JobInput,
         context: AssetExecutionContext | OpExecutionContext,
         *,
         timeout: float | None = None,
         add_output_metadata: bool = True,
     ) -> SlurmJobRun:
         """Submit ``job``, follow it to the end and return the finished job.
+
+        ``job`` is a :class:`~slurm_core.jobs.JobSpec`, a builder, or a function making a
+        builder from the step's client, for presets whose ``execute()`` does more than
+        submit a spec (``lambda c: c.jobs.submit(TrainingJob)...with_checkpointing()``).
 
         State changes go to ``context.log``; the job id, state, exit code, nodes and elapsed
         time become the step output's metadata (``add_output_metadata``) and are on the
@@ -215,15 +221,16 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
 
             @asset
             def trained(context, slurm: SlurmResource) -> MaterializeResult:
-                run = slurm.run_job(TrainingJob(...), context, add_output_metadata=False)
+                job = lambda c: c.jobs.submit(TrainingJob).command(argv).with_gpus(1)
+                run = slurm.run_job(job, context, add_output_metadata=False)
                 return MaterializeResult(metadata=run.metadata)
         """
-        spec = to_spec(job)
         log = context.log
         with self.get_client() as client:
-            submitted = client.jobs.submit_spec(spec)
+            builder = bind(client, job)
+            submitted = builder.execute()
             job_id = submitted.job_id
-            log.info(f"submitted SLURM job {job_id} ({spec.name or 'unnamed'})")
+            log.info(f"submitted SLURM job {job_id} ({builder.to_spec().name or 'unnamed'})")
             for warning in submitted.warnings:
                 log.warning(f"SLURM job {job_id}: {warning}")
             try:
@@ -240,19 +247,19 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
 
     async def arun_job(
         self,
-        job: JobSpec | JobBuilder | AsyncJobBuilder,
+        job: AsyncJobInput,
         context: AssetExecutionContext | OpExecutionContext,
         *,
         timeout: float | None = None,
         add_output_metadata: bool = True,
     ) -> SlurmJobRun:
         """Async twin of :meth:`run_job` (for ``async def`` assets and ops)."""
-        spec = to_spec(job)
         log = context.log
         async with self.get_async_client() as client:
-            submitted = await client.jobs.submit_spec(spec)
+            builder = abind(client, job)
+            submitted = await builder.execute()
             job_id = submitted.job_id
-            log.info(f"submitted SLURM job {job_id} ({spec.name or 'unnamed'})")
+            log.info(f"submitted SLURM job {job_id} ({builder.to_spec().name or 'unnamed'})")
             for warning in submitted.warnings:
                 log.warning(f"SLURM job {job_id}: {warning}")
             try:
