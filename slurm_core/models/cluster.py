@@ -86,8 +86,8 @@ class Partition(SlurmObject):
     total_nodes: int | None = None
     total_cpus: int | None = None
     is_default: bool | None = False
-    """``None`` when the server does not say: Slurm 24.11 (v0.0.40-v0.0.42) sends no
-    partition flags (``flags`` is then empty too)."""
+    """``None`` when the server does not say: REST API v0.0.40-v0.0.44 send no partition
+    flags (seen on Slurm 24.11 and 26.05; ``flags`` is then empty too)."""
     flags: frozenset[str] = frozenset()
     max_time: timedelta | InfiniteType | None = None
     default_time: timedelta | InfiniteType | None = None

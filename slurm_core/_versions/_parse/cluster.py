@@ -107,7 +107,7 @@ def partition(d: Wire) -> Partition:
             "nodes": text(sub(d, "nodes").get("configured"), "nodes.configured"),
             "total_nodes": count(sub(d, "nodes").get("total"), "nodes.total"),
             "total_cpus": count(sub(d, "cpus").get("total"), "cpus.total"),
-            # 24.11 (v0.0.40-v0.0.42) sends no partition flags at all: unknown, not False.
+            # v0.0.40-v0.0.44 send no partition flags at all: unknown, not False.
             "is_default": "DEFAULT" in part_flags if "flags" in d else None,
             "flags": part_flags,
             "max_time": minutes(maximums.get("time"), "maximums.time"),
