@@ -20,6 +20,7 @@ exclusive         ``exclusive: "exclusive"``   ``shared: ["none"|"user"|"mcs"]``
 signal            ``signal: "[R:]SIG@secs"``   ``kill_warning_signal``/``_delay``/``_flags``
                   (``B:`` is refused)          (``B:`` -> ``BATCH_JOB``, ``R:`` ->
                                                ``RESERVATION_JOB``)
+requeue=False     ignored by 22.05: refused    ``requeue: false``
 begin             ``"now+<seconds>"`` (an      v0.0.39: epoch; v0.0.40+: wrapped epoch
                   epoch is refused; ISO text
                   is read in the server's TZ)
@@ -27,12 +28,13 @@ mail_types        ``"END,FAIL"``               ``["END", "FAIL"]``, ``TIME_LIMIT
                                                ``"TIME=90%"``, ``ALL`` expanded
 ================  ===========================  ===========================================
 
-Everything else maps by name (``constraint`` -> ``constraints``, ``ntasks`` -> ``tasks``,
-``ntasks_per_node`` -> ``tasks_per_node``, ``working_directory`` ->
+What a version refuses or ignores raises :class:`~slurm_core.UnsupportedOperationError`
+before anything is sent (``operation``: :data:`SIGNAL_BATCH_OPERATION`,
+:data:`NO_REQUEUE_OPERATION`). Other fields map by name (``constraint`` -> ``constraints``,
+``ntasks[_per_node]`` -> ``tasks[_per_node]``, ``working_directory`` ->
 ``current_working_directory``, ``output``/``error`` -> ``standard_output``/``_error``;
-``dependency`` and ``array`` as text). The submission key rides in ``comment``
-(:mod:`slurm_core.jobs.submission`). :func:`reported_fields` reads a job record back into
-spec terms; the integration tests compare it with what was submitted.
+``dependency``, ``array`` as text); the submission key rides in ``comment``.
+:func:`reported_fields` reads a job record back into spec terms.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PATH",
+    "NO_REQUEUE_OPERATION",
     "SIGNAL_BATCH_OPERATION",
     "SubmitFormat",
     "place_body",
@@ -73,6 +76,8 @@ DEFAULT_PATH: Final = "/bin:/usr/bin"
 """``PATH`` given to a job whose environment does not set one."""
 SIGNAL_BATCH_OPERATION: Final = "jobs.submit with signal 'B:' (batch shell only)"
 """``UnsupportedOperationError.operation`` when a version cannot signal the batch shell."""
+NO_REQUEUE_OPERATION: Final = "jobs.submit with requeue=False"
+"""``UnsupportedOperationError.operation`` when a version cannot refuse requeueing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,14 +160,18 @@ def _mail_list(types: Sequence[MailType]) -> list[str]:
     return out
 
 
+def _unsupported(fmt: SubmitFormat, operation: str) -> Exception:
+    from .adapters import CLIENT_VERSIONS
+    from .base import UnsupportedOperationError
+
+    later = [v for v in CLIENT_VERSIONS if v != fmt.version]
+    return UnsupportedOperationError(operation, fmt.version, later)
+
+
 def _signal(sig: SignalSpec, fmt: SubmitFormat) -> dict[str, Any]:
     if fmt.legacy_options:
         if sig.batch_only:
-            from .adapters import CLIENT_VERSIONS
-            from .base import UnsupportedOperationError
-
-            later = [v for v in CLIENT_VERSIONS if v != fmt.version]
-            raise UnsupportedOperationError(SIGNAL_BATCH_OPERATION, fmt.version, later)
+            raise _unsupported(fmt, SIGNAL_BATCH_OPERATION)
         return {"signal": ("R:" if sig.reservation else "") + f"{sig.signal}@{sig.delay}"}
     flags = (["BATCH_JOB"] if sig.batch_only else []) + (
         ["RESERVATION_JOB"] if sig.reservation else []
@@ -188,6 +197,8 @@ def _begin(when: datetime, fmt: SubmitFormat, now: float) -> Any:
 def _special(spec: JobSpec, fmt: SubmitFormat, now: float) -> dict[str, Any]:
     legacy = fmt.legacy_options
     out: dict[str, Any] = {}
+    if legacy and spec.requeue is False:  # 22.05 takes "requeue": false and ignores it
+        raise _unsupported(fmt, NO_REQUEUE_OPERATION)
     if spec.time_limit is not None:
         out["time_limit"] = fmt.number(as_minutes(spec.time_limit))
     if spec.nodes is not None:
@@ -361,11 +372,11 @@ _READERS: Final[Mapping[str, Callable[[Job, Mapping[str, Any]], Any]]] = {
     "time_limit": lambda j, r: j.time_limit,
     "memory_per_cpu": lambda j, r: j.memory_per_cpu,
     "memory_per_node": lambda j, r: j.memory_per_node,
-    "cpus_per_task": lambda j, r: j.cpus_per_task,
+    "cpus_per_task": lambda j, r: j.cpus_per_task or 1,  # v0.0.38 reports 1 as null
     "ntasks": lambda j, r: j.tasks,
     "ntasks_per_node": lambda j, r: count(r.get("tasks_per_node")) or None,
     "nodes": lambda j, r: j.node_count,
-    "max_nodes": lambda j, r: count(r.get("max_nodes")) or None,
+    "max_nodes": lambda j, r: count(r.get("max_nodes")) or j.node_count,  # v0.0.38: 0
     "gpus": lambda j, r: (_gres_items(r.get("tres_per_job")) or (None,))[0],
     "gres": lambda j, r: _gres_items(r.get("tres_per_node")),
     "exclusive": lambda j, r: _exclusive(r.get("shared")),
@@ -390,7 +401,7 @@ def reported_fields(job: Job) -> dict[str, Any]:
 
     Values are in spec terms (MiB, timedelta, :class:`GresRequest`...). Some are only
     meaningful while the job is pending (``dependency``, ``array``, ``begin``); a version
-    that does not report a field gives ``None`` (v0.0.38: ``mail_types``; v0.0.45:
-    ``exclusive``; v0.0.38 reports an unlimited time limit as ``None``).
+    that does not report a field gives ``None`` (v0.0.38: ``mail_types``, ``mail_user``;
+    v0.0.45: ``exclusive``; v0.0.38 reports an unlimited time limit as ``None``).
     """
     return {field: read(job, job.raw) for field, read in _READERS.items()}

@@ -1,0 +1,55 @@
+"""Helpers of the submission integration tests (test_submit*.py, test_training.py); no tests.
+
+* :func:`make_client` gives a client of the default user (alice) for a running cluster.
+* :func:`until` polls a condition against a deadline (a bounded wait, never an assertion
+  on timing).
+* :func:`unique` makes names that do not collide with other tests' jobs on the shared
+  clusters.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from slurm_core import Job, SlurmClient, StaticToken
+from slurm_core.testing.cluster import LocalSlurmCluster
+
+__all__ = ["finished", "make_client", "unique", "until"]
+
+T = TypeVar("T")
+
+
+def make_client(cluster: LocalSlurmCluster, **options: object) -> SlurmClient:
+    auth = StaticToken(cluster.token(), user_name=cluster.user_name)
+    return SlurmClient(cluster.rest_url, auth=auth, timeout=30, **options)  # type: ignore[arg-type]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def until(
+    probe: Callable[[], T | None], *, timeout: float = 60.0, interval: float = 0.2, what: str = ""
+) -> T:
+    """``probe()``'s first truthy result; ``AssertionError`` naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or probe}")
+        time.sleep(interval)
+
+
+def finished(client: SlurmClient, job_id: int | str, timeout: float = 60.0) -> Job:
+    """The job once it reached a final state (whatever it is)."""
+
+    def probe() -> Job | None:
+        job = client.jobs.get(job_id)
+        return job if job.state.is_finished else None
+
+    return until(probe, timeout=timeout, what=f"job {job_id} to finish")
