@@ -350,9 +350,19 @@ class JobGraph:
         return render(self.to_dot(states), path, format=format)
 
     def submit(self, client: Any, *, submit: Any = None, cancel_on_error: bool = True) -> Any:
-        """Submit every node in order (each edge a Slurm dependency); see :mod:`._run`.
+        """Submit every node in order, each edge becoming a Slurm ``--dependency``.
 
-        Returns a :class:`~slurm_core.graph.GraphRun`.
+        Everything is checked first (cycles, unknown nodes, each job's spec). A builder
+        from ``client.jobs.submit()`` submits itself, a :class:`~slurm_core.jobs.JobSpec`
+        goes through ``client.jobs.submit_spec``; ``submit`` (a function of the final
+        spec returning the job id) overrides both. A node's job name defaults to its
+        node name. If a submission fails, the jobs already submitted are cancelled
+        (unless ``cancel_on_error=False``) and :class:`GraphError` lists them.
+
+        Example::
+
+            run = graph.submit(client)
+            print(run.job_ids)                   # {"prep": 101, "train": 102, ...}
         """
         from ._run import submit_graph
 

@@ -63,14 +63,32 @@ def _merge(name: str, own: Dependency | None, graph: Dependency | None) -> Depen
 
 @dataclasses.dataclass
 class Step:
-    """One node to submit, checked: its spec (dependency filled in when submitted)."""
+    """One node to submit, checked: its spec (dependency filled in when submitted)
+    and how it is sent (``submit=``, the builder's own client, or ``submit_spec``).
+    """
 
     name: str
     job: Any
     spec: JobSpec
+    send: Callable[[JobSpec], Any]
 
 
-def prepare(graph: JobGraph, submit: Submit | None) -> list[Step]:
+def _sender(name: str, job: Any, submit: Submit | None, client: Any) -> Callable[[JobSpec], Any]:
+    if submit is not None:
+        return submit
+    if not isinstance(job, JobSpec) and getattr(job, "_submitter", None) is not None:
+        return lambda spec: _builder_for(name, job, spec).execute()
+    submit_spec = getattr(getattr(client, "jobs", None), "submit_spec", None)
+    if isinstance(job, JobSpec) and callable(submit_spec):
+        return submit_spec  # type: ignore[no-any-return]
+    raise GraphError(
+        f"node {name!r} cannot be submitted: build it with client.jobs.submit(), "
+        "give a JobSpec, or pass submit=",
+        node=name,
+    )
+
+
+def prepare(graph: JobGraph, submit: Submit | None, client: Any = None) -> list[Step]:
     """Validate the whole graph and every node's job; nothing is submitted."""
     steps = []
     placeholder = {name: 1 for name in graph}
@@ -78,15 +96,7 @@ def prepare(graph: JobGraph, submit: Submit | None) -> list[Step]:
         node = graph[name]
         spec = _spec(name, node.job)
         _merge(name, spec.dependency, graph.resolve(name, placeholder))
-        if submit is None and (
-            isinstance(node.job, JobSpec) or getattr(node.job, "_submitter", None) is None
-        ):
-            raise GraphError(
-                f"node {name!r} cannot be submitted by itself: build it with "
-                "client.jobs.submit() or pass submit=",
-                node=name,
-            )
-        steps.append(Step(name, node.job, spec))
+        steps.append(Step(name, node.job, spec, _sender(name, node.job, submit, client)))
     return steps
 
 
@@ -108,11 +118,12 @@ def _job_id(result: Any) -> int:
     return job_id
 
 
-def _builder_for(step: Step, spec: JobSpec) -> Any:
-    builder = step.job.copy()
+def _builder_for(name: str, job: Any, spec: JobSpec) -> Any:
+    """A copy of the node's builder with the graph's dependency and default name."""
+    builder = job.copy()
     if spec.dependency is not None:
         builder.depends_on(spec.dependency)
-    if step.spec.name is None and spec.name is not None:
+    if spec.name is not None:
         builder.name(spec.name)
     return builder
 
@@ -129,11 +140,10 @@ def submit_graph(
     graph: JobGraph, client: Any, *, submit: Submit | None, cancel_on_error: bool
 ) -> GraphRun:
     job_ids: dict[str, int] = {}
-    for step in prepare(graph, submit):
+    for step in prepare(graph, submit, client):
         spec = final_spec(graph, step, job_ids)
         try:
-            result = submit(spec) if submit is not None else _builder_for(step, spec).execute()
-            job_ids[step.name] = _job_id(result)
+            job_ids[step.name] = _job_id(step.send(spec))
         except (SlurmError, TypeError, ValueError) as exc:
             if cancel_on_error:
                 for job_id in job_ids.values():
@@ -149,10 +159,10 @@ async def asubmit_graph(
     graph: JobGraph, client: Any, *, submit: Submit | None, cancel_on_error: bool
 ) -> AsyncGraphRun:
     job_ids: dict[str, int] = {}
-    for step in prepare(graph, submit):
+    for step in prepare(graph, submit, client):
         spec = final_spec(graph, step, job_ids)
         try:
-            result = submit(spec) if submit is not None else _builder_for(step, spec).execute()
+            result = step.send(spec)
             if inspect.isawaitable(result):
                 result = await result
             job_ids[step.name] = _job_id(result)

@@ -1,22 +1,20 @@
 """JobGraph against real SLURM 22.05, 24.11 and 26.05: order honoured, graph read back.
 
-Nodes are submitted held (``submit=`` renders each spec with the adapter's body helper,
-until ``client.jobs.submit()`` is wired) and released at the top priority, like the
-watch tests, so other tests' pending jobs cannot delay them.
+Nodes are submitted held (builders from ``client.jobs.submit()``, or specs through
+``client.jobs.submit_spec``) and released at the top priority, like the watch tests, so
+other tests' pending jobs cannot delay them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from test_watch import QUICK, release
 
 from slurm_core import SlurmClient, StaticToken
-from slurm_core._versions import ADAPTERS
 from slurm_core.graph import GraphError, JobGraph
-from slurm_core.jobs import JobSpec
+from slurm_core.jobs import JobBuilder, JobSpec
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 
@@ -28,37 +26,34 @@ def client(slurm_cluster: LocalSlurmCluster) -> Iterator[SlurmClient]:
         yield c
 
 
-def submitter(client: SlurmClient, cluster: LocalSlurmCluster) -> Callable[[JobSpec], int]:
-    a = ADAPTERS[client.api_version]()
-
-    def submit(spec: JobSpec) -> int:
-        job: dict[str, Any] = {
-            "name": spec.name,
-            "current_working_directory": str(cluster.shared_dir),
-            "hold": True,
-            "time_limit": 2,
-        }
-        if spec.dependency is not None:
-            job["dependency"] = str(spec.dependency)
-        body = a.job_submit_body(job, script=spec.script)
-        return a.parse_submit(client._http.request("POST", a.job_submit(body).path, json=body))
-
-    return submit
+def job(client: SlurmClient, cluster: LocalSlurmCluster, script: str) -> JobBuilder:
+    return (
+        client.jobs.submit()
+        .script(f"#!/bin/sh\n{script}\n")
+        .working_directory(cluster.shared_dir)
+        .hold()
+        .time_limit(2)
+    )
 
 
-def spec(script: str) -> JobSpec:
-    return JobSpec(script=f"#!/bin/sh\n{script}\n")
+def spec(cluster: LocalSlurmCluster, script: str) -> JobSpec:
+    return JobSpec(
+        script=f"#!/bin/sh\n{script}\n",
+        working_directory=str(cluster.shared_dir),
+        hold=True,
+        time_limit=2,
+    )
 
 
 def test_diamond_runs_in_order_and_reads_back(
     slurm_cluster: LocalSlurmCluster, client: SlurmClient
 ) -> None:
     g = JobGraph("diamond")
-    a = g.add("a", spec("sleep 1"))
-    b = g.add("b", spec("sleep 1"), after_ok=[a])
-    c = g.add("c", spec("sleep 1"), after_ok=[a])
-    g.add("d", spec("true"), after_ok=[b, c])
-    run = g.submit(client, submit=submitter(client, slurm_cluster))
+    a = g.add("a", job(client, slurm_cluster, "sleep 1"))
+    b = g.add("b", job(client, slurm_cluster, "sleep 1"), after_ok=[a])
+    c = g.add("c", job(client, slurm_cluster, "sleep 1"), after_ok=[a])
+    g.add("d", job(client, slurm_cluster, "true"), after_ok=[b, c])
+    run = g.submit(client)
     ids = run.job_ids
     # While everything waits, slurmctld reports every dependency: read the graph back.
     live = client.dependencies.build_graph(ids["d"]).with_transitive_deps()
@@ -83,10 +78,10 @@ def test_failed_node_cancels_what_can_never_run(
     slurm_cluster: LocalSlurmCluster, client: SlurmClient
 ) -> None:
     g = JobGraph("rescue")
-    g.add("a", spec("exit 1"))
-    g.add("b", spec("true"), after_ok=["a"])
-    g.add("cleanup", spec("true"), after_any=["b"])
-    run = g.submit(client, submit=submitter(client, slurm_cluster))
+    g.add("a", spec(slurm_cluster, "exit 1"))
+    g.add("b", spec(slurm_cluster, "true"), after_ok=["a"])
+    g.add("cleanup", spec(slurm_cluster, "true"), after_any=["b"])
+    run = g.submit(client)  # specs: through client.jobs.submit_spec
     release(slurm_cluster, *run.job_ids.values())
     result = run.wait(timeout=90, cancel_unrunnable=True)
     assert result.states == {"a": "FAILED", "b": "CANCELLED", "cleanup": "COMPLETED"}
@@ -101,12 +96,12 @@ def test_cycle_is_refused_before_submitting(
 
     def submit(s: JobSpec) -> int:
         sent.append(s)
-        return submitter(client, slurm_cluster)(s)
+        return client.jobs.submit_spec(s).job_id
 
     g = JobGraph()
-    g.add("x", spec("true"))
-    g.add("a", spec("true"), after_ok=["x", "b"])
-    g.add("b", spec("true"), after_any=["a"])
+    g.add("x", job(client, slurm_cluster, "true"))
+    g.add("a", job(client, slurm_cluster, "true"), after_ok=["x", "b"])
+    g.add("b", job(client, slurm_cluster, "true"), after_any=["a"])
     with pytest.raises(GraphError, match="cycle: a -> b -> a"):
         g.submit(client, submit=submit)
     assert sent == []

@@ -129,8 +129,9 @@ async def test_nothing_is_submitted_for_a_bad_graph(mode: str) -> None:
     with pytest.raises(GraphError, match="node 'y': script"):
         await c.submit(g4)
     g5 = JobGraph()
-    g5.add("x", JobSpec(script="#!/bin/sh\n"))  # a spec needs submit=
-    with pytest.raises(GraphError, match="pass submit="):
+    g5.add("x", c.builder())
+    g5.add("y", JobBuilder().script("#!/bin/sh\n"))  # a builder of no client
+    with pytest.raises(GraphError, match="node 'y' cannot be submitted"):
         await c.submit(g5)
     assert sim.submitted == []
 
@@ -143,6 +144,17 @@ async def test_failed_submission_cancels_what_was_submitted(mode: str) -> None:
         await c.submit(diamond(c))
     assert list(info.value.submitted) == ["a", "b"]
     assert [str(sim.jobs[j].state) for j in info.value.submitted.values()] == ["CANCELLED"] * 2
+
+
+async def test_specs_go_through_submit_spec(mode: str) -> None:
+    sim = SimSlurm("v0.0.42")
+    c = Cluster(mode, sim)
+    g = JobGraph()
+    g.add("first", JobSpec(script="#!/bin/sh\n"))
+    g.add("second", JobSpec(script="#!/bin/sh\n", name="named"), after_any=["first"])
+    run = await c.submit(g)
+    sent = [(b["job"]["name"], b["job"].get("dependency")) for b in sim.submitted]
+    assert sent == [("first", None), ("named", f"afterany:{run.job_ids['first']}")]
 
 
 async def test_specs_with_a_submit_function(mode: str) -> None:
