@@ -26,7 +26,9 @@ import httpx
 from .._exceptions import (
     AuthenticationError,
     PermissionDeniedError,
+    RateLimitError,
     ResponseValidationError,
+    ServerError,
     SlurmAPIError,
     UnsupportedAPIVersionError,
 )
@@ -152,7 +154,9 @@ def _discover(pinned: str | None) -> Generator[Request, httpx.Response, ServedVe
     for version in candidates:
         try:
             yield Request("GET", f"/slurm/{version}/ping")
-        except (AuthenticationError, PermissionDeniedError):
+        except (AuthenticationError, PermissionDeniedError, ServerError, RateLimitError):
+            # Credentials, or a failing server (already retried): probing on would end in
+            # "no version served", which is not what is wrong.
             raise
         except SlurmAPIError:
             continue

@@ -160,6 +160,13 @@ def test_pinned_probe_only_tries_the_pinned_version() -> None:
     assert (version, paths) == ("v0.0.40", ["/openapi/v3", "/slurm/v0.0.40/ping"])
 
 
+def test_a_failing_server_is_reported_as_such_not_as_serving_no_version() -> None:
+    with pytest.raises(ServerError):
+        drive(lambda p: api_error(ServerError, 503))
+    with pytest.raises(ServerError):
+        drive(lambda p: api_error(ServerError, 503), pinned="v0.0.42")
+
+
 def test_authentication_errors_are_not_probed_around() -> None:
     with pytest.raises(AuthenticationError):
         drive(lambda p: api_error(AuthenticationError, 401))
