@@ -26,7 +26,6 @@ from slurm_core import (
     SlurmClient,
     StaticToken,
 )
-from slurm_core._versions import ADAPTERS
 from slurm_core.testing.cluster import LocalSlurmCluster
 from slurm_core.watch import JobEvent, JobEventType, WatchOptions
 
@@ -74,32 +73,26 @@ def make_client(cluster: LocalSlurmCluster, transport: Any = None, **options: An
     return client
 
 
-def submit(
+def job(
     client: SlurmClient | AsyncSlurmClient,
     cluster: LocalSlurmCluster,
     script: str,
-    *,
-    http: httpx.Client | None = None,
-    **job: Any,
-) -> int:
-    """Submit through the adapter's body helper (``client.jobs.submit()`` is not wired yet)."""
-    version = client.api_version or cluster.served_versions[-1]
-    a = ADAPTERS[version]()
-    job.setdefault("name", "watch-test")
-    job.setdefault("current_working_directory", str(cluster.shared_dir))
-    job.setdefault("hold", True)
-    job.setdefault("time_limit", 2)
-    body = a.job_submit_body(job, script=f"#!/bin/sh\n{script}\n")
-    if isinstance(client, SlurmClient):
-        response = client._http.request("POST", a.job_submit(body).path, json=body)
-    else:
-        assert http is not None
-        headers = {"X-SLURM-USER-NAME": cluster.user_name, "X-SLURM-USER-TOKEN": cluster.token()}
-        response = http.post(
-            f"{cluster.rest_url}{a.job_submit(body).path}", json=body, headers=headers
-        )
-        response.raise_for_status()
-    return a.parse_submit(response)
+    name: str = "watch-test",
+) -> Any:
+    """A held, short job (started later by :func:`release`)."""
+    return (
+        client.jobs.submit()
+        .script(f"#!/bin/sh\n{script}\n")
+        .name(name)
+        .working_directory(cluster.shared_dir)
+        .hold()
+        .time_limit(2)
+    )
+
+
+def submit(client: SlurmClient, cluster: LocalSlurmCluster, script: str, **kw: Any) -> int:
+    job_id: int = job(client, cluster, script, **kw).execute().job_id
+    return job_id
 
 
 def release(cluster: LocalSlurmCluster, *job_ids: int) -> None:
@@ -159,14 +152,12 @@ async def test_async_wait(slurm_cluster: LocalSlurmCluster) -> None:
     auth = StaticToken(slurm_cluster.token(), user_name=slurm_cluster.user_name)
     async with AsyncSlurmClient(slurm_cluster.rest_url, auth=auth) as aclient:
         aclient.jobs.watch_options = QUICK
-        await aclient.negotiate()
-        with httpx.Client(timeout=30) as http:
-            ok = submit(aclient, slurm_cluster, "true", http=http)
-            bad = submit(aclient, slurm_cluster, "exit 3", http=http)
+        ok = (await job(aclient, slurm_cluster, "true").execute()).job_id
+        bad = (await job(aclient, slurm_cluster, "exit 3").execute()).job_id
         release(slurm_cluster, ok, bad)
-        job = await aclient.jobs.wait(ok, timeout=60)
-        assert job.job_id == ok
-        assert job.state.is_success
+        done = await aclient.jobs.wait(ok, timeout=60)
+        assert done.job_id == ok
+        assert done.state.is_success
         with pytest.raises(JobFailedError) as info:
             await aclient.jobs.wait(bad, timeout=60)
         assert info.value.exit_code == 3
