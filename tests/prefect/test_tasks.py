@@ -19,7 +19,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.states import Cancelling
 from prefect_helpers import eventually, flow_run_logs
 from slurm_prefect import SlurmCredentials, SlurmJob, SlurmJobResult
-from slurm_prefect.flows import cancel_slurm_jobs
+from slurm_prefect.flows import cancel_slurm_jobs, run_slurm_graph
 from slurm_prefect.tasks import (
     cancel_slurm_job,
     run_slurm_job,
@@ -28,6 +28,7 @@ from slurm_prefect.tasks import (
 )
 
 from slurm_core import JobFailedError
+from slurm_core.graph import GraphError, JobGraph
 from slurm_core.jobs import JobBuilder, JobSpec
 from slurm_core.testing import FakeSlurmServer
 from slurm_core.watch import WaitTimeoutError
@@ -322,3 +323,53 @@ async def test_the_hook_loads_saved_credentials_by_name(
     hook = cancel_slurm_jobs("hook-credentials")
     await anyio.to_thread.run_sync(hook, launcher, flow_run, Cancelling())
     assert state_of(fake, slow) == "CANCELLED"
+
+
+# ------------------------------------------------------------------------ graphs -------------
+def _graph(first: str, second: str, third: str) -> JobGraph:
+    graph = JobGraph("chain")
+    a = graph.add("a", JobBuilder().command(["./a.sh"]).name(first))
+    b = graph.add("b", JobBuilder().command(["./b.sh"]).name(second), after_ok=[a])
+    graph.add("c", JobBuilder().command(["./c.sh"]).name(third), after_ok=[b])
+    return graph
+
+
+async def test_a_graph_is_submitted_at_once_with_slurm_dependencies(
+    fake: FakeSlurmServer, credentials: SlurmCredentials
+) -> None:
+    @flow
+    async def pipeline() -> dict[str, SlurmJobResult]:
+        return await run_slurm_graph(credentials, _graph("ok-a", "ok-b", "ok-c"))
+
+    results = await pipeline()
+    assert {name: r.state for name, r in results.items()} == dict.fromkeys("abc", "COMPLETED")
+    jobs = {name: fake.job(r.job_id) for name, r in results.items()}
+    # Every job was queued before the first one ended: Slurm chained them, not the flow.
+    assert jobs["a"].end_time is not None
+    assert all(
+        j.submit_time is not None and j.submit_time <= jobs["a"].end_time for j in jobs.values()
+    )
+    assert jobs["b"].start_time is not None
+    assert jobs["b"].start_time >= jobs["a"].end_time
+    assert jobs["c"].start_time is not None
+    assert jobs["b"].end_time is not None
+    assert jobs["c"].start_time >= jobs["b"].end_time
+
+
+async def test_a_failed_node_fails_the_graph_and_its_dependents_are_cancelled(
+    fake: FakeSlurmServer, credentials: SlurmCredentials
+) -> None:
+    @flow
+    async def pipeline() -> dict[str, SlurmJobResult]:
+        return await run_slurm_graph(credentials, _graph("ok-g1", "fails-g2", "ok-g3"))
+
+    state = await pipeline(return_state=True)
+    with pytest.raises(GraphError) as failed:
+        await state.aresult()
+    ids = failed.value.submitted
+    assert "b (job" in str(failed.value)
+    assert "FAILED with exit code 3" in str(failed.value)
+    assert "c (job" in str(failed.value)
+    assert state_of(fake, ids["a"]) == "COMPLETED"
+    assert state_of(fake, ids["b"]) == "FAILED"
+    assert state_of(fake, ids["c"]) == "CANCELLED"  # could never run: not left pending

@@ -33,6 +33,7 @@ from prefect.context import FlowRunContext, TaskRunContext
 from pydantic import BaseModel, ConfigDict
 
 from slurm_core import AsyncSlurmClient, Job, JobBaseState, SlurmClient, SlurmError
+from slurm_core.graph import AsyncGraphRun, GraphResult, JobGraph
 from slurm_core.jobs import JobSpec, SubmittedJob
 from slurm_core.jobs.submission import new_submission_key
 from slurm_core.watch import JobEvent, WaitTimeoutError
@@ -51,6 +52,8 @@ __all__ = [
     "aresult",
     "arun_job",
     "asubmit",
+    "asubmit_graph",
+    "await_graph",
     "await_job",
     "recorded_jobs",
     "result",
@@ -344,6 +347,79 @@ async def aresult(
         except (SlurmError, OSError):
             stdout = None
     return SlurmJobResult.from_job(job, stdout)
+
+
+async def asubmit_graph(
+    client: AsyncSlurmClient,
+    credentials: SlurmCredentials,
+    graph: JobGraph,
+    logger: Logger,
+    *,
+    cancel_on_interrupt: bool = True,
+) -> dict[str, int]:
+    """Submit every node of ``graph`` (each edge a Slurm dependency); ``{name: job id}``.
+
+    Each node goes through :func:`asubmit` (logged, recorded on the flow run). slurm_core
+    cancels what was submitted when a later node fails to submit; an interruption midway
+    cancels it here.
+    """
+    done: list[int] = []
+
+    async def submit_one(spec: JobSpec) -> SubmittedJob:
+        job = await asubmit(
+            client, credentials, spec, logger, cancel_on_interrupt=cancel_on_interrupt
+        )
+        done.append(job.job_id)
+        return job
+
+    try:
+        run = await graph.asubmit(client, submit=submit_one)
+    except BaseException as exc:
+        if _interrupted(exc) and cancel_on_interrupt:
+            for job_id in done:
+                await _acancel(client, job_id, logger, "interrupted while submitting the graph")
+        raise
+    job_ids = dict(run.job_ids)
+    logger.info(
+        "Submitted job graph %r: %s",
+        graph.name,
+        ", ".join(f"{name}={job_id}" for name, job_id in job_ids.items()),
+    )
+    return job_ids
+
+
+async def await_graph(
+    client: AsyncSlurmClient,
+    credentials: SlurmCredentials,
+    graph: JobGraph,
+    job_ids: Mapping[str, int],
+    logger: Logger,
+    *,
+    wait_timeout: float | None = None,
+    cancel_on_interrupt: bool = True,
+) -> GraphResult:
+    """Follow a submitted graph to its end (slurm_core's ``GraphRun.wait``, cancelling
+    nodes that can never run); log how each node ended. Abandoning it cancels what is left.
+    """
+    run = AsyncGraphRun(graph, client, job_ids)
+    try:
+        result: GraphResult = await run.wait(wait_timeout, cancel_unrunnable=True)
+    except BaseException as exc:
+        timed_out = isinstance(exc, WaitTimeoutError)
+        if timed_out or (_interrupted(exc) and cancel_on_interrupt):
+            why = "the wait timed out" if timed_out else f"interrupted ({type(exc).__name__})"
+            for name, job_id in job_ids.items():
+                state = run.states.get(name)
+                if state is None or not state.is_finished:
+                    await _acancel(client, job_id, logger, f"{name}: {why}")
+        raise
+    for name, job_id in result.job_ids.items():
+        event = result.events.get(name)
+        if event is not None:
+            logger.info("%s: %s", name, describe_event(event))
+        else:
+            logger.warning("%s: SLURM job %s never ran (its dependency failed)", name, job_id)
+    return result
 
 
 def _log_submitted(submitted: SubmittedJob, logger: Logger) -> None:

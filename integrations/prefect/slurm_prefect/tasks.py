@@ -34,15 +34,25 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from slurm_core.graph import GraphError, JobGraph
 from slurm_core.jobs import AsyncJobBuilder, JobBuilder, JobSpec, SubmittedJob
 from slurm_prefect import _run
 from slurm_prefect._run import SlurmJobResult
 from slurm_prefect.credentials import SlurmCredentials
 
-__all__ = ["cancel_slurm_job", "run_slurm_job", "submit_slurm_job", "wait_for_slurm_job"]
+__all__ = [
+    "cancel_slurm_job",
+    "run_slurm_job",
+    "submit_slurm_graph",
+    "submit_slurm_job",
+    "wait_for_slurm_graph",
+    "wait_for_slurm_job",
+]
 
 JobLike = JobSpec | JobBuilder | AsyncJobBuilder
 JobRef = int | str | SubmittedJob
@@ -163,3 +173,72 @@ async def run_slurm_job(
             cancel_on_interrupt=cancel_on_interrupt,
         )
         return await _run.aresult(client, job_done.job_id, fetch_output=fetch_output)
+
+
+@task(name="submit-slurm-graph", cache_policy=NO_CACHE)
+async def submit_slurm_graph(credentials: SlurmCredentials, graph: JobGraph) -> dict[str, int]:
+    """Submit a :class:`~slurm_core.graph.JobGraph` at once, each edge a Slurm dependency.
+
+    Slurm starts each job when its dependencies are met: nothing waits for the flow.
+    Returns ``{node name: job id}``.
+
+    Example::
+
+        graph = JobGraph("etl")
+        extract = graph.add("extract", JobBuilder().command(["./extract.sh"]))
+        graph.add("load", JobBuilder().command(["./load.sh"]), after_ok=[extract])
+        job_ids = await submit_slurm_graph(credentials, graph)
+    """
+    async with credentials.get_async_client() as client:
+        return await _run.asubmit_graph(client, credentials, graph, get_run_logger())
+
+
+@task(name="wait-for-slurm-graph", cache_policy=NO_CACHE)
+async def wait_for_slurm_graph(
+    credentials: SlurmCredentials,
+    graph: JobGraph,
+    job_ids: Mapping[str, int],
+    *,
+    wait_timeout: float | None = None,
+    cancel_on_interrupt: bool = True,
+    fetch_output: bool = True,
+) -> dict[str, SlurmJobResult]:
+    """Wait for a submitted graph; fail unless every job completed.
+
+    Jobs whose dependency can never be met (an ``afterok`` on a failed job) are cancelled
+    rather than left pending. Returns ``{node name: result}``; raises
+    :class:`~slurm_core.graph.GraphError` naming each node that failed or never ran.
+    ``wait_timeout`` and interruptions cancel the jobs not finished yet.
+
+    Example::
+
+        results = await wait_for_slurm_graph(credentials, graph, job_ids, wait_timeout=7200)
+    """
+    logger = get_run_logger()
+    async with credentials.get_async_client() as client:
+        outcome = await _run.await_graph(
+            client,
+            credentials,
+            graph,
+            job_ids,
+            logger,
+            wait_timeout=wait_timeout,
+            cancel_on_interrupt=cancel_on_interrupt,
+        )
+        results = {
+            name: await _run.aresult(client, job_id, fetch_output=fetch_output)
+            for name, job_id in outcome.job_ids.items()
+            if name in outcome.events
+        }
+    if not outcome.ok:
+        failed = [
+            f"{name} (job {outcome.job_ids[name]}) {state}"
+            + (f" with exit code {results[name].exit_code}" if name in results else "")
+            for name, state in outcome.states.items()
+            if state != "COMPLETED"
+        ]
+        raise GraphError(
+            f"job graph {graph.name!r} did not complete: {'; '.join(failed)}",
+            submitted=outcome.job_ids,
+        )
+    return results

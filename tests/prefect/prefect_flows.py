@@ -1,0 +1,49 @@
+"""Flows that the cancellation tests deploy and run through a Prefect Runner.
+
+A Runner starts each flow run in a child process that loads the flow from this file, so
+the flows live in a module of their own; they take only plain parameters and load the
+credentials from a saved block (a token never becomes a flow-run parameter).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from prefect import flow
+from slurm_prefect import SlurmCredentials
+from slurm_prefect.flows import cancel_slurm_jobs
+from slurm_prefect.tasks import run_slurm_job
+
+from slurm_core.jobs import JobBuilder, JobSpec
+
+CREDENTIALS_BLOCK = "prefect-tests-cluster"
+
+
+def long_job(work_dir: str, name: str) -> JobSpec:
+    """A job that would run for five minutes unless cancelled."""
+    return (
+        JobBuilder()
+        .script("#!/bin/bash\nsleep 300\n")
+        .name(name)
+        .partition("debug")
+        .time_limit("10:00")
+        .working_directory(work_dir)
+        .output(f"{work_dir}/%j.out")
+        .to_spec()
+    )
+
+
+@flow
+async def awaits_a_long_job(work_dir: str, name: str) -> None:
+    """The task runs in the flow's own code: a cancelled flow run interrupts it."""
+    credentials = await SlurmCredentials.aload(CREDENTIALS_BLOCK)
+    await run_slurm_job(credentials, long_job(work_dir, name))
+
+
+@flow(on_cancellation=[cancel_slurm_jobs(CREDENTIALS_BLOCK)])
+def submits_a_long_job(work_dir: str, name: str) -> None:
+    """The task runs on a task-runner thread, which Prefect cannot interrupt: the hook
+    cancels the job."""
+    credentials = cast(SlurmCredentials, SlurmCredentials.load(CREDENTIALS_BLOCK))
+    future: Any = run_slurm_job.submit(credentials, long_job(work_dir, name))
+    future.result()
