@@ -7,8 +7,9 @@ where we have them, real requests and responses from Slurm 22.05, 24.11 and 26.0
 v0.0.38   Slurm 22.05-23.11 plugin ``openapi/v0.0.38``: plain numbers; state as one
           string (node state lower case + ``state_flags``); exit codes as raw wait
           status; flat partition objects; ``environment`` as an object; script beside
-          ``job``; updates are sbatch options (``hold: true/false`` holds and releases);
-          no ``POST node``; ``slurmdb/jobs`` has no ``users`` filter.
+          ``job``; updates are sbatch options (``hold: true/false`` holds and releases;
+          a new ``name`` is silently ignored, so refused); no ``POST node``;
+          ``slurmdb/jobs`` has no ``users`` filter and no UNIX timestamps.
 v0.0.39   Slurm 23.02-24.05 ``openapi/v0.0.39``: first data_parser version: number
           wrappers, nested partitions, ``POST node``; still one state string and the raw
           wait status; script beside ``job``; job updates flat like every version.
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+from .._exceptions import UnsupportedOperationError
 from ..models import Partition
 from . import _parse
 from .base import Adapter, Request
@@ -82,6 +84,16 @@ class V0038(_RelativeTimes):
 
     def partition_item(self, item: dict[str, Any]) -> Partition:
         return _parse.partition_v38(item)
+
+    def job_update_fields(self, **fields: Any) -> dict[str, Any]:
+        if fields.get("name") is not None:
+            # slurmrestd 22.05 answers 200 to {"name": ...} and never renames the job
+            # (checked on 22.05.8; every other field of jobs.update is applied).
+            later = [v for v in ADAPTERS if v != self.version]
+            raise UnsupportedOperationError(
+                "jobs.update(name=...)", self.version, later, self.server_versions
+            )
+        return super().job_update_fields(**fields)
 
 
 class V0039(Adapter):

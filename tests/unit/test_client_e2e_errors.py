@@ -40,6 +40,7 @@ from slurm_core import (
     SlurmConnectionError,
     SlurmError,
     StaticToken,
+    UnsupportedOperationError,
 )
 from slurm_core._exceptions import INFORMATIONAL_ERRNOS
 from slurm_core._versions.negotiate import clear_cache
@@ -396,7 +397,12 @@ async def test_cancelling_twice_and_the_other_writes_succeed(
     face = make_face(server)
     await face("jobs.hold", job_id)
     await face("jobs.release", job_id)
-    await face("jobs.update", job_id, name="renamed", comment="recorded", time_limit=7)
+    if version == "v0.0.38":
+        # 22.05 ignores a new name without a word: refused before sending
+        await raises(face, UnsupportedOperationError, "jobs.update", job_id, name="renamed")
+        await face("jobs.update", job_id, comment="recorded", time_limit=7)
+    else:
+        await face("jobs.update", job_id, name="renamed", comment="recorded", time_limit=7)
     await face("jobs.cancel", job_id)
     if version not in ("v0.0.38", "v0.0.40", "v0.0.41"):
         body = recording(version, "job_cancel_again")["response"]["body"]
