@@ -7,31 +7,21 @@ listing arrives (``SimSlurm.script``).
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
-import anyio.lowlevel
 import pytest
-from test_watch_sim import URL, SimSlurm
+from test_watch_sim import Face, SimSlurm
 
 from slurm_core import (
-    AsyncSlurmClient,
     AuthenticationError,
     ExitCode,
     JobFailedError,
-    RetryPolicy,
-    SlurmClient,
 )
 from slurm_core._versions.negotiate import clear_cache
 from slurm_core.watch import (
-    AsyncWatcher,
     JobEvent,
     JobEventType,
-    SyncWatcher,
     WaitTimeoutError,
     WatchOptions,
 )
@@ -39,7 +29,6 @@ from slurm_core.watch._policy import MIN_INTERVAL_ENV
 
 pytestmark = pytest.mark.anyio
 T = JobEventType
-FAST = WatchOptions(min_interval=0, initial_interval=1, max_interval=8, backoff=2)
 
 
 @pytest.fixture
@@ -52,60 +41,6 @@ def _fresh_negotiation() -> Iterator[None]:
     clear_cache()
     yield
     clear_cache()
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        self.t += delay
-
-    async def asleep(self, delay: float) -> None:
-        self.sleep(delay)
-        await anyio.lowlevel.checkpoint()  # a real sleep lets other tasks run
-
-
-class Face:
-    """One test body, both clients: ``mode`` picks SlurmClient or AsyncSlurmClient."""
-
-    def __init__(self, mode: str, sim: SimSlurm, options: WatchOptions = FAST) -> None:
-        self.mode, self.sim, self.time = mode, sim, FakeTime()
-        kw: dict[str, Any] = {"transport": sim.transport(), "retry": RetryPolicy(max_attempts=1)}
-        if mode == "sync":
-            self.client: Any = SlurmClient(URL, **kw)
-            self.watcher: Any = SyncWatcher(
-                self.client._core,
-                self.client._http,
-                options,
-                sleep=self.time.sleep,
-                clock=self.time.now,
-            )
-        else:
-            self.client = AsyncSlurmClient(URL, **kw)
-            self.watcher = AsyncWatcher(
-                self.client._core,
-                self.client._http,
-                options,
-                sleep=self.time.asleep,
-                clock=self.time.now,
-            )
-        self.client.jobs._watcher = self.watcher
-
-    async def events(self, ids: Any, **kw: Any) -> list[JobEvent]:
-        if self.mode == "sync":
-            return list(self.client.jobs.watch(ids, **kw))
-        return [e async for e in self.client.jobs.watch(ids, **kw)]
-
-    async def wait(self, job_id: int, **kw: Any) -> Any:
-        if self.mode == "sync":
-            return self.client.jobs.wait(job_id, **kw)
-        return await self.client.jobs.wait(job_id, **kw)
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -335,108 +270,3 @@ async def test_fatal_error_ends_the_watch(mode: str) -> None:
     with pytest.raises(AuthenticationError):
         await face.events(jid)
     assert face.watcher.brain.active == 0
-
-
-def test_break_detaches_and_leaves_no_thread() -> None:
-    sim = SimSlurm("v0.0.42")
-    ids = [sim.add(), sim.add()]
-    face = Face("sync", sim)
-    threads = threading.active_count()
-    for event in face.client.jobs.watch(ids):
-        assert event.type is T.PENDING
-        break
-    gc.collect()
-    assert face.watcher.brain.active == 0
-    assert face.watcher.brain.watched == frozenset()
-    assert threading.active_count() == threads
-
-
-def test_threads_share_one_loop() -> None:
-    sim = SimSlurm("v0.0.42")
-    a, b = sim.add(), sim.add()
-    sim.script = {3: lambda: sim.set(a, "COMPLETED"), 5: lambda: sim.set(b, "COMPLETED")}
-    client = SlurmClient(URL, transport=sim.transport())
-    client.jobs.watch_options = WatchOptions(
-        min_interval=0, initial_interval=0.01, max_interval=0.02
-    )
-    results: dict[int, list[T]] = {}
-    barrier = threading.Barrier(2)
-
-    def consume(jid: int) -> None:
-        with client.jobs.watch(jid, timeout=30) as events:
-            barrier.wait()
-            results[jid] = [e.type for e in events]
-
-    workers = [threading.Thread(target=consume, args=(j,)) for j in (a, b)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(30)
-    assert results == {a: [T.PENDING, T.COMPLETED], b: [T.PENDING, T.COMPLETED]}
-    assert len(sim.listings()) == client.jobs.watcher.brain.polls
-    assert client.jobs.watcher.brain.active == 0
-
-
-async def test_tasks_share_one_loop_and_cancel_cleanly() -> None:
-    sim = SimSlurm("v0.0.42")
-    a, b = sim.add(), sim.add()
-    sim.script = {3: lambda: sim.set(a, "COMPLETED")}
-    face = Face("async", sim)
-    tasks_before = len(asyncio.all_tasks())
-    got: dict[str, list[T]] = {"a": [], "b": []}
-
-    async def consume(jid: int, key: str) -> None:
-        async for event in face.client.jobs.watch(jid):
-            got[key].append(event.type)
-
-    ta = asyncio.create_task(consume(a, "a"))
-    tb = asyncio.create_task(consume(b, "b"))
-    await ta  # a completes; b's job never does
-    tb.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await tb
-    assert got == {"a": [T.PENDING, T.COMPLETED], "b": [T.PENDING]}
-    assert len(sim.listings()) == face.watcher.brain.polls
-    assert face.watcher.brain.active == 0
-    assert face.watcher.brain.watched == frozenset()
-    assert len(asyncio.all_tasks()) == tasks_before
-
-
-async def test_reattach_after_an_exception_repeats_nothing(mode: str) -> None:
-    sim = SimSlurm("v0.0.42")
-    jid = sim.add()
-    sim.script = {2: lambda: sim.set(jid, "RUNNING"), 4: lambda: sim.set(jid, "COMPLETED")}
-    face = Face(mode, sim)
-    watch = face.client.jobs.watch(jid, timeout=1.5)
-    seen: list[T] = []
-
-    async def drain() -> None:
-        while True:
-            seen.append((next(watch) if mode == "sync" else await watch.__anext__()).type)
-
-    with pytest.raises(WaitTimeoutError):
-        await drain()
-    assert face.watcher.brain.active == 0  # detached by the exception
-    watch._deadline = None
-    rest = list(watch) if mode == "sync" else [e async for e in watch]
-    assert seen + [e.type for e in rest] == [T.PENDING, T.STARTED, T.COMPLETED]
-
-
-def test_a_new_watch_is_polled_soon_but_not_below_the_floor() -> None:
-    sim = SimSlurm("v0.0.42")
-    a = sim.add()
-    face = Face("sync", sim, WatchOptions(min_interval=3, initial_interval=3, max_interval=60))
-    first = face.client.jobs.watch(a)
-    assert next(first).type is T.PENDING
-    for _ in range(8):  # nothing changes: the interval grows
-        face.watcher._lead(None)
-    brain = face.watcher.brain
-    assert brain.delay() > 10
-    b = sim.add()
-    second = face.client.jobs.watch(b)
-    assert brain.delay() == 3  # due one floor after the last poll (the clock did not move)
-    assert next(second).type is T.PENDING
-    assert face.time.sleeps[-1] == 3
-    first.close()
-    second.close()
-    assert brain.active == 0

@@ -1,4 +1,4 @@
-"""A scripted slurmrestd for the watch and graph unit tests (no tests in here).
+"""A scripted slurmrestd and a fake clock for the watch and graph unit tests (no tests here).
 
 Only what the watcher and the graph touch: negotiation, ``GET jobs`` with slurmctld's
 ``update_time`` semantics per version (304 on v0.0.38, ``last_update`` 0 from v0.0.40,
@@ -17,12 +17,16 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio.lowlevel
 import httpx
 
+from slurm_core import AsyncSlurmClient, RetryPolicy, SlurmClient
 from slurm_core._versions._encode import encode_accounting_job, encode_diag, encode_job, wire_format
 from slurm_core.models import AccountingJob, Diag, ExitCode, Job, JobState
+from slurm_core.watch import AsyncWatcher, JobEvent, SyncWatcher, WatchOptions
 
 URL = "http://sim-slurmrestd.test:6820"
+FAST = WatchOptions(min_interval=0, initial_interval=1, max_interval=8, backoff=2)
 _JOB_PATH = re.compile(r"^/slurm(db)?/(v[\d.]+)/job/(\w+)$")
 
 
@@ -186,3 +190,57 @@ class SimSlurm:
         desc = body["job"]
         job_id = self.add(name=desc.get("name") or "sim", dependency=desc.get("dependency"))
         return httpx.Response(200, json={"job_id": job_id, "errors": []})
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.t += delay
+
+    async def asleep(self, delay: float) -> None:
+        self.sleep(delay)
+        await anyio.lowlevel.checkpoint()  # a real sleep lets other tasks run
+
+
+class Face:
+    """One test body, both clients: ``mode`` picks SlurmClient or AsyncSlurmClient."""
+
+    def __init__(self, mode: str, sim: SimSlurm, options: WatchOptions = FAST) -> None:
+        self.mode, self.sim, self.time = mode, sim, FakeTime()
+        kw: dict[str, Any] = {"transport": sim.transport(), "retry": RetryPolicy(max_attempts=1)}
+        if mode == "sync":
+            self.client: Any = SlurmClient(URL, **kw)
+            self.watcher: Any = SyncWatcher(
+                self.client._core,
+                self.client._http,
+                options,
+                sleep=self.time.sleep,
+                clock=self.time.now,
+            )
+        else:
+            self.client = AsyncSlurmClient(URL, **kw)
+            self.watcher = AsyncWatcher(
+                self.client._core,
+                self.client._http,
+                options,
+                sleep=self.time.asleep,
+                clock=self.time.now,
+            )
+        self.client.jobs._watcher = self.watcher
+
+    async def events(self, ids: Any, **kw: Any) -> list[JobEvent]:
+        if self.mode == "sync":
+            return list(self.client.jobs.watch(ids, **kw))
+        return [e async for e in self.client.jobs.watch(ids, **kw)]
+
+    async def wait(self, job_id: int, **kw: Any) -> Any:
+        if self.mode == "sync":
+            return self.client.jobs.wait(job_id, **kw)
+        return await self.client.jobs.wait(job_id, **kw)
