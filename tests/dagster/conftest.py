@@ -60,7 +60,7 @@ def work_dir(slurm_cluster: LocalSlurmCluster, request: pytest.FixtureRequest) -
 _STDLIB_NEEDED = ("json", "queue", "shutil", "tempfile")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def pipes_pythonpath(slurm_cluster: LocalSlurmCluster) -> str:
     """A directory on the shared filesystem holding ``dagster_pipes`` for the cluster's
     python3 (no network inside the cluster: the host's copy is installed there).
@@ -68,12 +68,16 @@ def pipes_pythonpath(slurm_cluster: LocalSlurmCluster) -> str:
     Some cluster roots carry only python3-minimal, which lacks json/queue/shutil/tempfile
     (Debian puts them in libpython3.X-stdlib). Until the roots install that package, the
     modules the probe finds missing are copied from this interpreter's standard library
-    (pure-Python modules; checked on the roots' 3.11, 3.13 and 3.14)."""
+    (pure-Python modules; checked on the roots' 3.11, 3.13 and 3.14).
+
+    Made once per cluster start (a restart empties the shared directory: it is made again)."""
     import sysconfig
 
     import dagster_pipes
 
     target = slurm_cluster.shared_dir / "dagster-tests" / "pylib"
+    if (target / ".ready").exists():
+        return str(target)
     target.parent.mkdir(exist_ok=True)
     target.parent.chmod(0o1777)
     if target.exists():
@@ -100,4 +104,5 @@ def pipes_pythonpath(slurm_cluster: LocalSlurmCluster) -> str:
         user=slurm_cluster.user_name,
     )
     assert check.returncode == 0, f"dagster_pipes does not import in the cluster: {check.stderr}"
+    (target / ".ready").touch()
     return str(target)
