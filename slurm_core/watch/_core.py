@@ -212,11 +212,15 @@ class WatchCore:
         if cursor is None:
             cursor = self._cursor = Cursor(delta_mode(a.version), self.options.full_refresh)
         if cursor.needs_calibration():
+            # v0.0.38: learn the server clock once. A transient failure fails this poll
+            # (calibration is retried with the next); a refusal means no deltas.
             sent = self._wall()
             try:
                 diag = a.parse_diag((yield a.diag()))
                 stamp = diag.req_time.timestamp() if diag.req_time else None
-            except SlurmError:
+            except (SlurmAPIError, ResponseValidationError) as exc:
+                if isinstance(exc, _TRANSIENT):
+                    raise
                 stamp = None
             cursor.calibrate(stamp, sent, self._wall())
         with self.lock:

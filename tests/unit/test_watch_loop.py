@@ -122,6 +122,27 @@ async def test_update_time_per_version(mode: str, version: str, sent: str | None
     assert len(diags) == (1 if version == "v0.0.38" else 0)  # v0.0.38 learns the server clock
 
 
+@pytest.mark.parametrize(("answers", "deltas"), [([503], True), ([403], False)])
+async def test_v38_clock_check_retried_or_given_up(
+    mode: str, answers: list[int], deltas: bool
+) -> None:
+    sim = SimSlurm("v0.0.38")
+    sim.diag_answers = list(answers)
+    jid = sim.add()
+    sim.script = {5: lambda: sim.set(jid, "COMPLETED")}
+    face = Face(mode, sim)
+    assert [e.type for e in await face.events(jid)] == [T.PENDING, T.COMPLETED]
+    diags = [r for r in sim.requests if r.url.path.endswith("/diag")]
+    params = [r.url.params.get("update_time") for r in sim.listings()]
+    if deltas:  # a 503 fails the poll; the next one checks the clock again
+        assert len(diags) == 2
+        assert params[0] is None
+        assert all(p is not None for p in params[1:])
+    else:  # refused: full listings, and the watch goes on
+        assert len(diags) == 1
+        assert set(params) == {None}
+
+
 async def test_refused_update_time_falls_back_to_full_listings(mode: str) -> None:
     sim = SimSlurm("v0.0.42")
     sim.refuse_update_time = True

@@ -51,6 +51,7 @@ class SimSlurm:
         self.down = False
         self.fail_status: int | None = None
         self.refuse_update_time = False
+        self.diag_answers: list[int] = []  # statuses for the next diag requests
         self.next_id = 100
         self.submitted: list[dict[str, Any]] = []
 
@@ -119,6 +120,9 @@ class SimSlurm:
             return httpx.Response(self.fail_status, json={"errors": [{"error": "sim failure"}]})
         if path == f"/slurm/{self.version}/jobs":
             return self._listing(request)
+        if path == f"/slurm/{self.version}/diag" and self.diag_answers:
+            status = self.diag_answers.pop(0)
+            return httpx.Response(status, json={"errors": [{"error": "diag refused"}]})
         if path == f"/slurm/{self.version}/diag":
             diag = Diag.model_validate({"req_time": utc(self.now)})
             return httpx.Response(200, json={"statistics": encode_diag(diag, self.fmt)})
