@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, overload
 
 from .._exceptions import (
     NotFoundError,
@@ -163,7 +163,11 @@ class SubmitMixin(_SubmitOps, SyncResource):
     output_reader: OutputReader = SharedFilesystemReader()
     """How :meth:`output` reads files (set ``client.jobs.output_reader`` to change it)."""
 
-    def submit(self, builder: type[B] = JobBuilder) -> B:  # type: ignore[assignment]
+    @overload
+    def submit(self) -> JobBuilder: ...
+    @overload
+    def submit(self, builder: type[B]) -> B: ...
+    def submit(self, builder: type[JobBuilder] = JobBuilder) -> JobBuilder:
         """A job builder wired to this client: ``execute()`` submits, ``dry_run()`` renders.
 
         ``builder`` may be a :class:`JobBuilder` subclass (e.g.
@@ -255,7 +259,11 @@ class AsyncSubmitMixin(_SubmitOps, AsyncResource):
 
     output_reader: OutputReader = SharedFilesystemReader()
 
-    def submit(self, builder: type[AB] = AsyncJobBuilder) -> AB:  # type: ignore[assignment]
+    @overload
+    def submit(self) -> AsyncJobBuilder: ...
+    @overload
+    def submit(self, builder: type[AB]) -> AB: ...
+    def submit(self, builder: type[AsyncJobBuilder] = AsyncJobBuilder) -> AsyncJobBuilder:
         """See :meth:`SubmitMixin.submit`; ``await builder.execute()``. ``dry_run()`` needs
         the API version: negotiated already, pinned, or ``await client.negotiate()``."""
         return builder(submitter=self.submit_spec, renderer=self._render)
