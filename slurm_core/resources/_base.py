@@ -16,7 +16,7 @@ from typing import TypeVar
 import httpx
 
 from .._exceptions import SlurmError
-from .._http import AsyncHTTP, SyncHTTP
+from .._http import AsyncHTTP, SyncHTTP, scrub_error
 from .._versions import ADAPTERS, Adapter, Request
 from .._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
 
@@ -88,6 +88,9 @@ def run_sync(http: SyncHTTP, op: Op[T]) -> T:
                 request = op.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    except SlurmError as exc:
+        scrub_error(exc)  # errors raised while parsing still hold a request with the token
+        raise
     finally:
         op.close()
 
@@ -111,6 +114,9 @@ async def run_async(http: AsyncHTTP, op: Op[T]) -> T:
                 request = op.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    except SlurmError as exc:
+        scrub_error(exc)
+        raise
     finally:
         op.close()
 
