@@ -566,3 +566,47 @@ def test_run_job_refuses_what_is_not_a_job() -> None:
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.step_failure_data is not None
     assert "not a JobBuilder" in str(failure.step_failure_data.error)
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=1.0, default_runtime=3600)
+def test_an_interrupted_async_step_has_its_job_cancelled_at_teardown(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
+) -> None:
+    """SIGINT lands in the step's event loop, not in arun_job's coroutine (Dagster abandons
+    it): the resource's teardown, which Dagster runs on termination too, cancels the job."""
+
+    @asset
+    async def endless_async(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        await slurm.arun_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context)
+
+    def interrupt_once_running() -> None:
+        _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    instance = DagsterInstance.ephemeral()
+    with _in_thread(interrupt_once_running):
+        result = materialize(
+            [endless_async],
+            resources={"slurm": fake_slurm},
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not result.success
+    [job_id] = _ids(slurm_fake)
+    assert slurm_fake.job(job_id).state.base == "CANCELLED"
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(f"run ended before the job: cancelling SLURM job {job_id}" in m for m in logs)
+
+
+@pytest.mark.slurm_fake(realtime=True, speed=1.0, default_runtime=3600)
+def test_async_timeout_cancels_the_job(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
+) -> None:
+    @asset
+    async def slow_async(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+        await slurm.arun_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context, timeout=1.5)
+
+    result = materialize([slow_async], resources={"slurm": fake_slurm}, raise_on_error=False)
+    assert not result.success
+    [job_id] = _ids(slurm_fake)
+    assert slurm_fake.job(job_id).state.base == "CANCELLED"

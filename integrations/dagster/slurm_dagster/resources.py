@@ -24,6 +24,8 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +36,7 @@ from dagster import (
     EnvVar,
     Failure,
 )
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from slurm_core import (
     AsyncSlurmClient,
@@ -61,11 +63,13 @@ from slurm_dagster._jobs import (
 )
 
 if TYPE_CHECKING:
-    from dagster import AssetExecutionContext, OpExecutionContext
+    from dagster import AssetExecutionContext, InitResourceContext, OpExecutionContext
 
     from slurm_core.auth import TokenProvider
 
 __all__ = ["SlurmResource"]
+
+_LOG = logging.getLogger("slurm_dagster")
 
 AUTH_FIELDS = ("token", "token_file", "token_command", "jwt_key_file")
 
@@ -122,6 +126,9 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     request_timeout_seconds: float | None = Field(
         default=None, description="Timeout of each HTTP request (the client's default if unset)."
     )
+
+    _in_flight: set[int] = PrivateAttr(default_factory=set)
+    """Jobs an ``arun_job`` of this run submitted and has not seen end (see teardown)."""
 
     # ------------------------------------------------------------------ configuration
     @model_validator(mode="after")
@@ -195,6 +202,22 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         """A new async client (``async with slurm.get_async_client() as client: ...``)."""
         return AsyncSlurmClient(self.url, **self._client_kwargs())
 
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        """Cancel the jobs this run submitted and never saw end.
+
+        ``run_job`` cancels its job itself when the run is terminated. ``arun_job`` cannot:
+        the termination interrupts the step's event loop, not the coroutine waiting in it
+        (which Dagster then abandons), so its job is cancelled here, when Dagster tears the
+        run's resources down (which it does on termination too).
+        """
+        if not self._in_flight:
+            return
+        log = context.log if context.log is not None else _LOG
+        with self.get_client() as client:
+            for job_id in sorted(self._in_flight):
+                cancel_quietly(client, job_id, log, "run ended before the job")
+        self._in_flight.clear()
+
     # ------------------------------------------------------------------ running jobs
     def run_job(
         self,
@@ -233,16 +256,21 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
             log.info(f"submitted SLURM job {job_id} ({builder.to_spec().name or 'unnamed'})")
             for warning in submitted.warnings:
                 log.warning(f"SLURM job {job_id}: {warning}")
+            self._in_flight.add(job_id)  # until it ends or is cancelled (see teardown)
             try:
                 final = follow(client, job_id, log, timeout)
             except JobFailedError as exc:
+                self._in_flight.discard(job_id)
                 raise _failure(exc) from None
             except DagsterExecutionInterruptedError:
                 cancel_quietly(client, job_id, log, "run terminated")
+                self._in_flight.discard(job_id)
                 raise
             except BaseException:
                 cancel_quietly(client, job_id, log, "step stopped waiting")
+                self._in_flight.discard(job_id)
                 raise
+            self._in_flight.discard(job_id)
         return _finish(final, context, add_output_metadata)
 
     async def arun_job(
@@ -262,13 +290,18 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
             log.info(f"submitted SLURM job {job_id} ({builder.to_spec().name or 'unnamed'})")
             for warning in submitted.warnings:
                 log.warning(f"SLURM job {job_id}: {warning}")
+            self._in_flight.add(job_id)  # until it ends or is cancelled (see teardown)
             try:
                 final = await afollow(client, job_id, log, timeout)
             except JobFailedError as exc:
+                self._in_flight.discard(job_id)
                 raise _failure(exc) from None
-            except BaseException:
+            except (Exception, asyncio.CancelledError):
+                # An error, a timeout, or this task cancelled while the loop still runs.
                 await acancel_quietly(client, job_id, log, "step stopped waiting")
+                self._in_flight.discard(job_id)
                 raise
+            self._in_flight.discard(job_id)
         return _finish(final, context, add_output_metadata)
 
 
