@@ -24,7 +24,13 @@ logger = logging.getLogger("slurm_core.graph")
 
 
 def job_dependency(job: Job) -> Dependency | None:
-    """The dependency of ``job`` as slurmctld reports it, parsed (``None`` if none)."""
+    """The dependency of ``job`` as slurmctld reports it, parsed (``None`` if none).
+
+    Example::
+
+        >>> str(job_dependency(client.jobs.get(42)))
+        'afterok:41(unfulfilled)'
+    """
     text = (job.dependency or "").strip()
     if not text or text == "(null)":
         return None
@@ -51,7 +57,12 @@ class LiveGraph:
         self._deps = {job_id: job_dependency(job) for job_id, job in self.jobs.items()}
 
     def dependency(self, job_id: int) -> Dependency | None:
-        """The parsed dependency of a job read from the cluster."""
+        """The parsed dependency of a job read from the cluster.
+
+        Example::
+
+            live.dependency(42).job_ids()        # [41]
+        """
         return self._deps.get(job_id)
 
     def _upstream(self, job_id: int) -> list[int]:
@@ -59,15 +70,30 @@ class LiveGraph:
         return dep.job_ids() if dep is not None else []
 
     def graph(self) -> JobGraph:
-        """The root and the jobs it depends on directly."""
+        """The root and the jobs it depends on directly.
+
+        Example::
+
+            live.graph().edges()
+        """
         return self._build([self.root, *self._upstream(self.root)])
 
     def with_transitive_deps(self) -> JobGraph:
-        """The root and everything it waits for, directly or not."""
+        """The root and everything it waits for, directly or not.
+
+        Example::
+
+            print(live.with_transitive_deps().to_dot())
+        """
         return self._build(self._closure([self.root], self._upstream))
 
     def with_dependents(self) -> JobGraph:
-        """The root, everything it waits for, and every job waiting for it (transitively)."""
+        """The root, everything it waits for, and every job waiting for it (transitively).
+
+        Example::
+
+            sorted(live.with_dependents())       # ['41', '42', '43']
+        """
         down: dict[int, list[int]] = {}
         for job_id in self.jobs:
             for up in self._upstream(job_id):

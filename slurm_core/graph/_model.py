@@ -9,7 +9,6 @@ the expression a :class:`~slurm_core.jobs.Dependency`.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -24,6 +23,7 @@ from ..jobs.dependency import (
 )
 from ..models import Job
 from ._errors import GraphError
+from ._order import find_cycle, topological
 from ._terms import GraphTerm, Ref, format_terms, parse_terms
 
 __all__ = ["Edge", "GraphNode", "JobGraph"]
@@ -33,7 +33,13 @@ _BAD_NAME = re.compile(r"[\s:,?+()\"'\\]")
 
 @dataclasses.dataclass(frozen=True)
 class Edge:
-    """``upstream`` must reach ``kind`` before ``downstream`` may start."""
+    """``upstream`` must reach ``kind`` before ``downstream`` may start.
+
+    Example::
+
+        >>> [(e.upstream, e.downstream, e.kind.value) for e in graph.edges()]
+        [('prep', 'train', 'afterok')]
+    """
 
     upstream: Ref
     downstream: str
@@ -44,8 +50,14 @@ class Edge:
 class GraphNode:
     """A job in a :class:`JobGraph`: ``job`` is what to submit (a builder or a spec).
 
-    ``job_id`` is set once submitted (or for graphs read from the cluster, where
-    ``slurm_job`` holds the job as slurmctld reported it).
+    ``job_id`` is set for graphs read from the cluster, where ``slurm_job`` holds the
+    job as slurmctld reported it (a submitted graph's ids are in ``GraphRun.job_ids``).
+
+    Example::
+
+        >>> node = graph.add("train", builder, after_ok=["prep"])
+        >>> node.dependency, node.refs
+        ('afterok:prep', ['prep'])
     """
 
     def __init__(self, name: str, job: Any = None) -> None:
@@ -117,7 +129,13 @@ class JobGraph:
 
         Keyword lists must all hold (AND), or any one with ``any_of=True`` (OR);
         ``dependency`` takes the same as Slurm text over names instead
-        (``"afterok:a?afternotok:b"``).
+        (``"afterok:a?afternotok:b"``). A number stands for a job outside the graph.
+
+        Example::
+
+            prep = g.add("prep", client.jobs.submit().command(["./prep.sh"]))
+            g.add("train", train_builder, after_ok=[prep, 4242])      # 4242: existing job
+            g.add("report", report_builder, dependency="afterok:train?afternotok:train")
         """
         if not isinstance(name, str) or not name or _BAD_NAME.search(name) or name.isdigit():
             raise GraphError(
@@ -153,7 +171,12 @@ class JobGraph:
         any_of: bool = False,
         dependency: str | None = None,
     ) -> GraphNode:
-        """Add dependencies to an existing node (same keywords as :meth:`add`)."""
+        """Add dependencies to an existing node (same keywords as :meth:`add`).
+
+        Example::
+
+            g.depend("report", after_any=["eval"])
+        """
         target = self[node.name if isinstance(node, GraphNode) else node]
         groups = {
             DependencyKind.AFTEROK: after_ok,
@@ -194,7 +217,13 @@ class JobGraph:
     # -- reading -----------------------------------------------------------------------
     @property
     def nodes(self) -> Mapping[str, GraphNode]:
-        """The nodes by name, in the order they were added."""
+        """The nodes by name, in the order they were added.
+
+        Example::
+
+            for name, node in g.nodes.items():
+                print(name, node.dependency)
+        """
         return MappingProxyType(self._nodes)
 
     def __getitem__(self, name: str) -> GraphNode:
@@ -216,7 +245,13 @@ class JobGraph:
         return f"<JobGraph {self.name!r} nodes={len(self)} edges={len(self.edges())}>"
 
     def edges(self) -> list[Edge]:
-        """Every dependency edge, in the order the nodes and their terms were added."""
+        """Every dependency edge, in the order the nodes and their terms were added.
+
+        Example::
+
+            for edge in g.edges():
+                print(edge.upstream, "->", edge.downstream, edge.kind.value)
+        """
         out: list[Edge] = []
         for node in self._nodes.values():
             any_of = node.operator is DependencyOperator.OR
@@ -225,84 +260,64 @@ class JobGraph:
         return out
 
     def upstream(self, name: str) -> list[str]:
-        """The graph nodes ``name`` depends on directly."""
+        """The graph nodes ``name`` depends on directly.
+
+        Example::
+
+            g.upstream("train")          # ['prep']
+        """
         return [r for r in self[name].refs if isinstance(r, str)]
 
     def downstream(self, name: str) -> list[str]:
-        """The graph nodes that depend directly on ``name``."""
+        """The graph nodes that depend directly on ``name``.
+
+        Example::
+
+            g.downstream("prep")         # ['train']
+        """
         self[name]
         return [n.name for n in self._nodes.values() if name in n.refs]
 
     # -- checking ----------------------------------------------------------------------
     def validate(self) -> None:
-        """Raise :class:`GraphError` for an unknown node or a cycle (``a -> b -> a``)."""
+        """Raise :class:`GraphError` for an unknown node or a cycle (``a -> b -> a``).
+
+        Example::
+
+            try:
+                g.validate()
+            except GraphError as exc:
+                print(exc.cycle or exc.node)
+        """
         for node in self._nodes.values():
             for ref in node.refs:
                 if isinstance(ref, str) and ref not in self._nodes:
                     raise GraphError(
                         f"node {node.name!r} depends on unknown node {ref!r}", node=node.name
                     )
-        cycle = self._find_cycle()
+        cycle = find_cycle(self)
         if cycle is not None:
             raise GraphError(f"dependency cycle: {' -> '.join(cycle)}", cycle=cycle)
-
-    def _down(self) -> dict[str, list[str]]:
-        """Graph node -> the graph nodes depending on it (each once, in order)."""
-        down: dict[str, dict[str, None]] = {n: {} for n in self._nodes}
-        for edge in self.edges():
-            if isinstance(edge.upstream, str) and edge.upstream in down:
-                down[edge.upstream][edge.downstream] = None
-        return {n: list(children) for n, children in down.items()}
-
-    def _find_cycle(self) -> list[str] | None:
-        down = self._down()
-        state: dict[str, int] = {}  # 1: on the current path, 2: done
-        for start in self._nodes:
-            if start in state:
-                continue
-            path = [start]
-            stack = [iter(down[start])]
-            state[start] = 1
-            while stack:
-                nxt = next(stack[-1], None)
-                if nxt is None:
-                    state[path.pop()] = 2
-                    stack.pop()
-                elif state.get(nxt) == 1:
-                    return [*path[path.index(nxt) :], nxt]
-                elif nxt not in state:
-                    state[nxt] = 1
-                    path.append(nxt)
-                    stack.append(iter(down[nxt]))
-        return None
 
     def order(self) -> list[str]:
         """The nodes in submission order: every node after the nodes it depends on.
 
         Stable: among nodes ready at the same time, the one added first comes first.
+
+        Example::
+
+            g.order()                    # ['prep', 'train', 'eval']
         """
         self.validate()
-        down = self._down()
-        index = {name: i for i, name in enumerate(self._nodes)}
-        waiting = dict.fromkeys(self._nodes, 0)
-        for children in down.values():
-            for child in children:
-                waiting[child] += 1
-        ready = [index[n] for n, count in waiting.items() if count == 0]
-        heapq.heapify(ready)
-        names = list(self._nodes)
-        out: list[str] = []
-        while ready:
-            name = names[heapq.heappop(ready)]
-            out.append(name)
-            for child in down[name]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    heapq.heappush(ready, index[child])
-        return out
+        return topological(self)
 
     def resolve(self, name: str, job_ids: Mapping[str, int]) -> Dependency | None:
-        """``name``'s dependency with job ids in place of node names."""
+        """``name``'s dependency with job ids in place of node names.
+
+        Example::
+
+            str(g.resolve("train", {"prep": 101}))     # 'afterok:101'
+        """
         node = self[name]
         if not node.terms:
             return None
@@ -364,7 +379,7 @@ class JobGraph:
             run = graph.submit(client)
             print(run.job_ids)                   # {"prep": 101, "train": 102, ...}
         """
-        from ._run import submit_graph
+        from ._submit import submit_graph
 
         return submit_graph(self, client, submit=submit, cancel_on_error=cancel_on_error)
 
@@ -374,7 +389,12 @@ class JobGraph:
         """Async twin of :meth:`submit` (an :class:`~slurm_core.AsyncSlurmClient`).
 
         Returns an :class:`~slurm_core.graph.AsyncGraphRun`.
+
+        Example::
+
+            run = await g.asubmit(async_client)
+            result = await run.wait()
         """
-        from ._run import asubmit_graph
+        from ._submit import asubmit_graph
 
         return await asubmit_graph(self, client, submit=submit, cancel_on_error=cancel_on_error)

@@ -23,7 +23,13 @@ _KINDS = {k.value: k for k in DependencyKind}
 
 @dataclasses.dataclass(frozen=True)
 class GraphTerm:
-    """One ``kind:ref[:ref...]`` term; ``delays`` holds ``+minutes`` per ref (``after``)."""
+    """One ``kind:ref[:ref...]`` term; ``delays`` holds ``+minutes`` per ref (``after``).
+
+    Example::
+
+        >>> str(GraphTerm(DependencyKind.AFTER, ("prep",), (10,)))
+        'after:prep+10'
+    """
 
     kind: DependencyKind
     refs: tuple[Ref, ...] = ()
@@ -72,7 +78,13 @@ def parse_terms(text: str) -> tuple[DependencyOperator, list[GraphTerm]]:
 
 
 def format_terms(operator: DependencyOperator, terms: Iterable[GraphTerm]) -> str:
-    """The text of a dependency over node names (the inverse of :func:`parse_terms`)."""
+    """The text of a dependency over node names (the inverse of :func:`parse_terms`).
+
+    Example::
+
+        >>> format_terms(*parse_terms("afterok:a:b,afterany:c"))
+        'afterok:a:b,afterany:c'
+    """
     return operator.separator.join(str(t) for t in terms)
 
 

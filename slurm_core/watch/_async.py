@@ -34,6 +34,11 @@ class AsyncWatcher:
     """One per :class:`~slurm_core.AsyncSlurmClient` (``client.jobs``).
 
     ``sleep`` and ``clock`` replace ``anyio.sleep``/``time.monotonic`` (tests).
+
+    Example::
+
+        watcher = async_client.jobs.watcher
+        print(watcher.brain.active)
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class AsyncWatcher:
         timeout: float | None = None,
         max_interval: float | None = None,
     ) -> AsyncJobWatch:
+        """See :meth:`slurm_core.resources.AsyncJobs.watch`."""
         return AsyncJobWatch(self, [job_key(j) for j in job_ids], timeout, max_interval)
 
     async def wait(
@@ -70,6 +76,7 @@ class AsyncWatcher:
         timeout: float | None = None,  # noqa: ASYNC109 - a deadline, not a cancel scope
         max_interval: float | None = None,
     ) -> Job:
+        """See :meth:`slurm_core.resources.AsyncJobs.wait`."""
         async with self.watch([job_id], timeout=timeout, max_interval=max_interval) as events:
             async for event in events:
                 if event.final:
@@ -170,7 +177,12 @@ class AsyncJobWatch(AsyncIterator[JobEvent]):
 
     @property
     def job_ids(self) -> list[int | str]:
-        """The jobs this watch has not seen finish yet."""
+        """The jobs this watch has not seen finish yet.
+
+        Example::
+
+            print(events.job_ids)                 # [1, 2]
+        """
         return [int(k) if k.isdigit() else k for k in self._keys if k in self._left]
 
     def __aiter__(self) -> AsyncJobWatch:
@@ -203,7 +215,12 @@ class AsyncJobWatch(AsyncIterator[JobEvent]):
             self._watcher._detach(sub)
 
     def close(self) -> None:
-        """Stop watching (idempotent; detaching needs no I/O, hence not async)."""
+        """Stop watching (idempotent; detaching needs no I/O, hence not async).
+
+        Example::
+
+            events.close()
+        """
         self._closed = True
         self._detach()
 

@@ -102,7 +102,13 @@ class Subscription:
 
 
 class WatchCore:
-    """Shared state and decisions of one client's watcher (thread-safe via ``lock``)."""
+    """Shared state and decisions of one client's watcher (thread-safe via ``lock``).
+
+    Example::
+
+        brain = client.jobs.watcher.brain
+        print(brain.active, sorted(brain.watched), brain.delay())
+    """
 
     def __init__(
         self,
@@ -128,9 +134,11 @@ class WatchCore:
     # -- configuration and bookkeeping ---------------------------------------------------
     @property
     def options(self) -> WatchOptions:
+        """The poll-loop settings in force."""
         return self.policy.options
 
     def set_options(self, options: WatchOptions) -> None:
+        """Replace the settings (the interval starts over from ``initial_interval``)."""
         with self.lock:
             self.policy = IntervalPolicy(options)
             self._cursor = None  # rebuilt with the new full_refresh

@@ -34,6 +34,8 @@ _MARGIN = 2
 
 
 class DeltaMode(enum.Enum):
+    """How a REST API version takes ``update_time`` (see the module docstring)."""
+
     NONE = "none"
     SERVER_EPOCH = "server-epoch"
     CALIBRATED_EPOCH = "calibrated-epoch"
@@ -41,7 +43,13 @@ class DeltaMode(enum.Enum):
 
 
 def delta_mode(version: str) -> DeltaMode:
-    """How ``version`` takes ``update_time`` (see the module docstring)."""
+    """How ``version`` takes ``update_time`` (see the module docstring).
+
+    Example::
+
+        >>> delta_mode("v0.0.38"), delta_mode("v0.0.42")
+        (<DeltaMode.CALIBRATED_EPOCH: 'calibrated-epoch'>, <DeltaMode.SERVER_EPOCH: 'server-epoch'>)
+    """
     number = tuple(int(x) for x in version.lstrip("v").split("."))
     if number == (0, 0, 38):
         return DeltaMode.CALIBRATED_EPOCH

@@ -32,6 +32,11 @@ class SyncWatcher:
     """One per :class:`~slurm_core.SlurmClient` (``client.jobs``): all its watches share it.
 
     ``sleep`` and ``clock`` replace ``time.sleep``/``time.monotonic`` (tests).
+
+    Example::
+
+        watcher = client.jobs.watcher            # made on first use
+        print(watcher.brain.active, watcher.brain.polls)
     """
 
     def __init__(
@@ -58,11 +63,13 @@ class SyncWatcher:
         timeout: float | None = None,
         max_interval: float | None = None,
     ) -> JobWatch:
+        """See :meth:`slurm_core.resources.Jobs.watch`."""
         return JobWatch(self, [job_key(j) for j in job_ids], timeout, max_interval)
 
     def wait(
         self, job_id: int | str, *, timeout: float | None = None, max_interval: float | None = None
     ) -> Job:
+        """See :meth:`slurm_core.resources.Jobs.wait`."""
         with self.watch([job_id], timeout=timeout, max_interval=max_interval) as events:
             for event in events:
                 if event.final:
@@ -160,7 +167,12 @@ class JobWatch(Iterator[JobEvent]):
 
     @property
     def job_ids(self) -> list[int | str]:
-        """The jobs this watch has not seen finish yet."""
+        """The jobs this watch has not seen finish yet.
+
+        Example::
+
+            print(events.job_ids)                 # [42, 43]
+        """
         return [int(k) if k.isdigit() else k for k in self._keys if k in self._left]
 
     def __iter__(self) -> JobWatch:
@@ -193,7 +205,12 @@ class JobWatch(Iterator[JobEvent]):
             self._watcher._detach(sub)
 
     def close(self) -> None:
-        """Stop watching (idempotent)."""
+        """Stop watching (idempotent).
+
+        Example::
+
+            events.close()
+        """
         self._closed = True
         self._detach()
 
