@@ -7,7 +7,7 @@ found in each version's OpenAPI ``job_desc_msg`` and on real slurmrestd 22.05, 2
 ================  ===========================  ===========================================
 spec field        v0.0.38 (Slurm 22.05)        v0.0.39+ (v0.0.40+ checked on 24.11, 26.05)
 ================  ===========================  ===========================================
-numbers           plain; ``"UNLIMITED"``       ``{"set", "infinite", "number"}``
+numbers           plain; unlimited 0xFFFFFFFF  ``{"set", "infinite", "number"}``
 environment       ``{"K": "v"}``               ``["K=v"]``
 script            beside ``job``               v0.0.39: beside; v0.0.40+: in ``job``
 nodes/max_nodes   ``nodes: [min, max]``        ``minimum_nodes``/``maximum_nodes``
@@ -22,8 +22,10 @@ signal            ``signal: "[R:]SIG@secs"``   ``kill_warning_signal``/``_delay`
                                                ``RESERVATION_JOB``)
 requeue=False     ignored by 22.05: refused    ``requeue: false``
 begin             ``"now+<seconds>"`` (an      v0.0.39: epoch; v0.0.40+: wrapped epoch
-                  epoch is refused; ISO text
-                  is read in the server's TZ)
+                  epoch is refused, though
+                  the schema says integer;
+                  ISO text is read in the
+                  server's time zone)
 mail_types        ``"END,FAIL"``               ``["END", "FAIL"]``, ``TIME_LIMIT_90`` ->
                                                ``"TIME=90%"``, ``ALL`` expanded
 ================  ===========================  ===========================================
@@ -94,13 +96,14 @@ class SubmitFormat:
     """v0.0.40+: ``begin_time`` is a number wrapper (v0.0.39: a plain epoch)."""
 
     def number(self, value: object) -> Any:
-        if not self.wrapped_numbers:
-            return "UNLIMITED" if value is INFINITE else value
+        if not self.wrapped_numbers:  # 22.05 takes "UNLIMITED" too; the schema says integer
+            return _INFINITE32 if value is INFINITE else value
         if value is INFINITE:
             return {"set": False, "infinite": True, "number": 0}
         return {"set": True, "infinite": False, "number": value}
 
 
+_INFINITE32: Final = 0xFFFFFFFF  # Slurm's INFINITE for 32-bit numbers
 _FORMATS: dict[str, SubmitFormat] = {}
 
 
