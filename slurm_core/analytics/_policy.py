@@ -5,9 +5,10 @@
   (:data:`REASON_PREFIX`), or powered down by power saving; nodes an admin drained for
   their own reasons are never touched. **Idle** active nodes (nothing allocated, not
   ``PLANNED`` by the backfill scheduler for a pending job) are the only ones released.
-* **Demand**: CPUs and GPUs of running plus pending jobs (held and not-yet-eligible jobs
-  left out), in nodes of the partition's typical size (median CPUs/GPUs); at least the
-  busy nodes and the widest pending job.
+* **Demand**: CPUs and GPUs of the partition's running plus pending jobs (held and
+  not-yet-eligible jobs left out), in nodes of the partition's typical size (median
+  CPUs/GPUs); at least the busy nodes (with ``drain_busy``: the nodes running this
+  partition's jobs) and the widest pending job.
 * **Target**: demand within ``[min_nodes, max_nodes]``, at most the nodes that exist,
   and at most what the hourly cost target affords (``min_nodes`` wins over the cost).
 """
@@ -84,6 +85,9 @@ class Observation:
     idle: tuple[str, ...]
     resumable: tuple[str, ...]
     busy: tuple[str, ...]
+    """Active nodes that are not idle (running anyone's jobs, or planned for one)."""
+    own_busy: tuple[str, ...]
+    """Nodes running jobs of this partition."""
     pending: int
     pending_cpus: int
     pending_gpus: int
@@ -111,7 +115,14 @@ def observe(partition: str, nodes: Sequence[Node], jobs: Sequence[Job]) -> Obser
         and not j.hold
         and j.state_reason not in _NOT_WAITING
     ]
-    running = [j for j in jobs if j.state.is_running and set(expand_hostlist(j.nodes)) & names]
+    running = [
+        j
+        for j in jobs
+        if j.state.is_running
+        and _in_partition(j, partition)
+        and set(expand_hostlist(j.nodes)) & names
+    ]
+    own = {n for j in running for n in expand_hostlist(j.nodes)} & names
     sizes = [job_size(j) for j in pending]
     run_sizes = [job_size(j) for j in running]
     caps = [node_capacity(n) for n in mine] or [(1, 0, 0)]
@@ -122,6 +133,7 @@ def observe(partition: str, nodes: Sequence[Node], jobs: Sequence[Job]) -> Obser
         idle=tuple(n.name for n in mine if is_idle(n)),
         resumable=tuple(n.name for n in mine if is_resumable(n)),
         busy=tuple(n.name for n in mine if is_active(n) and not is_idle(n)),
+        own_busy=tuple(sorted(own)),
         pending=len(pending),
         pending_cpus=sum(s.cpus for s in sizes),
         pending_gpus=sum(s.gpus for s in sizes),
@@ -141,12 +153,15 @@ def target_nodes(
     max_nodes: int,
     node_cost: Decimal | None = None,
     budget: Decimal | None = None,
+    drain_busy: bool = False,
 ) -> tuple[int, int, str]:
-    """``(desired, target, why)``: the demand in nodes and the bounded target."""
+    """``(desired, target, why)``: the demand in nodes and the bounded target. Nodes busy
+    with other partitions' work count as demand unless ``drain_busy``."""
     cpu_nodes = math.ceil((obs.running_cpus + obs.pending_cpus) / obs.node_cpus)
     gpu_demand = obs.running_gpus + obs.pending_gpus
     gpu_nodes = math.ceil(gpu_demand / obs.node_gpus) if obs.node_gpus else 0
-    desired = max(cpu_nodes, gpu_nodes, len(obs.busy), obs.widest_job)
+    floor = len(obs.own_busy) if drain_busy else len(obs.busy)
+    desired = max(cpu_nodes, gpu_nodes, floor, obs.widest_job)
     why = [
         f"{obs.pending} pending job(s) want {obs.pending_cpus} CPU(s)/{obs.pending_gpus} GPU(s), "
         f"running use {obs.running_cpus}/{obs.running_gpus}: {desired} node(s) of "

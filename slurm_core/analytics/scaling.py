@@ -118,6 +118,7 @@ class ResourceOptimizer:
         self._audit = audit
         self._partitions: tuple[str, ...] | None = None
         self.min_nodes, self.max_nodes = 0, 1_000_000
+        self.drain_busy = False
         self.budget: Decimal | None = None
         self._rates: RateCard | None = None
         self._node_cost: Decimal | None = None
@@ -139,13 +140,20 @@ class ResourceOptimizer:
         self._partitions = tuple(partitions) if partitions is not None else None
         return self
 
-    def scale_nodes(self, min_nodes: int, max_nodes: int) -> ResourceOptimizer:
-        """Keep each partition's active nodes within ``[min_nodes, max_nodes]``."""
+    def scale_nodes(
+        self, min_nodes: int, max_nodes: int, *, drain_busy: bool = False
+    ) -> ResourceOptimizer:
+        """Keep each partition's active nodes within ``[min_nodes, max_nodes]``.
+
+        ``drain_busy``: also release nodes busy with other partitions' jobs (a drain lets
+        them finish; nothing new starts there). By default only idle nodes are released.
+        """
         if isinstance(min_nodes, bool) or not isinstance(min_nodes, int) or min_nodes < 0:
             raise ValueError(f"min_nodes must be an int >= 0, got {min_nodes!r}")
         if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < min_nodes:
             raise ValueError(f"max_nodes must be an int >= min_nodes, got {max_nodes!r}")
         self.min_nodes, self.max_nodes = min_nodes, max_nodes
+        self.drain_busy = bool(drain_busy)
         return self
 
     def with_cost_target(
@@ -233,6 +241,7 @@ class ResourceOptimizer:
                 max_nodes=self.max_nodes,
                 node_cost=costs[p] if budget is not None else None,
                 budget=budget,
+                drain_busy=self.drain_busy,
             )
         out = []
         for p, o in seen.items():
@@ -300,9 +309,10 @@ class ResourceOptimizer:
                 f"{self.cooldown.total_seconds():.0f} s)",
             )
         picked = []
-        for name in sorted(
-            (n for n in o.nodes if n in active and is_idle(by_name[n])), reverse=True
-        ):
+        idle = sorted((n for n in o.nodes if n in active and is_idle(by_name[n])), reverse=True)
+        others = [n for n in o.nodes if n in active and n not in idle and n not in o.own_busy]
+        candidates = idle + (sorted(others, reverse=True) if self.drain_busy else [])
+        for name in candidates:
             if len(picked) >= current - target:
                 break
             needed = any(
@@ -315,9 +325,9 @@ class ResourceOptimizer:
         if not picked:
             return decide("none", "no idle node can be released")
         st.last_action, st.down_since = now, None
-        return self._act(
-            decide("scale_down", f"release {len(picked)} idle node(s)", picked), active
-        )
+        busy = sum(1 for n in picked if n not in idle)
+        what = f"release {len(picked)} node(s)" + (f", draining {busy} busy" if busy else "")
+        return self._act(decide("scale_down", what, picked), active)
 
     def _act(self, d: ScalingDecision, active: set[str]) -> ScalingDecision:
         if self.dry_run:

@@ -124,6 +124,29 @@ def test_scale_up_after_n_observations_and_down_after_cooldown() -> None:
     assert rec.calls[-1] == ("down", "debug", ("n2", "n1"))
 
 
+def test_drain_busy_releases_nodes_busy_with_other_partitions_only() -> None:
+    both = ("debug", "gpu")
+    site = MiniSlurm(
+        nodes=[
+            node("n1", state="MIXED", alloc_cpus=1, partitions=both),  # a debug job runs
+            node("n2", state="MIXED", alloc_cpus=1, partitions=both),  # a gpu job runs
+        ],
+        jobs=[
+            live_job(1, "RUNNING", nodes="n1", partition="debug"),
+            live_job(2, "RUNNING", nodes="n2", partition="gpu"),
+        ],
+        partitions=[partition("debug", "n[1-2]"), partition("gpu", "n[1-2]")],
+    )
+    with site.client() as client:
+        default = ResourceOptimizer(client, dry_run=True).monitor_queues(["gpu"])
+        d = default.scale_nodes(0, 5).with_hysteresis(cooldown=0).step()[0]
+        assert (d.action, d.target, d.desired) == ("none", 2, 2)  # busy nodes count
+        draining = ResourceOptimizer(client, dry_run=True).monitor_queues(["gpu"])
+        d = draining.scale_nodes(0, 5, drain_busy=True).with_hysteresis(cooldown=0).step()[0]
+    assert (d.action, d.target, d.nodes) == ("scale_down", 1, ("n1",))  # n2 runs a gpu job
+    assert "draining 1 busy" in d.reason
+
+
 def test_planned_nodes_are_not_released() -> None:
     rec = Recorder()
     site = _site(node("n1"), node("n2", flags=["PLANNED"]))  # backfill holds n2 for a job
