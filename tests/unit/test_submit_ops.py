@@ -1,0 +1,333 @@
+"""client.jobs submission operations over a scripted slurmrestd (httpx.MockTransport).
+
+Every test runs with the sync and the async client: the retry-without-duplicates logic
+lives once, in the sans-I/O operation. :class:`Rest` plays slurmrestd v0.0.42 (or
+v0.0.38): it keeps the submitted jobs (with their comments) and, for each ``POST
+job/submit``, follows a script: answer, drop the connection after creating the job, drop
+it before, time out, answer 5xx, or refuse.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from slurm_core import (
+    AsyncJobBuilder,
+    AsyncSlurmClient,
+    AsyncTrainingJob,
+    InvalidRequestError,
+    JobBaseState,
+    RetryPolicy,
+    SlurmClient,
+    SlurmConnectionError,
+    SubmissionUnknownError,
+    TrainingJob,
+)
+from slurm_core._versions.negotiate import clear_cache
+from slurm_core.jobs import JobBuilder, JobSpec, split_comment
+from slurm_core.jobs.submission import job_id_for_key
+from slurm_core.models import Job, JobState
+from slurm_core.resources._submission import SUBMIT_ATTEMPTS
+
+BASE = "http://slurm.test:6820"
+SCRIPT = "#!/bin/bash\ntrue\n"
+
+
+class Rest:
+    """A scripted slurmrestd: ``outcomes`` say what each POST job/submit does."""
+
+    def __init__(self, version: str = "v0.0.42", outcomes: list[str] | None = None) -> None:
+        self.version = version
+        self.outcomes = list(outcomes or [])
+        self.jobs: list[dict[str, Any]] = []
+        self.posts = 0
+        self.lists = 0
+        self.list_status = 200
+        self.bodies: list[Any] = []
+
+    def _create(self, body: dict[str, Any]) -> int:
+        descs = body.get("jobs") or [body["job"]]
+        leader = len(self.jobs) + 100
+        for offset, desc in enumerate(descs):
+            job: dict[str, Any] = {
+                "job_id": leader + offset,
+                "name": desc.get("name", ""),
+                "job_state": "PENDING" if self.version == "v0.0.38" else ["PENDING"],
+                "comment": desc.get("comment", ""),
+            }
+            if len(descs) > 1:
+                job.update(het_job_id=leader, het_job_offset=offset)
+            self.jobs.append(job)
+        return leader
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/openapi/v3":
+            return httpx.Response(200, json={"paths": {f"/slurm/{self.version}/ping": {}}})
+        if path.endswith("/job/submit"):
+            self.posts += 1
+            body = json.loads(request.content)
+            self.bodies.append(body)
+            outcome = self.outcomes.pop(0) if self.outcomes else "ok"
+            if outcome == "connect":
+                raise httpx.ConnectError("refused", request=request)
+            if outcome == "drop-before":
+                raise httpx.RemoteProtocolError("Server disconnected", request=request)
+            if outcome == "refuse":
+                error = {"error_number": 2000, "error": "Invalid partition name specified"}
+                return httpx.Response(500, json={"errors": [error]})
+            if outcome == "502":
+                return httpx.Response(502, text="bad gateway")
+            job_id = self._create(body)
+            if outcome == "drop-after":
+                raise httpx.RemoteProtocolError("Server disconnected", request=request)
+            if outcome == "timeout":
+                raise httpx.ReadTimeout("timed out", request=request)
+            if outcome == "garbage":
+                return httpx.Response(200, content=b'{"job_id": ')
+            errors = [{"error_code": 2042, "error": "held"}] if self.version == "v0.0.38" else []
+            step = "BATCH" if self.version == "v0.0.38" else "batch"
+            return httpx.Response(200, json={"job_id": job_id, "step_id": step, "errors": errors})
+        if path.endswith("/jobs"):
+            self.lists += 1
+            if self.list_status != 200:
+                return httpx.Response(self.list_status, text="down")
+            return httpx.Response(200, json={"jobs": self.jobs})
+        if "/job/" in path:
+            wanted = int(path.rsplit("/", 1)[1].split("_")[0])
+            jobs = [j for j in self.jobs if wanted in (j["job_id"], _number(j, "array_job_id"))]
+            if not jobs:
+                return httpx.Response(404, json={"errors": [{"error_number": 2017}]})
+            return httpx.Response(200, json={"jobs": jobs})
+        return httpx.Response(404)
+
+    def keys(self) -> list[str | None]:
+        return [split_comment(j["comment"])[1] for j in self.jobs]
+
+
+def _number(job: dict[str, Any], key: str) -> Any:
+    return (job.get(key) or {}).get("number")
+
+
+def n(v: int) -> dict[str, Any]:
+    return {"set": True, "infinite": False, "number": v}
+
+
+Client = SlurmClient | AsyncSlurmClient
+
+
+class Face:
+    """Calls a client method the same way for both clients (``await face(...)``)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def __call__(self, method: str, *args: Any, **kw: Any) -> Any:
+        target: Any = self.client
+        for part in method.split("."):
+            target = getattr(target, part)
+        result = target(*args, **kw)
+        return await result if inspect.isawaitable(result) else result
+
+
+@pytest.fixture(params=["sync", "async"])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[Rest], Face]]:
+    clients: list[Client] = []
+
+    def make_face(rest: Rest) -> Face:
+        clear_cache()
+        options: dict[str, Any] = {
+            "transport": httpx.MockTransport(rest),
+            "retry": RetryPolicy(initial_delay=0.001, max_delay=0.001, jitter=False),
+        }
+        cls = SlurmClient if request.param == "sync" else AsyncSlurmClient
+        client = cls(BASE, **options)
+        clients.append(client)
+        return Face(client)
+
+    yield make_face
+    for c in clients:
+        if isinstance(c, AsyncSlurmClient):
+            await c.aclose()
+        else:
+            c.close()
+    clear_cache()
+
+
+pytestmark = pytest.mark.anyio
+
+
+def spec(**fields: Any) -> JobSpec:
+    return JobSpec(script=SCRIPT, **fields)
+
+
+@pytest.mark.parametrize("version", ["v0.0.38", "v0.0.42"])
+async def test_a_plain_submission(make: Callable[[Rest], Face], version: str) -> None:
+    rest = Rest(version)
+    face = make(rest)
+    got = await face("jobs.submit_spec", spec(comment="mine"))
+    assert (got.job_id, got.step_id) == (100, "batch")
+    assert str(got.submission_key).startswith("sck-")
+    assert rest.keys() == [got.submission_key]
+    assert rest.jobs[0]["comment"] == f"mine [slurm-client:{got.submission_key}]"
+    assert got.warnings == (["held"] if version == "v0.0.38" else [])
+    assert (rest.posts, rest.lists) == (1, 0)
+
+
+async def test_answer_lost_after_the_job_was_created_is_not_resubmitted(
+    make: Callable[[Rest], Face],
+) -> None:
+    rest = Rest(outcomes=["drop-after"])
+    got = await make(rest)("jobs.submit_spec", spec())
+    assert got.job_id == 100
+    assert (rest.posts, rest.lists, len(rest.jobs)) == (1, 1, 1)
+    assert any("lost" in w for w in got.warnings)
+
+
+@pytest.mark.parametrize("outcome", ["timeout", "garbage"])
+async def test_other_unknown_outcomes_with_a_job(
+    make: Callable[[Rest], Face], outcome: str
+) -> None:
+    rest = Rest(outcomes=[outcome])
+    got = await make(rest)("jobs.submit_spec", spec())
+    assert got.job_id == 100
+    assert (rest.posts, len(rest.jobs)) == (1, 1)
+
+
+@pytest.mark.parametrize("outcome", ["drop-before", "502"])
+async def test_request_lost_before_a_job_existed_is_sent_once_more(
+    make: Callable[[Rest], Face], outcome: str
+) -> None:
+    rest = Rest(outcomes=[outcome])
+    got = await make(rest)("jobs.submit_spec", spec())
+    assert (rest.posts, rest.lists, len(rest.jobs)) == (2, 1, 1)
+    assert rest.keys() == [got.submission_key]
+    assert rest.bodies[0] == rest.bodies[1]  # the same key both times
+
+
+async def test_gives_up_after_the_attempts_when_no_job_appears(
+    make: Callable[[Rest], Face],
+) -> None:
+    rest = Rest(outcomes=["drop-before"] * SUBMIT_ATTEMPTS)
+    with pytest.raises(SlurmConnectionError):
+        await make(rest)("jobs.submit_spec", spec())
+    assert (rest.posts, rest.lists, rest.jobs) == (SUBMIT_ATTEMPTS, SUBMIT_ATTEMPTS, [])
+
+
+async def test_failed_lookup_raises_submission_unknown_with_the_key(
+    make: Callable[[Rest], Face],
+) -> None:
+    rest = Rest(outcomes=["drop-after"])
+    rest.list_status = 500
+    with pytest.raises(SubmissionUnknownError) as info:
+        await make(rest)("jobs.submit_spec", spec(submission_key="run-42"))
+    assert info.value.submission_key == "run-42"
+    assert isinstance(info.value.cause, SlurmConnectionError)
+    assert rest.posts == 1  # never sent twice while the outcome is unknown
+
+
+async def test_definite_rejections_are_raised_at_once(make: Callable[[Rest], Face]) -> None:
+    rest = Rest(outcomes=["refuse"])
+    with pytest.raises(InvalidRequestError):
+        await make(rest)("jobs.submit_spec", spec())
+    assert (rest.posts, rest.lists) == (1, 0)
+
+
+async def test_connect_errors_are_the_engines_to_retry(make: Callable[[Rest], Face]) -> None:
+    rest = Rest(outcomes=["connect"])
+    got = await make(rest)("jobs.submit_spec", spec())
+    assert (got.job_id, rest.posts, rest.lists) == (100, 2, 0)
+
+
+async def test_refused_translation_sends_nothing(make: Callable[[Rest], Face]) -> None:
+    rest = Rest("v0.0.38")
+    with pytest.raises(Exception, match="B:"):
+        await make(rest)("jobs.submit_spec", spec(signal="B:USR2@60"))
+    assert rest.posts == 0
+
+
+async def test_het_job_carries_the_key_in_every_component(make: Callable[[Rest], Face]) -> None:
+    rest = Rest(outcomes=["drop-after"])
+    face = make(rest)
+    builder = face.client.jobs.submit().script(SCRIPT).name("a")
+    got = await face("jobs.submit_het", [builder, spec(name="b")])
+    assert got.job_id == 100
+    assert [j["name"] for j in rest.jobs] == ["a", "b"]
+    assert rest.keys() == [got.submission_key] * 2
+    with pytest.raises(ValueError, match="at least two"):
+        await face("jobs.submit_het", [spec()])
+
+
+async def _execute(builder: Any) -> Any:
+    result = builder.execute()
+    return await result if inspect.isawaitable(result) else result
+
+
+async def test_builder_wiring_and_find_submission(make: Callable[[Rest], Face]) -> None:
+    rest = Rest()
+    face = make(rest)
+    builder = face.client.jobs.submit()
+    wanted = AsyncJobBuilder if isinstance(face.client, AsyncSlurmClient) else JobBuilder
+    assert type(builder) is wanted
+    got = await _execute(builder.script(SCRIPT).submission_key("k-1"))
+    assert got.submission_key == "k-1"
+    assert await face("jobs.find_submission", "k-1") == got.job_id
+    assert await face("jobs.find_submission", "k-2") is None
+
+
+async def test_dry_run(make: Callable[[Rest], Face]) -> None:
+    rest = Rest()
+    face = make(rest)
+    builder = face.client.jobs.submit().script(SCRIPT).submission_key("k-9")
+    if isinstance(face.client, AsyncSlurmClient):
+        with pytest.raises(RuntimeError, match="negotiate"):
+            builder.dry_run()  # the async client cannot negotiate inside a sync call
+        await face.client.negotiate()
+    body = builder.dry_run()
+    assert body["job"]["comment"] == "[slurm-client:k-9]"
+    assert rest.posts == 0
+    if isinstance(face.client, SlurmClient):
+        assert type(face.client.jobs.submit(TrainingJob)) is TrainingJob
+    else:
+        assert type(face.client.jobs.submit(AsyncTrainingJob)) is AsyncTrainingJob
+
+
+async def test_array_tasks_one_per_task(make: Callable[[Rest], Face]) -> None:
+    rest = Rest()
+    base = {"name": "arr", "comment": "", "array_job_id": n(40)}
+    rest.jobs = [
+        {**base, "job_id": 40, "array_task_id": n(0), "array_task_string": "2-5%2",
+         "job_state": ["PENDING"]},
+        {**base, "job_id": 41, "array_task_id": n(0), "job_state": ["COMPLETED"]},
+        {**base, "job_id": 42, "array_task_id": n(1), "job_state": ["RUNNING"]},
+    ]  # fmt: skip
+    tasks = await make(rest)("jobs.array_tasks", 40)
+    assert [t.array_task_id for t in tasks] == [0, 1, 2, 3, 4, 5]
+    assert [t.state.base for t in tasks] == [
+        JobBaseState.COMPLETED, JobBaseState.RUNNING, *[JobBaseState.PENDING] * 4
+    ]  # fmt: skip
+    assert [t.id_string for t in tasks][:3] == ["40_0", "40_1", "40_2"]
+
+
+def _job(job_id: int, comment: str, **ids: int) -> Job:
+    return Job(job_id=job_id, name="j", state=JobState.parse("PENDING"), comment=comment, **ids)
+
+
+async def test_job_id_for_key_prefers_the_leader() -> None:
+    mark = "x [slurm-client:k]"
+    jobs = [_job(11, mark, het_job_id=10), _job(10, mark, het_job_id=10), _job(12, "other")]
+    assert job_id_for_key(jobs, "k") == 10
+    tasks = [_job(21, mark, array_job_id=20), _job(20, mark, array_job_id=20)]
+    assert job_id_for_key(tasks, "k") == 20
+    assert job_id_for_key(tasks, "k2") is None
+    assert job_id_for_key([_job(5, "[slurm-client:k]")], "k") == 5
+
+
+async def test_training_job_is_a_job_builder() -> None:
+    assert issubclass(TrainingJob, JobBuilder)
