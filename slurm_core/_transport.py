@@ -126,11 +126,12 @@ def make_async_transport(
     uds: str | None,
     limits: httpx.Limits,
 ) -> httpx.AsyncBaseTransport:
-    """Async twin of :func:`make_sync_transport`."""
+    """Async twin of :func:`make_sync_transport`: the lean asyncio transport
+    (:mod:`slurm_core._aio`; httpx's own under trio) unless the user gave one."""
     if transport is None:
-        transport = httpx.AsyncHTTPTransport(
-            verify=ssl_config(verify, cert), limits=limits, uds=uds, retries=0
-        )
+        from ._aio import AsyncioTransport
+
+        transport = AsyncioTransport(ssl_context=ssl_config(verify, cert), limits=limits, uds=uds)
     elif not isinstance(transport, httpx.AsyncBaseTransport):
         raise ConfigurationError("AsyncHTTP needs an async transport (httpx.AsyncBaseTransport)")
     if breaker is None:
