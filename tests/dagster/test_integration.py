@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from dagster import (
     AssetCheckSpec,
+    AssetExecutionContext,
     AssetIn,
     DagsterInstance,
     ExecuteInProcessResult,
@@ -97,7 +98,7 @@ def interrupt_when(marker: Path, timeout: float = 90.0) -> Iterator[None]:
 # ---------------------------------------------------------------------- SlurmResource.run_job
 def test_run_job_materializes_with_job_metadata(slurm: SlurmResource, work_dir: Path) -> None:
     @asset
-    def greeting(context, slurm: SlurmResource) -> MaterializeResult:
+    def greeting(context: AssetExecutionContext, slurm: SlurmResource) -> MaterializeResult[None]:
         job = _job(work_dir, "#!/bin/bash\necho hello from $SLURM_JOB_ID\nsleep 1\n", "hello")
         run = slurm.run_job(job, context, add_output_metadata=False)
         return MaterializeResult(metadata=run.metadata)
@@ -111,7 +112,9 @@ def test_run_job_materializes_with_job_metadata(slurm: SlurmResource, work_dir: 
     assert md["slurm_exit_code"].value == 0
     assert md["slurm_state"].value == "COMPLETED"
     assert md["slurm_nodes"].value
-    assert md["slurm_elapsed_seconds"].value >= 0
+    elapsed = md["slurm_elapsed_seconds"].value
+    assert isinstance(elapsed, float)
+    assert elapsed >= 0
     out = (work_dir / f"hello-{job_id}.out").read_text()
     assert out == f"hello from {job_id}\n"
     messages = _user_messages(instance, result)
@@ -123,7 +126,7 @@ def test_run_job_adds_output_metadata_to_a_returned_value(
     slurm: SlurmResource, work_dir: Path, tmp_path: Path
 ) -> None:
     @asset
-    def answer(context, slurm: SlurmResource) -> int:
+    def answer(context: AssetExecutionContext, slurm: SlurmResource) -> int:
         slurm.run_job(_job(work_dir, "#!/bin/bash\ntrue\n", "answer"), context)
         return 42
 
@@ -138,7 +141,7 @@ def test_run_job_adds_output_metadata_to_a_returned_value(
 
 def test_a_failing_job_fails_the_step_with_its_reason(slurm: SlurmResource, work_dir: Path) -> None:
     @asset
-    def broken(context, slurm: SlurmResource) -> None:
+    def broken(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         slurm.run_job(_job(work_dir, "#!/bin/bash\necho oops >&2\nexit 3\n", "broken"), context)
 
     result = materialize([broken], resources={"slurm": slurm}, raise_on_error=False)
@@ -161,7 +164,7 @@ def test_terminating_the_run_cancels_the_job(
     )
 
     @asset
-    def long_running(context, slurm: SlurmResource) -> None:
+    def long_running(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         slurm.run_job(_job(work_dir, script, "long"), context)
 
     instance = DagsterInstance.ephemeral()
@@ -217,7 +220,7 @@ def test_pipes_messages_from_the_job_reach_dagster(
     script.write_text(PIPES_JOB)
 
     @asset(check_specs=[AssetCheckSpec("rows_positive", asset="scored")])
-    def scored(context, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+    def scored(context: AssetExecutionContext, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
         job = _job(work_dir, f"#!/bin/bash\nexec python3 {script}\n", "pipes").unset("output")
         return pipes_slurm.run(context=context, job=job, extras={"rows": 42}).get_results()
 
@@ -241,7 +244,7 @@ def test_pipes_messages_from_the_job_reach_dagster(
 
 def test_pipes_job_failure_fails_the_step(pipes_slurm: PipesSlurmClient, work_dir: Path) -> None:
     @asset
-    def doomed(context, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+    def doomed(context: AssetExecutionContext, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
         job = _job(work_dir, "#!/bin/bash\necho no pipes here\nexit 7\n", "doomed").unset("output")
         return pipes_slurm.run(context=context, job=job).get_results()
 
@@ -258,7 +261,7 @@ def test_pipes_termination_cancels_the_job(
     marker = work_dir / "pipes-started"
 
     @asset
-    def endless(context, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+    def endless(context: AssetExecutionContext, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
         job = _job(work_dir, f"#!/bin/bash\nexec python3 {script}\n", "sleeper")
         return pipes_slurm.run(
             context=context, job=job, extras={"marker": str(marker)}
@@ -289,12 +292,12 @@ def test_io_manager_round_trips_between_two_slurm_assets(
     sum_file = work_dir / "sum.txt"
 
     @asset
-    def numbers(context, slurm: SlurmResource) -> list[int]:
+    def numbers(context: AssetExecutionContext, slurm: SlurmResource) -> list[int]:
         slurm.run_job(_job(work_dir, f"#!/bin/bash\nseq 1 5 > {numbers_file}\n", "nums"), context)
         return [int(x) for x in numbers_file.read_text().split()]
 
     @asset(ins={"numbers": AssetIn()})
-    def total(context, slurm: SlurmResource, numbers: Path) -> int:
+    def total(context: AssetExecutionContext, slurm: SlurmResource, numbers: Path) -> int:
         # The job unpickles the stored value itself, from the path the IO manager gives.
         code = (
             "import pickle, sys; "

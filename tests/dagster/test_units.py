@@ -1,8 +1,6 @@
 """Unit tests of slurm_dagster: resource configuration, the IO manager's layout, library
 registration, and (on slurm_core.testing's fake) the resource and Pipes client."""
 
-from __future__ import annotations
-
 import os
 import pickle
 import signal
@@ -16,6 +14,7 @@ import pytest
 import slurm_dagster
 from dagster import (
     AssetCheckSpec,
+    AssetExecutionContext,
     AssetIn,
     DagsterInstance,
     DailyPartitionsDefinition,
@@ -243,7 +242,7 @@ def test_partitions_are_files_named_by_partition_key(tmp_path: Path) -> None:
     parts = StaticPartitionsDefinition(["a", "b"])
 
     @asset(partitions_def=parts)
-    def shard(context) -> str:  # type: ignore[no-untyped-def]
+    def shard(context: AssetExecutionContext) -> str:
         return f"data-{context.partition_key}"
 
     io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
@@ -258,7 +257,7 @@ def test_a_downstream_of_many_partitions_gets_them_by_key(tmp_path: Path) -> Non
     received: list[object] = []
 
     @asset(partitions_def=days)
-    def daily(context) -> int:  # type: ignore[no-untyped-def]
+    def daily(context: AssetExecutionContext) -> int:
         return int(context.partition_key[-1])
 
     @asset
@@ -345,7 +344,7 @@ def test_run_job_submits_waits_and_attaches_metadata(
     slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
 ) -> None:
     @asset
-    def hello(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    def hello(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         spec = JobBuilder().name("hello").script("#!/bin/bash\necho hi\n").partition("debug")
         run = slurm.run_job(spec.environment({"GREETING": "hi"}), context)
         assert run.job.state.is_success
@@ -375,7 +374,7 @@ def test_a_failed_job_fails_the_step_with_state_exit_code_and_metadata(
     slurm_fake.set_job_outcome(name="bad", state="FAILED", exit_code=3)
 
     @asset
-    def bad(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    def bad(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         slurm.run_job(JobBuilder().name("bad").script("#!/bin/bash\nexit 3\n"), context)
 
     result = materialize([bad], resources={"slurm": fake_slurm}, raise_on_error=False)
@@ -395,7 +394,7 @@ def test_a_step_that_stops_waiting_cancels_its_job(
     slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
 ) -> None:
     @asset
-    def slow(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    def slow(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         slurm.run_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context, timeout=1.5)
 
     result = materialize([slow], resources={"slurm": fake_slurm}, raise_on_error=False)
@@ -412,7 +411,7 @@ def test_an_interrupted_step_cancels_its_job(
     DagsterExecutionInterruptedError in the step; run_job cancels the job and re-raises."""
 
     @asset
-    def endless(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    def endless(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         slurm.run_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context)
 
     def interrupt_once_running() -> None:
@@ -434,7 +433,9 @@ def test_an_interrupted_step_cancels_its_job(
 @pytest.mark.slurm_fake(realtime=True, speed=20.0, default_runtime=10)
 def test_async_run_job(slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource) -> None:
     @asset
-    async def hello_async(context, slurm: SlurmResource) -> MaterializeResult:  # type: ignore[no-untyped-def]
+    async def hello_async(
+        context: AssetExecutionContext, slurm: SlurmResource
+    ) -> MaterializeResult[None]:
         run = await slurm.arun_job(
             JobBuilder().script("#!/bin/bash\ntrue\n"), context, add_output_metadata=False
         )
@@ -468,7 +469,7 @@ def test_pipes_client_bootstraps_the_job_and_relays_its_messages(
     seen: dict[str, object] = {}
 
     @asset(check_specs=[AssetCheckSpec("non_empty", asset="scored")])
-    def scored(context, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+    def scored(context: AssetExecutionContext, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
         job = JobBuilder().script("#!/bin/bash\npython3 score.py\n").environment({"A": "1"})
         return pipes_slurm.run(context=context, job=job, extras={"rows": 7}).get_results()
 
@@ -514,7 +515,7 @@ def test_pipes_client_cancels_the_job_on_interrupt(
     pipes = PipesSlurmClient(slurm=fake_slurm, shared_dir=str(tmp_path))
 
     @asset
-    def endless(context, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+    def endless(context: AssetExecutionContext, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
         job = JobBuilder().script("#!/bin/bash\nsleep 1h\n")
         return pipes_slurm.run(context=context, job=job).get_results()
 
@@ -544,7 +545,7 @@ def test_run_job_takes_a_builder_factory_bound_to_the_steps_client(
         return job.with_gpus(1).with_checkpointing("/shared/ckpt")
 
     @asset
-    def trained(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    def trained(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         slurm.run_job(factory, context)
 
     assert materialize([trained], resources={"slurm": fake_slurm}).success
@@ -558,7 +559,7 @@ def test_run_job_refuses_what_is_not_a_job() -> None:
     res = SlurmResource(url=URL, token=TOKEN)
 
     @asset
-    def wrong(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    def wrong(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         slurm.run_job(lambda client: "not a builder", context)  # type: ignore[arg-type,return-value]
 
     result = materialize([wrong], resources={"slurm": res}, raise_on_error=False)
@@ -576,7 +577,7 @@ def test_an_interrupted_async_step_has_its_job_cancelled_at_teardown(
     it): the resource's teardown, which Dagster runs on termination too, cancels the job."""
 
     @asset
-    async def endless_async(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    async def endless_async(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         await slurm.arun_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context)
 
     def interrupt_once_running() -> None:
@@ -603,7 +604,7 @@ def test_async_timeout_cancels_the_job(
     slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource
 ) -> None:
     @asset
-    async def slow_async(context, slurm: SlurmResource) -> None:  # type: ignore[no-untyped-def]
+    async def slow_async(context: AssetExecutionContext, slurm: SlurmResource) -> None:
         await slurm.arun_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context, timeout=1.5)
 
     result = materialize([slow_async], resources={"slurm": fake_slurm}, raise_on_error=False)
