@@ -149,6 +149,7 @@ def test_a_failing_job_fails_the_step_with_its_reason(slurm: SlurmResource, work
     error = _step_error(result)
     assert "FAILED" in error
     assert "exit code 3" in error
+    assert "NonZeroExitCode" in error  # slurmctld's reason
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     md = failure.step_failure_data.user_failure_data.metadata  # type: ignore[union-attr]
     assert md["slurm_exit_code"].value == 3
