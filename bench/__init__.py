@@ -1,0 +1,1 @@
+"""Benchmarks of slurm-client (run on demand, not tests): ``python -m bench``."""

@@ -1,0 +1,348 @@
+"""Performance of the core client, each figure a ratio measured in the same run (not a test).
+
+    .venv/bin/python -m bench             # or: .venv/bin/python bench/run.py
+    .venv/bin/python -m bench --quick     # fewer rounds
+
+1. ``nodes.list()`` with ``SlurmClient`` vs a bare ``httpx.Client`` GET of the same endpoint
+   parsed with ``json.loads``, against the real 24.11 slurmrestd, keep-alive in both.
+   Ratio = bare time / SDK time (1.0: as fast; target >= 0.89, the fastest peer's).
+2. Async throughput, 8 concurrent workers: ``AsyncSlurmClient.ping()`` vs a bare
+   ``httpx.AsyncClient`` GET + ``json.loads``. Ratio = SDK req/s / bare req/s (target >= 1.1).
+3. Parsing a 10,000-job listing (v0.0.45) into models vs ``json.loads`` of the same bytes;
+   ratio = parse time / json.loads time (target <= 2), and the memory growth of the parse
+   (tracemalloc peak; target <= 300 MiB).
+4. ``import slurm_core`` in a fresh interpreter, best of N (target <= 0.3 s), and its RSS.
+
+Rounds alternate between the contenders so that a machine busy with other work (the
+clusters are shared) disturbs both alike; medians are reported. Results go to
+``bench/results/latest.json`` and ``latest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import gc
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # python bench/run.py
+    sys.path.insert(0, str(ROOT))
+
+from slurm_core import AsyncSlurmClient, SlurmClient, StaticToken  # noqa: E402
+from slurm_core._versions import get_adapter  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+RELEASE = "24.11"
+VERSION = "v0.0.42"
+MiB = 1 << 20
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def _cluster() -> Any:
+    from slurm_core.testing.cluster import LocalSlurmCluster
+
+    return LocalSlurmCluster.running(RELEASE)
+
+
+# -- 1. nodes.list ----------------------------------------------------------------------------
+def bench_nodes_list(cluster: Any, rounds: int, calls: int) -> dict[str, Any]:
+    token = cluster.token("alice", lifespan=3600)
+    headers = {"X-SLURM-USER-NAME": "alice", "X-SLURM-USER-TOKEN": token}
+    path = f"/slurm/{VERSION}/nodes"
+    sdk = SlurmClient(
+        cluster.rest_url, auth=StaticToken(token, user_name="alice"), api_version=VERSION
+    )
+    bare = httpx.Client(base_url=cluster.rest_url, headers=headers)
+
+    def run_sdk() -> None:
+        sdk.nodes.list()
+
+    def run_bare() -> None:
+        json.loads(bare.get(path).content)
+
+    contenders: dict[str, Callable[[], None]] = {"sdk": run_sdk, "bare httpx": run_bare}
+    try:
+        for fn in contenders.values():  # connect, negotiate, warm up
+            for _ in range(20):
+                fn()
+        per_call: dict[str, list[float]] = {k: [] for k in contenders}
+        cpu: dict[str, list[float]] = {k: [] for k in contenders}
+        for _ in range(rounds):
+            for name, fn in contenders.items():
+                t, p = time.perf_counter(), time.process_time()
+                for _ in range(calls):
+                    fn()
+                per_call[name].append((time.perf_counter() - t) / calls)
+                cpu[name].append((time.process_time() - p) / calls)
+    finally:
+        sdk.close()
+        bare.close()
+    sdk_t, bare_t = _median(per_call["sdk"]), _median(per_call["bare httpx"])
+    return {
+        "sdk_ms": sdk_t * 1e3,
+        "bare_ms": bare_t * 1e3,
+        "sdk_cpu_us": _median(cpu["sdk"]) * 1e6,
+        "bare_cpu_us": _median(cpu["bare httpx"]) * 1e6,
+        "ratio": bare_t / sdk_t,
+        "target": ">= 0.89",
+        "ok": bare_t / sdk_t >= 0.89,
+    }
+
+
+# -- 2. async throughput ----------------------------------------------------------------------
+async def _async_ping(cluster: Any, rounds: int, per_worker: int, workers: int) -> dict[str, Any]:
+    token = cluster.token("alice", lifespan=3600)
+    headers = {"X-SLURM-USER-NAME": "alice", "X-SLURM-USER-TOKEN": token}
+    path = f"/slurm/{VERSION}/ping"
+    sdk = AsyncSlurmClient(
+        cluster.rest_url, auth=StaticToken(token, user_name="alice"), api_version=VERSION
+    )
+    bare = httpx.AsyncClient(base_url=cluster.rest_url, headers=headers)
+
+    async def run_sdk() -> None:
+        await sdk.ping()
+
+    async def run_bare() -> None:
+        json.loads((await bare.get(path)).content)
+
+    contenders = {"sdk": run_sdk, "bare httpx": run_bare}
+
+    async def worker(fn: Callable[[], Any], n: int) -> None:
+        for _ in range(n):
+            await fn()
+
+    try:
+        for fn in contenders.values():
+            await asyncio.gather(*(worker(fn, 5) for _ in range(workers)))
+        rps: dict[str, list[float]] = {k: [] for k in contenders}
+        cpu: dict[str, list[float]] = {k: [] for k in contenders}
+        total = per_worker * workers
+        for _ in range(rounds):
+            for name, fn in contenders.items():
+                t, p = time.perf_counter(), time.process_time()
+                await asyncio.gather(*(worker(fn, per_worker) for _ in range(workers)))
+                rps[name].append(total / (time.perf_counter() - t))
+                cpu[name].append((time.process_time() - p) / total)
+    finally:
+        await sdk.aclose()
+        await bare.aclose()
+    sdk_r, bare_r = _median(rps["sdk"]), _median(rps["bare httpx"])
+    return {
+        "workers": workers,
+        "sdk_rps": sdk_r,
+        "bare_rps": bare_r,
+        "sdk_cpu_us": _median(cpu["sdk"]) * 1e6,
+        "bare_cpu_us": _median(cpu["bare httpx"]) * 1e6,
+        "ratio": sdk_r / bare_r,
+        "target": ">= 1.1",
+        "ok": sdk_r / bare_r >= 1.1,
+    }
+
+
+# -- 3. parsing 10k jobs ----------------------------------------------------------------------
+def _listing(n: int) -> bytes:
+    rec = json.loads((ROOT / "tests/data/responses/v0.0.45/jobs.json").read_text())
+    body = rec["response"]["body"]
+    templates = body["jobs"]
+    jobs = []
+    for i in range(n):
+        job = copy.deepcopy(templates[i % len(templates)])
+        job["job_id"] = i + 1
+        job["name"] = f"job-{i}"
+        jobs.append(job)
+    body["jobs"] = jobs
+    return json.dumps(body).encode()
+
+
+def bench_parse(n: int, rounds: int) -> dict[str, Any]:
+    content = _listing(n)
+    adapter = get_adapter("v0.0.45")
+    request = httpx.Request("GET", "http://slurm/slurm/v0.0.45/jobs")
+
+    def parse() -> Any:
+        return adapter.parse_jobs(httpx.Response(200, content=content, request=request))
+
+    def loads() -> Any:
+        return json.loads(content)
+
+    times: dict[str, list[float]] = {"models": [], "json.loads": []}
+    for _ in range(rounds):
+        for name, fn in (("models", parse), ("json.loads", loads)):
+            gc.collect()
+            t = time.perf_counter()
+            result = fn()
+            times[name].append(time.perf_counter() - t)
+            del result
+    assert len(parse()) == n
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    jobs = parse()
+    kept, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del jobs
+    gc.collect()
+    tracemalloc.start()
+    base_j = tracemalloc.get_traced_memory()[0]
+    decoded = loads()
+    kept_j, peak_j = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del decoded
+    models_t, loads_t = _median(times["models"]), _median(times["json.loads"])
+    return {
+        "jobs": n,
+        "body_mib": len(content) / MiB,
+        "models_s": models_t,
+        "json_loads_s": loads_t,
+        "ratio": models_t / loads_t,
+        "peak_growth_mib": (peak - base) / MiB,
+        "retained_mib": (kept - base) / MiB,
+        "json_loads_peak_mib": (peak_j - base_j) / MiB,
+        "json_loads_retained_mib": (kept_j - base_j) / MiB,
+        "target": "<= 2x, <= 300 MiB",
+        "ok": models_t / loads_t <= 2 and (peak - base) / MiB <= 300,
+    }
+
+
+# -- 4. import time and RSS -------------------------------------------------------------------
+_IMPORT = """
+import time
+t = time.perf_counter()
+import slurm_core
+took = time.perf_counter() - t
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
+print(took, rss)
+"""
+# What a program that uses the client pays: the lazy names resolved (httpx, pydantic...).
+_IMPORT_CLIENT = _IMPORT.replace(
+    "import slurm_core\n",
+    "import slurm_core\nfrom slurm_core import SlurmClient, AsyncSlurmClient\n",
+)
+_BARE = """
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
+print(0, rss)
+"""
+
+
+def bench_import(runs: int) -> dict[str, Any]:
+    def once(code: str) -> tuple[float, int]:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+        ).stdout.split()
+        return float(out[0]), int(out[1])
+
+    took = [once(_IMPORT) for _ in range(runs)]
+    client = [once(_IMPORT_CLIENT) for _ in range(runs)]
+    bare = statistics.median(once(_BARE)[1] for _ in range(3)) / 1024
+    best = min(t for t, _ in took)
+    rss = statistics.median(r for _, r in took) / 1024
+    client_rss = statistics.median(r for _, r in client) / 1024
+    return {
+        "best_s": best,
+        "median_s": _median([t for t, _ in took]),
+        "rss_mib": rss,
+        "rss_growth_mib": rss - bare,
+        "with_clients_best_s": min(t for t, _ in client),
+        "with_clients_rss_mib": client_rss,
+        "with_clients_rss_growth_mib": client_rss - bare,
+        "target": "<= 0.3 s",
+        "ok": best <= 0.3,
+    }
+
+
+# -- report -----------------------------------------------------------------------------------
+def markdown(results: dict[str, Any]) -> str:
+    rows = ["| benchmark | figures | ratio | target | met |", "|---|---|---|---|---|"]
+    n = results.get("nodes_list")
+    if n:
+        rows.append(
+            f"| nodes.list (sync, {RELEASE} {VERSION}) | SDK {n['sdk_ms']:.2f} ms, bare httpx "
+            f"{n['bare_ms']:.2f} ms per call; CPU {n['sdk_cpu_us']:.0f} vs "
+            f"{n['bare_cpu_us']:.0f} us | {n['ratio']:.2f}x | {n['target']} | "
+            f"{'yes' if n['ok'] else 'NO'} |"
+        )
+    a = results.get("async_ping")
+    if a:
+        rows.append(
+            f"| async ping, {a['workers']} workers | SDK {a['sdk_rps']:.0f} req/s, bare httpx "
+            f"{a['bare_rps']:.0f} req/s; CPU {a['sdk_cpu_us']:.0f} vs {a['bare_cpu_us']:.0f} "
+            f"us/req | {a['ratio']:.2f}x | {a['target']} | {'yes' if a['ok'] else 'NO'} |"
+        )
+    p = results["parse_10k"]
+    rows.append(
+        f"| parse {p['jobs']} jobs ({p['body_mib']:.0f} MiB) | models {p['models_s']:.2f} s, "
+        f"json.loads {p['json_loads_s']:.2f} s; peak +{p['peak_growth_mib']:.0f} MiB "
+        f"(retained {p['retained_mib']:.0f}; json.loads peak {p['json_loads_peak_mib']:.0f}) | "
+        f"{p['ratio']:.2f}x | {p['target']} | {'yes' if p['ok'] else 'NO'} |"
+    )
+    i = results["import"]
+    rows.append(
+        f"| import slurm_core | best {i['best_s'] * 1e3:.0f} ms (median "
+        f"{i['median_s'] * 1e3:.0f}); RSS {i['rss_mib']:.0f} MiB (+{i['rss_growth_mib']:.0f}) | "
+        f"- | {i['target']} | {'yes' if i['ok'] else 'NO'} |"
+    )
+    rows.append(
+        f"| ... and SlurmClient, AsyncSlurmClient | best {i['with_clients_best_s'] * 1e3:.0f} ms;"
+        f" RSS {i['with_clients_rss_mib']:.0f} MiB (+{i['with_clients_rss_growth_mib']:.0f}) | "
+        f"- | {i['target']} | {'yes' if i['with_clients_best_s'] <= 0.3 else 'NO'} |"
+    )
+    for skipped in results.get("skipped", []):
+        rows.append(f"| {skipped} | skipped: no running {RELEASE} cluster | - | - | - |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="slurm-client benchmarks (not tests)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "httpx": httpx.__version__,
+        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPUs",
+        "skipped": [],
+    }
+    cluster = _cluster()
+    if cluster is None:
+        results["skipped"] += ["nodes.list", "async ping"]
+    else:
+        print(f"nodes.list against SLURM {RELEASE} ...", flush=True)
+        results["nodes_list"] = bench_nodes_list(cluster, 5 if quick else 9, 40)
+        print("async ping, 8 workers ...", flush=True)
+        results["async_ping"] = asyncio.run(
+            _async_ping(cluster, 3 if quick else 7, 50 if quick else 100, 8)
+        )
+    print("parsing 10,000 jobs ...", flush=True)
+    results["parse_10k"] = bench_parse(10_000, 3 if quick else 5)
+    print("import time ...", flush=True)
+    results["import"] = bench_import(5 if quick else 11)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    table = markdown(results)
+    header = f"slurm-client benchmarks, {results['when']} ({results['machine']}, Python "
+    header += f"{results['python']}, httpx {results['httpx']})\n\n"
+    (RESULTS / "latest.md").write_text(header + table)
+    print()
+    print(header + table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
