@@ -574,3 +574,60 @@ async def test_an_accepted_token_is_not_blamed_for_a_2205_server_failure(
     await face("diag")
     await raises(face, ServerError, "diag")
     assert fetched == ["token"]
+
+
+# What each release answers for an unknown partition or node (seen live).
+UNKNOWN = {
+    "partition": {
+        "v0.0.38": (
+            500,
+            {"errors": [{"error": "Invalid partition name specified", "errno": 2000}]},
+        ),
+        "v0.0.41": (
+            422,
+            {
+                "errors": [
+                    {
+                        "description": "Unable to find partition nosuch",
+                        "error_number": 9000,
+                        "error": "Query empty or not RFC7320 compliant",
+                    }
+                ],
+                "warnings": [],
+            },
+        ),
+        "v0.0.45": (
+            200,
+            {"errors": [], "warnings": [{"description": "Unable to find partition nosuch"}]},
+        ),
+    },
+    "node": {
+        "v0.0.38": (500, {"errors": [{"error": "Invalid node name specified", "errno": 2018}]}),
+        "v0.0.41": (
+            200,
+            {
+                "errors": [
+                    {
+                        "description": "Failure to query node nosuch",
+                        "error_number": 0,
+                        "error": "No error",
+                    }
+                ],
+                "warnings": [],
+            },
+        ),
+    },
+}
+UNKNOWN["node"]["v0.0.45"] = UNKNOWN["node"]["v0.0.41"]
+
+
+@pytest.mark.parametrize("version", ["v0.0.38", "v0.0.41", "v0.0.45"])
+@pytest.mark.parametrize("kind", ["partition", "node"])
+async def test_an_unknown_partition_or_node_is_not_found(
+    make_face: MakeFace, version: str, kind: str
+) -> None:
+    path = f"/slurm/{version}/{kind}/nosuch"
+    server = Server(version, {("GET", path): UNKNOWN[kind][version]})
+    exc = await raises(make_face(server), NotFoundError, f"{kind}s.get", "nosuch")
+    assert "nosuch" in str(exc)
+    assert server.sent() == [f"GET {path}"]  # not retried
