@@ -33,7 +33,8 @@ class _DeadlinePassed(Exception):
 class AsyncWatcher:
     """One per :class:`~slurm_core.AsyncSlurmClient` (``client.jobs``).
 
-    ``sleep`` and ``clock`` replace ``anyio.sleep``/``time.monotonic`` (tests).
+    ``sleep``, ``clock`` and ``wall`` replace ``anyio.sleep``/``time.monotonic``/``time.time``
+    (tests).
 
     Example::
 
@@ -49,8 +50,9 @@ class AsyncWatcher:
         *,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
-        self.brain = WatchCore(core, options, clock=clock)
+        self.brain = WatchCore(core, options, clock=clock, wall=wall)
         self._http = http
         self._sleep = sleep
         self._clock = clock

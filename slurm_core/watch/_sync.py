@@ -31,7 +31,8 @@ _FOLLOWER_WAIT = 30.0
 class SyncWatcher:
     """One per :class:`~slurm_core.SlurmClient` (``client.jobs``): all its watches share it.
 
-    ``sleep`` and ``clock`` replace ``time.sleep``/``time.monotonic`` (tests).
+    ``sleep``, ``clock`` and ``wall`` replace ``time.sleep``/``time.monotonic``/``time.time``
+    (tests).
 
     Example::
 
@@ -47,8 +48,9 @@ class SyncWatcher:
         *,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
-        self.brain = WatchCore(core, options, clock=clock)
+        self.brain = WatchCore(core, options, clock=clock, wall=wall)
         self._http = http
         self._sleep = sleep
         self._clock = clock

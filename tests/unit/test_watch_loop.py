@@ -105,19 +105,24 @@ async def test_many_jobs_cost_one_request_per_interval(mode: str) -> None:
 async def test_update_time_per_version(mode: str, version: str, sent: str | None) -> None:
     sim = SimSlurm(version)
     jid = sim.add()
-    sim.script = {4: lambda: sim.set(jid, "RUNNING"), 6: lambda: sim.set(jid, "COMPLETED")}
+    # quiet long enough (intervals 1, 2, 4, 8 s) for "nothing changed" answers
+    sim.script = {6: lambda: sim.set(jid, "RUNNING"), 9: lambda: sim.set(jid, "COMPLETED")}
     face = Face(mode, sim)
     events = await face.events(jid)
     assert kinds(events) == [(jid, T.PENDING), (jid, T.STARTED), (jid, T.COMPLETED)]
-    params = [r.url.params.get("update_time") for r in sim.listings()]
-    assert params[0] is None  # the first listing is always a full one
-    if sent is None:
-        assert set(params) == {None}
-    elif sent.startswith("now-"):
-        assert all(p is not None and p.startswith("now-") for p in params[1:])
-    else:
-        want = int(sim.now) - (2 if sent == "epoch-2" else 0)
-        assert params[1:] == [str(want)] * (len(params) - 1)
+    # Every update_time names the server time of the last complete listing.
+    assert sim.log[0][0] is None  # the first listing is always a full one
+    last_full = sim.log[0][1]
+    for raw, now, full in sim.log[1:]:
+        if sent is None:
+            assert raw is None
+        elif sent == "now-":
+            assert raw == f"now-{int(now - last_full) + 2}"
+        else:
+            assert raw == str(int(last_full) - (2 if sent == "epoch-2" else 0))
+        if full:
+            last_full = now
+    assert (sim.unchanged > 0) is (sent is not None)  # "nothing changed" answers were handled
     diags = [r for r in sim.requests if r.url.path.endswith("/diag")]
     assert len(diags) == (1 if version == "v0.0.38" else 0)  # v0.0.38 learns the server clock
 
@@ -150,8 +155,12 @@ async def test_refused_update_time_falls_back_to_full_listings(mode: str) -> Non
     sim.script = {4: lambda: sim.set(jid, "COMPLETED", start_time=None)}
     face = Face(mode, sim)
     assert kinds(await face.events(jid)) == [(jid, T.PENDING), (jid, T.COMPLETED)]
-    params = [r.url.params.get("update_time") for r in sim.listings()]
-    assert params == [None, f"{int(sim.now)}", None, None]
+    assert [(raw, full) for raw, _, full in sim.log] == [
+        (None, True),
+        (f"{int(sim.log[0][1])}", False),  # refused with 422: full listings from now on
+        (None, True),
+        (None, True),
+    ]
 
 
 async def test_interval_backs_off_and_resets_on_change(mode: str) -> None:

@@ -52,6 +52,8 @@ class SimSlurm:
         self.fail_status: int | None = None
         self.refuse_update_time = False
         self.diag_answers: list[int] = []  # statuses for the next diag requests
+        self.unchanged = 0  # "nothing changed" answers given (304, or last_update 0)
+        self.log: list[tuple[str | None, float, bool]] = []  # (update_time, now, had data)
         self.next_id = 100
         self.submitted: list[dict[str, Any]] = []
 
@@ -141,24 +143,30 @@ class SimSlurm:
 
     def _listing(self, request: httpx.Request) -> httpx.Response:
         raw = request.url.params.get("update_time")
+        response, full = self._answer_listing(raw)
+        self.log.append((raw, self.now, full))
+        return response
+
+    def _answer_listing(self, raw: str | None) -> tuple[httpx.Response, bool]:
+        """The answer, and whether it is a complete listing."""
         data_parser = self.version >= "v0.0.40"
         if raw is not None:
-            if self.refuse_update_time:
-                return httpx.Response(422, json={"errors": [{"error_number": 9202}]})
-            since = self._parse_update_time(raw)
+            since = None if self.refuse_update_time else self._parse_update_time(raw)
             if since is None:
-                return httpx.Response(422, json={"errors": [{"error_number": 9202}]})
+                return httpx.Response(422, json={"errors": [{"error_number": 9202}]}), False
             if since - 1 >= self.last_job_update:
+                self.unchanged += 1
                 if not data_parser:
-                    return httpx.Response(304)
-                return httpx.Response(200, json={"jobs": [], "last_update": self._num(0)})
+                    return httpx.Response(304), False
+                empty = {"jobs": [], "last_update": self._num(0)}
+                return httpx.Response(200, json=empty), False
         body: dict[str, Any] = {
             "jobs": [encode_job(j, self.fmt) for j in self.jobs.values()],
             "errors": [],
         }
         if data_parser:
             body["last_update"] = self._num(int(self.now))
-        return httpx.Response(200, json=body)
+        return httpx.Response(200, json=body), True
 
     def _parse_update_time(self, raw: str) -> float | None:
         relative = re.fullmatch(r"now-(\d+)", raw)
@@ -197,16 +205,25 @@ class SimSlurm:
 
 
 class FakeTime:
-    def __init__(self) -> None:
+    """The watcher's clock and sleep; sleeping also moves the scripted server's clock."""
+
+    def __init__(self, sim: SimSlurm | None = None) -> None:
         self.t = 1000.0
         self.sleeps: list[float] = []
+        self.sim = sim
 
     def now(self) -> float:
         return self.t
 
+    def wall(self) -> float:
+        """The client's epoch clock: 1000 s ahead of the server's, moving with it."""
+        return (self.sim.now if self.sim is not None else 1_800_000_000.0) + 1000.0
+
     def sleep(self, delay: float) -> None:
         self.sleeps.append(delay)
         self.t += delay
+        if self.sim is not None:
+            self.sim.tick(delay)
 
     async def asleep(self, delay: float) -> None:
         self.sleep(delay)
@@ -217,7 +234,7 @@ class Face:
     """One test body, both clients: ``mode`` picks SlurmClient or AsyncSlurmClient."""
 
     def __init__(self, mode: str, sim: SimSlurm, options: WatchOptions = FAST) -> None:
-        self.mode, self.sim, self.time = mode, sim, FakeTime()
+        self.mode, self.sim, self.time = mode, sim, FakeTime(sim)
         kw: dict[str, Any] = {"transport": sim.transport(), "retry": RetryPolicy(max_attempts=1)}
         if mode == "sync":
             self.client: Any = SlurmClient(URL, **kw)
@@ -227,6 +244,7 @@ class Face:
                 options,
                 sleep=self.time.sleep,
                 clock=self.time.now,
+                wall=self.time.wall,
             )
         else:
             self.client = AsyncSlurmClient(URL, **kw)
@@ -236,6 +254,7 @@ class Face:
                 options,
                 sleep=self.time.asleep,
                 clock=self.time.now,
+                wall=self.time.wall,
             )
         self.client.jobs._watcher = self.watcher
 
