@@ -256,7 +256,9 @@ async def test_slurm_job_block_async_failure_and_cancel(
 async def test_slurm_job_block_wait_timeout_cancels(
     fake: FakeSlurmServer, credentials: SlurmCredentials
 ) -> None:
-    block = SlurmJob(credentials=credentials, command=["sleep", "1d"], job_name="slow-b", timeout=1)
+    block = SlurmJob(
+        credentials=credentials, command=["sleep", "1d"], job_name="slow-b", wait_timeout=1
+    )
 
     @flow
     async def pipeline() -> None:

@@ -5,8 +5,10 @@
 raises :class:`~slurm_core.JobFailedError` if it ends badly; ``fetch_result()`` returns a
 :class:`SlurmJobResult` (final state, exit code, and stdout when the output file can be
 read through the client's shared-filesystem reader). Every method works in sync and async
-code: in a sync context it runs on :class:`~slurm_core.SlurmClient`, in an async one it
-returns a coroutine running on :class:`~slurm_core.AsyncSlurmClient`.
+code, like Prefect's own blocks: in a sync context it runs on
+:class:`~slurm_core.SlurmClient`, in an async one it returns a coroutine running on
+:class:`~slurm_core.AsyncSlurmClient`. The ``a``-prefixed twins (``atrigger``,
+``await_for_completion``, ``afetch_result``, ``acancel``) are the typed async API.
 
 Example::
 
@@ -65,7 +67,8 @@ class SlurmJobRun(JobRun[SlurmJobResult]):
     """One submitted SLURM job, as returned by :meth:`SlurmJob.trigger`.
 
     ``wait_for_completion()`` cancels the job if the wait is interrupted (the flow run is
-    cancelled, the task killed) or if ``timeout`` passes first.
+    cancelled, the task killed) or if ``wait_timeout`` passes first. In async code use the
+    ``a``-prefixed twins (``await run.await_for_completion()``) for precise types.
     """
 
     def __init__(
@@ -73,12 +76,12 @@ class SlurmJobRun(JobRun[SlurmJobResult]):
         job_id: int | str,
         credentials: SlurmCredentials,
         *,
-        timeout: float | None = None,
+        wait_timeout: float | None = None,
         fetch_output: bool = True,
     ) -> None:
         self.job_id = job_id
         self.credentials = credentials
-        self.timeout = timeout
+        self.wait_timeout = wait_timeout
         self.fetch_output = fetch_output
 
     def __repr__(self) -> str:
@@ -88,7 +91,7 @@ class SlurmJobRun(JobRun[SlurmJobResult]):
         """Async :meth:`wait_for_completion`."""
         async with self.credentials.get_async_client() as client:
             await _run.await_job(
-                client, self.credentials, self.job_id, self.logger, wait_timeout=self.timeout
+                client, self.credentials, self.job_id, self.logger, wait_timeout=self.wait_timeout
             )
 
     @sync_or_async(await_for_completion)
@@ -96,11 +99,12 @@ class SlurmJobRun(JobRun[SlurmJobResult]):
         """Wait until the job ends, logging its state changes; raise if it did not succeed.
 
         Raises :class:`~slurm_core.JobFailedError` (state, exit code, reason) for a job that
-        failed, was cancelled, timed out..., and :class:`TimeoutError` after ``timeout``.
+        failed, was cancelled, timed out..., and :class:`~slurm_core.watch.WaitTimeoutError`
+        (after cancelling the job) once ``wait_timeout`` seconds have passed.
         """
         with self.credentials.get_client() as client:
             _run.wait_job(
-                client, self.credentials, self.job_id, self.logger, wait_timeout=self.timeout
+                client, self.credentials, self.job_id, self.logger, wait_timeout=self.wait_timeout
             )
 
     async def afetch_result(self) -> SlurmJobResult:
@@ -216,7 +220,7 @@ class SlurmJob(JobBlock[SlurmJobResult]):
         default_factory=dict,
         description="Any other JobSpec field in its JSON form, e.g. {'constraint': 'a100'}.",
     )
-    timeout: float | None = Field(
+    wait_timeout: float | None = Field(
         default=None,
         gt=0,
         description="Seconds to wait for the job before cancelling it; no limit when empty.",
@@ -297,5 +301,5 @@ class SlurmJob(JobBlock[SlurmJobResult]):
 
     def _run(self, job_id: int | str) -> SlurmJobRun:
         return SlurmJobRun(
-            job_id, self.credentials, timeout=self.timeout, fetch_output=self.fetch_output
+            job_id, self.credentials, wait_timeout=self.wait_timeout, fetch_output=self.fetch_output
         )
