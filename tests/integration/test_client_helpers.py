@@ -5,7 +5,7 @@
 * :class:`Site` is what the tests share per release: the running cluster, tokens per user,
   one finished job (accounting, jobs.get), one license-only reservation. Made once per
   session (:func:`site`), cleaned up at its end.
-* :func:`submit` submits a batch job through a client.
+* :func:`submit` submits a batch job with ``client.jobs.submit()``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import inspect
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -85,25 +86,25 @@ class Face:
             self.client.close()
 
 
-def _submit_op(client: Client, script: str, job: dict[str, Any], later: bool) -> Op[int]:
-    # Until client.jobs.submit() lands: the adapter's private submission helper.
-    a = yield from client._core.adapter()
-    if later:
-        # Pending throughout (off the node): a begin time ten minutes ahead.
-        begin = int(time.time()) + 600
-        job["begin_time"] = a.number(begin) if a.number_wrappers else "now+600"
-    body = a.job_submit_body(job, script=script, environment={"PATH": "/usr/bin:/bin"})
-    return a.parse_submit((yield a.job_submit(body)))
-
-
 async def submit(
     face: Face, cluster: LocalSlurmCluster, script: str, *, later: bool = False, **job: Any
 ) -> int:
-    """Submit ``script`` as the face's user; ``later`` keeps the job pending."""
-    job.setdefault("name", "sdk-it")
-    job.setdefault("current_working_directory", str(cluster.shared_dir))
-    job.setdefault("standard_output", "/dev/null")
-    return int(await face.run(_submit_op(face.client, script, job, later)))
+    """Submit ``script`` as the face's user with ``client.jobs.submit()``; ``later`` keeps
+    the job pending (a begin time ten minutes ahead)."""
+    builder = (
+        face.client.jobs.submit()
+        .script(script)
+        .name(job.pop("name", "sdk-it"))
+        .working_directory(str(cluster.shared_dir))
+        .output("/dev/null")
+    )
+    if later:
+        builder = builder.begin(datetime.now(timezone.utc) + timedelta(minutes=10))
+    assert not job, f"unused job fields {job}"
+    submitted = builder.execute()
+    if inspect.isawaitable(submitted):
+        submitted = await submitted
+    return int(submitted.job_id)
 
 
 async def poll(
