@@ -205,6 +205,8 @@ class WatchCore:
         started = self._clock()
         self._last_poll = started
         self.polls += 1
+        with self.lock:
+            before = set(self._tracks)
         try:
             changed = yield from self._poll()
         except SlurmError as exc:
@@ -213,6 +215,8 @@ class WatchCore:
             self._bad_bodies = 0
             with self.lock:
                 self._due = started + self.policy.after_poll(changed=changed, cap=self._cap())
+                if not before.issuperset(self._tracks):  # a job was added meanwhile
+                    self._due = min(self._due, started + self.policy.floor)
 
     def _poll(self) -> Generator[Request, httpx.Response, bool]:
         a = yield from self._core.adapter()

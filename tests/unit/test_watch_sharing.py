@@ -12,7 +12,7 @@ from test_watch_sim import URL, Face, SimSlurm
 
 from slurm_core import SlurmClient
 from slurm_core._versions.negotiate import clear_cache
-from slurm_core.watch import JobEventType, WaitTimeoutError, WatchOptions
+from slurm_core.watch import JobEventType, JobWatch, WaitTimeoutError, WatchOptions
 
 pytestmark = pytest.mark.anyio
 T = JobEventType
@@ -138,3 +138,19 @@ def test_a_new_watch_is_polled_soon_but_not_below_the_floor() -> None:
     first.close()
     second.close()
     assert brain.active == 0
+
+
+def test_a_watch_added_during_a_poll_is_polled_soon() -> None:
+    sim = SimSlurm("v0.0.42")
+    a, b = sim.add(), sim.add()
+    face = Face("sync", sim, WatchOptions(min_interval=1, initial_interval=4, max_interval=60))
+    later: list[JobWatch] = []
+    sim.script = {  # another thread starts watching b while a poll is under way
+        2: lambda: later.append(face.client.jobs.watch(b)),
+        3: lambda: sim.set(a, "COMPLETED"),
+    }
+    assert [e.type for e in face.client.jobs.watch(a)] == [T.PENDING, T.COMPLETED]
+    assert face.time.sleeps == [4, 1]  # not 6: b is new, so the next poll comes at the floor
+    first = next(later[0])  # b's sighting was queued for its watch by that poll
+    assert (first.job_id, first.type) == (b, T.PENDING)
+    later[0].close()
