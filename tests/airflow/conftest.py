@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
     from airflow.sdk import DAG
 
+    from slurm_core.testing import FakeSlurmServer
     from slurm_core.testing.cluster import LocalSlurmCluster
+
+FAKE_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJ0ZXN0dXNlciJ9.ZmFrZS1zaWduYXR1cmU"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -78,6 +81,10 @@ class SlurmConn:
     def shared_dir(self) -> Path:
         return Path(self.cluster.shared_dir)
 
+    def conn_json(self, token: str | None = None, **extra: Any) -> str:
+        """``AIRFLOW_CONN_<ID>`` JSON for this cluster (another ``token`` if given)."""
+        return conn_json(self.cluster, self.token if token is None else token, **extra)
+
 
 def conn_json(cluster: LocalSlurmCluster, token: str, **extra: Any) -> str:
     """``AIRFLOW_CONN_<ID>`` JSON for ``cluster`` with ``token`` as password."""
@@ -109,6 +116,20 @@ def slurm_conn(slurm_cluster: LocalSlurmCluster) -> Iterator[SlurmConn]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = before
+
+
+@pytest.fixture
+def fake_conn(
+    slurm_fake: FakeSlurmServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeSlurmServer]:
+    """``slurm_default`` pointing at ``slurm_fake`` served over HTTP on 127.0.0.1.
+
+    The code under test reads its connection as in production; only the server is fake.
+    """
+    with slurm_fake.serve() as url:
+        conn = {"conn_type": "slurm", "host": url, "login": "testuser", "password": FAKE_TOKEN}
+        monkeypatch.setenv("AIRFLOW_CONN_SLURM_DEFAULT", json.dumps(conn))
+        yield slurm_fake
 
 
 @pytest.fixture(scope="session")

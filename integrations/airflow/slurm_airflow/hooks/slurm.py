@@ -79,13 +79,18 @@ _FALSE = frozenset({"false", "no", "off", "0"})
 class ConnectionLike(Protocol):
     """What the hook reads from an Airflow ``Connection`` (any object with these fields)."""
 
-    conn_id: str | None
-    host: str | None
-    port: int | None
-    schema: str | None
-    login: str | None
-    password: str | None
-
+    @property
+    def conn_id(self) -> str | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def schema(self) -> str | None: ...
+    @property
+    def login(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
     @property
     def extra_dejson(self) -> dict[str, Any]: ...
 
