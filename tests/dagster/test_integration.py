@@ -1,15 +1,13 @@
 """slurm_dagster against real SLURM clusters: the real Dagster, in-process, materializing
 assets whose work runs as SLURM jobs (one cluster per release in $SLURM_TEST_RELEASES).
 
-Termination is Dagster's own path: a SIGINT while a step runs is turned into
-DagsterExecutionInterruptedError inside the step by Dagster's signal handler (what a run
-worker gets when the run is terminated); the tests send it once the job is running and
-check that SLURM ends the job CANCELLED.
+Termination is Dagster's own path: when a run is terminated, the run worker's termination
+thread calls ``dagster_shared.ipc.send_interrupt()`` (a SIGINT to its own process), and the
+step's signal handler raises DagsterExecutionInterruptedError inside the step. The tests call
+that same function once the SLURM job is running and check that SLURM ends it CANCELLED.
 """
 
-import os
-import signal
-import sys
+import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from dagster import (
     asset,
     materialize,
 )
+from dagster_shared.ipc import send_interrupt
 from slurm_dagster import PipesSlurmClient, SlurmIOManager, SlurmResource
 
 from slurm_core import JobFailedError
@@ -71,8 +70,8 @@ def _final_state(slurm: SlurmResource, job_id: int) -> str:
 
 @contextmanager
 def interrupt_when(marker: Path, timeout: float = 90.0) -> Iterator[None]:
-    """SIGINT this process (main thread) once ``marker`` exists, as Dagster's run worker is
-    signalled on termination. Waits on the file, never on a fixed delay."""
+    """Interrupt this process as Dagster's run worker does on termination, once ``marker``
+    exists (the job is running). Waits on the file, never on a fixed delay."""
     stop = threading.Event()
     fired = threading.Event()
 
@@ -81,7 +80,7 @@ def interrupt_when(marker: Path, timeout: float = 90.0) -> Iterator[None]:
         while not stop.is_set() and time.monotonic() < deadline:
             if marker.exists() and marker.stat().st_size > 0:
                 fired.set()
-                os.kill(os.getpid(), signal.SIGINT)
+                send_interrupt()  # what Dagster's run worker does on termination
                 return
             stop.wait(0.05)
 
@@ -324,11 +323,12 @@ def test_io_manager_round_trips_between_two_slurm_assets(
 
 # ---------------------------------------------------------------------- the example
 def test_ml_pipeline_example_materializes(slurm: SlurmResource, work_dir: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).parents[2] / "examples" / "dagster"))
-    try:
-        import ml_pipeline
-    finally:
-        sys.path.pop(0)
+    path = Path(__file__).parents[2] / "examples" / "dagster" / "ml_pipeline.py"
+    spec = importlib.util.spec_from_file_location("ml_pipeline_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    ml_pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ml_pipeline)
     base = str(work_dir / "ml")
     result = materialize(ml_pipeline.ASSETS, resources=ml_pipeline.resources(base, slurm))
     assert result.success

@@ -1,9 +1,7 @@
 """Unit tests of slurm_dagster: resource configuration, the IO manager's layout, library
 registration, and (on slurm_core.testing's fake) the resource and Pipes client."""
 
-import os
 import pickle
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +22,7 @@ from dagster import (
     asset,
     materialize,
 )
+from dagster_shared.ipc import send_interrupt
 from slurm_dagster import PipesSlurmClient, SlurmIOManager, SlurmResource, asset_dir
 
 from slurm_core import (
@@ -416,7 +415,7 @@ def test_an_interrupted_step_cancels_its_job(
 
     def interrupt_once_running() -> None:
         _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
-        os.kill(os.getpid(), signal.SIGINT)
+        send_interrupt()  # what Dagster's run worker does on termination
 
     instance = DagsterInstance.ephemeral()
     with _in_thread(interrupt_once_running):
@@ -521,7 +520,7 @@ def test_pipes_client_cancels_the_job_on_interrupt(
 
     def interrupt_once_running() -> None:
         _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
-        os.kill(os.getpid(), signal.SIGINT)
+        send_interrupt()  # what Dagster's run worker does on termination
 
     with _in_thread(interrupt_once_running):
         result = materialize([endless], resources={"pipes_slurm": pipes}, raise_on_error=False)
@@ -582,7 +581,7 @@ def test_an_interrupted_async_step_has_its_job_cancelled_at_teardown(
 
     def interrupt_once_running() -> None:
         _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
-        os.kill(os.getpid(), signal.SIGINT)
+        send_interrupt()  # what Dagster's run worker does on termination
 
     instance = DagsterInstance.ephemeral()
     with _in_thread(interrupt_once_running):
