@@ -7,6 +7,7 @@ the translation) and checks the result on the cluster: read back with ``jobs.get
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -45,10 +46,44 @@ def _builder(client: SlurmClient, shared: str, script: str, name: str) -> JobBui
     )
 
 
-def test_plain_job_runs_and_its_output_is_read_back(client: SlurmClient, shared: str) -> None:
-    job = _builder(client, shared, "#!/bin/bash\necho hello $GREETING\n", "plain")
-    job = job.environment({"GREETING": "world"})
-    submitted = job.execute()
+class Batch:
+    """The jobs that run, submitted together up front so they share the cluster's CPUs."""
+
+    def __init__(self, client: SlurmClient, shared: str) -> None:
+        self.streams_name = unique("streams")
+        plain = _builder(client, shared, "#!/bin/bash\necho hello $GREETING\n", "plain")
+        self.plain = plain.environment({"GREETING": "world"}).execute()
+        streams = "#!/bin/bash\necho out-$SLURM_JOB_ID\necho err >&2\n"
+        self.streams = (
+            _builder(client, shared, streams, "streams")
+            .name(self.streams_name)
+            .output(f"{shared}/%x-%j.out")
+            .error("%x-%j.err")  # relative: in the working directory
+            .execute()
+        )
+        self.array = (
+            _builder(client, shared, "#!/bin/bash\nsleep 0.2\n", "array")
+            .array("0-2%1")
+            .output(f"{shared}/%x-%A_%a.out")
+            .execute()
+        )
+        self.array_at_submission = client.jobs.array_tasks(self.array.job_id)
+        self.chain1 = _builder(client, shared, "#!/bin/bash\nsleep 1\n", "chain1").execute()
+        chain2 = _builder(client, shared, "#!/bin/bash\ntrue\n", "chain2")
+        self.chain2 = chain2.depends_on(afterok=[self.chain1.job_id]).execute()
+        self.chain2_at_submission = client.jobs.get(self.chain2.job_id)
+        gpu = "#!/bin/bash\necho CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\n"
+        self.gpu = _builder(client, shared, gpu, "gpu").partition("gpu").gpus(1).execute()
+
+
+@pytest.fixture(scope="module")
+def batch(slurm_cluster: LocalSlurmCluster) -> Iterator[Batch]:
+    with make_client(slurm_cluster) as c:
+        yield Batch(c, str(slurm_cluster.shared_dir))
+
+
+def test_plain_job_runs_and_its_output_is_read_back(client: SlurmClient, batch: Batch) -> None:
+    submitted = batch.plain
     assert isinstance(submitted, SubmittedJob)
     assert submitted.job_id > 0
     assert submitted.step_id == "batch"
@@ -58,21 +93,14 @@ def test_plain_job_runs_and_its_output_is_read_back(client: SlurmClient, shared:
     assert client.jobs.output(submitted.job_id) == "hello world\n"  # default slurm-%j.out
 
 
-def test_output_patterns_and_stderr(client: SlurmClient, shared: str) -> None:
-    name = unique("streams")
-    submitted = (
-        _builder(client, shared, "#!/bin/bash\necho out-$SLURM_JOB_ID\necho err >&2\n", name)
-        .name(name)
-        .output(f"{shared}/%x-%j.out")
-        .error("%x-%j.err")  # relative: in the working directory
-        .execute()
-    )
+def test_output_patterns_and_stderr(client: SlurmClient, shared: str, batch: Batch) -> None:
+    submitted = batch.streams
     finished(client, submitted.job_id)
     assert client.jobs.output(submitted.job_id) == f"out-{submitted.job_id}\n"
     assert client.jobs.output(submitted.job_id, stream="stderr") == "err\n"
     with pytest.raises(JobOutputError) as missing:
         client.jobs.output(submitted.job_id, reader=_NowhereReader())
-    assert missing.value.path == f"{shared}/{name}-{submitted.job_id}.out"
+    assert missing.value.path == f"{shared}/{batch.streams_name}-{submitted.job_id}.out"
 
 
 class _NowhereReader:
@@ -173,29 +201,24 @@ def test_every_builder_field_reads_back(
         client.jobs.cancel(a.job_id)
 
 
-def test_array_with_throttle_reports_per_task_states(client: SlurmClient, shared: str) -> None:
-    submitted = (
-        _builder(client, shared, "#!/bin/bash\nsleep 1\n", "array")
-        .array("0-3%2")
-        .output(f"{shared}/%x-%A_%a.out")
-        .execute()
-    )
-    seen: list[list[str]] = []
+def test_array_with_throttle_reports_per_task_states(client: SlurmClient, batch: Batch) -> None:
+    first = batch.array_at_submission  # slurmctld shows pending tasks as one "1-2%1"
+    assert [t.array_task_id for t in first] == [0, 1, 2]
+    assert sum(t.state.base is JobBaseState.PENDING for t in first) >= 2  # %1: one at a time
 
-    def all_done() -> bool:
-        tasks = client.jobs.array_tasks(submitted.job_id)
-        assert [t.array_task_id for t in tasks] == [0, 1, 2, 3]
-        states = [str(t.state.base) for t in tasks]
-        seen.append(states)
-        assert states.count("RUNNING") <= 2, states  # the %2 throttle
-        return all(t.state.is_finished for t in tasks)
+    def all_done() -> list[Job] | None:
+        tasks = client.jobs.array_tasks(batch.array.job_id)
+        return tasks if all(t.state.is_finished for t in tasks) else None
 
-    until(all_done, timeout=90, what="every array task to finish")
-    assert seen[-1] == ["COMPLETED"] * 4
-    assert any("PENDING" in s for s in seen[:-1]) or len(seen) == 1
-    task = client.jobs.array_tasks(submitted.job_id)[2]
-    assert task.array_job_id == submitted.job_id
-    assert client.jobs.output(task.id_string) == ""  # sleep prints nothing; file exists
+    tasks = until(all_done, timeout=90, what="every array task to finish")
+    assert [t.array_task_id for t in tasks] == [0, 1, 2]
+    assert [t.state.base for t in tasks] == [JobBaseState.COMPLETED] * 3
+    assert {t.array_job_id for t in tasks} == {batch.array.job_id}
+    spans = sorted((t.start_time, t.end_time) for t in tasks if t.start_time and t.end_time)
+    assert len(spans) == 3
+    for (_, end), (start, _) in itertools.pairwise(spans):  # the %1 throttle: one at a time
+        assert start >= end, spans
+    assert client.jobs.output(tasks[2].id_string) == ""  # sleep prints nothing; file exists
 
 
 def test_heterogeneous_job(client: SlurmClient, shared: str) -> None:
@@ -225,20 +248,13 @@ def test_heterogeneous_job(client: SlurmClient, shared: str) -> None:
 
 
 def test_afterok_chain_starts_second_only_after_first_completed(
-    client: SlurmClient, shared: str
+    client: SlurmClient, batch: Batch
 ) -> None:
-    first = _builder(client, shared, "#!/bin/bash\nsleep 2\n", "chain1").execute()
-    second = (
-        _builder(client, shared, "#!/bin/bash\ntrue\n", "chain2")
-        .depends_on(afterok=[first.job_id])
-        .execute()
-    )
-    pending = client.jobs.get(second.job_id)
+    pending = batch.chain2_at_submission
     assert pending.state.base is JobBaseState.PENDING
-    assert pending.dependency
-    assert f"afterok:{first.job_id}" in pending.dependency
-    done2 = finished(client, second.job_id)
-    done1 = client.jobs.get(first.job_id)
+    assert f"afterok:{batch.chain1.job_id}" in (pending.dependency or "")
+    done2 = finished(client, batch.chain2.job_id)
+    done1 = client.jobs.get(batch.chain1.job_id)
     assert done1.state.base is JobBaseState.COMPLETED
     assert done2.state.base is JobBaseState.COMPLETED
     assert done1.end_time is not None
@@ -246,18 +262,10 @@ def test_afterok_chain_starts_second_only_after_first_completed(
     assert done2.start_time >= done1.end_time
 
 
-def test_gpu_job_sees_its_gpus(client: SlurmClient, shared: str) -> None:
-    submitted = (
-        _builder(
-            client, shared, "#!/bin/bash\necho CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\n", "gpu"
-        )
-        .partition("gpu")
-        .gpus(1)
-        .execute()
-    )
-    done = finished(client, submitted.job_id)
+def test_gpu_job_sees_its_gpus(client: SlurmClient, batch: Batch) -> None:
+    done = finished(client, batch.gpu.job_id)
     assert done.state.base is JobBaseState.COMPLETED
-    assert re.fullmatch(r"CUDA_VISIBLE_DEVICES=[01]\n", client.jobs.output(submitted.job_id))
+    assert re.fullmatch(r"CUDA_VISIBLE_DEVICES=[01]\n", client.jobs.output(batch.gpu.job_id))
 
 
 def test_dry_run_renders_without_submitting(client: SlurmClient, shared: str) -> None:
