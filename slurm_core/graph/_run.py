@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..jobs.dependency import DependencyKind, DependencyOperator
@@ -153,10 +153,15 @@ class _RunBase:
         self.client = client
         self.job_ids: Mapping[str, int] = dict(job_ids)
         self.states: dict[str, JobState | None] = dict.fromkeys(job_ids)
+        self._names = {str(v): k for k, v in job_ids.items()}
 
     def to_dot(self) -> str:
         """DOT text with the job ids and the latest states seen by :meth:`wait`."""
         return self.graph.to_dot(self.states, self.job_ids)
+
+    def node_of(self, event: JobEvent) -> str:
+        """The name of the graph node an event is about."""
+        return self._names[str(event.job_id)]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.graph.name!r} jobs={dict(self.job_ids)}>"
@@ -183,20 +188,31 @@ class GraphRun(_RunBase):
         """
         return self.client.jobs.watch(list(self.job_ids.values()), timeout=timeout)
 
-    def wait(self, timeout: float | None = None, *, cancel_unrunnable: bool = False) -> GraphResult:
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        cancel_unrunnable: bool = False,
+        on_event: Callable[[str, JobEvent], object] | None = None,
+    ) -> GraphResult:
         """Follow the graph until every node ended or can never run; see :class:`GraphResult`.
 
         With ``cancel_unrunnable`` a job whose dependency can never be met is cancelled
         (Slurm would leave it pending), which lets ``afterany``/``afternotok`` dependents go.
+        ``on_event(node_name, event)`` is called for every event of the graph's jobs, for
+        live progress.
 
         Example::
 
-            result = run.wait(timeout=3600, cancel_unrunnable=True)
+            result = run.wait(timeout=3600, cancel_unrunnable=True,
+                              on_event=lambda name, e: print(name, e.type.value))
             print(result.states)         # {'prep': 'COMPLETED', 'train': 'FAILED', ...}
         """
         progress = Progress(self.graph, self.job_ids, cancel_unrunnable)
         with self.watch(timeout) as events:
             for event in events:
+                if on_event is not None:
+                    on_event(self.node_of(event), event)
                 for name in progress.on_event(event):
                     logger.info("node %r can never run", name)
                     if cancel_unrunnable:
@@ -231,6 +247,7 @@ class AsyncGraphRun(_RunBase):
         timeout: float | None = None,
         *,
         cancel_unrunnable: bool = False,
+        on_event: Callable[[str, JobEvent], object] | None = None,
     ) -> GraphResult:
         """See :meth:`GraphRun.wait`.
 
@@ -241,6 +258,8 @@ class AsyncGraphRun(_RunBase):
         progress = Progress(self.graph, self.job_ids, cancel_unrunnable)
         async with self.watch(timeout) as events:
             async for event in events:
+                if on_event is not None:
+                    on_event(self.node_of(event), event)
                 for name in progress.on_event(event):
                     logger.info("node %r can never run", name)
                     if cancel_unrunnable:

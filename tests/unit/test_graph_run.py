@@ -186,7 +186,18 @@ async def test_wait_reports_unrunnable_and_cancels_them(mode: str) -> None:
         sim.set(ids["cleanup"], "COMPLETED")
 
     sim.script = {2: a_fails, 4: cleanup_runs}
-    result = await c.wait(run, cancel_unrunnable=True, timeout=30)
+    seen: list[tuple[str, str]] = []
+    result = await c.wait(
+        run,
+        cancel_unrunnable=True,
+        timeout=30,
+        on_event=lambda name, e: seen.append((name, e.type.value)),
+    )
+    # live progress names the graph's nodes, and every final state reaches it
+    assert ("a", "FAILED") in seen
+    assert ("b", "CANCELLED") in seen
+    assert ("cleanup", "COMPLETED") in seen
+    assert {name for name, _ in seen} == {"a", "b", "cleanup"}
     assert result.states == {"a": "FAILED", "b": "CANCELLED", "cleanup": "COMPLETED"}
     assert result.unrunnable == ("b",)
     assert result.failed == ["a"]
