@@ -42,7 +42,8 @@ BASE_PACKAGES = (
     "munge",
     "slurm-wlm-jwt-plugin",
     "procps",
-    "python3-minimal",
+    # the full standard library: job-side helpers such as dagster-pipes import json, queue, shutil
+    "python3",
 )
 ACCOUNTING_PACKAGES = ("slurmdbd", "slurm-wlm-mysql-plugin", "mariadb-server")
 COMPAT_LIBMARIADB = "/opt/libmariadb-compat/libmariadb.so.3"
