@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 
 from .._exceptions import parse_error_entries
-from ..jobs._units import ArraySpec, GresRequest
+from ..jobs._units import ArraySpec, GresRequest, parse_gres
 from ..jobs.dependency import Dependency
 from ..jobs.spec import Exclusive, JobSpec, MailType, SignalSpec, SubmittedJob
 from ..jobs.submission import comment_with_key, split_comment
@@ -333,29 +333,17 @@ def submitted(adapter: Adapter, response: httpx.Response, key: str | None) -> Su
 
 # ------------------------------------------------------------------ record -> spec --------
 def _gres_items(value: Any) -> tuple[GresRequest, ...]:
-    items = []
-    for part in (text(value) or "").split(","):
-        part = part.strip()
-        for prefix in ("gres/", "gres:"):  # 22.05 reports "gres:gpu:1"
-            part = part.removeprefix(prefix)
-        if part:
-            items.append(GresRequest.model_validate(_gres_dict(part)))
-    return tuple(items)
-
-
-def _gres_dict(part: str) -> dict[str, Any]:
-    name, *rest = part.split(":")
-    count_ = int(rest.pop()) if rest and rest[-1].isdigit() else 1
-    return {"name": name, "type": rest[0] if rest else None, "count": count_}
+    parts = [p.strip() for p in (text(value) or "").split(",") if p.strip()]
+    # "gres/gpu:1" from v0.0.39 on, "gres:gpu:1" from 22.05
+    parts = [p.removeprefix("gres/").removeprefix("gres:") for p in parts]
+    return parse_gres(",".join(parts)) if parts else ()
 
 
 def _exclusive(value: Any) -> Exclusive | None:
-    names = value if isinstance(value, list) else [value]
-    for name in names:
-        for e, wire in _SHARED.items():
-            if name == wire:
-                return e
-    return None
+    back = {wire: e for e, wire in _SHARED.items()}
+    return next(
+        (back[n] for n in (value if isinstance(value, list) else [value]) if n in back), None
+    )
 
 
 def _mail_types(value: Any) -> tuple[MailType, ...] | None:

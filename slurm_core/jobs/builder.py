@@ -280,12 +280,8 @@ class _BaseJobBuilder(Generic[_S]):
         return self._set("hold", enabled)
 
     def submission_key(self, key: str) -> Self:
-        """Choose the submission key (default: a fresh random one per ``execute()``).
-
-        The key finds the job again after an uncertain submission; a key derived from your
-        own task id (e.g. an orchestrator's run id) also lets a later process look it up
-        with ``client.jobs.find_submission(key)``.
-        """
+        """The key that finds the job again (default: a fresh one per ``execute()``); one
+        derived from your task id also works with ``client.jobs.find_submission(key)``."""
         return self._set("submission_key", key)
 
     def signal(self, spec: str | SignalSpec) -> Self:

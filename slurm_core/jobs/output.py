@@ -84,6 +84,15 @@ class OutputReader(Protocol):
     """Reads a file a job wrote, given its absolute path on the cluster.
 
     Raise :class:`JobOutputError` (or any :class:`OSError`) when it cannot be read.
+
+    Example::
+
+        class SshReader:
+            def read(self, path: str) -> str:
+                return subprocess.run(["ssh", "login1", "cat", path], check=True,
+                                      capture_output=True, text=True).stdout
+
+        client.jobs.output_reader = SshReader()
     """
 
     def read(self, path: str) -> str: ...

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 KEY_PREFIX: Final = "sck-"
-_MARKER_RE = re.compile(r"(?:^|\s)\[slurm-client:([A-Za-z0-9][A-Za-z0-9._:-]{0,127})\]\s*\Z")
+_MARKER_RE = re.compile(r"(?:^| )\[slurm-client:([A-Za-z0-9][A-Za-z0-9._:-]{0,127})\]\Z")
 
 
 def new_submission_key() -> str:
@@ -61,7 +61,7 @@ def split_comment(comment: str | None) -> tuple[str | None, str | None]:
     match = _MARKER_RE.search(comment)
     if match is None:
         return comment, None
-    user = comment[: match.start()].rstrip()
+    user = comment[: match.start()]  # the one space before the marker is ours
     return user or None, match[1]
 
 
