@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from slurm_core import (
     AsyncJobBuilder,
@@ -31,7 +33,7 @@ from slurm_core import (
 )
 from slurm_core._versions.negotiate import clear_cache
 from slurm_core.jobs import JobBuilder, JobSpec, split_comment
-from slurm_core.jobs.submission import job_id_for_key
+from slurm_core.jobs.submission import comment_with_key, job_id_for_key
 from slurm_core.models import Job, JobState
 from slurm_core.resources._submission import SUBMIT_ATTEMPTS
 
@@ -331,3 +333,14 @@ async def test_job_id_for_key_prefers_the_leader() -> None:
 
 async def test_training_job_is_a_job_builder() -> None:
     assert issubclass(TrainingJob, JobBuilder)
+
+
+@given(
+    comment=st.none() | st.text(alphabet=st.characters(exclude_characters="\x00"), min_size=1),
+    key=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,40}", fullmatch=True),
+)
+async def test_the_key_marker_keeps_any_user_comment(comment: str | None, key: str) -> None:
+    assume(comment is None or not comment.rstrip().endswith("]"))
+    marked = comment_with_key(comment, key)
+    assert split_comment(marked) == (comment, key)
+    assert split_comment(comment) == (comment, None)
