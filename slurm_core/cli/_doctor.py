@@ -9,7 +9,9 @@ versions      REST API versions served vs spoken by this client; the one in use
 auth          ``diag`` with the token succeeds (credentials accepted)
 token         the JWT's ``exp``: fail when expired, warn under 10 minutes (unless the
               token source refreshes itself)
-clock         the server's ``Date`` header vs this machine's clock (JWTs depend on it)
+clock         the server's clock vs this machine's (JWTs depend on it): the ``Date``
+              header if slurmrestd sends one (24.11 does not), else ``diag``'s
+              ``req_time`` (slurmctld's clock)
 ============  ===========================================================================
 
 Exit code 1 when any check failed; warnings alone exit 0.
@@ -148,7 +150,9 @@ def _versions(client: Any, seen: _Seen, checks: list[Check]) -> bool:
     return True
 
 
-def _auth(client: Any, settings: Any, checks: list[Check]) -> None:
+def _auth(client: Any, settings: Any, checks: list[Check]) -> tuple[Any, float] | None:
+    """The auth check; returns ``(diag, local time of the request)`` when it passed."""
+    before = time.time()
     try:
         diag = client.diag()
     except (AuthenticationError, PermissionDeniedError) as exc:
@@ -161,12 +165,18 @@ def _auth(client: Any, settings: Any, checks: list[Check]) -> None:
                 "the profile's token_file, and check SLURM_USER_NAME matches it",
             )
         )
-        return
+        return None
     except SlurmError as exc:
-        checks.append(Check("auth", "fail", _message(exc), "see the reachable/versions checks"))
-        return
+        # 22.05 answers a token it cannot verify with HTTP 500 and error -1 (ambiguous).
+        fix = (
+            "check the token (a fresh one from scontrol token lifespan=3600: Slurm 22.05 "
+            "reports a bad signature as HTTP 500 [-1]) and slurmctld's log"
+        )
+        checks.append(Check("auth", "fail", _message(exc), fix))
+        return None
     who = settings.user_name or "the token's user"
     checks.append(Check("auth", "ok", f"diag accepted for {who} ({diag.jobs_running} running)"))
+    return diag, (before + time.time()) / 2
 
 
 def _token(settings: Any, checks: list[Check]) -> None:
@@ -221,17 +231,29 @@ def _token(settings: Any, checks: list[Check]) -> None:
         checks.append(Check("token", "ok", f"expires in {left // 60} min{note}"))
 
 
-def _clock(seen: _Seen, checks: list[Check]) -> None:
-    if seen.date is None or seen.local is None:
-        checks.append(Check("clock", "skip", "no Date header seen from the server"))
+def _server_time(seen: _Seen, diag: tuple[Any, float] | None) -> tuple[float, float, str] | None:
+    """``(server time, local time, what)`` from the Date header, else diag's req_time."""
+    if seen.date is not None and seen.local is not None:
+        try:
+            return parsedate_to_datetime(seen.date).timestamp(), seen.local, "Date header"
+        except (TypeError, ValueError):
+            pass
+    if diag is not None and getattr(diag[0], "req_time", None) is not None:
+        return diag[0].req_time.timestamp(), diag[1], "slurmctld (diag req_time)"
+    return None
+
+
+def _clock(seen: _Seen, diag: tuple[Any, float] | None, checks: list[Check]) -> None:
+    found = _server_time(seen, diag)
+    if found is None:
+        checks.append(Check("clock", "skip", "no server time seen (no Date header, no diag)"))
         return
-    try:
-        server = parsedate_to_datetime(seen.date).timestamp()
-    except (TypeError, ValueError):
-        checks.append(Check("clock", "skip", f"unreadable Date header {seen.date!r}"))
-        return
-    skew = server - seen.local  # the header has whole seconds: allow for that
-    detail = f"server clock {'ahead' if skew > 0 else 'behind'} by {abs(skew):.0f} s"
+    server, local, what = found
+    skew = server - local  # both carry whole seconds: allow for that
+    if abs(skew) < 2:
+        detail = f"{what}: in step (to the second)"
+    else:
+        detail = f"{what}: server clock {'ahead' if skew > 0 else 'behind'} by {abs(skew):.0f} s"
     fix = "sync both clocks with NTP (chrony or systemd-timesyncd): JWT exp/iat checks use them"
     if abs(skew) > SKEW_FAIL_SECONDS:
         checks.append(Check("clock", "fail", detail, fix))
@@ -271,11 +293,12 @@ def run_checks(cli: CliState) -> list[Check]:
     seen = _Seen()
     hooks = RequestHooks(on_response=seen.on_response)
     client = cli.client(hooks=hooks, retry=RetryPolicy(max_attempts=1), timeout=10.0)
+    diag = None
     with client:
         if _versions(client, seen, checks):
-            _auth(client, settings, checks)
+            diag = _auth(client, settings, checks)
     _token(settings, checks)
-    _clock(seen, checks)
+    _clock(seen, diag, checks)
     return checks
 
 
