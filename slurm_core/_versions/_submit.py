@@ -72,6 +72,7 @@ __all__ = [
     "submit_body",
     "submit_format",
     "submitted",
+    "submitted_from",
 ]
 
 DEFAULT_PATH: Final = "/bin:/usr/bin"
@@ -310,7 +311,11 @@ def submitted(adapter: Adapter, response: httpx.Response, key: str | None) -> Su
     *successful* answer (22.05 reports a held job as 200 with error 2042 in ``errors``).
     """
     job_id = adapter.parse_submit(response)
-    data = adapter._body(response, "job submission")
+    return submitted_from(adapter._body(response, "job submission"), key, job_id)
+
+
+def submitted_from(data: Mapping[str, Any], key: str | None, job_id: int) -> SubmittedJob:
+    """:class:`SubmittedJob` from a decoded answer whose job id is known."""
     raw_result = data.get("result")
     result: dict[str, Any] = raw_result if isinstance(raw_result, dict) else {}
     step = data.get("step_id") or result.get("step_id")
@@ -319,14 +324,11 @@ def submitted(adapter: Adapter, response: httpx.Response, key: str | None) -> Su
     for msg in (data.get("job_submit_user_msg"), result.get("job_submit_user_msg")):
         if isinstance(msg, str) and msg.strip():
             notes.append(msg.strip())
-    seen: dict[str, None] = {}
-    for note in notes:
-        if note and not any(note in other for other in notes if other != note):
-            seen.setdefault(note, None)
+    kept = [n for n in notes if n and not any(n in other for other in notes if other != n)]
     return SubmittedJob(
         job_id=job_id,
         step_id=str(step).lower() if step is not None else None,
-        warnings=list(seen),
+        warnings=list(dict.fromkeys(kept)),
         submission_key=key,
     )
 

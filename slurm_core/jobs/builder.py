@@ -280,8 +280,8 @@ class _BaseJobBuilder(Generic[_S]):
         return self._set("hold", enabled)
 
     def submission_key(self, key: str) -> Self:
-        """The key that finds the job again (default: a fresh one per ``execute()``); one
-        derived from your task id also works with ``client.jobs.find_submission(key)``."""
+        """The key that finds the job again (default: a fresh one per ``execute()``). Make it
+        unique on the cluster (e.g. from your run id): ``client.jobs.find_submission``."""
         return self._set("submission_key", key)
 
     def signal(self, spec: str | SignalSpec) -> Self:

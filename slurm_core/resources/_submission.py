@@ -16,6 +16,7 @@ provably never left (connect errors) are retried by the engine itself.
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar, overload
@@ -24,14 +25,16 @@ from .._exceptions import (
     NotFoundError,
     ResponseValidationError,
     ServerError,
+    SlurmAPIError,
     SlurmConnectionError,
     SlurmError,
     SlurmTimeoutError,
 )
 from .._retry import never_left, tls_failure
 from .._versions import Adapter
+from .._versions._decode import WireError, count
 from .._versions._parse import job_from_accounting
-from .._versions._submit import submit_body, submitted
+from .._versions._submit import submit_body, submitted, submitted_from
 from ..jobs._units import ArraySpec
 from ..jobs.builder import AsyncJobBuilder, JobBuilder
 from ..jobs.output import OutputReader, SharedFilesystemReader, Stream, output_path
@@ -58,6 +61,22 @@ def outcome_unknown(exc: SlurmError) -> bool:
         cause = exc.__cause__
         return cause is None or not (never_left(cause) or tls_failure(cause) is not None)
     return isinstance(exc, (ServerError, ResponseValidationError))
+
+
+def _created_despite(exc: SlurmError, key: str) -> SubmittedJob | None:
+    """A 2xx answer that reports errors but carries a job id: the job exists, so the
+    submission succeeded (its errors become warnings); retrying would duplicate it."""
+    response = getattr(exc, "response", None)
+    if not isinstance(exc, SlurmAPIError) or not 200 <= exc.status_code < 300 or response is None:
+        return None
+    try:
+        body = json.loads(response.content)
+        job_id = count(body.get("job_id"), "job_id") or count(
+            (body.get("result") or {}).get("job_id"), "result.job_id"
+        )
+    except (ValueError, AttributeError, WireError):
+        return None
+    return submitted_from(body, key, job_id) if job_id else None
 
 
 def _spec(component: Component) -> JobSpec:
@@ -99,6 +118,9 @@ class _SubmitOps(_Resource):
                 response = yield a.job_submit(body)
                 return submitted(a, response, key)
             except SlurmError as exc:
+                created = _created_despite(exc, key)
+                if created is not None:
+                    return created
                 if not outcome_unknown(exc):
                     raise
                 cause = exc

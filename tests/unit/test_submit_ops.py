@@ -93,6 +93,9 @@ class Rest:
                 raise httpx.ReadTimeout("timed out", request=request)
             if outcome == "garbage":
                 return httpx.Response(200, content=b'{"job_id": ')
+            if outcome == "created-with-error":
+                error = {"error_number": 2002, "error": "Access/permission denied"}
+                return httpx.Response(200, json={"job_id": job_id, "errors": [error]})
             errors = [{"error_code": 2042, "error": "held"}] if self.version == "v0.0.38" else []
             step = "BATCH" if self.version == "v0.0.38" else "batch"
             return httpx.Response(200, json={"job_id": job_id, "step_id": step, "errors": errors})
@@ -232,6 +235,16 @@ async def test_failed_lookup_raises_submission_unknown_with_the_key(
     assert info.value.submission_key == "run-42"
     assert isinstance(info.value.cause, SlurmConnectionError)
     assert rest.posts == 1  # never sent twice while the outcome is unknown
+
+
+async def test_a_2xx_with_errors_and_a_job_id_is_a_submitted_job(
+    make: Callable[[Rest], Face],
+) -> None:
+    rest = Rest(outcomes=["created-with-error"])
+    got = await make(rest)("jobs.submit_spec", spec())
+    assert got.job_id == 100
+    assert got.warnings == ["Access/permission denied"]
+    assert (rest.posts, rest.lists) == (1, 0)
 
 
 async def test_definite_rejections_are_raised_at_once(make: Callable[[Rest], Face]) -> None:
