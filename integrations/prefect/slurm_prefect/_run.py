@@ -61,7 +61,8 @@ __all__ = [
     "wait_job",
 ]
 
-Logger: TypeAlias = logging.Logger | logging.LoggerAdapter[logging.Logger]
+# A string: logging.LoggerAdapter is subscriptable at runtime only from Python 3.11.
+Logger: TypeAlias = "logging.Logger | logging.LoggerAdapter[logging.Logger]"
 JobId: TypeAlias = int | str
 
 _CANCEL_GRACE = 30.0
