@@ -68,7 +68,7 @@ async def run_slurm_graph(
 
         @flow
         async def pipeline() -> None:
-            results = await run_slurm_graph(SlurmCredentials.load("hpc"), graph)
+            results = await run_slurm_graph(await SlurmCredentials.aload("hpc"), graph)
             print(results["evaluate"].stdout)
     """
     job_ids = await submit_slurm_graph(credentials, graph)

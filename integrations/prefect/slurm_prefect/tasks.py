@@ -28,7 +28,7 @@ Example::
     @flow
     async def hello() -> str | None:
         spec = JobBuilder().command(["hostname"]).partition("debug").to_spec()
-        result = await run_slurm_job(SlurmCredentials.load("hpc"), spec)
+        result = await run_slurm_job(await SlurmCredentials.aload("hpc"), spec)
         return result.stdout
 """
 
@@ -77,7 +77,7 @@ async def submit_slurm_job(credentials: SlurmCredentials, job: JobLike) -> Submi
         @flow
         async def submit_only() -> int:
             spec = JobBuilder().command(["sleep", "60"]).to_spec()
-            submitted = await submit_slurm_job(SlurmCredentials.load("hpc"), spec)
+            submitted = await submit_slurm_job(await SlurmCredentials.aload("hpc"), spec)
             return submitted.job_id
     """
     async with credentials.get_async_client() as client:
@@ -105,7 +105,7 @@ async def wait_for_slurm_job(
 
         @flow
         async def submit_then_wait() -> SlurmJobResult:
-            credentials = SlurmCredentials.load("hpc")
+            credentials = await SlurmCredentials.aload("hpc")
             submitted = await submit_slurm_job(credentials, spec)
             return await wait_for_slurm_job(credentials, submitted, wait_timeout=3600)
     """
@@ -133,7 +133,7 @@ async def cancel_slurm_job(
 
         @flow
         async def stop(job_id: int) -> None:
-            await cancel_slurm_job(SlurmCredentials.load("hpc"), job_id)
+            await cancel_slurm_job(await SlurmCredentials.aload("hpc"), job_id)
     """
     job_id = _job_id(job)
     async with credentials.get_async_client() as client:
