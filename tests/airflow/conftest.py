@@ -9,6 +9,7 @@ of slurm-client's pytest plugin by ``slurm_conn``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if importlib.util.find_spec("airflow") is None:  # e.g. `pytest tests` in the core environment
+    collect_ignore_glob = ["test_*.py"]
 
 _HOME = Path(tempfile.mkdtemp(prefix="slurm-airflow-tests-"))
 (_HOME / "dags").mkdir()
