@@ -18,8 +18,8 @@ exclusive         ``exclusive: "exclusive"``   ``shared: ["none"|"user"|"mcs"]``
                   / ``"user"`` / ``"mcs"``
                   (``"true"`` is refused)
 signal            ``signal: "[R:]SIG@secs"``   ``kill_warning_signal``/``_delay``/``_flags``
-                  (``B:`` is refused)          (``B:`` -> ``BATCH_JOB``, ``R:`` ->
-                                               ``RESERVATION_JOB``)
+                  (``B:`` is refused; a        (``B:`` -> ``BATCH_JOB``, ``R:`` ->
+                  TrainingJob: its watchdog)   ``RESERVATION_JOB``)
 requeue=False     ignored by 22.05: refused    ``requeue: false``
 begin             ``"now+<seconds>"`` (an      v0.0.39: epoch; v0.0.40+: wrapped epoch
                   epoch is refused, though
@@ -55,6 +55,7 @@ from ..jobs._units import ArraySpec, GresRequest, parse_gres
 from ..jobs.dependency import Dependency
 from ..jobs.spec import Exclusive, JobSpec, MailType, SignalSpec, SubmittedJob
 from ..jobs.submission import comment_with_key, split_comment
+from ..jobs.training import watchdog_instead
 from ..models import INFINITE, Job
 from ._decode import boolean, count, text
 from ._validate import as_minutes
@@ -298,6 +299,7 @@ def submit_body(
     if not specs:
         raise ValueError("no job to submit")
     fmt = submit_format(adapter)
+    specs = [watchdog_instead(s) if fmt.legacy_options else s for s in specs]
     descs = [job_desc(s, fmt, now=now) for s in specs]
     envs = [_with_path(s.environment) for s in specs]
     return place_body(fmt, descs, specs[0].script, envs, het=len(specs) > 1)

@@ -27,10 +27,10 @@ The contract with your program, through its environment:
     start by about two minutes). A preempted job (``PreemptMode=REQUEUE``) is requeued
     by Slurm itself and resumes the same way.
 
-Slurm 22.05's REST API (v0.0.38) cannot ask for ``B:`` signals. There the job is
+Slurm 22.05's REST API (v0.0.38) cannot ask for ``B:`` signals. There the wrapped job is
 submitted without ``--signal`` and the wrapper sends itself ``SIGUSR2`` ``signal_before``
-seconds before the job's end time (``SLURM_CLIENT_WATCHDOG=1``). Slurm delivers warning
-signals up to a minute late; choose ``signal_before`` with room for writing a checkpoint.
+seconds before the job's end time (the translation sets ``SLURM_CLIENT_WATCHDOG=1``).
+Slurm delivers warning signals up to a minute late; leave room to write a checkpoint.
 
 Example::
 
@@ -79,10 +79,24 @@ _WRAPPER: Final = (
 )
 
 
+def is_wrapped(script: str) -> bool:
+    """True for a script made by :func:`wrap_script`."""
+    lines = script.split("\n", 2)
+    return len(lines) > 1 and lines[1].startswith(WRAPPER_MARK)
+
+
+def watchdog_instead(spec: JobSpec) -> JobSpec:
+    """``spec`` for a server that refuses ``B:`` signals: a wrapped script's own timer
+    replaces the signal (``SLURM_CLIENT_WATCHDOG=1``); any other spec is returned as is."""
+    if spec.signal is None or not spec.signal.batch_only or not is_wrapped(spec.script):
+        return spec
+    env = {**spec.environment, "SLURM_CLIENT_WATCHDOG": "1"}
+    return spec.replace(signal=None, environment=env)
+
+
 def wrap_script(script: str) -> str:
     """The wrapper around ``script`` (see the module docstring); idempotent."""
-    lines = script.split("\n", 2)
-    if len(lines) > 1 and lines[1].startswith(WRAPPER_MARK):
+    if is_wrapped(script):
         return script
     delimiter = "SLURM_CLIENT_PAYLOAD_" + secrets.token_hex(8)
     while delimiter in script:  # pragma: no cover - 64 random bits
@@ -104,7 +118,6 @@ class _Training(_BaseJobBuilder[_S], Generic[_S]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._checkpoint: tuple[str, int] | None = None
-        self._fallback = False  # v0.0.38: no B: signal, the wrapper's watchdog instead
 
     def with_gpus(self, count: int, *, type: str | None = None, per_node: bool = False) -> Self:
         """Request ``count`` GPUs for the job (``per_node=True``: on each node, as GRES)."""
@@ -129,7 +142,12 @@ class _Training(_BaseJobBuilder[_S], Generic[_S]):
         return self
 
     def to_spec(self) -> JobSpec:
-        """The job as submitted: the wrapped script, signal, requeue and environment."""
+        """The job as submitted: the wrapped script, signal, requeue and environment.
+
+        The spec asks for ``B:USR2``; REST API v0.0.38 cannot, and its translation sends a
+        wrapped script without ``--signal`` and with ``SLURM_CLIENT_WATCHDOG=1`` instead,
+        so the spec works everywhere (also through ``submit_spec``, graphs, operators).
+        """
         spec = super().to_spec()
         if self._checkpoint is None:
             return spec
@@ -137,39 +155,13 @@ class _Training(_BaseJobBuilder[_S], Generic[_S]):
         env = {
             "SLURM_CLIENT_CHECKPOINT_DIR": directory,
             "SLURM_CLIENT_SIGNAL_BEFORE": str(before),
-            "SLURM_CLIENT_WATCHDOG": "1" if self._fallback else "0",
+            "SLURM_CLIENT_WATCHDOG": "0",
             **spec.environment,
         }
-        signal = (
-            None
-            if self._fallback
-            else SignalSpec(signal=CHECKPOINT_SIGNAL, delay=before, batch_only=True)
-        )
+        signal = SignalSpec(signal=CHECKPOINT_SIGNAL, delay=before, batch_only=True)
         return spec.replace(
             script=wrap_script(spec.script), environment=env, requeue=True, signal=signal
         )
-
-    def _needs_fallback(self, exc: Exception) -> bool:
-        from slurm_core._versions._submit import SIGNAL_BATCH_OPERATION
-        from slurm_core._versions.base import UnsupportedOperationError
-
-        if self._checkpoint is None or self._fallback:
-            return False
-        if not isinstance(exc, UnsupportedOperationError):
-            return False
-        if exc.operation != SIGNAL_BATCH_OPERATION:
-            return False
-        self._fallback = True
-        return True
-
-    def dry_run(self) -> dict[str, Any]:
-        """See :meth:`JobBuilder.dry_run` (renders the watchdog fallback on v0.0.38)."""
-        try:
-            return super().dry_run()
-        except Exception as exc:
-            if not self._needs_fallback(exc):
-                raise
-            return super().dry_run()
 
 
 class TrainingJob(_Training[JobSubmitter], JobBuilder):
@@ -184,15 +176,6 @@ class TrainingJob(_Training[JobSubmitter], JobBuilder):
                .with_gpus(2).with_checkpointing().time_limit("8:00:00").execute())
     """
 
-    def execute(self) -> SubmittedJob:
-        """Submit (falling back to the wrapper's watchdog where ``B:`` is refused)."""
-        try:
-            return super().execute()
-        except Exception as exc:  # raised while rendering, before anything was sent
-            if not self._needs_fallback(exc):
-                raise
-            return super().execute()
-
 
 class AsyncTrainingJob(_Training[AsyncJobSubmitter], AsyncJobBuilder):
     """Async twin of :class:`TrainingJob`.
@@ -202,15 +185,6 @@ class AsyncTrainingJob(_Training[AsyncJobSubmitter], AsyncJobBuilder):
         job = await (async_client.jobs.submit(AsyncTrainingJob).command(["python", "t.py"])
                      .with_gpus(1).with_checkpointing().execute())
     """
-
-    async def execute(self) -> SubmittedJob:
-        """See :meth:`TrainingJob.execute`."""
-        try:
-            return await super().execute()
-        except Exception as exc:
-            if not self._needs_fallback(exc):
-                raise
-            return await super().execute()
 
 
 class Experiment:

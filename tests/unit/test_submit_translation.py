@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slurm_core import UnsupportedOperationError
+from slurm_core import TrainingJob, UnsupportedOperationError
 from slurm_core._versions import CLIENT_VERSIONS, get_adapter
 from slurm_core._versions._submit import (
     NO_REQUEUE_OPERATION,
@@ -489,3 +489,20 @@ def test_24_11_result_and_warnings_are_deduplicated() -> None:
         f"Job submission resulted in non-zero return code: {held}",
         "site says hi",
     ]
+
+
+@pytest.mark.parametrize("version", CLIENT_VERSIONS)
+def test_a_training_spec_works_everywhere(version: str) -> None:
+    spec = TrainingJob().command(["python", "t.py"]).with_checkpointing().to_spec()
+    assert spec.signal is not None
+    assert spec.signal.batch_only
+    job = submit_body(get_adapter(version), [spec])["job"]
+    env = (
+        job["environment"]
+        if version == LEGACY
+        else dict(e.split("=", 1) for e in job["environment"])
+    )
+    if version == LEGACY:  # refused by 22.05: the wrapper's watchdog instead
+        assert ("signal" not in job, env["SLURM_CLIENT_WATCHDOG"]) == (True, "1")
+    else:
+        assert (job["kill_warning_flags"], env["SLURM_CLIENT_WATCHDOG"]) == (["BATCH_JOB"], "0")
