@@ -9,18 +9,32 @@ from uuid import UUID
 
 import anyio
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.logging.handlers import APILogHandler
 
 T = TypeVar("T")
 
 
 async def flow_run_logs(flow_run_id: UUID) -> list[str]:
-    """Every log message the Prefect API holds for a flow run (its tasks included)."""
+    """Every log message the Prefect API holds for a flow run, its tasks and its subflows."""
     await APILogHandler.aflush()
     async with get_client() as prefect:
+        runs, todo = [flow_run_id], [flow_run_id]
+        while todo:
+            children = await prefect.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=todo)
+                )
+            )
+            todo = [child.id for child in children]
+            runs += todo
         logs = await prefect.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs)), limit=200
         )
     return [log.message for log in logs]
 

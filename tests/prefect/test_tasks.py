@@ -343,7 +343,15 @@ async def test_a_graph_is_submitted_at_once_with_slurm_dependencies(
     async def pipeline() -> dict[str, SlurmJobResult]:
         return await run_slurm_graph(credentials, _graph("ok-a", "ok-b", "ok-c"))
 
-    results = await pipeline()
+    state = await pipeline(return_state=True)
+    results = await state.aresult()
+    assert state.state_details.flow_run_id is not None
+    logs = await flow_run_logs(state.state_details.flow_run_id)
+    for name, result in results.items():  # every node's changes, live, under its name
+        mine = [m for m in logs if m.startswith(f"{name}: SLURM job {result.job_id}: ")]
+        assert any("-> RUNNING" in m or m.endswith("RUNNING on node1") for m in mine)
+        assert mine[-1].split(": ", 2)[2].startswith("RUNNING -> COMPLETED")
+        assert mine[-1].endswith("exit code 0")
     assert {name: r.state for name, r in results.items()} == dict.fromkeys("abc", "COMPLETED")
     jobs = {name: fake.job(r.job_id) for name, r in results.items()}
     # Every job was queued before the first one ended: Slurm chained them, not the flow.
@@ -371,7 +379,10 @@ async def test_a_failed_node_fails_the_graph_and_its_dependents_are_cancelled(
     ids = failed.value.submitted
     assert "b (job" in str(failed.value)
     assert "FAILED with exit code 3" in str(failed.value)
-    assert "c (job" in str(failed.value)
+    assert f"c (job {ids['c']}) never ran: a dependency failed" in str(failed.value)
     assert state_of(fake, ids["a"]) == "COMPLETED"
     assert state_of(fake, ids["b"]) == "FAILED"
     assert state_of(fake, ids["c"]) == "CANCELLED"  # could never run: not left pending
+    assert state.state_details.flow_run_id is not None
+    logs = await flow_run_logs(state.state_details.flow_run_id)
+    assert f"c: SLURM job {ids['c']} can never run (a dependency failed)" in logs

@@ -400,11 +400,18 @@ async def await_graph(
     cancel_on_interrupt: bool = True,
 ) -> GraphResult:
     """Follow a submitted graph to its end (slurm_core's ``GraphRun.wait``, cancelling
-    nodes that can never run); log how each node ended. Abandoning it cancels what is left.
+    nodes that can never run), logging every event with its node's name. Abandoning it
+    cancels what is left.
     """
     run = AsyncGraphRun(graph, client, job_ids)
+
+    def log_event(name: str, event: JobEvent) -> None:
+        logger.info("%s: %s", name, describe_event(event))
+
     try:
-        result: GraphResult = await run.wait(wait_timeout, cancel_unrunnable=True)
+        result: GraphResult = await run.wait(
+            wait_timeout, cancel_unrunnable=True, on_event=log_event
+        )
     except BaseException as exc:
         timed_out = isinstance(exc, WaitTimeoutError)
         if timed_out or (_interrupted(exc) and cancel_on_interrupt):
@@ -414,12 +421,8 @@ async def await_graph(
                 if state is None or not state.is_finished:
                     await _acancel(client, job_id, logger, f"{name}: {why}")
         raise
-    for name, job_id in result.job_ids.items():
-        event = result.events.get(name)
-        if event is not None:
-            logger.info("%s: %s", name, describe_event(event))
-        else:
-            logger.warning("%s: SLURM job %s never ran (its dependency failed)", name, job_id)
+    for name in result.unrunnable:
+        logger.warning("%s: SLURM job %s can never run (a dependency failed)", name, job_ids[name])
     return result
 
 

@@ -62,6 +62,12 @@ def _spec(job: JobLike) -> JobSpec:
     return job if isinstance(job, JobSpec) else job.to_spec()
 
 
+def _ended(result: SlurmJobResult) -> str:
+    if result.signal:
+        return f"{result.state}, killed by signal {result.signal}"
+    return f"{result.state} with exit code {result.exit_code}"
+
+
 def _job_id(job: JobRef) -> int | str:
     return job.job_id if isinstance(job, SubmittedJob) else job
 
@@ -232,8 +238,9 @@ async def wait_for_slurm_graph(
         }
     if not outcome.ok:
         failed = [
-            f"{name} (job {outcome.job_ids[name]}) {state}"
-            + (f" with exit code {results[name].exit_code}" if name in results else "")
+            f"{name} (job {outcome.job_ids[name]}) never ran: a dependency failed"
+            if name in outcome.unrunnable or name not in results
+            else f"{name} (job {outcome.job_ids[name]}) {_ended(results[name])}"
             for name, state in outcome.states.items()
             if state != "COMPLETED"
         ]
