@@ -16,14 +16,14 @@ nox.options.envdir = str(CACHE / "nox")
 nox.options.sessions = ["lint", "typecheck", "core", "airflow", "prefect", "dagster"]
 nox.options.error_on_missing_interpreters = True
 
-CORE_PATHS = ["slurm_core", "tests", "noxfile.py"]
+LINT_PATHS = ["slurm_core", "integrations", "tests", "examples", "bench", "noxfile.py"]
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.5")
-    session.run("ruff", "check", *CORE_PATHS)
-    session.run("ruff", "format", "--check", *CORE_PATHS)
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("ruff", "format", "--check", *LINT_PATHS)
 
 
 @nox.session
