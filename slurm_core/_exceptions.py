@@ -435,6 +435,7 @@ _ERRNO_CLASS: dict[int, type[SlurmAPIError]] = {
     2053: InvalidRequestError,  # ESLURM_RESERVATION_INVALID
     2057: InvalidRequestError,  # ESLURM_INVALID_WCKEY
     2066: InvalidRequestError,  # ESLURM_INVALID_QOS
+    2063: InvalidRequestError,  # "cannot be submitted without the current working directory"
     2069: InvalidRequestError,  # ESLURM_INVALID_CPU_COUNT
     2071: InvalidRequestError,  # ESLURM_CIRCULAR_DEPENDENCY
     2072: InvalidRequestError,  # ESLURM_INVALID_GRES

@@ -60,7 +60,14 @@ def outcome_unknown(exc: SlurmError) -> bool:
     if isinstance(exc, SlurmConnectionError):
         cause = exc.__cause__
         return cause is None or not (never_left(cause) or tls_failure(cause) is not None)
+    if isinstance(exc, ServerError) and any(n >= _SLURMCTLD_ERRORS for n in exc.error_numbers):
+        return False  # slurmctld itself answered, with a refusal: nothing was created
     return isinstance(exc, (ServerError, ResponseValidationError))
+
+
+# slurm_errno.h: below 2000 are communication/protocol errors (the RPC may or may not have
+# reached slurmctld); from 2000 on, slurmctld's own verdicts.
+_SLURMCTLD_ERRORS = 2000
 
 
 def _created_despite(exc: SlurmError, key: str) -> SubmittedJob | None:

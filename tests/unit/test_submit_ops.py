@@ -26,6 +26,7 @@ from slurm_core import (
     InvalidRequestError,
     JobBaseState,
     RetryPolicy,
+    ServerError,
     SlurmClient,
     SlurmConnectionError,
     SubmissionUnknownError,
@@ -86,7 +87,13 @@ class Rest:
                 return httpx.Response(500, json={"errors": [error]})
             if outcome == "502":
                 return httpx.Response(502, text="bad gateway")
+            if outcome == "ctld-refuses-500":  # a slurmctld verdict no table entry names
+                error = {"error_number": 2999, "error": "a refusal unknown to the client"}
+                return httpx.Response(500, json={"errors": [error]})
             job_id = self._create(body)
+            if outcome == "rpc-lost-500":  # the RPC reached slurmctld, the answer did not
+                error = {"error_number": 1003, "error": "Communication receive failure"}
+                return httpx.Response(500, json={"errors": [error]})
             if outcome == "drop-after":
                 raise httpx.RemoteProtocolError("Server disconnected", request=request)
             if outcome == "timeout":
@@ -252,6 +259,25 @@ async def test_definite_rejections_are_raised_at_once(make: Callable[[Rest], Fac
     with pytest.raises(InvalidRequestError):
         await make(rest)("jobs.submit_spec", spec())
     assert (rest.posts, rest.lists) == (1, 0)
+
+
+async def test_a_5xx_carrying_a_slurmctld_verdict_is_not_resent(
+    make: Callable[[Rest], Face],
+) -> None:
+    rest = Rest(outcomes=["ctld-refuses-500"])
+    with pytest.raises(ServerError) as info:
+        await make(rest)("jobs.submit_spec", spec())
+    assert info.value.error_numbers == [2999]
+    assert (rest.posts, rest.lists) == (1, 0)  # no lookup, no second job
+
+
+async def test_a_5xx_from_a_lost_rpc_is_looked_up_not_resent(
+    make: Callable[[Rest], Face],
+) -> None:
+    rest = Rest(outcomes=["rpc-lost-500"])
+    got = await make(rest)("jobs.submit_spec", spec())
+    assert got.job_id == 100
+    assert (rest.posts, rest.lists, len(rest.jobs)) == (1, 1, 1)
 
 
 async def test_connect_errors_are_the_engines_to_retry(make: Callable[[Rest], Face]) -> None:

@@ -118,10 +118,12 @@ def test_payload_exit_code_passes_through_without_a_signal(tmp_path: Path) -> No
 @needs_bash
 def test_watchdog_signals_before_the_end_where_slurm_cannot(tmp_path: Path) -> None:
     (tmp_path / "job.sh").write_text(wrap_script(PAYLOAD))
-    end = int(time.time()) + 3
+    # The watchdog fires 2 s before the end: ~4 s in, time for the payload to have set its
+    # USR2 trap even on a loaded machine, and long before its 10 s of steps are done.
+    end = int(time.time()) + 6
     env = _run_env(
         tmp_path,
-        STEPS="1000",  # 10 s: the watchdog stops it long before
+        STEPS="1000",
         SLURM_CLIENT_WATCHDOG="1",
         SLURM_CLIENT_SIGNAL_BEFORE="2",
         SLURM_JOB_END_TIME=str(end),
