@@ -201,9 +201,19 @@ async def _cancel_through_the_api(
         flow_run = await prefect.create_flow_run_from_deployment(
             deployment_id, parameters={"work_dir": str(work_dir), "name": name}
         )
+
+        async def recorded() -> int | None:
+            labels = (await prefect.read_flow_run(flow_run.id)).labels
+            ids = [int(k.rsplit(".", 1)[1]) for k in labels if k.startswith("slurm.job.")]
+            return ids[0] if ids else None
+
         async with anyio.create_task_group() as group:
             group.start_soon(runner.start)
             job_id = await _running_job(client, name)
+            # Cancel once the task waits for the running job. (Cancelled earlier, while the
+            # task still records the job, the task's own guard cancels it, but the label the
+            # hook reads may never be written: the assertions below need it.)
+            assert await eventually(recorded, "the job on the flow run's labels", 60) == job_id
             await prefect.set_flow_run_state(flow_run.id, Cancelling())
 
             async def final() -> StateType | None:
