@@ -10,10 +10,11 @@ event is one JSON line on stdout as it happens.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
+from rich.console import RenderableType
 from rich.live import Live
 from rich.table import Table
 
@@ -81,6 +82,16 @@ def _status_table(latest: dict[str, JobEvent | None], started: float) -> Table:
     )
 
 
+class _Live:
+    """Re-rendered at every refresh, so elapsed times move between events too."""
+
+    def __init__(self, render: Callable[[], RenderableType]) -> None:
+        self.render = render
+
+    def __rich__(self) -> RenderableType:
+        return self.render()
+
+
 def follow(
     state: CliState,
     client: Any,
@@ -104,8 +115,8 @@ def follow(
                     finals.append(event)
         return finals
     live = Live(
-        _status_table(latest, started),
-        console=state.err,
+        _Live(lambda: _status_table(latest, started)),
+        console=state.out,  # the event lines print above it through the same console
         transient=True,
         auto_refresh=True,
         refresh_per_second=2,
@@ -114,7 +125,6 @@ def follow(
         for event in events:
             latest[str(event.job_id)] = event
             state.out.print(_describe(event))
-            live.update(_status_table(latest, started))
             if event.final:
                 finals.append(event)
     return finals
@@ -136,17 +146,19 @@ def wait_for(
     if options is not None:
         client.jobs.watch_options = options
     started = time.monotonic()
+    shown = f"job {job_id}: waiting for the first poll"
     final: JobEvent | None = None
     with client.jobs.watch([job_id], timeout=timeout) as events:
         if state.json:  # one document at the end (the job): no event stream to mix in
             for event in events:
                 final = event if event.final else final
         else:
-            with state.err.status(f"job {job_id}: waiting for the first poll") as status:
+            line = _Live(lambda: f"{shown} ({int(time.monotonic() - started)} s)")
+            with state.err.status(line):
                 for event in events:
                     state.err.print(_describe(event))
                     current = event.new_state or event.type.value
-                    status.update(f"job {job_id}: {current} ({int(time.monotonic() - started)} s)")
+                    shown = f"job {job_id}: {current}"
                     final = event if event.final else final
     if final is None:  # pragma: no cover - a watch always ends with a final event
         raise JobFailedError(job_id, "UNKNOWN")
