@@ -58,6 +58,8 @@ class Peer:
     version: str
     module: str
     setup: str
+    extra: tuple[str, ...] = ()
+    """More packages to install beside it (dependencies it needs but does not declare)."""
 
 
 _OPENAPI = """
@@ -106,7 +108,8 @@ def parse(content):
     Peer(
         "ebi-slurpy",
         "ebi-slurpy==0.1.1",
-        "openapi-generator per version (urllib3 sync, aiohttp async), v0.0.40-v0.0.42",
+        "openapi-generator per version (urllib3 sync, aiohttp async), v0.0.40-v0.0.42; "
+        "urllib3 installed by hand (used, not declared)",
         "v0.0.42",
         "slurpy.v0042",
         _OPENAPI.format(
@@ -115,6 +118,7 @@ def parse(content):
             model="OpenAPIJobInfoResp",
             nodes_call="get_nodes",
         ),
+        extra=("urllib3",),
     ),
     Peer(
         "aind-slurm-rest-v2",
@@ -149,7 +153,7 @@ def parse(content):
 NOT_RUNNABLE = {
     "pyslurm": "Cython bindings to libslurm, not REST: builds only against the headers and "
     "library of one installed Slurm release, and talks to slurmctld directly; the clusters "
-    "here live in chroots with no libslurm on the host (install attempt: see notes)",
+    "here live in chroots with no libslurm on the host; pip install pyslurm",
     "submitit": "not a REST client: submits with sbatch and polls squeue/sacct as "
     "subprocesses, so there is no nodes.list or JSON parsing to compare",
     "openapi-slurm-0-0-38-client": "openapi-generator client of v0.0.38 only (Slurm 22.05); "
@@ -206,10 +210,11 @@ def make_venv(peer: Peer) -> Path:
         subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(where)], check=True)
         python = where / "bin" / "python"
         cmd = [uv, "pip", "install", "-q", "--python", str(python), peer.install, "httpx"]
+        cmd += peer.extra
     else:
         subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
         python = where / "bin" / "python"
-        cmd = [str(python), "-m", "pip", "install", "-q", peer.install, "httpx"]
+        cmd = [str(python), "-m", "pip", "install", "-q", peer.install, "httpx", *peer.extra]
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=900)
     return python
 
@@ -276,23 +281,20 @@ def measure(peer: Peer, cluster: Any, quick: bool, jobs: int) -> dict[str, Any]:
 
 
 def try_pyslurm() -> str:
-    """Try to install pyslurm into a throwaway venv; the last line of the failure."""
+    """Try to install pyslurm into a throwaway venv; why it failed, in one line."""
     where = VENVS / "pyslurm"
     shutil.rmtree(where, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
     result = subprocess.run(
-        [str(where / "bin" / "python"), "-m", "pip", "install", "-q", "pyslurm"],
+        [str(where / "bin" / "python"), "-m", "pip", "install", "pyslurm"],
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     if result.returncode == 0:
         return "installed (unexpected): measure it by hand"
-    lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
-    found = [
-        ln
-        for ln in lines
-        if "slurm" in ln.lower() and ("error" in ln.lower() or "not found" in ln.lower())
-    ]
-    return (found or lines or ["install failed"])[-1][:200]
+    output = result.stdout + "\n" + result.stderr  # pip shows the build's output on stdout
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    found = [ln for ln in lines if ln.startswith("RuntimeError") or "Cannot locate" in ln]
+    return (found or lines or ["install failed"])[0][:200]
 
 
 def markdown(results: dict[str, Any]) -> str:
