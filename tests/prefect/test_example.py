@@ -31,11 +31,6 @@ def _load_example() -> ModuleType:
 async def test_ml_pipeline_example(
     slurm_cluster: LocalSlurmCluster, cluster_credentials: SlurmCredentials, work_dir: Path
 ) -> None:
-    async with cluster_credentials.get_async_client() as client:
-        if await client.negotiate() == "v0.0.38":
-            # TrainingJob falls back to its watchdog where B: signals are refused, but only
-            # in its own execute(); a JobGraph submits specs, so the fallback never runs.
-            pytest.skip("slurm_core gap: TrainingJob checkpointing inside a JobGraph on v0.0.38")
     example = _load_example()
     await cluster_credentials.save("ml-example", overwrite=True)
 
