@@ -28,14 +28,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[dev,fast]")
+    session.install("-e", ".[dev,fast,cli]")
     session.run("mypy", "--strict", "slurm_core")
 
 
 @nox.session
 def core(session: nox.Session) -> None:
     """Unit tests plus integration tests against the real local clusters."""
-    session.install("-e", ".[dev,fast]")
+    session.install("-e", ".[dev,fast,cli]")
     session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
 
 
@@ -63,7 +63,7 @@ def dagster(session: nox.Session) -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    session.install("-e", ".[dev,fast]")
+    session.install("-e", ".[dev,fast,cli]")
     session.run("pytest", "tests/unit", *session.posargs)
 
 
