@@ -34,8 +34,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """Unit tests plus integration tests against the real local clusters."""
-    session.install("-e", ".[dev,fast,cli]")
+    """Unit tests plus integration tests against the real local clusters (and the docs
+    site's ``mkdocs build --strict``, a test of its own)."""
+    session.install("-e", ".[dev,fast,cli,docs]")
     session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
 
 
@@ -63,7 +64,7 @@ def dagster(session: nox.Session) -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    session.install("-e", ".[dev,fast,cli]")
+    session.install("-e", ".[dev,fast,cli,docs]")
     session.run("pytest", "tests/unit", *session.posargs)
 
 

@@ -22,19 +22,14 @@ import httpx
 import jwt
 import pytest
 from test_analytics_helpers import T0, MiniSlurm, acct_job, tres
+from typer.testing import CliRunner, Result  # the cli extra: installed by every test env
 
 from slurm_core import SlurmClient
 from slurm_core.analytics import AuditLog
+from slurm_core.cli._app import app, hoist_globals
+from slurm_core.cli._state import CliState
 from slurm_core.config import ClientSettings
 from slurm_core.testing import FakeSlurmServer
-
-try:  # the cli extra (typer, rich)
-    from typer.testing import CliRunner, Result
-
-    from slurm_core.cli._app import app, hoist_globals
-    from slurm_core.cli._state import CliState
-except ImportError as missing:  # pragma: no cover - without the extra
-    pytest.skip(f"the cli extra is not installed: {missing}", allow_module_level=True)
 
 
 def make_token(seconds: float, user: str = "testuser") -> str:
