@@ -9,7 +9,6 @@ tests whose pending jobs must not keep these waiting.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -156,8 +155,4 @@ def test_a_failing_job_exits_3(slurm_cluster: LocalSlurmCluster, tmp_path: Path)
     assert f"job {job_id} ended FAILED" in error["error"]
 
 
-_NO_CLI = importlib.util.find_spec("typer") is None or importlib.util.find_spec("rich") is None
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(_NO_CLI, reason="the cli extra (typer, rich) is not installed"),
-]
+pytestmark = pytest.mark.integration  # needs the cli extra, which every test env installs

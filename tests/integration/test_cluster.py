@@ -199,9 +199,7 @@ def test_run_executes_inside_the_root(slurm_cluster: LocalSlurmCluster) -> None:
     assert log.is_file()
 
 
-def test_slurmrestd_can_be_stopped_and_started(
-    slurm_cluster: LocalSlurmCluster, http: httpx.Client
-) -> None:
+def test_slurmrestd_can_be_stopped_and_started(slurm_cluster: LocalSlurmCluster) -> None:
     url = f"/slurm/{newest(slurm_cluster)}/diag"
     headers = auth(slurm_cluster.token(), "alice")
     slurm_cluster.stop_daemon("slurmrestd")
@@ -213,7 +211,9 @@ def test_slurmrestd_can_be_stopped_and_started(
     finally:
         slurm_cluster.start_daemon("slurmrestd")
     assert slurm_cluster.is_running()
-    assert http.get(url, headers=headers).status_code == 200
+    # a fresh connection: the shared client's pooled one died with the old slurmrestd
+    fresh = httpx.get(slurm_cluster.rest_url + url, headers=headers, timeout=10)
+    assert fresh.status_code == 200
 
 
 def test_slurmctld_restart_keeps_jobs(slurm_cluster: LocalSlurmCluster, http: httpx.Client) -> None:
