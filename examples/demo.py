@@ -87,6 +87,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"== starting a real SLURM {RELEASE} cluster (first run builds its root) ...")
     with LocalSlurmCluster(RELEASE) as cluster:
+        ours = cluster.started_here  # leaving the block stops only a cluster started here
         token = StaticToken(cluster.token(lifespan=3600), user_name=cluster.user_name)
         work = cluster.shared_dir / f"demo-{int(time.time())}"
         work.mkdir(mode=0o777)
@@ -96,7 +97,7 @@ def main() -> int:
             started = datetime.now(timezone.utc)
             ok, job_ids = run_pipeline(client, work)
             summarize_costs(client, cluster.user_name, started, job_ids)
-    print(f"== cluster {'stopped' if cluster.started_here else 'left running'}; output in {OUT}")
+    print(f"== cluster {'stopped' if ours else 'left running'}; output in {OUT}")
     return 0 if ok else 1
 
 
