@@ -20,7 +20,7 @@ for an event, so nothing is left running when the watches end.
 """
 
 from ._async import AsyncJobWatch, AsyncWatcher
-from ._core import WatchCore
+from ._core import WatchCore, outcome
 from ._cursor import DeltaMode, delta_mode
 from ._errors import WaitTimeoutError
 from ._events import JobEvent, JobEventType
@@ -41,4 +41,5 @@ __all__ = [
     "WatchCore",
     "WatchOptions",
     "delta_mode",
+    "outcome",
 ]

@@ -334,7 +334,18 @@ class WatchCore:
 
 
 def outcome(event: JobEvent) -> Job:
-    """What ``wait`` returns for a final event: the job, or :class:`JobFailedError`."""
+    """What ``wait`` returns for a final event: the job, or :class:`JobFailedError`.
+
+    For callers that follow a watch themselves (logging every event) and want ``wait``'s
+    verdict on the last one without starting a second watch.
+
+    Example::
+
+        for event in client.jobs.watch(job_id):
+            log.info("%s", event.type.value)
+            if event.final:
+                job = outcome(event)         # raises JobFailedError unless COMPLETED
+    """
     if event.type is JobEventType.COMPLETED and event.job is not None:
         return event.job
     state = str(event.new_state.base) if event.new_state is not None else "UNKNOWN"

@@ -16,9 +16,8 @@ from dagster import MetadataValue
 from slurm_core import Job, SlurmError
 from slurm_core.jobs import AsyncJobBuilder, JobBuilder, JobSpec
 
-# Not exported (yet): the verdict wait() gives for a final event (the job, or
-# JobFailedError). Used so one watch both logs the transitions and decides the outcome.
-from slurm_core.watch._core import outcome
+# wait()'s verdict for a final event, so one watch both logs and decides.
+from slurm_core.watch import outcome
 
 if TYPE_CHECKING:
     from slurm_core import AsyncSlurmClient, SlurmClient

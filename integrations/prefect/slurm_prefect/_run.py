@@ -36,12 +36,7 @@ from slurm_core import AsyncSlurmClient, Job, JobBaseState, SlurmClient, SlurmEr
 from slurm_core.graph import AsyncGraphRun, GraphResult, JobGraph
 from slurm_core.jobs import JobSpec, SubmittedJob
 from slurm_core.jobs.submission import new_submission_key
-from slurm_core.watch import JobEvent, WaitTimeoutError
-
-# ``outcome`` is what ``client.jobs.wait`` decides for a final event (the job, or
-# JobFailedError). slurm_core does not export it yet; the tasks need it because they
-# iterate ``watch`` themselves, to log every event on the way.
-from slurm_core.watch._core import outcome
+from slurm_core.watch import JobEvent, WaitTimeoutError, outcome
 
 if TYPE_CHECKING:
     from slurm_prefect.credentials import SlurmCredentials
