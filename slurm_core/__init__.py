@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # name -> module that defines it (relative to this package)
 _EXPORTS: dict[str, str] = {
@@ -53,7 +53,7 @@ _EXPORTS: dict[str, str] = {
     # options
     "RetryPolicy": "._retry",
     "CircuitBreakerConfig": "._transport",
-    "RequestHooks": "._http",
+    "RequestHooks": "._options",
     # models
     "INFINITE": ".models",
     "Job": ".models",
@@ -226,7 +226,7 @@ if TYPE_CHECKING:
         UnsupportedAPIVersionError,
         UnsupportedOperationError,
     )
-    from ._http import RequestHooks
+    from ._options import RequestHooks
     from ._retry import RetryPolicy
     from ._transport import CircuitBreakerConfig
     from .analytics import (

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 
 from ._exceptions import ConfigurationError
-from ._http import AsyncHTTP, ClientOptions, RequestHooks, SyncHTTP
+from ._http import AsyncHTTP, SyncHTTP
+from ._options import ClientOptions, RequestHooks
 from ._retry import RetryPolicy
 from ._transport import CircuitBreakerConfig
 from ._versions import Adapter

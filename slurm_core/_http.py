@@ -1,4 +1,4 @@
-"""The request engine under ``SlurmClient``/``AsyncSlurmClient``.
+"""The request engine under the clients: send, retry, map errors, observe (options elsewhere).
 
 One pooled ``httpx.Client``/``AsyncClient`` per engine (keep-alive: a new connection per
 call costs ~8x), wrapped as::
@@ -21,12 +21,8 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import inspect
-import json as _json
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -35,6 +31,8 @@ from typing import Any, NoReturn
 import anyio
 import httpx
 
+from slurm_core._body import check_success_body, encode_json
+from slurm_core._errmap import error_from_response
 from slurm_core._exceptions import (
     ConfigurationError,
     RateLimitError,
@@ -43,272 +41,33 @@ from slurm_core._exceptions import (
     SlurmConnectionError,
     SlurmError,
     SlurmTimeoutError,
-    error_from_response,
-    error_from_success,
-    success_body_errors,
 )
+from slurm_core._options import ClientOptions, HookResult, RequestInfo, ResponseInfo
 from slurm_core._redact import (
-    REDACTED,
     install_log_redaction,
     redact_headers,
     redact_text,
     redact_url,
+    scrub_request,
 )
 from slurm_core._retry import (
     IDEMPOTENT_METHODS,
-    RetryPolicy,
     delay_after_exception,
     delay_after_status,
     tls_failure,
 )
-from slurm_core._transport import (
-    CertTypes,
-    CircuitBreakerConfig,
-    TokenBucket,
-    make_async_transport,
-    make_sync_transport,
-)
+from slurm_core._tracing import tracing
+from slurm_core._transport import TokenBucket, make_async_transport, make_sync_transport
+from slurm_core._version import __version__
 from slurm_core.auth import SlurmAuth, TokenProvider
 
-__all__ = [
-    "DEFAULT_LIMITS",
-    "DEFAULT_TIMEOUT",
-    "AsyncHTTP",
-    "ClientOptions",
-    "RequestHooks",
-    "RequestInfo",
-    "ResponseInfo",
-    "SyncHTTP",
-    "check_success_body",
-    "parse_json",
-    "scrub_error",
-]
+__all__ = ["AsyncHTTP", "SyncHTTP"]
 
 logger = logging.getLogger("slurm_core.http")
 install_log_redaction("httpx")  # httpx logs request URLs at INFO
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 Params = Mapping[str, Any] | None
-
-
-# --------------------------------------------------------------------------------------------
-# Options
-# --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class RequestInfo:
-    """What hooks see of a request: redacted URL and headers, never the token."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    attempt: int
-
-
-@dataclasses.dataclass(frozen=True)
-class ResponseInfo:
-    """What hooks see of a response. ``elapsed`` is seconds for this attempt."""
-
-    request: RequestInfo
-    status_code: int
-    elapsed: float
-    headers: Mapping[str, str]
-
-
-HookResult = None | Awaitable[None]
-
-
-@dataclasses.dataclass(frozen=True)
-class RequestHooks:
-    """Callbacks on every attempt. Async engines await them if they return awaitables.
-
-    Example::
-
-        hooks = RequestHooks(on_response=lambda r: metrics.observe(r.status_code, r.elapsed))
-    """
-
-    on_request: Callable[[RequestInfo], HookResult] | None = None
-    on_response: Callable[[ResponseInfo], HookResult] | None = None
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class ClientOptions:
-    """Everything the engine needs; immutable and shareable between sync and async engines.
-
-    ``transport`` replaces the network transport (``httpx.MockTransport`` in tests); then
-    ``verify``, ``cert``, ``uds`` and ``limits`` are not used. ``auth`` may be any
-    ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider` (wrapped in ``SlurmAuth``).
-
-    Example::
-
-        ClientOptions(
-            base_url="https://slurm.example.org:6820",
-            auth=TokenFile("~/.slurm/token", user_name="alice"),
-            verify="/etc/pki/site-ca.pem",
-            retry=RetryPolicy(max_attempts=6),
-            rate_limit=20.0,
-        )
-    """
-
-    base_url: str
-    auth: httpx.Auth | TokenProvider | None = None
-    timeout: httpx.Timeout | float = dataclasses.field(default_factory=lambda: DEFAULT_TIMEOUT)
-    retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
-    verify: bool | str | ssl.SSLContext = True
-    """True (system/certifi CAs), False, a CA bundle file or directory, or an SSLContext."""
-    cert: CertTypes | None = None
-    """Client certificate for mTLS: ``"both.pem"`` or ``("cert.pem", "key.pem"[, password])``."""
-    uds: str | None = None
-    """Unix socket path of slurmrestd (``slurmrestd unix:/path``); base_url then names the host."""
-    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None
-    rate_limit: float | None = None
-    """Client-side limit in requests/second (token bucket, bursts up to one second's worth)."""
-    circuit_breaker: CircuitBreakerConfig | None = dataclasses.field(
-        default_factory=CircuitBreakerConfig
-    )
-    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    limits: httpx.Limits = dataclasses.field(default_factory=lambda: DEFAULT_LIMITS)
-    hooks: RequestHooks | None = None
-    tracing: bool = True
-    """OpenTelemetry spans when ``opentelemetry`` is importable (never a hard dependency)."""
-
-    def __repr__(self) -> str:
-        # headers may carry credentials set by hand; base_url may carry userinfo.
-        fields = []
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "headers":
-                value = redact_headers(value)
-            elif f.name == "base_url":
-                value = redact_url(value)
-            fields.append(f"{f.name}={value!r}")
-        return f"ClientOptions({', '.join(fields)})"
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------------
-def _user_agent() -> str:
-    try:
-        from slurm_core import __version__ as version
-    except ImportError:  # pragma: no cover
-        version = "0"
-    return f"slurm-client/{version} httpx/{httpx.__version__}"
-
-
-def _dumps(value: Any) -> bytes:
-    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-try:  # orjson is ~5x faster for big job lists; optional ("fast" extra).
-    import orjson as _orjson
-
-    def _dumps_fast(value: Any) -> bytes:
-        try:
-            return _orjson.dumps(value)
-        except TypeError:  # e.g. int > 64 bit, non-str keys: the stdlib copes
-            return _dumps(value)
-
-    _loads: Callable[[bytes], Any] = _orjson.loads
-    _encode: Callable[[Any], bytes] = _dumps_fast
-except ImportError:  # pragma: no cover - exercised when orjson is absent
-    _loads = _json.loads
-    _encode = _dumps
-
-
-_NO_BODY: Any = object()
-
-
-def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
-    """Decode a response body as JSON, raising :class:`ResponseValidationError` if it is not.
-
-    Example::
-
-        data = parse_json(http.request("GET", "/slurm/v0.0.40/jobs"), what="jobs")
-    """
-    content = response.content
-    for_what = f" for {what}" if what else ""
-    if not content:
-        raise ResponseValidationError(f"empty response body{for_what}", response=response)
-    try:
-        return _loads(content)
-    except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are
-        hint = " (truncated?)" if content.rstrip()[-1:] not in (b"}", b"]") else ""
-        raise ResponseValidationError(
-            f"response body is not valid JSON{for_what}{hint}: "
-            f"{type(exc).__name__} at byte {getattr(exc, 'pos', '?')}",
-            response=response,
-        ) from exc
-
-
-def check_success_body(response: httpx.Response, body: Any = _NO_BODY) -> None:
-    """Raise the typed error a 2xx answer reports in its body; log its ``warnings``.
-
-    See :data:`~slurm_core._exceptions.INFORMATIONAL_ERRNOS` for the error numbers that do
-    not count. ``body`` is the decoded body if the caller has it; a body that is not JSON
-    carries nothing to check.
-    """
-    if body is _NO_BODY:
-        content = response.content
-        if not content:
-            return
-        try:
-            body = _loads(content)
-        except ValueError:
-            return
-    if not isinstance(body, dict) or not (
-        body.get("errors") or body.get("warnings") or body.get("status")
-    ):
-        return
-    errors, warnings = success_body_errors(body)
-    if warnings:
-        request = response.request
-        # A write's warnings matter ("Required node not available" for a submission); a
-        # read's are chatter ("found nothing", "Unable to find partition").
-        level = logging.DEBUG if request.method == "GET" else logging.WARNING
-        if logger.isEnabledFor(level):
-            logger.log(
-                level,
-                "slurmrestd warns about %s %s: %s",
-                request.method,
-                redact_url(request.url),
-                redact_text("; ".join(str(w) for w in warnings)),
-            )
-    if errors:
-        raise error_from_success(response, body, errors)
-
-
-_CREDENTIAL_HEADERS = ("x-slurm-user-token", "authorization")
-
-
-def scrub_error(exc: BaseException) -> None:
-    """Drop credentials from every request reachable from ``exc`` and its chain.
-
-    The engine scrubs the request that failed; an error raised later, while parsing a 2xx
-    answer (a malformed body, an object missing from it), still holds that answer and its
-    request. Tokens are only replaced on such paths: a header write costs ~5 us.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        for attr in ("response", "request"):
-            try:
-                value = getattr(current, attr, None)
-            except RuntimeError:  # httpx errors without a request raise on access
-                continue
-            if isinstance(value, httpx.Response):
-                try:
-                    value = value.request
-                except RuntimeError:
-                    continue
-            if isinstance(value, httpx.Request):
-                headers = value.headers
-                for name in _CREDENTIAL_HEADERS:
-                    if name in headers:
-                        headers[name] = REDACTED
-        current = current.__cause__ or current.__context__
 
 
 _TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
@@ -317,18 +76,6 @@ _TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
     httpx.WriteTimeout: "write",
     httpx.PoolTimeout: "pool",
 }
-
-_otel_cache: list[Any] = []  # [the opentelemetry.trace module, or None], looked up once
-
-
-def _otel_trace() -> Any:
-    """``opentelemetry.trace`` if importable, else None. Imported lazily, never required."""
-    if not _otel_cache:
-        try:
-            _otel_cache.append(importlib.import_module("opentelemetry.trace"))
-        except ImportError:
-            _otel_cache.append(None)
-    return _otel_cache[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +99,7 @@ class _BaseHTTP:
         auth = options.auth
         self._auth: httpx.Auth | None = SlurmAuth(auth) if isinstance(auth, TokenProvider) else auth
         self._headers = {
-            "User-Agent": _user_agent(),
+            "User-Agent": f"slurm-client/{__version__} httpx/{httpx.__version__}",
             "Accept": "application/json",
             **options.headers,
         }
@@ -361,8 +108,7 @@ class _BaseHTTP:
         self._on_request = hooks.on_request if hooks else None
         self._on_response = hooks.on_response if hooks else None
         self._hooked = self._on_request is not None or self._on_response is not None
-        self._otel: Any = _otel_trace() if options.tracing else None
-        self._tracer: Any = self._otel.get_tracer("slurm_core.http") if self._otel else None
+        self._tracing = tracing(options.tracing)
 
     def _transport_args(self) -> dict[str, Any]:
         o = self.options
@@ -397,7 +143,7 @@ class _BaseHTTP:
     ) -> httpx.Request:
         content: bytes | None = None
         if json is not None:
-            content = _encode(json)
+            content = encode_json(json)
             headers = {"Content-Type": "application/json", **(headers or {})}
         try:
             return client.build_request(
@@ -479,14 +225,6 @@ class _BaseHTTP:
         )
 
     # -- observing ---------------------------------------------------------------------
-    @staticmethod
-    def _scrub(request: httpx.Request) -> None:
-        """Drop credentials from a failed request (reachable from the exception)."""
-        headers = request.headers
-        for name in _CREDENTIAL_HEADERS:
-            if name in headers:
-                headers[name] = REDACTED
-
     def _request_info(self, request: httpx.Request, attempt: int) -> RequestInfo:
         return RequestInfo(
             request.method,
@@ -526,42 +264,6 @@ class _BaseHTTP:
                 self._policy.max_attempts,
             )
 
-    def _start_span(self, request: httpx.Request) -> Any:
-        if self._tracer is None:
-            return None
-        span = self._tracer.start_span(
-            f"slurmrestd {request.method}", kind=self._otel.SpanKind.CLIENT
-        )
-        # Without an SDK configured spans do not record: skip building attributes.
-        if span.is_recording():
-            url = request.url
-            span.set_attributes(
-                {
-                    "http.request.method": request.method,
-                    "url.full": redact_url(url),
-                    "server.address": url.host,
-                    "server.port": url.port or (443 if url.scheme == "https" else 80),
-                }
-            )
-        return span
-
-    def _end_span(
-        self, span: Any, status: int | None, attempt: int, exc: BaseException | None
-    ) -> None:
-        try:
-            if span.is_recording():
-                if status is not None:
-                    span.set_attribute("http.response.status_code", status)
-                if attempt > 1:
-                    span.set_attribute("http.request.resend_count", attempt - 1)
-                if exc is not None:
-                    span.set_attribute("error.type", type(exc).__name__)
-                    span.set_status(
-                        self._otel.Status(self._otel.StatusCode.ERROR, type(exc).__name__)
-                    )
-        finally:
-            span.end()
-
     def _fail(
         self,
         request: httpx.Request,
@@ -570,9 +272,9 @@ class _BaseHTTP:
         attempt: int,
         exc: BaseException,
     ) -> NoReturn:
-        self._scrub(request)  # the exception keeps the request reachable
-        if span is not None:
-            self._end_span(span, status, attempt, exc)
+        scrub_request(request)  # the exception keeps the request reachable
+        if span is not None and self._tracing is not None:
+            self._tracing.end(span, status, attempt, exc)
         raise exc
 
 
@@ -615,7 +317,7 @@ class SyncHTTP(_BaseHTTP):
         """
         request = self._build(self._client, method, path, params, json, headers)
         idempotent = self._idempotent(request.method, idempotent)
-        span = self._start_span(request)
+        span = self._tracing.start(request) if self._tracing is not None else None
         attempt, status = 0, None
         try:
             while True:
@@ -637,8 +339,8 @@ class SyncHTTP(_BaseHTTP):
                     self._on_response(self._response_info(info, response, elapsed))
                 delay = self._after_response(request, response, elapsed, attempt, idempotent)
                 if delay is None:
-                    if span is not None:
-                        self._end_span(span, status, attempt, None)
+                    if span is not None and self._tracing is not None:
+                        self._tracing.end(span, status, attempt, None)
                     return response
                 response.close()
                 self._sleep(delay)
@@ -696,7 +398,7 @@ class AsyncHTTP(_BaseHTTP):
         """Async :meth:`SyncHTTP.request`."""
         request = self._build(self._client, method, path, params, json, headers)
         idempotent = self._idempotent(request.method, idempotent)
-        span = self._start_span(request)
+        span = self._tracing.start(request) if self._tracing is not None else None
         attempt, status = 0, None
         try:
             while True:
@@ -720,8 +422,8 @@ class AsyncHTTP(_BaseHTTP):
                     )
                 delay = self._after_response(request, response, elapsed, attempt, idempotent)
                 if delay is None:
-                    if span is not None:
-                        self._end_span(span, status, attempt, None)
+                    if span is not None and self._tracing is not None:
+                        self._tracing.end(span, status, attempt, None)
                     return response
                 await response.aclose()
                 await self._sleep(delay)

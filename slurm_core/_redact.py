@@ -21,6 +21,8 @@ __all__ = [
     "redact_headers",
     "redact_text",
     "redact_url",
+    "scrub_error",
+    "scrub_request",
 ]
 
 REDACTED = "<redacted>"
@@ -157,3 +159,40 @@ def install_log_redaction(logger_name: str = "httpx") -> None:
     target = logging.getLogger(logger_name)
     if not any(isinstance(f, RedactingFilter) for f in target.filters):
         target.addFilter(RedactingFilter())
+
+
+_CREDENTIAL_HEADERS = ("x-slurm-user-token", "authorization")
+
+
+def scrub_request(request: httpx.Request) -> None:
+    """Replace the credential headers of a request that an exception keeps reachable."""
+    headers = request.headers
+    for name in _CREDENTIAL_HEADERS:
+        if name in headers:
+            headers[name] = REDACTED
+
+
+def scrub_error(exc: BaseException) -> None:
+    """Drop credentials from every request reachable from ``exc`` and its chain.
+
+    The engine scrubs the request that failed; an error raised later, while parsing a 2xx
+    answer (a malformed body, an object missing from it), still holds that answer and its
+    request. Tokens are only replaced on such paths: a header write costs ~5 us.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for attr in ("response", "request"):
+            try:
+                value = getattr(current, attr, None)
+            except RuntimeError:  # httpx errors without a request raise on access
+                continue
+            if isinstance(value, httpx.Response):
+                try:
+                    value = value.request
+                except RuntimeError:
+                    continue
+            if isinstance(value, httpx.Request):
+                scrub_request(value)
+        current = current.__cause__ or current.__context__

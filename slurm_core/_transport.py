@@ -27,13 +27,9 @@ from collections.abc import Callable
 
 import httpx
 
-from slurm_core._exceptions import (
-    CircuitOpenError,
-    ConfigurationError,
-    ServerError,
-    error_class_for,
-)
-from slurm_core._exceptions import parse_error_entries as _parse_entries
+from slurm_core._errmap import error_class_for
+from slurm_core._errmap import parse_error_entries as _parse_entries
+from slurm_core._exceptions import CircuitOpenError, ConfigurationError, ServerError
 
 __all__ = [
     "AsyncCircuitBreakerTransport",

@@ -41,13 +41,9 @@ import anyio.to_thread
 import httpx
 import jwt
 
-from slurm_core._exceptions import (
-    AuthenticationError,
-    ConfigurationError,
-    SlurmError,
-    error_class_for,
-)
-from slurm_core._exceptions import parse_error_entries as _parse_entries
+from slurm_core._errmap import error_class_for
+from slurm_core._errmap import parse_error_entries as _parse_entries
+from slurm_core._exceptions import AuthenticationError, ConfigurationError, SlurmError
 from slurm_core._redact import REDACTED, Secret, redact_text
 
 __all__ = [

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from slurm_core._exceptions import ConfigurationError
-from slurm_core._http import ClientOptions
+from slurm_core._options import ClientOptions
 from slurm_core.auth import JWTKeyAuth, StaticToken, TokenCommand, TokenFile, TokenProvider
 
 if sys.version_info >= (3, 11):

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .._exceptions import NotFoundError, ResponseValidationError, parse_error_entries
-from .._http import check_success_body, parse_json
+from .._body import check_success_body, parse_json
+from .._errmap import parse_error_entries
+from .._exceptions import NotFoundError, ResponseValidationError
 from .._redact import redact_url
 from ..models import (
     QOS,

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from .._exceptions import parse_error_entries
+from .._errmap import parse_error_entries
 from ..jobs._units import ArraySpec, GresRequest, parse_gres
 from ..jobs.dependency import Dependency
 from ..jobs.spec import Exclusive, JobSpec, MailType, SignalSpec, SubmittedJob

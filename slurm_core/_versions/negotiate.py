@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from .._body import parse_json
 from .._exceptions import (
     AuthenticationError,
     PermissionDeniedError,
@@ -32,7 +33,6 @@ from .._exceptions import (
     SlurmAPIError,
     UnsupportedAPIVersionError,
 )
-from .._http import parse_json
 from .adapters import CLIENT_VERSIONS
 from .base import Request, gc_paused
 

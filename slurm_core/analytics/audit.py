@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from .._http import RequestHooks, RequestInfo, ResponseInfo
+from .._options import RequestHooks, RequestInfo, ResponseInfo
 from ..auth import TokenProvider
 from ._common import UTC
 

@@ -35,7 +35,7 @@ from .._exceptions import (
     SlurmError,
     UnsupportedAPIVersionError,
 )
-from .._http import RequestHooks, ResponseInfo
+from .._options import RequestHooks, ResponseInfo
 from .._redact import redact_text
 from ._config import token_status
 from ._render import table

@@ -16,7 +16,8 @@ from typing import TypeVar
 import httpx
 
 from .._exceptions import SlurmError
-from .._http import AsyncHTTP, SyncHTTP, scrub_error
+from .._http import AsyncHTTP, SyncHTTP
+from .._redact import scrub_error
 from .._versions import ADAPTERS, Adapter, Request
 from .._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
 

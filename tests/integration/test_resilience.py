@@ -35,7 +35,7 @@ from slurm_core import (
     SlurmClient,
     StaticToken,
 )
-from slurm_core._http import RequestInfo
+from slurm_core._options import RequestInfo
 from slurm_core._transport import circuit_state, reset_circuit_breakers
 from slurm_core.testing.cluster import LocalSlurmCluster
 

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from slurm_core._http import AsyncHTTP, ClientOptions, SyncHTTP
+from slurm_core._http import AsyncHTTP, SyncHTTP
+from slurm_core._options import ClientOptions
 from slurm_core._transport import reset_circuit_breakers
 
 BASE_URL = "http://slurm.test:6820"

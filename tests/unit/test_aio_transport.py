@@ -14,7 +14,8 @@ import pytest
 
 from slurm_core import AsyncSlurmClient, StaticToken
 from slurm_core._aio import AsyncioTransport
-from slurm_core._http import AsyncHTTP, ClientOptions
+from slurm_core._http import AsyncHTTP
+from slurm_core._options import ClientOptions
 from slurm_core._retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from slurm_core._exceptions import CircuitOpenError, NotFoundError, ServerError, SlurmError
-from slurm_core._http import AsyncHTTP, ClientOptions, SyncHTTP
+from slurm_core._http import AsyncHTTP, SyncHTTP
+from slurm_core._options import ClientOptions
 from slurm_core._retry import RetryPolicy
 from slurm_core._transport import (
     AsyncCircuitBreakerTransport,

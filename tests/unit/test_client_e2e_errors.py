@@ -42,7 +42,7 @@ from slurm_core import (
     StaticToken,
     UnsupportedOperationError,
 )
-from slurm_core._exceptions import INFORMATIONAL_ERRNOS
+from slurm_core._errmap import INFORMATIONAL_ERRNOS
 from slurm_core._versions.negotiate import clear_cache
 
 pytestmark = pytest.mark.anyio

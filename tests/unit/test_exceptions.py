@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slurm_core._errmap import error_from_response, parse_error_entries
 from slurm_core._exceptions import (
     AuthenticationError,
     CircuitOpenError,
@@ -31,8 +32,6 @@ from slurm_core._exceptions import (
     SlurmErrorEntry,
     SlurmTimeoutError,
     UnsupportedAPIVersionError,
-    error_from_response,
-    parse_error_entries,
 )
 
 LIVE = Path(__file__).resolve().parents[1] / "data" / "live-errors"  # real answers, copied

@@ -27,6 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slurm_core._body import parse_json
 from slurm_core._exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -39,16 +40,10 @@ from slurm_core._exceptions import (
     SlurmError,
     SlurmTimeoutError,
 )
-from slurm_core._http import (
-    AsyncHTTP,
-    ClientOptions,
-    RequestHooks,
-    RequestInfo,
-    ResponseInfo,
-    SyncHTTP,
-    parse_json,
-)
+from slurm_core._http import AsyncHTTP, SyncHTTP
+from slurm_core._options import ClientOptions, RequestHooks, RequestInfo, ResponseInfo
 from slurm_core._retry import RetryPolicy, backoff_delay, parse_retry_after
+from slurm_core._tracing import Tracing
 from slurm_core.auth import CallableAuth, StaticToken
 
 pytestmark = pytest.mark.anyio
@@ -815,6 +810,9 @@ class _FakeOtel:
     def Status(code: str, description: str) -> tuple[str, str]:
         return (code, description)
 
+    def get_tracer(self, name: str) -> _FakeOtel:
+        return self
+
     def start_span(self, name: str, kind: str) -> _FakeSpan:
         span = _FakeSpan(name, kind)
         self.spans.append(span)
@@ -824,7 +822,7 @@ class _FakeOtel:
 async def test_one_span_per_request_with_redacted_url(engine_factory: EngineFactory) -> None:
     eng = engine_factory(Script(503, 200, httpx.Response(404)), **NO_BREAKER)
     otel = _FakeOtel()
-    eng.http._otel, eng.http._tracer = otel, otel
+    eng.http._tracing = Tracing(otel)
     await eng.request("GET", f"/slurm/v0.0.40/jobs?token={TOKEN}")
     with pytest.raises(NotFoundError):
         await eng.request("DELETE", "/slurm/v0.0.40/job/1")
@@ -840,7 +838,7 @@ async def test_one_span_per_request_with_redacted_url(engine_factory: EngineFact
 
 
 def test_tracing_off_or_absent() -> None:
-    assert SyncHTTP(ClientOptions(base_url=BASE_URL, tracing=False))._tracer is None
+    assert SyncHTTP(ClientOptions(base_url=BASE_URL, tracing=False))._tracing is None
 
 
 # --- TLS: custom CA, mutual TLS (certificates made with the openssl CLI) --------------------

@@ -1,0 +1,123 @@
+"""Client options: what the request engine is given, and the types its hooks receive.
+
+Example::
+
+    ClientOptions(base_url="http://slurm:6820", auth=StaticToken(token, "alice"),
+                  hooks=RequestHooks(on_response=lambda r: print(r.status_code, r.elapsed)))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+
+import httpx
+
+from slurm_core._redact import redact_headers, redact_url
+from slurm_core._retry import RetryPolicy
+from slurm_core._transport import CertTypes, CircuitBreakerConfig
+from slurm_core.auth import TokenProvider
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "ClientOptions",
+    "HookResult",
+    "RequestHooks",
+    "RequestInfo",
+    "ResponseInfo",
+]
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestInfo:
+    """What hooks see of a request: redacted URL and headers, never the token."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    attempt: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseInfo:
+    """What hooks see of a response. ``elapsed`` is seconds for this attempt."""
+
+    request: RequestInfo
+    status_code: int
+    elapsed: float
+    headers: Mapping[str, str]
+
+
+HookResult = None | Awaitable[None]
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestHooks:
+    """Callbacks on every attempt. Async engines await them if they return awaitables.
+
+    Example::
+
+        hooks = RequestHooks(on_response=lambda r: metrics.observe(r.status_code, r.elapsed))
+    """
+
+    on_request: Callable[[RequestInfo], HookResult] | None = None
+    on_response: Callable[[ResponseInfo], HookResult] | None = None
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ClientOptions:
+    """Everything the engine needs; immutable and shareable between sync and async engines.
+
+    ``transport`` replaces the network transport (``httpx.MockTransport`` in tests); then
+    ``verify``, ``cert``, ``uds`` and ``limits`` are not used. ``auth`` may be any
+    ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider` (wrapped in ``SlurmAuth``).
+
+    Example::
+
+        ClientOptions(
+            base_url="https://slurm.example.org:6820",
+            auth=TokenFile("~/.slurm/token", user_name="alice"),
+            verify="/etc/pki/site-ca.pem",
+            retry=RetryPolicy(max_attempts=6),
+            rate_limit=20.0,
+        )
+    """
+
+    base_url: str
+    auth: httpx.Auth | TokenProvider | None = None
+    timeout: httpx.Timeout | float = dataclasses.field(default_factory=lambda: DEFAULT_TIMEOUT)
+    retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    verify: bool | str | ssl.SSLContext = True
+    """True (system/certifi CAs), False, a CA bundle file or directory, or an SSLContext."""
+    cert: CertTypes | None = None
+    """Client certificate for mTLS: ``"both.pem"`` or ``("cert.pem", "key.pem"[, password])``."""
+    uds: str | None = None
+    """Unix socket path of slurmrestd (``slurmrestd unix:/path``); base_url then names the host."""
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None
+    rate_limit: float | None = None
+    """Client-side limit in requests/second (token bucket, bursts up to one second's worth)."""
+    circuit_breaker: CircuitBreakerConfig | None = dataclasses.field(
+        default_factory=CircuitBreakerConfig
+    )
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    limits: httpx.Limits = dataclasses.field(default_factory=lambda: DEFAULT_LIMITS)
+    hooks: RequestHooks | None = None
+    tracing: bool = True
+    """OpenTelemetry spans when ``opentelemetry`` is importable (never a hard dependency)."""
+
+    def __repr__(self) -> str:
+        # headers may carry credentials set by hand; base_url may carry userinfo.
+        fields = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "headers":
+                value = redact_headers(value)
+            elif f.name == "base_url":
+                value = redact_url(value)
+            fields.append(f"{f.name}={value!r}")
+        return f"ClientOptions({', '.join(fields)})"
