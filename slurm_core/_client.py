@@ -38,7 +38,7 @@ from .resources import (
     Partitions,
     Reservations,
 )
-from .resources._base import ClientCore, Op, run_async, run_sync
+from ._engine import ClientCore, Op, run_async, run_sync
 from .resources.dependencies import AsyncDependencies, Dependencies
 
 __all__ = ["AsyncSlurmClient", "SlurmClient"]

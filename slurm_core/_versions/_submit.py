@@ -46,11 +46,12 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import httpx
 
 from .._errmap import parse_error_entries
+from .._exceptions import UnsupportedOperationError
 from ..jobs._units import ArraySpec, GresRequest, parse_gres
 from ..jobs.dependency import Dependency
 from ..jobs.spec import Exclusive, JobSpec, MailType, SignalSpec, SubmittedJob
@@ -58,10 +59,23 @@ from ..jobs.submission import comment_with_key, split_comment
 from ..jobs.training import watchdog_instead
 from ..models import INFINITE, Job
 from ._decode import boolean, count, text
+from ._responses import ResponseParser
 from ._validate import as_minutes
 
-if TYPE_CHECKING:
-    from .base import Adapter
+
+class WireFlags(Protocol):
+    """What the submission format is built from: an adapter's class attributes."""
+
+    @property
+    def version(self) -> str: ...
+    @property
+    def number_wrappers(self) -> bool: ...
+    @property
+    def environment_as_object(self) -> bool: ...
+    @property
+    def script_in_job(self) -> bool: ...
+    def other_versions(self) -> Sequence[str]: ...
+
 
 __all__ = [
     "DEFAULT_PATH",
@@ -96,6 +110,8 @@ class SubmitFormat:
     """v0.0.38: the sbatch-option style fields (``nodes`` list, ``gpus``, ``exclusive``...)."""
     wrapped_begin: bool
     """v0.0.40+: ``begin_time`` is a number wrapper (v0.0.39: a plain epoch)."""
+    other_versions: tuple[str, ...] = ()
+    """The other versions the client speaks (a refusal names where an option works)."""
 
     def number(self, value: object) -> Any:
         if not self.wrapped_numbers:  # 22.05 takes "UNLIMITED" too; the schema says integer
@@ -109,7 +125,7 @@ _INFINITE32: Final = 0xFFFFFFFF  # Slurm's INFINITE for 32-bit numbers
 _FORMATS: dict[str, SubmitFormat] = {}
 
 
-def submit_format(adapter: Adapter) -> SubmitFormat:
+def submit_format(adapter: WireFlags) -> SubmitFormat:
     """The submission format of ``adapter``'s version (built from its class attributes)."""
     fmt = _FORMATS.get(adapter.version)
     if fmt is None:
@@ -121,6 +137,7 @@ def submit_format(adapter: Adapter) -> SubmitFormat:
             script_in_job=adapter.script_in_job,
             legacy_options=legacy,
             wrapped_begin=not legacy and adapter.version != "v0.0.39",
+            other_versions=tuple(adapter.other_versions()),
         )
     return fmt
 
@@ -166,11 +183,7 @@ def _mail_list(types: Sequence[MailType]) -> list[str]:
 
 
 def _unsupported(fmt: SubmitFormat, operation: str) -> Exception:
-    from .adapters import CLIENT_VERSIONS
-    from .base import UnsupportedOperationError
-
-    later = [v for v in CLIENT_VERSIONS if v != fmt.version]
-    return UnsupportedOperationError(operation, fmt.version, later)
+    return UnsupportedOperationError(operation, fmt.version, list(fmt.other_versions))
 
 
 def _signal(sig: SignalSpec, fmt: SubmitFormat) -> dict[str, Any]:
@@ -287,7 +300,7 @@ def place_body(
 
 
 def submit_body(
-    adapter: Adapter, specs: Sequence[JobSpec], *, now: float | None = None
+    adapter: WireFlags, specs: Sequence[JobSpec], *, now: float | None = None
 ) -> dict[str, Any]:
     """The ``POST job/submit`` body for one spec, or for the components of a het job.
 
@@ -306,7 +319,7 @@ def submit_body(
 
 
 # ------------------------------------------------------------------ response -> result ----
-def submitted(adapter: Adapter, response: httpx.Response, key: str | None) -> SubmittedJob:
+def submitted(adapter: ResponseParser, response: httpx.Response, key: str | None) -> SubmittedJob:
     """:class:`SubmittedJob` from a 2xx submission answer.
 
     Warnings collect ``warnings``, ``job_submit_user_msg``, and ``errors`` entries of a

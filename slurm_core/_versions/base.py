@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from .._exceptions import UnsupportedOperationError
 from ..models import INFINITE
 from ._responses import ResponseParser, gc_paused
+from ._submit import DEFAULT_PATH, place_body, submit_format
 from ._validate import (
     JobId,
     as_epoch,
@@ -48,6 +49,10 @@ class Request:
     idempotent: bool | None = None
 
 
+_REGISTERED: dict[str, type[Adapter]] = {}
+"""Every concrete adapter class by its version, in definition order (oldest first)."""
+
+
 class Adapter(ResponseParser):
     """Translation for one slurmrestd REST API version. Subclasses set the class attributes.
 
@@ -75,6 +80,13 @@ class Adapter(ResponseParser):
     """v0.0.40+ fill a user's default account only with ``?with_assocs`` (seen on 24.11 and
     26.05); v0.0.38/v0.0.39 have no such parameter (22.05 always sends it)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A registry rather than importing the subclasses back: adapters.py builds on this
+        # module, so this module must not import it.
+        super().__init_subclass__(**kwargs)
+        if "version" in cls.__dict__:
+            _REGISTERED[cls.version] = cls
+
     def __init__(self, server_versions: Sequence[str] = ()) -> None:
         self.server_versions = tuple(server_versions)
         self.slurm = f"/slurm/{self.version}"
@@ -84,10 +96,12 @@ class Adapter(ResponseParser):
         return f"<{type(self).__name__} {self.version}>"
 
     # -- helpers -----------------------------------------------------------------------
-    def _unsupported(self, operation: str, attribute: str) -> UnsupportedOperationError:
-        from .adapters import ADAPTERS
+    def other_versions(self) -> list[str]:
+        """The other REST API versions this client speaks, oldest first."""
+        return [v for v in _REGISTERED if v != self.version]
 
-        have = [v for v, cls in ADAPTERS.items() if getattr(cls, attribute)]
+    def _unsupported(self, operation: str, attribute: str) -> UnsupportedOperationError:
+        have = [v for v, cls in _REGISTERED.items() if getattr(cls, attribute)]
         return UnsupportedOperationError(operation, self.version, have, self.server_versions)
 
     def number(self, value: int | float | object | None) -> Any:
@@ -245,8 +259,6 @@ class Adapter(ResponseParser):
         placed the way the version expects. To translate a typed
         :class:`~slurm_core.jobs.JobSpec`, see :func:`._submit.submit_body`.
         """
-        from ._submit import DEFAULT_PATH, place_body, submit_format
-
         desc = dict(job)
         if "time_limit" in desc and type(desc["time_limit"]) is not dict:
             desc["time_limit"] = self.number(as_minutes(desc["time_limit"]))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from .._client import SlurmClient
-from ..resources._base import Op, run_sync
+from .._engine import Op, run_sync
 
 __all__ = ["CallbackScaler", "NodeScaler", "RestNodeScaler"]
 

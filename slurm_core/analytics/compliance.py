@@ -31,9 +31,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from .._client import AsyncSlurmClient, SlurmClient
+from .._engine import Op, run_async, run_sync
 from .._exceptions import SlurmError
 from ..models import AccountingJob, Association, Node, User
-from ..resources._base import Op, run_async, run_sync
 from ..resources.accounting import _AccountingOps
 from ..resources.nodes import _NodesOps
 from ._common import UTC, TimeRange, as_utc

@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Generic, TypeVar
 
-from ..resources._base import AsyncResource, Op, SyncResource, _Resource
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from ..resources.accounting import _AccountingOps
 from ._common import UTC, TimeRange, as_utc
 from ._export import csv_text, json_text, write_text
@@ -201,7 +201,7 @@ def _names(value: Names, what: str) -> tuple[str, ...]:
     return items
 
 
-class _CostsOps(_Resource):
+class _CostsOps(BaseResource):
     def _report(self, spec: _Spec) -> Op[CostReport]:
         if spec.window is None:
             raise ValueError("costs need a time range: .in_time_range(start, end)")

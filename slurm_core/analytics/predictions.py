@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._exceptions import JobSpecError, SlurmError
 from .._versions.base import JobId
 from ..jobs.spec import JobSpec
 from ..models import AccountingJob, Job, Partition
-from ..resources._base import AsyncResource, Op, SyncResource, _Resource
 from ..resources.accounting import _AccountingOps
 from ..resources.cluster import _PartitionsOps
 from ..resources.jobs import _JobsOps
@@ -197,7 +197,7 @@ def _check(q: float, lookback: timedelta, min_samples: int) -> None:
         raise ValueError(f"min_samples must be an int >= 1, got {min_samples!r}")
 
 
-class _PredictionOps(_Resource):
+class _PredictionOps(BaseResource):
     def _context(
         self, now: datetime, lookback: timedelta
     ) -> Op[tuple[list[Partition], list[Any], list[Job], list[AccountingJob], str | None]]:

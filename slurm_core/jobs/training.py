@@ -52,7 +52,7 @@ import importlib.resources
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from slurm_core._exceptions import JobSpecError
 from slurm_core.jobs.builder import (
@@ -67,8 +67,6 @@ from slurm_core.jobs.spec import JobSpec, SignalSpec, SubmittedJob
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-    from slurm_core._client import AsyncSlurmClient, SlurmClient
 
 __all__ = ["AsyncModelTrainer", "AsyncTrainingJob", "Experiment", "ModelTrainer", "TrainingJob"]
 
@@ -292,6 +290,26 @@ class AsyncTrainingPlan(_Plan[AsyncTrainingJob]):
         return [await b.execute() for b in self.builders()]
 
 
+_B = TypeVar("_B")
+
+
+class _BuilderSource(Protocol[_B]):
+    def submit(self, builder: type[_B], /) -> _B: ...
+
+
+class _Jobs(Protocol):
+    """What a trainer needs of a client: ``client.jobs.submit(TrainingJob)`` (the job
+    descriptions sit below the clients, so they name no client class)."""
+
+    @property
+    def jobs(self) -> _BuilderSource[TrainingJob]: ...
+
+
+class _AsyncJobs(Protocol):
+    @property
+    def jobs(self) -> _BuilderSource[AsyncTrainingJob]: ...
+
+
 class ModelTrainer:
     """Submit one checkpointing GPU training job per experiment.
 
@@ -306,7 +324,7 @@ class ModelTrainer:
         print([j.job_id for j in jobs])
     """
 
-    def __init__(self, client: SlurmClient) -> None:
+    def __init__(self, client: _Jobs) -> None:
         self._client = client
 
     def train_models(self, experiments: Experiments) -> TrainingPlan:
@@ -322,7 +340,7 @@ class AsyncModelTrainer:
         jobs = await AsyncModelTrainer(client).train_models(exps).with_gpus(8).execute()
     """
 
-    def __init__(self, client: AsyncSlurmClient) -> None:
+    def __init__(self, client: _AsyncJobs) -> None:
         self._client = client
 
     def train_models(self, experiments: Experiments) -> AsyncTrainingPlan:

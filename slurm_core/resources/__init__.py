@@ -1,7 +1,7 @@
 """The resource tree of the clients (``client.jobs``, ``client.nodes``, ...).
 
 Each resource has a sync and an async class with the same method names; both run the
-same operations (see :mod:`slurm_core.resources._base`).
+same operations (see :mod:`slurm_core._engine`).
 """
 
 from .accounting import Accounting, AsyncAccounting

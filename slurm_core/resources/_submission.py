@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar, overload
 
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._exceptions import (
     NotFoundError,
     ResponseValidationError,
@@ -41,7 +42,6 @@ from ..jobs.output import OutputReader, SharedFilesystemReader, Stream, output_p
 from ..jobs.spec import JobSpec, SubmittedJob
 from ..jobs.submission import SubmissionUnknownError, job_id_for_key, new_submission_key
 from ..models import Job
-from ._base import AsyncResource, Op, SyncResource, _Resource
 
 __all__ = ["SUBMIT_ATTEMPTS", "AsyncSubmitMixin", "SubmitMixin"]
 
@@ -113,7 +113,7 @@ def _expand_array(jobs: Sequence[Job], array_job_id: int) -> list[Job]:
     return [tasks[t] for t in sorted(tasks)]
 
 
-class _SubmitOps(_Resource):
+class _SubmitOps(BaseResource):
     def _submit(self, specs: Sequence[JobSpec]) -> Op[SubmittedJob]:
         a = yield from self._core.adapter()
         key = specs[0].submission_key or new_submission_key()

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
+from .._engine import ClientCore
 from .._http import AsyncHTTP, SyncHTTP
 from .._versions.base import JobId
 from ..models import Job
-from ._base import ClientCore
-
-if TYPE_CHECKING:  # slurm_core.watch imports the resources: import it when first used
-    from ..watch import AsyncJobWatch, AsyncWatcher, JobWatch, SyncWatcher, WatchOptions
+from ..watch import AsyncJobWatch, AsyncWatcher, JobWatch, SyncWatcher, WatchOptions
 
 __all__ = ["AsyncWatchMixin", "WatchMixin"]
 
@@ -44,8 +41,6 @@ class WatchMixin:
             with _create_lock:
                 watcher = self._watcher
                 if watcher is None:
-                    from ..watch import SyncWatcher
-
                     watcher = self._watcher = SyncWatcher(self._core, self._http)
         return watcher
 
@@ -61,8 +56,6 @@ class WatchMixin:
 
     @watch_options.setter
     def watch_options(self, options: WatchOptions) -> None:
-        from ..watch import WatchOptions
-
         if not isinstance(options, WatchOptions):
             raise TypeError(f"watch_options must be a WatchOptions, got {type(options).__name__}")
         self.watcher.brain.set_options(options)
@@ -125,8 +118,6 @@ class AsyncWatchMixin:
             with _create_lock:
                 watcher = self._watcher
                 if watcher is None:
-                    from ..watch import AsyncWatcher
-
                     watcher = self._watcher = AsyncWatcher(self._core, self._http)
         return watcher
 
@@ -137,8 +128,6 @@ class AsyncWatchMixin:
 
     @watch_options.setter
     def watch_options(self, options: WatchOptions) -> None:
-        from ..watch import WatchOptions
-
         if not isinstance(options, WatchOptions):
             raise TypeError(f"watch_options must be a WatchOptions, got {type(options).__name__}")
         self.watcher.brain.set_options(options)

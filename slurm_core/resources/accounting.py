@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from ..models import QOS, TRES, Account, AccountingJob, Association, User
-from ._base import AsyncResource, Op, SyncResource, _Resource
 
 __all__ = ["Accounting", "AsyncAccounting"]
 
@@ -20,7 +20,7 @@ def _as_set(names: Names | None) -> set[str] | None:
     return {names} if isinstance(names, str) else set(names)
 
 
-class _AccountingOps(_Resource):
+class _AccountingOps(BaseResource):
     def _jobs(
         self, start: Time | None, end: Time | None, users: Names | None, accounts: Names | None
     ) -> Op[list[AccountingJob]]:

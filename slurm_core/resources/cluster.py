@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import builtins
 
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._exceptions import InvalidRequestError, NotFoundError
 from .._versions import validate_name
 from ..models import License, Partition, Reservation
-from ._base import AsyncResource, Op, SyncResource, _Resource
 
 __all__ = [
     "AsyncLicenses",
@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-class _PartitionsOps(_Resource):
+class _PartitionsOps(BaseResource):
     def _list(self) -> Op[builtins.list[Partition]]:
         a = yield from self._core.adapter()
         response = yield a.partitions_list()
@@ -88,7 +88,7 @@ class AsyncPartitions(_PartitionsOps, AsyncResource):
         return await self._run(self._get(name))
 
 
-class _ReservationsOps(_Resource):
+class _ReservationsOps(BaseResource):
     def _list(self) -> Op[builtins.list[Reservation]]:
         a = yield from self._core.adapter()
         response = yield a.reservations_list()
@@ -122,7 +122,7 @@ class AsyncReservations(_ReservationsOps, AsyncResource):
         return await self._run(self._list())
 
 
-class _LicensesOps(_Resource):
+class _LicensesOps(BaseResource):
     def _list(self) -> Op[builtins.list[License]]:
         a = yield from self._core.adapter()
         response = yield a.licenses_list()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._versions import validate_job_id
 from ..jobs.dependency import Dependency
 from ..models import Job
-from ._base import AsyncResource, Op, SyncResource, _Resource
 from .jobs import _JobsOps
 
 if TYPE_CHECKING:  # slurm_core.graph imports the resources through slurm_core.watch
@@ -23,7 +23,7 @@ def _root(job_id: int | str) -> int:
     return int(text)
 
 
-class _DependenciesOps(_Resource):
+class _DependenciesOps(BaseResource):
     def _build(self, job_id: int | str) -> Op[LiveGraph]:
         from ..graph import LiveGraph
 

@@ -10,12 +10,12 @@ import builtins
 from collections.abc import Iterable
 from datetime import timedelta
 
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._exceptions import NotFoundError, SlurmError
 from .._versions import validate_job_id
 from .._versions._parse import job_from_accounting
 from .._versions.base import JobId
 from ..models import Infinite, Job, JobBaseState
-from ._base import AsyncResource, Op, SyncResource, _Resource
 from ._submission import AsyncSubmitMixin, SubmitMixin
 from ._watch import AsyncWatchMixin, WatchMixin
 
@@ -57,7 +57,7 @@ def _filter(
     return out
 
 
-class _JobsOps(_Resource):
+class _JobsOps(BaseResource):
     def _list(
         self,
         user: str | int | None,

@@ -6,9 +6,9 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
+from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._versions import validate_name
 from ..models import Node
-from ._base import AsyncResource, Op, SyncResource, _Resource
 
 __all__ = ["AsyncNodes", "Nodes"]
 
@@ -51,7 +51,7 @@ def _update_fields(
     return fields
 
 
-class _NodesOps(_Resource):
+class _NodesOps(BaseResource):
     def _list(self) -> Op[builtins.list[Node]]:
         a = yield from self._core.adapter()
         response = yield a.nodes_list()

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 
-class _Resource:
+class BaseResource:
     def __init__(self, mock: MockSlurmClient) -> None:
         self._mock = mock
 
@@ -51,7 +51,7 @@ class _Resource:
         return self._mock._call(method, *args, **kwargs)
 
 
-class MockJobs(_Resource):
+class MockJobs(BaseResource):
     def list(
         self,
         *,
@@ -129,7 +129,7 @@ class MockJobs(_Resource):
         return self._call("jobs.wait", job_id, timeout=timeout, max_interval=max_interval)  # type: ignore[no-any-return]
 
 
-class MockNodes(_Resource):
+class MockNodes(BaseResource):
     def list(self) -> builtins.list[Node]:
         return self._call("nodes.list")  # type: ignore[no-any-return]
 
@@ -157,7 +157,7 @@ class MockNodes(_Resource):
         )
 
 
-class MockPartitions(_Resource):
+class MockPartitions(BaseResource):
     def list(self) -> builtins.list[Partition]:
         return self._call("partitions.list")  # type: ignore[no-any-return]
 
@@ -165,17 +165,17 @@ class MockPartitions(_Resource):
         return self._call("partitions.get", name)  # type: ignore[no-any-return]
 
 
-class MockReservations(_Resource):
+class MockReservations(BaseResource):
     def list(self) -> builtins.list[Reservation]:
         return self._call("reservations.list")  # type: ignore[no-any-return]
 
 
-class MockLicenses(_Resource):
+class MockLicenses(BaseResource):
     def list(self) -> builtins.list[License]:
         return self._call("licenses.list")  # type: ignore[no-any-return]
 
 
-class MockAccounting(_Resource):
+class MockAccounting(BaseResource):
     def jobs(
         self,
         *,

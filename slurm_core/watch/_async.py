@@ -15,9 +15,9 @@ from types import TracebackType
 
 import anyio
 
+from .._engine import ClientCore, run_async
 from .._http import AsyncHTTP
 from ..models import Job
-from ..resources._base import ClientCore, run_async
 from ._core import Delivered, Subscription, WatchCore, job_key, outcome
 from ._errors import WaitTimeoutError
 from ._events import JobEvent

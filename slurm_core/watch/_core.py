@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from .._engine import ClientCore, Op
 from .._exceptions import (
     CircuitOpenError,
     InvalidRequestError,
@@ -38,7 +39,6 @@ from .._exceptions import (
 from .._versions import Adapter, Request, validate_job_id
 from .._versions._parse import job_from_accounting
 from ..models import Job
-from ..resources._base import ClientCore, Op
 from ._cursor import Cursor, delta_mode
 from ._events import JobEvent, JobEventType, Track
 from ._policy import IntervalPolicy, WatchOptions

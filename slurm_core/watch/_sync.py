@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 
+from .._engine import ClientCore, run_sync
 from .._http import SyncHTTP
 from ..models import Job
-from ..resources._base import ClientCore, run_sync
 from ._core import Delivered, Subscription, WatchCore, job_key, outcome
 from ._errors import WaitTimeoutError
 from ._events import JobEvent

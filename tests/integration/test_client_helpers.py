@@ -22,7 +22,7 @@ import pytest
 
 from slurm_core import AsyncSlurmClient, JobBaseState, SlurmClient, StaticToken
 from slurm_core._versions import CLIENT_VERSIONS
-from slurm_core.resources._base import Op, run_async, run_sync
+from slurm_core._engine import Op, run_async, run_sync
 from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster
 
 __all__ = [

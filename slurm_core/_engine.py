@@ -1,4 +1,4 @@
-"""The machinery shared by every resource: operations as generators, and two drivers.
+"""The operations engine: operations as sans-I/O generators, and the two drivers that send.
 
 An *operation* is a generator that yields :class:`~slurm_core._versions.Request` objects
 and receives each :class:`httpx.Response` (or has the typed error thrown in), then
@@ -15,13 +15,21 @@ from typing import TypeVar
 
 import httpx
 
-from .._exceptions import SlurmError
-from .._http import AsyncHTTP, SyncHTTP
-from .._redact import scrub_error
-from .._versions import ADAPTERS, Adapter, Request
-from .._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
+from ._exceptions import SlurmError
+from ._http import AsyncHTTP, SyncHTTP
+from ._redact import scrub_error
+from ._versions import ADAPTERS, Adapter, Request
+from ._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
 
-__all__ = ["AsyncResource", "ClientCore", "Op", "SyncResource", "run_async", "run_sync"]
+__all__ = [
+    "AsyncResource",
+    "BaseResource",
+    "ClientCore",
+    "Op",
+    "SyncResource",
+    "run_async",
+    "run_sync",
+]
 
 T = TypeVar("T")
 Op = Generator[Request, httpx.Response, T]
@@ -122,12 +130,12 @@ async def run_async(http: AsyncHTTP, op: Op[T]) -> T:
         op.close()
 
 
-class _Resource:
+class BaseResource:
     def __init__(self, core: ClientCore) -> None:
         self._core = core
 
 
-class SyncResource(_Resource):
+class SyncResource(BaseResource):
     """A resource of :class:`~slurm_core.SlurmClient`: runs operations blocking."""
 
     def __init__(self, core: ClientCore, http: SyncHTTP) -> None:
@@ -138,7 +146,7 @@ class SyncResource(_Resource):
         return run_sync(self._http, op)
 
 
-class AsyncResource(_Resource):
+class AsyncResource(BaseResource):
     """A resource of :class:`~slurm_core.AsyncSlurmClient`: runs operations with ``await``."""
 
     def __init__(self, core: ClientCore, http: AsyncHTTP) -> None:
