@@ -144,9 +144,9 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         self._active = 0  # open connections, idle or in use
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._fallback = fallback or httpx.AsyncHTTPTransport(
-            verify=ssl_context, limits=limits, uds=uds, retries=0
-        )
+        self._limits = limits
+        # Made on first use: building it loads the CA bundle (~25 ms), and only trio needs it.
+        self._fallback = fallback
 
     # -- pool -----------------------------------------------------------------------------
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -244,6 +244,10 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # trio: httpx's own transport speaks it
+            if self._fallback is None:
+                self._fallback = httpx.AsyncHTTPTransport(
+                    verify=self._ssl, limits=self._limits, uds=self._uds, retries=0
+                )
             return await self._fallback.handle_async_request(request)
         self._bind(loop)
         url = request.url
@@ -292,7 +296,8 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         self._drop_idle()
         self._active = 0
-        await self._fallback.aclose()
+        if self._fallback is not None:
+            await self._fallback.aclose()
 
 
 def _request_head(request: httpx.Request, body: bytes) -> h11.Request:
