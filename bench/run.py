@@ -9,6 +9,9 @@
    fastest peer's).
 2. Async throughput, 8 concurrent workers: ``AsyncSlurmClient.ping()`` vs a bare
    ``httpx.AsyncClient`` GET + ``json.loads``. Ratio = SDK req/s / bare req/s (target >= 1.1).
+   In the same rounds, the SDK on its default lean transport (``slurm_core._aio``, framing by
+   h11) vs the SDK on httpx's own ``AsyncHTTPTransport``: the ratio that justifies keeping
+   the lean transport (target >= 1.1).
 3. Parsing a 10,000-job listing (v0.0.45) into models vs ``json.loads`` of the same bytes;
    ratio = parse time / json.loads time (target <= 2), and the memory growth of the parse
    (tracemalloc peak; target <= 300 MiB).
@@ -45,6 +48,7 @@ if str(ROOT) not in sys.path:  # python bench/run.py
     sys.path.insert(0, str(ROOT))
 
 from slurm_core import AsyncSlurmClient, SlurmClient, StaticToken  # noqa: E402
+from slurm_core._http import DEFAULT_LIMITS  # noqa: E402
 from slurm_core._versions import get_adapter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -118,14 +122,25 @@ async def _async_ping(cluster: Any, rounds: int, per_worker: int, workers: int) 
         cluster.rest_url, auth=StaticToken(token, user_name="alice"), api_version=VERSION
     )
     bare = httpx.AsyncClient(base_url=cluster.rest_url, headers=headers)
+    # The same SDK on httpx's own transport (what it would use without slurm_core._aio),
+    # with the pool limits the default transport gets.
+    sdk_httpx = AsyncSlurmClient(
+        cluster.rest_url,
+        auth=StaticToken(token, user_name="alice"),
+        api_version=VERSION,
+        transport=httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS, retries=0),
+    )
 
     async def run_sdk() -> None:
         await sdk.ping()
 
+    async def run_sdk_httpx() -> None:
+        await sdk_httpx.ping()
+
     async def run_bare() -> None:
         json.loads((await bare.get(path)).content)
 
-    contenders = {"sdk": run_sdk, "bare httpx": run_bare}
+    contenders = {"sdk": run_sdk, "bare httpx": run_bare, "sdk on httpx transport": run_sdk_httpx}
     # httpcore tries "import sniffio" on every request; without sniffio installed (anyio 4
     # no longer needs it) each failed import costs ~0.4 ms. Measure bare httpx with a
     # stand-in as well, to show how much of the gap is that.
@@ -164,8 +179,10 @@ async def _async_ping(cluster: Any, rounds: int, per_worker: int, workers: int) 
                 cpu[name].append(used / total)
     finally:
         await sdk.aclose()
+        await sdk_httpx.aclose()
         await bare.aclose()
     sdk_r, bare_r = _median(rps["sdk"]), _median(rps["bare httpx"])
+    sdk_httpx_r = _median(rps["sdk on httpx transport"])
     extra: dict[str, Any] = {}
     if shim is not None:
         shim_r = _median(rps["bare httpx + sniffio"])
@@ -181,6 +198,9 @@ async def _async_ping(cluster: Any, rounds: int, per_worker: int, workers: int) 
         "sdk_cpu_us": _median(cpu["sdk"]) * 1e6,
         "bare_cpu_us": _median(cpu["bare httpx"]) * 1e6,
         **extra,
+        "sdk_httpx_transport_rps": sdk_httpx_r,
+        "sdk_httpx_transport_cpu_us": _median(cpu["sdk on httpx transport"]) * 1e6,
+        "lean_vs_httpx_transport_ratio": sdk_r / sdk_httpx_r,
         "ratio": sdk_r / bare_r,
         "target": ">= 1.1",
         "ok": sdk_r / bare_r >= 1.1,
@@ -322,6 +342,15 @@ def markdown(results: dict[str, Any]) -> str:
                 "| ... vs bare httpx with sniffio importable | "
                 f"bare {a['bare_with_sniffio_rps']:.0f} req/s, CPU "
                 f"{a['bare_with_sniffio_cpu_us']:.0f} us/req | {r:.2f}x | >= 1.1 | "
+                f"{'yes' if r >= 1.1 else 'NO'} |"
+            )
+        if "lean_vs_httpx_transport_ratio" in a:
+            r = a["lean_vs_httpx_transport_ratio"]
+            rows.append(
+                "| ... SDK lean h11 transport vs SDK on httpx AsyncHTTPTransport | "
+                f"lean {a['sdk_rps']:.0f} req/s, httpx transport "
+                f"{a['sdk_httpx_transport_rps']:.0f} req/s; CPU {a['sdk_cpu_us']:.0f} vs "
+                f"{a['sdk_httpx_transport_cpu_us']:.0f} us/req | {r:.2f}x | >= 1.1 | "
                 f"{'yes' if r >= 1.1 else 'NO'} |"
             )
     p = results["parse_10k"]

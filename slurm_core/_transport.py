@@ -24,6 +24,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import httpx
 
@@ -46,6 +47,7 @@ __all__ = [
 
 Clock = Callable[[], float]
 CertTypes = str | tuple[str, str] | tuple[str, str, str]
+_Inner = TypeVar("_Inner", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
 def ssl_config(
@@ -253,28 +255,65 @@ def _is_failure_status(response: httpx.Response) -> bool:
     return error_class_for(response.status_code, errors) is ServerError
 
 
-class _BreakerBase:
+class _Attempt:
+    """One request's passage through a breaker: every verdict on it, none of the I/O."""
+
+    __slots__ = ("circuit", "clock", "config", "probe")
+
+    def __init__(self, circuit: _Circuit, config: CircuitBreakerConfig, clock: Clock) -> None:
+        self.circuit = circuit
+        self.config = config
+        self.clock = clock
+        self.probe = circuit.before(config, clock)  # raises CircuitOpenError when open
+
+    @staticmethod
+    def must_read(response: httpx.Response) -> bool:
+        """A 5xx is judged by its body (a Slurm error number excuses it): read it first."""
+        return response.status_code >= 500
+
+    def error(self, exc: BaseException) -> None:
+        """Sending or reading raised: a transport error counts, anything else (cancelled,
+        a bug) leaves no verdict."""
+        if isinstance(exc, httpx.TransportError):
+            self.circuit.failure(self.config, self.clock(), self.probe)
+        else:
+            self.circuit.abandon(self.probe)
+
+    def done(self, response: httpx.Response) -> None:
+        if self.must_read(response) and _is_failure_status(response):
+            self.circuit.failure(self.config, self.clock(), self.probe)
+        else:
+            self.circuit.success(self.probe)
+
+
+class _BreakerBase(Generic[_Inner]):
+    """What the sync and async breakers share: the origin's circuit and every decision;
+    the twins only send the request and read a 5xx body."""
+
     def __init__(
         self,
+        inner: _Inner,
         config: CircuitBreakerConfig,
         *,
         uds: str | None = None,
         clock: Clock | None = None,
         base_url: str | None = None,
     ) -> None:
+        self.inner: _Inner = inner
         self.config = config
         self._uds = uds
         self._clock: Clock = clock or time.monotonic
         # With a base_url (the engines pass theirs) the key is computed once, not per request.
         self._origin = _origin(httpx.URL(base_url), uds) if base_url else None
 
-    def _circuit(self, request: httpx.Request) -> _Circuit:
+    def _begin(self, request: httpx.Request) -> _Attempt:
         key = self._origin or _origin(request.url, self._uds)
         # A dict lookup, not a cached object: reset_circuit_breakers() must take effect.
-        return _registry.get(key) or _circuit_for(key)
+        circuit = _registry.get(key) or _circuit_for(key)
+        return _Attempt(circuit, self.config, self._clock)
 
 
-class CircuitBreakerTransport(_BreakerBase, httpx.BaseTransport):
+class CircuitBreakerTransport(_BreakerBase[httpx.BaseTransport], httpx.BaseTransport):
     """Wraps a sync transport with the process-wide per-origin circuit breaker.
 
     Example::
@@ -283,87 +322,37 @@ class CircuitBreakerTransport(_BreakerBase, httpx.BaseTransport):
         httpx.Client(transport=transport)
     """
 
-    def __init__(
-        self,
-        inner: httpx.BaseTransport,
-        config: CircuitBreakerConfig,
-        *,
-        uds: str | None = None,
-        clock: Clock | None = None,
-        base_url: str | None = None,
-    ) -> None:
-        super().__init__(config, uds=uds, clock=clock, base_url=base_url)
-        self.inner = inner
-
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        circuit = self._circuit(request)
-        probe = circuit.before(self.config, self._clock)
+        attempt = self._begin(request)
         try:
             response = self.inner.handle_request(request)
-        except httpx.TransportError:
-            circuit.failure(self.config, self._clock(), probe)
-            raise
-        except BaseException:
-            circuit.abandon(probe)
-            raise
-        if response.status_code >= 500:
-            try:
+            if attempt.must_read(response):
                 response.read()
-            except httpx.TransportError:
-                circuit.failure(self.config, self._clock(), probe)
-                raise
-            except BaseException:
-                circuit.abandon(probe)
-                raise
-            if _is_failure_status(response):
-                circuit.failure(self.config, self._clock(), probe)
-                return response
-        circuit.success(probe)
+        except BaseException as exc:
+            attempt.error(exc)
+            raise
+        attempt.done(response)
         return response
 
     def close(self) -> None:
         self.inner.close()
 
 
-class AsyncCircuitBreakerTransport(_BreakerBase, httpx.AsyncBaseTransport):
+class AsyncCircuitBreakerTransport(
+    _BreakerBase[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport
+):
     """Async twin of :class:`CircuitBreakerTransport` (same shared state)."""
 
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        config: CircuitBreakerConfig,
-        *,
-        uds: str | None = None,
-        clock: Clock | None = None,
-        base_url: str | None = None,
-    ) -> None:
-        super().__init__(config, uds=uds, clock=clock, base_url=base_url)
-        self.inner = inner
-
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        circuit = self._circuit(request)
-        probe = circuit.before(self.config, self._clock)
+        attempt = self._begin(request)
         try:
             response = await self.inner.handle_async_request(request)
-        except httpx.TransportError:
-            circuit.failure(self.config, self._clock(), probe)
-            raise
-        except BaseException:
-            circuit.abandon(probe)
-            raise
-        if response.status_code >= 500:
-            try:
+            if attempt.must_read(response):
                 await response.aread()
-            except httpx.TransportError:
-                circuit.failure(self.config, self._clock(), probe)
-                raise
-            except BaseException:
-                circuit.abandon(probe)
-                raise
-            if _is_failure_status(response):
-                circuit.failure(self.config, self._clock(), probe)
-                return response
-        circuit.success(probe)
+        except BaseException as exc:
+            attempt.error(exc)
+            raise
+        attempt.done(response)
         return response
 
     async def aclose(self) -> None:

@@ -1,18 +1,23 @@
 """The lean asyncio transport beneath AsyncSlurmClient (slurm_core._aio), on a scripted
 local HTTP server (127.0.0.1): framing, keep-alive, errors mapped to httpx's, pool limits,
-cancellation, and the engine's retry rules on top."""
+cancellation, the engine's retry rules on top, and its parsing fuzzed against plain h11."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import json
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import h11
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from slurm_core import AsyncSlurmClient, StaticToken
+from slurm_core import AsyncSlurmClient, SlurmConnectionError, StaticToken
 from slurm_core._aio import AsyncioTransport
 from slurm_core._http import AsyncHTTP
 from slurm_core._options import ClientOptions
@@ -263,3 +268,168 @@ async def test_async_clients_use_it_by_default() -> None:
         pings = await client.ping()
     assert pings[0].hostname == "h"
     assert b"x-slurm-user-token: t" in server.requests[-1].lower()
+
+
+# --- security regressions -----------------------------------------------------------------
+def test_a_negative_chunk_size_is_refused_promptly() -> None:
+    """``-6`` as a chunk size once sent the parser into a loop that never yielded to the event
+    loop (so no timeout could fire): the request runs in a daemon thread, bounded by join()."""
+    outcome: list[BaseException | httpx.Response] = []
+
+    async def evil(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-6\r\nabc\r\n")
+        await writer.drain()
+        await asyncio.sleep(30)  # keep the connection open: only the parser can end this
+
+    async def scenario() -> None:
+        async with (
+            httpx.AsyncClient(transport=AsyncioTransport(), timeout=30) as client,
+            Server([evil]) as url,
+        ):
+            try:
+                outcome.append(await asyncio.wait_for(client.get(f"{url}/chunks"), 20))
+            except BaseException as exc:
+                outcome.append(exc)
+
+    thread = threading.Thread(target=asyncio.run, args=(scenario(),), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(25)
+    assert not thread.is_alive(), "the transport spun on a negative chunk size"
+    assert time.monotonic() - started < 5  # refused, not timed out
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], httpx.RemoteProtocolError)
+    assert "chunk" in str(outcome[0])
+
+
+async def test_cr_lf_in_a_header_value_is_refused_before_anything_is_written() -> None:
+    server = Server([ok(), ok()])
+    async with (
+        httpx.AsyncClient(transport=AsyncioTransport(), timeout=5) as client,
+        server as url,
+    ):
+        with pytest.raises(httpx.LocalProtocolError, match="header value"):
+            await client.get(f"{url}/x", headers={"X-Token": "t\r\nX-Injected: 1"})
+        assert server.connections == 0  # refused before a connection was even taken
+        assert (await client.get(f"{url}/next")).json() == {"ok": True}
+    assert len(server.requests) == 1
+    assert b"x-injected" not in server.requests[0].lower()
+
+
+async def test_an_injected_token_is_a_typed_error_and_never_sent() -> None:
+    server = Server([ok(b'{"pings": []}')])
+    async with (
+        server as url,
+        AsyncSlurmClient(
+            url, auth=StaticToken("t\r\nX-Injected: 1", user_name="alice"), api_version="v0.0.42"
+        ) as client,
+    ):
+        with pytest.raises(SlurmConnectionError, match="LocalProtocolError"):
+            await client.ping()
+    assert server.connections == 0
+    assert server.requests == []
+
+
+# --- fuzz: the same verdict as a plain h11 client ------------------------------------------
+_Verdict = tuple[int, list[tuple[bytes, bytes]], bytes] | None  # None: refused
+
+
+@st.composite
+def raw_responses(draw: st.DrawFn) -> bytes:
+    """An answer as slurmrestd (or something pretending to be it) might write it: framed by
+    Content-Length, chunked (extensions, trailers) or by closing, and often malformed."""
+    status = draw(
+        st.sampled_from(
+            [b"HTTP/1.1 200 OK"] * 4
+            + [b"HTTP/1.0 200 OK", b"HTTP/1.1 500 ", b"HTTP/1.1 204 No Content"]
+            + [b"SPDY/9 what", b"HTTP/1.1 20 OK", b"HTTP/1.1 200OK", b"HTTP/1.1 200 OK\n"]
+        )
+    )
+    headers = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    *(b"Server: slurmrestd", b"X-Sp:  padded  ", b"X-Empty:", b"Connection: close"),
+                    *(b"Bad Name: x", b"NoColon", b"X-Fold: a\r\n folded"),
+                ]
+            ),
+            max_size=3,
+        )
+    )
+    body = draw(st.binary(max_size=24))
+    framing = draw(st.sampled_from(["length", "chunked", "close"]))
+    if framing == "length":
+        good = b"%d" % len(body)
+        lengths = st.sampled_from([good] * 4 + [b"%d" % (len(body) + 3), b"-6", b"0x10", b""])
+        headers += [
+            b"Content-Length: " + v for v in draw(st.lists(lengths, min_size=1, max_size=2))
+        ]
+    elif framing == "chunked":
+        headers.append(b"Transfer-Encoding: chunked")
+        parts = []
+        for data in draw(st.lists(st.binary(min_size=1, max_size=12), max_size=3)):
+            n = len(data)
+            size = draw(
+                st.sampled_from(
+                    [
+                        *(b"%x" % n, b"%X" % n, b"%x;ext=1" % n, b'%x ; a="b"' % n),
+                        *(b"-6", b"0x10", b"fffffffffffffffffffff", b"g", b""),
+                    ]
+                )
+            )
+            end = draw(st.sampled_from([b"\r\n"] * 4 + [b"", b"\n"]))
+            parts.append(size + b"\r\n" + data + end)
+        trailer = draw(st.sampled_from([b"", b"X-Trailer: yes\r\n", b"bad trailer\r\n"]))
+        body = b"".join(parts) + b"0\r\n" + trailer + b"\r\n"
+    interim = draw(st.sampled_from([b"", b"", b"HTTP/1.1 100 Continue\r\n\r\n"]))
+    raw = interim + status + b"\r\n" + b"".join(h + b"\r\n" for h in headers) + b"\r\n" + body
+    cut = draw(st.none() | st.integers(0, len(raw)))
+    return raw if cut is None else raw[:cut]
+
+
+def h11_verdict(raw: bytes) -> _Verdict:
+    """What a plain h11 client connection makes of ``raw`` followed by the server's close."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(h11.Request(method="GET", target="/fuzz", headers=[("Host", "127.0.0.1")]))
+    conn.send(h11.EndOfMessage())
+    conn.receive_data(raw)
+    conn.receive_data(b"")
+    head: h11.Response | None = None
+    body = b""
+    try:
+        while True:
+            event = conn.next_event()
+            if isinstance(event, h11.Response):
+                head = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None
+                return head.status_code, list(head.headers.raw_items()), body
+            elif not isinstance(event, h11.InformationalResponse):
+                return None
+    except h11.RemoteProtocolError:
+        return None
+
+
+async def transport_verdict(raw: bytes) -> _Verdict:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
+
+    async with (
+        httpx.AsyncClient(transport=AsyncioTransport(), timeout=5) as client,
+        Server([answer]) as url,
+    ):
+        try:
+            response = await asyncio.wait_for(client.get(f"{url}/fuzz"), 10)
+        except httpx.TransportError:
+            return None
+    return response.status_code, list(response.headers.raw), response.content
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=raw_responses())
+def test_it_parses_answers_as_h11_does(raw: bytes) -> None:
+    assert asyncio.run(transport_verdict(raw)) == h11_verdict(raw)
