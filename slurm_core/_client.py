@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from ._engine import ClientCore, Op, run_async, run_sync
 from ._exceptions import ConfigurationError
 from ._http import AsyncHTTP, SyncHTTP
 from ._options import ClientOptions, RequestHooks
@@ -38,7 +39,6 @@ from .resources import (
     Partitions,
     Reservations,
 )
-from ._engine import ClientCore, Op, run_async, run_sync
 from .resources.dependencies import AsyncDependencies, Dependencies
 
 __all__ = ["AsyncSlurmClient", "SlurmClient"]

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from slurm_core import AsyncSlurmClient, JobBaseState, SlurmClient, StaticToken
-from slurm_core._versions import CLIENT_VERSIONS
 from slurm_core._engine import Op, run_async, run_sync
+from slurm_core._versions import CLIENT_VERSIONS
 from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster
 
 __all__ = [
