@@ -3,7 +3,7 @@
 :class:`BaseClient` turns the constructor's arguments (or the environment, in
 :meth:`~BaseClient.from_env`) into :class:`~slurm_core._http.ClientOptions`, owns the
 version-negotiation state (:class:`~slurm_core.resources._base.ClientCore`), wires the
-resources and answers ``repr`` without I/O. A twin only says which
+resources and answers ``api_version`` and ``repr`` without I/O. A twin only says which
 engine sends (:meth:`BaseClient._open`) and how its operations are run.
 """
 
@@ -164,10 +164,24 @@ class BaseClient(Generic[TransportT, HTTPT]):
         client._setup(settings.client_options(**options), api_version)
         return client
 
+    @property
+    def api_version(self) -> str | None:
+        """The REST API version this client uses, as far as it is known without asking the
+        server: the pinned one, or the one negotiated (by a request of this client or of
+        another client of the same URL); ``None`` until then. ``negotiate()`` asks.
+
+        Example::
+
+            client.api_version                    # None: nothing sent yet
+            client.negotiate()                    # "v0.0.42" (await it on AsyncSlurmClient)
+            client.api_version                    # "v0.0.42"
+        """
+        # A pinned version is the only one this client will speak (or it fails), so it is
+        # known before the server is asked.
+        return self._core.known_version or self._core.pinned
+
     def __repr__(self) -> str:
-        return (
-            f"<{type(self).__name__} {self._http.base_url} api_version={self._core.known_version}>"
-        )
+        return f"<{type(self).__name__} {self._http.base_url} api_version={self.api_version}>"
 
     # -- operations both twins run, each with its own engine ---------------------------------
     def _ping(self) -> Op[list[Ping]]:

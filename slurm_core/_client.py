@@ -41,14 +41,15 @@ class SlurmClient(BaseClient[httpx.BaseTransport, SyncHTTP]):
 
     The REST API version is negotiated on first use (newest both sides speak, cached per
     URL for the process) unless pinned with ``api_version`` (or
-    ``SLURM_REST_API_VERSION`` for :meth:`from_env`).
+    ``SLURM_REST_API_VERSION`` for :meth:`from_env`). :meth:`negotiate` does it now;
+    :attr:`api_version` tells what is known without sending anything.
 
     Example::
 
         from slurm_core import SlurmClient, StaticToken
 
         with SlurmClient("http://localhost:6820", auth=StaticToken(jwt, user_name="alice")) as c:
-            print(c.api_version)                 # e.g. "v0.0.42"
+            print(c.negotiate())                 # e.g. "v0.0.42"
             for job in c.jobs.list(user="alice"):
                 print(job.job_id, job.state)
     """
@@ -66,13 +67,9 @@ class SlurmClient(BaseClient[httpx.BaseTransport, SyncHTTP]):
     def _open(self, options: ClientOptions) -> SyncHTTP:
         return SyncHTTP(options)
 
-    @property
-    def api_version(self) -> str:
-        """The REST API version in use, e.g. ``"v0.0.42"`` (negotiates on first access)."""
-        return run_sync(self._http, self._negotiate()).version
-
     def negotiate(self) -> str:
-        """Negotiate the REST API version now (otherwise the first request does it).
+        """The REST API version in use, negotiating it now if it is not known yet
+        (otherwise the first request does it); :attr:`api_version` never sends a request.
 
         Example::
 
@@ -139,24 +136,13 @@ class AsyncSlurmClient(BaseClient[httpx.AsyncBaseTransport, AsyncHTTP]):
     def _open(self, options: ClientOptions) -> AsyncHTTP:
         return AsyncHTTP(options)
 
-    @property
-    def api_version(self) -> str | None:
-        """The REST API version in use, or ``None`` until negotiated (by the first request,
-        by another client of the same URL, or by ``await client.negotiate()``).
-
-        Example::
-
-            await client.negotiate()
-            assert client.api_version == "v0.0.45"
-        """
-        return self._core.known_version
-
     async def negotiate(self) -> str:
-        """Negotiate the REST API version now (otherwise the first request does it).
+        """See :meth:`SlurmClient.negotiate`.
 
         Example::
 
             version = await client.negotiate()     # "v0.0.42"
+            assert client.api_version == version
         """
         return (await run_async(self._http, self._negotiate())).version
 
