@@ -93,7 +93,7 @@ def main() -> int:
         work.mkdir(mode=0o777)
         work.chmod(0o777)  # jobs run as an unprivileged user; umask would narrow mkdir's mode
         with SlurmClient(url=cluster.rest_url, auth=token) as client:
-            print(f"== slurmrestd at {cluster.rest_url}, REST API {client.api_version}")
+            print(f"== slurmrestd at {cluster.rest_url}, REST API {client.negotiate()}")
             started = datetime.now(timezone.utc)
             ok, job_ids = run_pipeline(client, work)
             summarize_costs(client, cluster.user_name, started, job_ids)

@@ -7,23 +7,16 @@ negotiation cache, and run the same operations; they differ only in the engine
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 
 import httpx
 
-from ._engine import ClientCore, Op, run_async, run_sync
-from ._exceptions import ConfigurationError
+from ._base_client import BaseClient, resource
+from ._engine import run_async, run_sync
 from ._http import AsyncHTTP, SyncHTTP
-from ._options import ClientOptions, RequestHooks
-from ._retry import RetryPolicy
-from ._transport import CircuitBreakerConfig
-from ._versions import Adapter
+from ._options import ClientOptions
 from .analytics.costs import AsyncCosts, Costs
 from .analytics.predictions import AsyncPredictions, Predictions
-from .auth import TokenProvider
 from .models import Diag, Ping
 from .resources import (
     Accounting,
@@ -44,150 +37,40 @@ from .resources.dependencies import AsyncDependencies, Dependencies
 __all__ = ["AsyncSlurmClient", "SlurmClient"]
 
 
-class _NotGiven:
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN: Any = _NotGiven()
-"""Marks an option the caller did not pass (so ``ClientOptions``' default applies)."""
-
-
-def _options(url: str | None, **given: Any) -> ClientOptions:
-    if not url:
-        raise ConfigurationError(
-            "a slurmrestd URL is required: SlurmClient(url=...) or SlurmClient.from_env()"
-        )
-    kwargs = {k: v for k, v in given.items() if v is not NOT_GIVEN}
-    return ClientOptions(base_url=url, **kwargs)
-
-
-class _Ops:
-    """Client-level operations (``ping``, ``diag``, negotiation)."""
-
-    _core: ClientCore
-
-    def _ping(self) -> Op[list[Ping]]:
-        a = yield from self._core.adapter()
-        return a.parse_pings((yield a.ping()))
-
-    def _diag(self) -> Op[Diag]:
-        a = yield from self._core.adapter()
-        return a.parse_diag((yield a.diag()))
-
-    def _negotiate(self) -> Op[Adapter]:
-        return (yield from self._core.adapter())
-
-
-class SlurmClient(_Ops):
+class SlurmClient(BaseClient[httpx.BaseTransport, SyncHTTP]):
     """Blocking client for slurmrestd (REST API v0.0.38 to v0.0.45).
 
     The REST API version is negotiated on first use (newest both sides speak, cached per
     URL for the process) unless pinned with ``api_version`` (or
-    ``SLURM_REST_API_VERSION`` for :meth:`from_env`).
+    ``SLURM_REST_API_VERSION`` for :meth:`from_env`). :meth:`negotiate` does it now;
+    :attr:`api_version` tells what is known without sending anything.
 
     Example::
 
         from slurm_core import SlurmClient, StaticToken
 
         with SlurmClient("http://localhost:6820", auth=StaticToken(jwt, user_name="alice")) as c:
-            print(c.api_version)                 # e.g. "v0.0.42"
+            print(c.negotiate())                 # e.g. "v0.0.42"
             for job in c.jobs.list(user="alice"):
                 print(job.job_id, job.state)
     """
 
-    jobs: Jobs
-    nodes: Nodes
-    partitions: Partitions
-    reservations: Reservations
-    licenses: Licenses
-    accounting: Accounting
-    dependencies: Dependencies
-    predictions: Predictions
-    costs: Costs
+    jobs = resource(Jobs)
+    nodes = resource(Nodes)
+    partitions = resource(Partitions)
+    reservations = resource(Reservations)
+    licenses = resource(Licenses)
+    accounting = resource(Accounting)
+    dependencies = resource(Dependencies)
+    predictions = resource(Predictions)
+    costs = resource(Costs)
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        auth: httpx.Auth | TokenProvider | None = None,
-        api_version: str | None = None,
-        timeout: httpx.Timeout | float = NOT_GIVEN,
-        retry: RetryPolicy = NOT_GIVEN,
-        transport: httpx.BaseTransport | None = None,
-        verify: bool | str | ssl.SSLContext = NOT_GIVEN,
-        cert: str | tuple[str, str] | tuple[str, str, str] | None = None,
-        uds: str | None = None,
-        rate_limit: float | None = None,
-        circuit_breaker: CircuitBreakerConfig | None = NOT_GIVEN,
-        headers: Mapping[str, str] | None = None,
-        limits: httpx.Limits = NOT_GIVEN,
-        hooks: RequestHooks | None = None,
-    ) -> None:
-        options = _options(
-            url,
-            auth=auth,
-            timeout=timeout,
-            retry=retry,
-            transport=transport,
-            verify=verify,
-            cert=cert,
-            uds=uds,
-            rate_limit=rate_limit,
-            circuit_breaker=circuit_breaker,
-            headers=dict(headers or {}),
-            limits=limits,
-            hooks=hooks,
-        )
-        self._setup(options, api_version)
-
-    def _setup(self, options: ClientOptions, api_version: str | None) -> None:
-        self._core = ClientCore(options.base_url, options.uds, api_version)
-        self._http = SyncHTTP(options)
-        self.jobs = Jobs(self._core, self._http)
-        self.nodes = Nodes(self._core, self._http)
-        self.partitions = Partitions(self._core, self._http)
-        self.reservations = Reservations(self._core, self._http)
-        self.licenses = Licenses(self._core, self._http)
-        self.accounting = Accounting(self._core, self._http)
-        self.dependencies = Dependencies(self._core, self._http)
-        self.predictions = Predictions(self._core, self._http)
-        self.costs = Costs(self._core, self._http)
-
-    @classmethod
-    def from_env(
-        cls,
-        profile: str | None = None,
-        *,
-        env: Mapping[str, str] | None = None,
-        **options: Any,
-    ) -> SlurmClient:
-        """A client configured from the environment and the config file.
-
-        See :func:`slurm_core.config.resolve_settings` for where each setting comes from
-        (``SLURM_REST_URL``, ``SLURM_JWT``, ``SLURM_REST_API_VERSION``, ...). Keyword
-        ``options`` (``timeout``, ``retry``, ``transport``...) override it.
-
-        Example::
-
-            with SlurmClient.from_env() as client:
-                client.diag()
-        """
-        from .config import resolve_settings
-
-        settings = resolve_settings(profile=profile, env=env)
-        api_version = options.pop("api_version", None) or settings.api_version
-        client = cls.__new__(cls)
-        client._setup(settings.client_options(**options), api_version)
-        return client
-
-    @property
-    def api_version(self) -> str:
-        """The REST API version in use, e.g. ``"v0.0.42"`` (negotiates on first access)."""
-        return run_sync(self._http, self._negotiate()).version
+    def _open(self, options: ClientOptions) -> SyncHTTP:
+        return SyncHTTP(options)
 
     def negotiate(self) -> str:
-        """Negotiate the REST API version now (otherwise the first request does it).
+        """The REST API version in use, negotiating it now if it is not known yet
+        (otherwise the first request does it); :attr:`api_version` never sends a request.
 
         Example::
 
@@ -230,11 +113,8 @@ class SlurmClient(_Ops):
     ) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"<SlurmClient {self._http.base_url} api_version={self._core.known_version}>"
 
-
-class AsyncSlurmClient(_Ops):
+class AsyncSlurmClient(BaseClient[httpx.AsyncBaseTransport, AsyncHTTP]):
     """Async twin of :class:`SlurmClient` (asyncio or trio): same methods, awaited.
 
     Example::
@@ -244,105 +124,26 @@ class AsyncSlurmClient(_Ops):
             version = client.api_version          # known after the first request
     """
 
-    jobs: AsyncJobs
-    nodes: AsyncNodes
-    partitions: AsyncPartitions
-    reservations: AsyncReservations
-    licenses: AsyncLicenses
-    accounting: AsyncAccounting
-    dependencies: AsyncDependencies
-    predictions: AsyncPredictions
-    costs: AsyncCosts
+    jobs = resource(AsyncJobs)
+    nodes = resource(AsyncNodes)
+    partitions = resource(AsyncPartitions)
+    reservations = resource(AsyncReservations)
+    licenses = resource(AsyncLicenses)
+    accounting = resource(AsyncAccounting)
+    dependencies = resource(AsyncDependencies)
+    predictions = resource(AsyncPredictions)
+    costs = resource(AsyncCosts)
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        auth: httpx.Auth | TokenProvider | None = None,
-        api_version: str | None = None,
-        timeout: httpx.Timeout | float = NOT_GIVEN,
-        retry: RetryPolicy = NOT_GIVEN,
-        transport: httpx.AsyncBaseTransport | None = None,
-        verify: bool | str | ssl.SSLContext = NOT_GIVEN,
-        cert: str | tuple[str, str] | tuple[str, str, str] | None = None,
-        uds: str | None = None,
-        rate_limit: float | None = None,
-        circuit_breaker: CircuitBreakerConfig | None = NOT_GIVEN,
-        headers: Mapping[str, str] | None = None,
-        limits: httpx.Limits = NOT_GIVEN,
-        hooks: RequestHooks | None = None,
-    ) -> None:
-        options = _options(
-            url,
-            auth=auth,
-            timeout=timeout,
-            retry=retry,
-            transport=transport,
-            verify=verify,
-            cert=cert,
-            uds=uds,
-            rate_limit=rate_limit,
-            circuit_breaker=circuit_breaker,
-            headers=dict(headers or {}),
-            limits=limits,
-            hooks=hooks,
-        )
-        self._setup(options, api_version)
-
-    def _setup(self, options: ClientOptions, api_version: str | None) -> None:
-        self._core = ClientCore(options.base_url, options.uds, api_version)
-        self._http = AsyncHTTP(options)
-        self.jobs = AsyncJobs(self._core, self._http)
-        self.nodes = AsyncNodes(self._core, self._http)
-        self.partitions = AsyncPartitions(self._core, self._http)
-        self.reservations = AsyncReservations(self._core, self._http)
-        self.licenses = AsyncLicenses(self._core, self._http)
-        self.accounting = AsyncAccounting(self._core, self._http)
-        self.dependencies = AsyncDependencies(self._core, self._http)
-        self.predictions = AsyncPredictions(self._core, self._http)
-        self.costs = AsyncCosts(self._core, self._http)
-
-    @classmethod
-    def from_env(
-        cls,
-        profile: str | None = None,
-        *,
-        env: Mapping[str, str] | None = None,
-        **options: Any,
-    ) -> AsyncSlurmClient:
-        """See :meth:`SlurmClient.from_env`.
-
-        Example::
-
-            async with AsyncSlurmClient.from_env(profile="lab") as client:
-                await client.diag()
-        """
-        from .config import resolve_settings
-
-        settings = resolve_settings(profile=profile, env=env)
-        api_version = options.pop("api_version", None) or settings.api_version
-        client = cls.__new__(cls)
-        client._setup(settings.client_options(**options), api_version)
-        return client
-
-    @property
-    def api_version(self) -> str | None:
-        """The REST API version in use, or ``None`` until negotiated (by the first request,
-        by another client of the same URL, or by ``await client.negotiate()``).
-
-        Example::
-
-            await client.negotiate()
-            assert client.api_version == "v0.0.45"
-        """
-        return self._core.known_version
+    def _open(self, options: ClientOptions) -> AsyncHTTP:
+        return AsyncHTTP(options)
 
     async def negotiate(self) -> str:
-        """Negotiate the REST API version now (otherwise the first request does it).
+        """See :meth:`SlurmClient.negotiate`.
 
         Example::
 
             version = await client.negotiate()     # "v0.0.42"
+            assert client.api_version == version
         """
         return (await run_async(self._http, self._negotiate())).version
 
@@ -370,6 +171,3 @@ class AsyncSlurmClient(_Ops):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"<AsyncSlurmClient {self._http.base_url} api_version={self._core.known_version}>"

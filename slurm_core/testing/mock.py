@@ -256,6 +256,10 @@ class MockSlurmClient:
         """The REST API version the mock pretends to speak (``api_version=``)."""
         return self._api_version
 
+    def negotiate(self) -> str:
+        """The version the mock speaks, like :attr:`api_version` (there is no server to ask)."""
+        return self._api_version
+
     @property
     def jobs(self) -> MockJobs:
         """``client.jobs``."""

@@ -8,7 +8,6 @@ events out. Nothing is spawned, so cancelling a watching task or leaving an
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
@@ -18,19 +17,15 @@ import anyio
 from .._engine import ClientCore, run_async
 from .._http import AsyncHTTP
 from ..models import Job
-from ._core import Delivered, Subscription, WatchCore, job_key, outcome
-from ._errors import WaitTimeoutError
+from ._base import JobWatchBase, WatcherBase
+from ._core import Subscription, job_key, outcome
 from ._events import JobEvent
 from ._policy import WatchOptions
 
 __all__ = ["AsyncJobWatch", "AsyncWatcher"]
 
 
-class _DeadlinePassed(Exception):
-    pass
-
-
-class AsyncWatcher:
+class AsyncWatcher(WatcherBase):
     """One per :class:`~slurm_core.AsyncSlurmClient` (``client.jobs``).
 
     ``sleep``, ``clock`` and ``wall`` replace ``anyio.sleep``/``time.monotonic``/``time.time``
@@ -52,10 +47,9 @@ class AsyncWatcher:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.brain = WatchCore(core, options, clock=clock, wall=wall)
+        super().__init__(core, options, clock=clock, wall=wall)
         self._http = http
         self._sleep = sleep
-        self._clock = clock
         # anyio primitives need a running event loop: made on first use.
         self._lock: anyio.Lock | None = None
         self._changed: anyio.Event | None = None
@@ -86,14 +80,9 @@ class AsyncWatcher:
         raise AssertionError("a watch ended without a final event")  # pragma: no cover
 
     # -- used by AsyncJobWatch -------------------------------------------------------------
-    def _attach(self, keys: Iterable[str], cap: float | None, delivered: Delivered) -> Subscription:
-        sub = self.brain.subscribe(keys, cap, delivered)
+    def _wake_leader(self) -> None:
         if self._wake is not None:
-            self._wake.set()  # a sleeping leader re-plans: a new job is polled soon
-        return sub
-
-    def _detach(self, sub: Subscription) -> None:
-        self.brain.unsubscribe(sub)
+            self._wake.set()
 
     def _signal(self) -> None:
         changed, self._changed = self._changed, anyio.Event()
@@ -113,9 +102,7 @@ class AsyncWatcher:
                 return event
             if sub.finished:
                 return None
-            remaining = math.inf if deadline is None else deadline - self._clock()
-            if remaining <= 0:
-                raise _DeadlinePassed
+            remaining = self._remaining(deadline)
             try:
                 lock.acquire_nowait()
             except anyio.WouldBlock:
@@ -129,11 +116,10 @@ class AsyncWatcher:
                 lock.release()
                 self._signal()
 
-    async def _lead(self, remaining: float) -> None:
+    async def _lead(self, remaining: float | None) -> None:
         wake = self._wake = anyio.Event()
-        delay = self.brain.delay()
+        delay = self._pause(remaining)
         if delay > 0:
-            delay = min(delay, remaining)
             if self._sleep is not None:
                 await self._sleep(delay)
             else:
@@ -143,7 +129,7 @@ class AsyncWatcher:
         await run_async(self._http, self.brain.poll())
 
 
-class AsyncJobWatch(AsyncIterator[JobEvent]):
+class AsyncJobWatch(JobWatchBase[AsyncWatcher], AsyncIterator[JobEvent]):
     """An async iterator of :class:`JobEvent`; ends after each job's final event.
 
     Leaving the loop early, cancelling the task or an ``async with`` block detaches it;
@@ -156,75 +142,18 @@ class AsyncJobWatch(AsyncIterator[JobEvent]):
                 print(event.job_id, event.type)
     """
 
-    def __init__(
-        self,
-        watcher: AsyncWatcher,
-        keys: list[str],
-        timeout: float | None,
-        max_interval: float | None,
-    ) -> None:
-        if not keys:
-            raise ValueError("watch needs at least one job id")
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0, got {timeout!r}")
-        self._watcher = watcher
-        self._cap = max_interval
-        self._timeout = timeout
-        self._deadline = None if timeout is None else watcher._clock() + timeout
-        self._delivered: Delivered = {}
-        self._closed = False
-        self._sub: Subscription | None = watcher._attach(keys, max_interval, self._delivered)
-        self._keys = self._sub.keys
-        self._left = self._sub.remaining
-
-    @property
-    def job_ids(self) -> list[int | str]:
-        """The jobs this watch has not seen finish yet.
-
-        Example::
-
-            print(events.job_ids)                 # [1, 2]
-        """
-        return [int(k) if k.isdigit() else k for k in self._keys if k in self._left]
-
     def __aiter__(self) -> AsyncJobWatch:
         return self
 
     async def __anext__(self) -> JobEvent:
         if self._closed:
             raise StopAsyncIteration
-        sub = self._sub
-        if sub is None:  # detached by an exception: pick up where it left off
-            keys = [k for k in self._keys if k in self._left]
-            sub = self._sub = self._watcher._attach(keys, self._cap, self._delivered)
-            self._left = sub.remaining
-        try:
+        with self._waiting() as sub:
             event = await self._watcher._next(sub, self._deadline)
-        except _DeadlinePassed:
-            self._detach()
-            raise WaitTimeoutError(self.job_ids, self._timeout or 0.0) from None
-        except BaseException:  # cancelled, or the watch failed
-            self._detach()
-            raise
         if event is None:
             self.close()
             raise StopAsyncIteration
         return event
-
-    def _detach(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            self._watcher._detach(sub)
-
-    def close(self) -> None:
-        """Stop watching (idempotent; detaching needs no I/O, hence not async).
-
-        Example::
-
-            events.close()
-        """
-        self._closed = True
-        self._detach()
 
     async def aclose(self) -> None:
         """Same as :meth:`close`."""
@@ -240,7 +169,3 @@ class AsyncJobWatch(AsyncIterator[JobEvent]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()

@@ -17,8 +17,8 @@ from types import TracebackType
 from .._engine import ClientCore, run_sync
 from .._http import SyncHTTP
 from ..models import Job
-from ._core import Delivered, Subscription, WatchCore, job_key, outcome
-from ._errors import WaitTimeoutError
+from ._base import JobWatchBase, WatcherBase
+from ._core import Subscription, job_key, outcome
 from ._events import JobEvent
 from ._policy import WatchOptions
 
@@ -28,7 +28,7 @@ _FOLLOWER_WAIT = 30.0
 """Longest a waiting thread sleeps before looking again (a safety net, not the mechanism)."""
 
 
-class SyncWatcher:
+class SyncWatcher(WatcherBase):
     """One per :class:`~slurm_core.SlurmClient` (``client.jobs``): all its watches share it.
 
     ``sleep``, ``clock`` and ``wall`` replace ``time.sleep``/``time.monotonic``/``time.time``
@@ -50,10 +50,9 @@ class SyncWatcher:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.brain = WatchCore(core, options, clock=clock, wall=wall)
+        super().__init__(core, options, clock=clock, wall=wall)
         self._http = http
         self._sleep = sleep
-        self._clock = clock
         self._poll_lock = threading.Lock()
         self._cond = threading.Condition(self.brain.lock)
         self._wake = threading.Event()
@@ -79,13 +78,8 @@ class SyncWatcher:
         raise AssertionError("a watch ended without a final event")  # pragma: no cover
 
     # -- used by JobWatch ------------------------------------------------------------------
-    def _attach(self, keys: Iterable[str], cap: float | None, delivered: Delivered) -> Subscription:
-        sub = self.brain.subscribe(keys, cap, delivered)
-        self._wake.set()  # a sleeping leader re-plans: a new job is polled soon
-        return sub
-
-    def _detach(self, sub: Subscription) -> None:
-        self.brain.unsubscribe(sub)
+    def _wake_leader(self) -> None:
+        self._wake.set()
 
     def _next(self, sub: Subscription, deadline: float | None) -> JobEvent | None:
         """The next event of ``sub``; ``None`` when it has no more jobs to watch."""
@@ -96,9 +90,7 @@ class SyncWatcher:
                     return event
                 if sub.finished:
                     return None
-            remaining = None if deadline is None else deadline - self._clock()
-            if remaining is not None and remaining <= 0:
-                raise _DeadlinePassed
+            remaining = self._remaining(deadline)
             if self._poll_lock.acquire(blocking=False):
                 try:
                     self._lead(remaining)
@@ -116,10 +108,8 @@ class SyncWatcher:
 
     def _lead(self, remaining: float | None) -> None:
         self._wake.clear()
-        delay = self.brain.delay()
+        delay = self._pause(remaining)
         if delay > 0:
-            if remaining is not None:
-                delay = min(delay, remaining)
             if self._sleep is not None:
                 self._sleep(delay)
             else:
@@ -128,11 +118,7 @@ class SyncWatcher:
         run_sync(self._http, self.brain.poll())
 
 
-class _DeadlinePassed(Exception):
-    """Raised by ``_next`` at the deadline; the watch turns it into WaitTimeoutError."""
-
-
-class JobWatch(Iterator[JobEvent]):
+class JobWatch(JobWatchBase[SyncWatcher], Iterator[JobEvent]):
     """An iterator of :class:`JobEvent` for some jobs; ends after each job's final event.
 
     Close it (``with``, :meth:`close`, or just stop iterating and drop it) to detach.
@@ -146,75 +132,18 @@ class JobWatch(Iterator[JobEvent]):
                 print(event.job_id, event.type, event.new_state)
     """
 
-    def __init__(
-        self,
-        watcher: SyncWatcher,
-        keys: list[str],
-        timeout: float | None,
-        max_interval: float | None,
-    ) -> None:
-        if not keys:
-            raise ValueError("watch needs at least one job id")
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0, got {timeout!r}")
-        self._watcher = watcher
-        self._cap = max_interval
-        self._timeout = timeout
-        self._deadline = None if timeout is None else watcher._clock() + timeout
-        self._delivered: Delivered = {}
-        self._closed = False
-        self._sub: Subscription | None = watcher._attach(keys, max_interval, self._delivered)
-        self._keys = self._sub.keys
-        self._left = self._sub.remaining
-
-    @property
-    def job_ids(self) -> list[int | str]:
-        """The jobs this watch has not seen finish yet.
-
-        Example::
-
-            print(events.job_ids)                 # [42, 43]
-        """
-        return [int(k) if k.isdigit() else k for k in self._keys if k in self._left]
-
     def __iter__(self) -> JobWatch:
         return self
 
     def __next__(self) -> JobEvent:
         if self._closed:
             raise StopIteration
-        sub = self._sub
-        if sub is None:  # detached by an exception: pick up where it left off
-            keys = [k for k in self._keys if k in self._left]
-            sub = self._sub = self._watcher._attach(keys, self._cap, self._delivered)
-            self._left = sub.remaining
-        try:
+        with self._waiting() as sub:
             event = self._watcher._next(sub, self._deadline)
-        except _DeadlinePassed:
-            self._detach()
-            raise WaitTimeoutError(self.job_ids, self._timeout or 0.0) from None
-        except BaseException:
-            self._detach()
-            raise
         if event is None:
             self.close()
             raise StopIteration
         return event
-
-    def _detach(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            self._watcher._detach(sub)
-
-    def close(self) -> None:
-        """Stop watching (idempotent).
-
-        Example::
-
-            events.close()
-        """
-        self._closed = True
-        self._detach()
 
     def __enter__(self) -> JobWatch:
         return self
@@ -226,7 +155,3 @@ class JobWatch(Iterator[JobEvent]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()

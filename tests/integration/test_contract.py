@@ -62,7 +62,7 @@ def _state(job: Job) -> tuple[str, ...]:
 def scenario(b: Backend) -> dict[str, Any]:
     """What the client sees; every value must be the same on the fake and the real cluster."""
     c = b.client
-    seen: dict[str, Any] = {"api_version": c.api_version}
+    seen: dict[str, Any] = {"api_version": c.negotiate()}
 
     def submit(name: str, script: str, **options: Any) -> int:
         builder: JobBuilder = (

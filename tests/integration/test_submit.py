@@ -140,7 +140,7 @@ def test_every_builder_field_reads_back(
     client: SlurmClient, shared: str, slurm_cluster: LocalSlurmCluster
 ) -> None:
     _feature(slurm_cluster)
-    version = client.api_version
+    version = client.negotiate()
     begin = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=2)
     first = (
         _builder(client, shared, "#!/bin/bash\ntrue\n", "every")

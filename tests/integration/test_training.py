@@ -119,7 +119,7 @@ def test_training_job_renders_for_the_negotiated_version(client: SlurmClient) ->
     pairs = env if isinstance(env, dict) else dict(e.split("=", 1) for e in env)
     assert pairs["SLURM_CLIENT_CHECKPOINT_DIR"] == "checkpoints/%x"
     assert job["requeue"] is True
-    if client.api_version == "v0.0.38":  # no B: signals: the wrapper's watchdog instead
+    if client.negotiate() == "v0.0.38":  # no B: signals: the wrapper's watchdog instead
         assert "signal" not in job
         assert pairs["SLURM_CLIENT_WATCHDOG"] == "1"
         assert job["gpus"] == "2"

@@ -39,6 +39,7 @@ from slurm_core import (
 )
 from slurm_core._versions import CLIENT_VERSIONS
 from slurm_core._versions.negotiate import clear_cache
+from slurm_core.testing import FakeSlurmServer
 
 pytestmark = pytest.mark.anyio
 
@@ -282,16 +283,33 @@ async def test_every_write_method(make_face: MakeFace, version: str) -> None:
         assert len(server.requests) == before
 
 
-async def test_api_version(make_face: MakeFace, mode: str) -> None:
-    server = FakeSlurmrestd("v0.0.44")
-    c = make_face(server)
-    if mode == "sync":
-        assert c.client.api_version == "v0.0.44"
-    else:
-        assert c.client.api_version is None  # not negotiated yet
+async def test_api_version_sends_nothing_and_negotiate_asks(mode: str) -> None:
+    fake = FakeSlurmServer("v0.0.44")
+    c = Face(fake.client() if mode == "sync" else fake.async_client())
+    try:
+        assert c.client.api_version is None  # not negotiated yet, and reading it asks nothing
+        assert "api_version=None" in repr(c.client)
+        assert fake.requests == []
         assert await c("negotiate") == "v0.0.44"
+        assert [r.path for r in fake.requests] == ["/openapi/v3"]
         assert c.client.api_version == "v0.0.44"
-    assert [r.url.path for r in server.requests] == ["/openapi/v3"]
+        assert await c("negotiate") == "v0.0.44"  # known now: the server is not asked again
+        assert len(fake.requests) == 1
+    finally:
+        await c.close()
+
+
+async def test_a_pinned_api_version_is_known_before_any_request(mode: str) -> None:
+    fake = FakeSlurmServer("v0.0.44", also_serve=["v0.0.42"])
+    make = fake.client if mode == "sync" else fake.async_client
+    c = Face(make(api_version="v0.0.42"))
+    try:
+        assert c.client.api_version == "v0.0.42"
+        assert fake.requests == []
+        assert await c("negotiate") == "v0.0.42"  # the server is still asked whether it serves it
+        assert [r.path for r in fake.requests] == ["/openapi/v3"]
+    finally:
+        await c.close()
 
 
 # -- jobs.get and its accounting fallback --------------------------------------------------

@@ -204,7 +204,7 @@ def test_clock_only_moves_forward() -> None:
 def test_several_versions_share_one_cluster() -> None:
     fake = FakeSlurmServer("v0.0.42", also_serve=["v0.0.40", "v0.0.41"])
     with _client(fake) as newest, _client(fake, api_version="v0.0.40") as pinned:
-        assert newest.api_version == "v0.0.42"
+        assert newest.negotiate() == "v0.0.42"
         job_id = _submit(pinned)
         assert newest.jobs.get(job_id).job_id == job_id
     assert {r.path.split("/")[2] for r in fake.requests if r.path.startswith("/slurm/")} == {
@@ -241,11 +241,11 @@ def test_pytest_fixtures(pytester: pytest.Pytester) -> None:
 
         def test_fake_default_newest(slurm_fake, slurm_fake_client):
             assert slurm_fake.api_version == "v0.0.45"
-            assert slurm_fake_client.api_version == "v0.0.45"
+            assert slurm_fake_client.negotiate() == "v0.0.45"
 
         @pytest.mark.parametrize("slurm_fake", ["v0.0.38", "v0.0.40"], indirect=True)
         def test_fake_indirect(slurm_fake, slurm_fake_client):
-            assert slurm_fake_client.api_version == slurm_fake.api_version
+            assert slurm_fake_client.negotiate() == slurm_fake.api_version
 
         @pytest.mark.parametrize("slurm_fake_version", ["v0.0.41"])
         @pytest.mark.slurm_fake(default_runtime=5)

@@ -221,6 +221,7 @@ def test_watch_returns_an_iterator_of_the_given_events() -> None:
 def test_context_manager_reset_and_api_version() -> None:
     with MockSlurmClient(api_version="v0.0.40") as mock:
         assert mock.api_version == "v0.0.40"
+        assert mock.negotiate() == "v0.0.40"
         mock.expect("diag").returns(None)
         mock.reset()
         mock.verify()

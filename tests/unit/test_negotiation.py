@@ -205,7 +205,8 @@ def test_client_negotiates_lazily_and_shares_the_cache() -> None:
     server = Server("26.05")
     client = SlurmClient(URL, auth=StaticToken("t"), transport=httpx.MockTransport(server))
     assert server.calls == []  # nothing until first use
-    assert client.api_version == "v0.0.45"
+    assert client.api_version is None  # reading it is not a use
+    assert client.negotiate() == "v0.0.45"
     client.ping()
     other = SlurmClient(URL, auth=StaticToken("t"), transport=httpx.MockTransport(server))
     other.ping()
@@ -227,7 +228,7 @@ def test_pinned_through_from_env() -> None:
     server = Server("26.05")
     env = {"SLURM_REST_URL": URL, "SLURM_JWT": "t", "SLURM_REST_API_VERSION": "v0.0.43"}
     client = SlurmClient.from_env(env=env, transport=httpx.MockTransport(server))
-    assert client.api_version == "v0.0.43"
+    assert client.negotiate() == "v0.0.43"
 
 
 def test_concurrent_first_use_is_consistent() -> None:
@@ -241,7 +242,7 @@ def test_concurrent_first_use_is_consistent() -> None:
 
     def work(c: SlurmClient) -> None:
         barrier.wait()
-        results.append(c.api_version)
+        results.append(c.negotiate())
 
     threads = [threading.Thread(target=work, args=(c,)) for c in clients]
     for t in threads:
@@ -253,7 +254,7 @@ def test_concurrent_first_use_is_consistent() -> None:
     # once settled, nobody asks again
     before = len(server.calls)
     assert (
-        SlurmClient(URL, auth=StaticToken("t"), transport=httpx.MockTransport(server)).api_version
+        SlurmClient(URL, auth=StaticToken("t"), transport=httpx.MockTransport(server)).negotiate()
         == "v0.0.42"
     )
     assert len(server.calls) == before

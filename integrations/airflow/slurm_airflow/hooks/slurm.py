@@ -340,7 +340,7 @@ class SlurmHook(BaseHook):
             settings = settings_from_connection(conn)
             with SlurmClient(**settings.client_kwargs(), **self.client_options) as client:
                 client.diag()
-                version = client.api_version
+                version = client.negotiate()  # no request: diag() negotiated
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             if secret:
