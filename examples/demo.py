@@ -18,8 +18,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from slurm_core import JobBuilder, JobEvent, JobGraph, SlurmClient, StaticToken, TrainingJob
+from slurm_core import JobBuilder, JobEvent, JobGraph, SlurmClient, StaticToken
 from slurm_core.analytics import RateCard
+from slurm_core.jobs import TrainingJob
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 RELEASE = os.environ.get("SLURM_DEMO_RELEASE", "24.11")

@@ -889,7 +889,8 @@ def test_operator_log_output_tolerates_an_unreadable_output_file(
 def test_operator_checkpoint_dir_makes_a_training_job() -> None:
     from datetime import timedelta
 
-    from slurm_core import JobBuilder, TrainingJob
+    from slurm_core import JobBuilder
+    from slurm_core.jobs import TrainingJob
 
     submit = op(
         script=SCRIPT,

@@ -27,7 +27,6 @@ from test_client_helpers import (
 )
 
 from slurm_core import (
-    INFINITE,
     AuthenticationError,
     InvalidRequestError,
     JobBaseState,
@@ -39,6 +38,7 @@ from slurm_core import (
     UnsupportedOperationError,
 )
 from slurm_core._versions import CLIENT_VERSIONS
+from slurm_core.models import INFINITE
 from slurm_core.testing.cluster._release import get_release
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from test_submit_helpers import finished, make_client, unique, until
 
-from slurm_core import Experiment, JobBaseState, ModelTrainer, SlurmClient, TrainingJob
+from slurm_core import JobBaseState, SlurmClient
+from slurm_core.jobs import Experiment, ModelTrainer, TrainingJob
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 TRAIN = """#!/usr/bin/env python3

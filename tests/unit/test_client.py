@@ -18,18 +18,12 @@ import httpx
 import pytest
 
 from slurm_core import (
-    INFINITE,
-    AccountingJob,
     AsyncSlurmClient,
-    Diag,
     Job,
     JobBaseState,
-    License,
     Node,
     NotFoundError,
     Partition,
-    Ping,
-    Reservation,
     ResponseValidationError,
     RetryPolicy,
     SlurmClient,
@@ -39,6 +33,7 @@ from slurm_core import (
 )
 from slurm_core._versions import CLIENT_VERSIONS
 from slurm_core._versions.negotiate import clear_cache
+from slurm_core.models import INFINITE, AccountingJob, Diag, License, Ping, Reservation
 from slurm_core.testing import FakeSlurmServer
 
 pytestmark = pytest.mark.anyio

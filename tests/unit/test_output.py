@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from slurm_core import AsyncSlurmClient, JobOutputError, SharedFilesystemReader, SlurmClient
+from slurm_core import AsyncSlurmClient, SlurmClient
 from slurm_core._versions.negotiate import clear_cache
+from slurm_core.jobs import JobOutputError, SharedFilesystemReader
 from slurm_core.jobs.output import OutputReader, expand_pattern, output_path
 from slurm_core.models import Job, JobState
 

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from slurm_core import (
     AsyncJobBuilder,
     AsyncSlurmClient,
-    AsyncTrainingJob,
     InvalidRequestError,
     JobBaseState,
     RetryPolicy,
@@ -30,10 +29,9 @@ from slurm_core import (
     SlurmClient,
     SlurmConnectionError,
     SubmissionUnknownError,
-    TrainingJob,
 )
 from slurm_core._versions.negotiate import clear_cache
-from slurm_core.jobs import JobBuilder, JobSpec, split_comment
+from slurm_core.jobs import AsyncTrainingJob, JobBuilder, JobSpec, TrainingJob, split_comment
 from slurm_core.jobs.submission import comment_with_key, job_id_for_key
 from slurm_core.models import Job, JobState
 from slurm_core.resources._submission import SUBMIT_ATTEMPTS

@@ -23,17 +23,16 @@ from typing import Any
 import httpx
 import pytest
 
-from slurm_core import (
+from slurm_core import AsyncSlurmClient, JobSpecError, SlurmClient
+from slurm_core._versions.negotiate import clear_cache
+from slurm_core.jobs import (
     AsyncModelTrainer,
-    AsyncSlurmClient,
     Experiment,
-    JobSpecError,
+    GresRequest,
     ModelTrainer,
-    SlurmClient,
+    SignalSpec,
     TrainingJob,
 )
-from slurm_core._versions.negotiate import clear_cache
-from slurm_core.jobs import GresRequest, SignalSpec
 from slurm_core.jobs.training import WRAPPER_MARK, wrap_script
 
 PAYLOAD = f"""#!{sys.executable}

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slurm_core import TrainingJob, UnsupportedOperationError
+from slurm_core import UnsupportedOperationError
 from slurm_core._versions import CLIENT_VERSIONS, get_adapter
 from slurm_core._versions._submit import (
     NO_REQUEUE_OPERATION,
@@ -44,6 +44,7 @@ from slurm_core.jobs import (
     JobSpec,
     MailType,
     SignalSpec,
+    TrainingJob,
     build_dependency,
 )
 from slurm_core.models import INFINITE

@@ -23,7 +23,8 @@ from slurm_airflow.triggers.slurm import (
     event_payload,
     job_payload,
 )
-from slurm_core import JobBuilder, JobFailedError, JobSpec, SlurmClient, SlurmError, TrainingJob
+from slurm_core import JobBuilder, JobFailedError, JobSpec, SlurmClient, SlurmError
+from slurm_core.jobs import TrainingJob
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -100,7 +101,7 @@ class SlurmSubmitJobOperator(BaseOperator):
     ``output_path``/``error_path`` for ``--output``/``--error``...; not with ``job_spec``).
     ``dependency`` is a Slurm expression (``"afterok:12:13"``) and ``afterok`` a list of
     upstream job ids (e.g. ``[prep.output["job_id"]]``). ``checkpoint_dir`` makes it a
-    :class:`~slurm_core.TrainingJob` with checkpointing: ``SIGUSR2``
+    :class:`~slurm_core.jobs.TrainingJob` with checkpointing: ``SIGUSR2``
     ``checkpoint_signal_before`` the time limit, requeue, and resume with
     ``SLURM_CLIENT_CHECKPOINT_DIR``/``SLURM_CLIENT_RESUME`` in the job's environment.
 
