@@ -21,9 +21,11 @@ LINT_PATHS = ["slurm_core", "integrations", "tests", "examples", "bench", "noxfi
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.5")
+    """ruff, and the import contract (layers, no cycles) in pyproject.toml's importlinter."""
+    session.install("ruff>=0.5", "import-linter>=2.1", "-e", ".")
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+    session.run("lint-imports")
 
 
 @nox.session

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import httpx
 
@@ -25,14 +25,40 @@ __all__ = [
     "AsyncResource",
     "BaseResource",
     "ClientCore",
+    "Driven",
     "Op",
     "SyncResource",
+    "engine_of",
     "run_async",
     "run_sync",
 ]
 
 T = TypeVar("T")
 Op = Generator[Request, httpx.Response, T]
+H_co = TypeVar("H_co", SyncHTTP, AsyncHTTP, covariant=True)
+
+
+class Driven(Protocol[H_co]):
+    """A client as code that runs its own operations sees it (the analytics tools do):
+    the version core and the request engine. Both clients are one."""
+
+    @property
+    def _core(self) -> ClientCore: ...
+
+    @property
+    def _http(self) -> H_co: ...
+
+
+def engine_of(client: object) -> SyncHTTP | AsyncHTTP:
+    """``client``'s request engine, or a TypeError naming what was passed instead."""
+    http = getattr(client, "_http", None)
+    if not isinstance(http, (SyncHTTP, AsyncHTTP)) or not isinstance(
+        getattr(client, "_core", None), ClientCore
+    ):
+        raise TypeError(
+            f"client must be a SlurmClient or AsyncSlurmClient, got {type(client).__name__}"
+        )
+    return http
 
 
 class ClientCore:

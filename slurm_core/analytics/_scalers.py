@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from .._client import SlurmClient
-from .._engine import Op, run_sync
+from .._protocol import SlurmClientProtocol
+from .._versions import get_adapter
 
 __all__ = ["CallbackScaler", "NodeScaler", "RestNodeScaler"]
 
@@ -39,7 +39,9 @@ class RestNodeScaler:
         scaler = RestNodeScaler(SlurmClient(url, auth=admin_token), mode="drain")
     """
 
-    def __init__(self, client: SlurmClient, *, mode: Literal["drain", "power"] = "drain") -> None:
+    def __init__(
+        self, client: SlurmClientProtocol, *, mode: Literal["drain", "power"] = "drain"
+    ) -> None:
         if mode not in ("drain", "power"):
             raise ValueError(f"mode must be 'drain' or 'power', got {mode!r}")
         self.client = client
@@ -49,11 +51,8 @@ class RestNodeScaler:
         """Raise :class:`~slurm_core.UnsupportedOperationError` if the server's REST API
         version has no node updates (nothing is changed)."""
 
-        def op() -> Op[None]:
-            adapter = yield from self.client._core.adapter()
-            adapter.node_update("check", {"state": ["RESUME"]})  # builds, never sent
-
-        run_sync(self.client._http, op())
+        adapter = get_adapter(self.client.negotiate())
+        adapter.node_update("check", {"state": ["RESUME"]})  # builds, never sent
 
     def scale_up(self, partition: str, nodes: Sequence[str]) -> None:
         """``RESUME`` (drain mode) or ``POWER_UP`` each node."""

@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from .._client import AsyncSlurmClient, SlurmClient
-from .._engine import Op, run_async, run_sync
+from .._engine import Driven, Op, engine_of, run_async, run_sync
 from .._exceptions import SlurmError
+from .._http import AsyncHTTP, SyncHTTP
 from ..models import AccountingJob, Association, Node, User
 from ..resources.accounting import _AccountingOps
 from ..resources.nodes import _NodesOps
@@ -282,19 +282,19 @@ class ReportBuilder:
 
     def build(self) -> ComplianceReport:
         """Read the data (sync client) and assemble the report."""
-        client = self._auditor._client
-        if not isinstance(client, SlurmClient):
+        http = self._auditor._client._http
+        if not isinstance(http, SyncHTTP):
             raise TypeError("this auditor has an AsyncSlurmClient: use 'await builder.abuild()'")
         sections = self._sections or SECTIONS
-        return self._assemble(sections, run_sync(client._http, self._op(sections)))
+        return self._assemble(sections, run_sync(http, self._op(sections)))
 
     async def abuild(self) -> ComplianceReport:
         """Read the data (async client) and assemble the report."""
-        client = self._auditor._client
-        if not isinstance(client, AsyncSlurmClient):
+        http = self._auditor._client._http
+        if not isinstance(http, AsyncHTTP):
             raise TypeError("this auditor has a SlurmClient: use builder.build()")
         sections = self._sections or SECTIONS
-        return self._assemble(sections, await run_async(client._http, self._op(sections)))
+        return self._assemble(sections, await run_async(http, self._op(sections)))
 
     def export(self, fmt: Format = "json", path: str | os.PathLike[str] | None = None) -> str:
         """:meth:`build`, then :meth:`ComplianceReport.export`.
@@ -321,16 +321,13 @@ class ComplianceAuditor:
 
     def __init__(
         self,
-        client: SlurmClient | AsyncSlurmClient,
+        client: Driven[SyncHTTP] | Driven[AsyncHTTP],
         *,
         audit_log: AuditLog | str | os.PathLike[str] | None = None,
         audit_key: bytes | None = None,
         baseline: timedelta = timedelta(days=30),
     ) -> None:
-        if not isinstance(client, (SlurmClient, AsyncSlurmClient)):
-            raise TypeError(
-                f"client must be a SlurmClient or AsyncSlurmClient, got {type(client).__name__}"
-            )
+        engine_of(client)  # a TypeError now rather than at build time
         if not isinstance(baseline, timedelta) or baseline < timedelta(0):
             raise ValueError(f"baseline must be a non-negative timedelta, got {baseline!r}")
         self._client = client

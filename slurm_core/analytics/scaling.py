@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -40,7 +41,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from .._client import SlurmClient
+from .._protocol import SlurmClientProtocol
 from ..models import Node
 from ._common import UTC, parse_tres_string
 from ._policy import (
@@ -104,13 +105,13 @@ class ResourceOptimizer:
 
     def __init__(
         self,
-        client: SlurmClient,
+        client: SlurmClientProtocol,
         *,
         dry_run: bool = False,
         clock: Callable[[], datetime] | None = None,
         audit: AuditLog | None = None,
     ) -> None:
-        if not isinstance(client, SlurmClient):
+        if inspect.iscoroutinefunction(getattr(getattr(client, "nodes", None), "list", None)):
             raise TypeError("ResourceOptimizer runs in a thread: it needs a (sync) SlurmClient")
         self.client = client
         self.dry_run = dry_run
