@@ -23,6 +23,7 @@ from ._retry import RetryPolicy
 from ._transport import CircuitBreakerConfig
 from ._versions import Adapter
 from .auth import TokenProvider
+from .config import resolve_settings
 from .models import Diag, Ping
 
 __all__ = ["NOT_GIVEN", "BaseClient", "resource"]
@@ -157,8 +158,6 @@ class BaseClient(Generic[TransportT, HTTPT]):
             async with AsyncSlurmClient.from_env(profile="lab") as client:
                 await client.diag()
         """
-        from .config import resolve_settings
-
         settings = resolve_settings(profile=profile, env=env)
         api_version = options.pop("api_version", None) or settings.api_version
         client = cls.__new__(cls)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypeVar, overload
 
-from .jobs import JobBuilder
+from .jobs import JobBuilder, JobSpec, SubmittedJob
 from .models import (
     QOS,
     TRES,
@@ -39,12 +39,10 @@ from .models import (
     Reservation,
     User,
 )
+from .watch import JobEvent
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-    from .jobs import JobSpec, SubmittedJob
-    from .watch import JobEvent
 
 __all__ = [
     "AccountingProtocol",

@@ -127,6 +127,7 @@ def make_async_transport(
     """Async twin of :func:`make_sync_transport`: the lean asyncio transport
     (:mod:`slurm_core._aio`; httpx's own under trio) unless the user gave one."""
     if transport is None:
+        # Not at import: asyncio and h11 are a cost that sync-only programs need not pay.
         from ._aio import AsyncioTransport
 
         transport = AsyncioTransport(ssl_context=ssl_config(verify, cert), limits=limits, uds=uds)

@@ -44,6 +44,7 @@ from typing import Literal
 from .._protocol import SlurmClientProtocol
 from ..models import Node
 from ._common import UTC, parse_tres_string
+from ._export import plain
 from ._policy import (
     REASON_PREFIX,
     Observation,
@@ -397,7 +398,5 @@ class ResourceOptimizer:
 
 
 def _plain(d: ScalingDecision) -> dict[str, object]:
-    from ._export import plain
-
     out: dict[str, object] = plain(dataclasses.asdict(d))
     return out
