@@ -1,4 +1,4 @@
-"""Mapping slurmrestd answers onto the error tree: by Slurm error number, then HTTP status.
+"""Mapping answers (by Slurm error number, then HTTP status) and failures onto the error tree.
 
 slurmrestd does not use HTTP statuses consistently: 22.05 answers most errors with HTTP 500
 and a Slurm error number in the body (``error_code`` or ``error_number``), later releases use
@@ -21,16 +21,21 @@ from slurm_core._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseValidationError,
     ServerError,
     SlurmAPIError,
+    SlurmConnectionError,
+    SlurmError,
     SlurmErrorEntry,
+    SlurmTimeoutError,
 )
 from slurm_core._redact import redact_text, redact_url
-from slurm_core._retry import parse_retry_after
+from slurm_core._retry import parse_retry_after, tls_failure
 
 __all__ = [
     "INFORMATIONAL_ERRNOS",
     "error_class_for",
+    "error_from_exception",
     "error_from_response",
     "error_from_success",
     "parse_error_entries",
@@ -371,3 +376,38 @@ def _build_error(
             message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs
         )
     return cls(message, **kwargs)
+
+
+_TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
+
+
+def error_from_exception(exc: httpx.HTTPError, request: httpx.Request) -> SlurmError:
+    """The error for a request that got no answer: a timeout (naming its phase), a TLS
+    failure (with what to check), an undecodable body, or an unreachable server."""
+    method, url = request.method, redact_url(request.url)
+    detail = redact_text(str(exc)) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        phase = _TIMEOUT_PHASE.get(type(exc), "unknown")
+        return SlurmTimeoutError(
+            f"{phase} timeout for {method} {url}: {detail}", method=method, url=url, phase=phase
+        )
+    tls = tls_failure(exc)
+    if tls is not None:
+        reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or tls
+        return SlurmConnectionError(
+            f"TLS handshake with {url} failed: {reason} (check verify=/ca_bundle and cert=)",
+            method=method,
+            url=url,
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return ResponseValidationError(f"undecodable response body for {method} {url}: {detail}")
+    return SlurmConnectionError(
+        f"cannot reach slurmrestd for {method} {url}: {type(exc).__name__}: {detail}",
+        method=method,
+        url=url,
+    )

@@ -32,21 +32,16 @@ import anyio
 import httpx
 
 from slurm_core._body import check_success_body, encode_json
-from slurm_core._errmap import error_from_response
+from slurm_core._errmap import error_from_exception, error_from_response
 from slurm_core._exceptions import (
     ConfigurationError,
     RateLimitError,
-    ResponseValidationError,
     ServerError,
-    SlurmConnectionError,
-    SlurmError,
-    SlurmTimeoutError,
 )
 from slurm_core._options import ClientOptions, HookResult, RequestInfo, ResponseInfo
 from slurm_core._redact import (
     install_log_redaction,
     redact_headers,
-    redact_text,
     redact_url,
     scrub_request,
 )
@@ -54,7 +49,6 @@ from slurm_core._retry import (
     IDEMPOTENT_METHODS,
     delay_after_exception,
     delay_after_status,
-    tls_failure,
 )
 from slurm_core._tracing import tracing
 from slurm_core._transport import TokenBucket, make_async_transport, make_sync_transport
@@ -68,14 +62,6 @@ install_log_redaction("httpx")  # httpx logs request URLs at INFO
 
 
 Params = Mapping[str, Any] | None
-
-
-_TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
-    httpx.ConnectTimeout: "connect",
-    httpx.ReadTimeout: "read",
-    httpx.WriteTimeout: "write",
-    httpx.PoolTimeout: "pool",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,7 +148,7 @@ class _BaseHTTP:
         """The delay before the next attempt, or raise the mapped error."""
         delay = delay_after_exception(self._policy, exc, attempt, idempotent)
         if delay is None:
-            raise self._map_exception(exc, request) from exc
+            raise error_from_exception(exc, request) from exc
         self._log_retry(request, type(exc).__name__, attempt, delay)
         return delay
 
@@ -197,32 +183,6 @@ class _BaseHTTP:
             raise error
         self._log_retry(request, f"HTTP {status}", attempt, delay)
         return delay
-
-    def _map_exception(self, exc: httpx.HTTPError, request: httpx.Request) -> SlurmError:
-        method, url = request.method, redact_url(request.url)
-        detail = redact_text(str(exc)) or type(exc).__name__
-        if isinstance(exc, httpx.TimeoutException):
-            phase = _TIMEOUT_PHASE.get(type(exc), "unknown")
-            return SlurmTimeoutError(
-                f"{phase} timeout for {method} {url}: {detail}", method=method, url=url, phase=phase
-            )
-        tls = tls_failure(exc)
-        if tls is not None:
-            reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or tls
-            return SlurmConnectionError(
-                f"TLS handshake with {url} failed: {reason} (check verify=/ca_bundle and cert=)",
-                method=method,
-                url=url,
-            )
-        if isinstance(exc, httpx.DecodingError):
-            return ResponseValidationError(
-                f"undecodable response body for {method} {url}: {detail}"
-            )
-        return SlurmConnectionError(
-            f"cannot reach slurmrestd for {method} {url}: {type(exc).__name__}: {detail}",
-            method=method,
-            url=url,
-        )
 
     # -- observing ---------------------------------------------------------------------
     def _request_info(self, request: httpx.Request, attempt: int) -> RequestInfo:
