@@ -20,16 +20,22 @@ Cycles (``a -> b -> a``) and unknown nodes are refused before anything is submit
 
 from ._dot import STATE_COLORS
 from ._errors import GraphError
+from ._graph import Edge, GraphNode
 from ._live import LiveGraph, job_dependency
-from ._model import Edge, GraphNode, JobGraph
+from ._model import JobGraph
+from ._protocols import AsyncGraphClient, AsyncGraphJobs, GraphClient, GraphJobs
 from ._run import AsyncGraphRun, GraphResult, GraphRun, Progress
 from ._terms import GraphTerm, format_terms, parse_terms
 
 __all__ = [
     "STATE_COLORS",
+    "AsyncGraphClient",
+    "AsyncGraphJobs",
     "AsyncGraphRun",
     "Edge",
+    "GraphClient",
     "GraphError",
+    "GraphJobs",
     "GraphNode",
     "GraphResult",
     "GraphRun",

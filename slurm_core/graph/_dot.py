@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..models import JobState
-
-if TYPE_CHECKING:
-    from ._model import JobGraph
+from ._graph import BaseJobGraph
 
 __all__ = ["STATE_COLORS", "render", "state_name", "to_dot"]
 
@@ -60,7 +57,7 @@ def _quote(text: str) -> str:
 
 
 def to_dot(
-    graph: JobGraph,
+    graph: BaseJobGraph,
     states: Mapping[str, object] | None = None,
     job_ids: Mapping[str, int] | None = None,
 ) -> str:

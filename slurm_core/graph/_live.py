@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from .._exceptions import JobSpecError
 from ..jobs.dependency import Dependency, parse_dependency
 from ..models import Job
-from ._model import GraphNode, JobGraph
+from ._graph import GraphNode
+from ._model import JobGraph
 from ._terms import GraphTerm, Ref
 
 __all__ = ["LiveGraph", "job_dependency"]

@@ -1,34 +1,39 @@
-"""Graph algorithms over a :class:`~._model.JobGraph`: cycles and a stable order.
+"""Graph algorithms on plain mappings (node -> its children): cycles and a stable order.
 
 Both are iterative (a chain of thousands of jobs needs no recursion) and deterministic:
-the same graph gives the same cycle path and the same order.
+the same mapping, in the same key order, gives the same cycle path and the same order.
 """
 
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ._model import JobGraph
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["downstream_map", "find_cycle", "topological"]
 
 
-def downstream_map(graph: JobGraph) -> dict[str, list[str]]:
-    """Graph node -> the graph nodes depending on it (each once, in order)."""
-    down: dict[str, dict[str, None]] = {n: {} for n in graph}
-    for edge in graph.edges():
-        if isinstance(edge.upstream, str) and edge.upstream in down:
-            down[edge.upstream][edge.downstream] = None
+def downstream_map(upstream: Mapping[str, Iterable[str | int]]) -> dict[str, list[str]]:
+    """Node -> the nodes depending on it (each once, in order), from node -> its references.
+
+    References that are not keys (job ids, unknown names) are left out.
+
+    Example::
+
+        >>> downstream_map({"a": [], "b": ["a", 42]})
+        {'a': ['b'], 'b': []}
+    """
+    down: dict[str, dict[str, None]] = {n: {} for n in upstream}
+    for name, refs in upstream.items():
+        for ref in refs:
+            if isinstance(ref, str) and ref in down:
+                down[ref][name] = None
     return {n: list(children) for n, children in down.items()}
 
 
-def find_cycle(graph: JobGraph) -> list[str] | None:
+def find_cycle(down: Mapping[str, Sequence[str]]) -> list[str] | None:
     """A cycle as a path in edge direction (``["a", "b", "a"]``), or ``None``."""
-    down = downstream_map(graph)
     state: dict[str, int] = {}  # 1: on the current path, 2: done
-    for start in graph:
+    for start in down:
         if start in state:
             continue
         path = [start]
@@ -48,10 +53,9 @@ def find_cycle(graph: JobGraph) -> list[str] | None:
     return None
 
 
-def topological(graph: JobGraph) -> list[str]:
-    """Kahn's algorithm; among ready nodes the one added first goes first (acyclic input)."""
-    down = downstream_map(graph)
-    names = list(graph)
+def topological(down: Mapping[str, Sequence[str]]) -> list[str]:
+    """Kahn's algorithm; among ready nodes the first key goes first (acyclic input)."""
+    names = list(down)
     index = {name: i for i, name in enumerate(names)}
     waiting = dict.fromkeys(names, 0)
     for children in down.values():

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    AsyncExitStack,
+    ExitStack,
+)
 
 from ..jobs.dependency import DependencyKind, DependencyOperator
 from ..models import JobState
 from ..watch import JobEvent, JobEventType
-from ._model import JobGraph
+from ._dot import to_dot
+from ._graph import BaseJobGraph
+from ._protocols import AsyncGraphClient, GraphClient
 from ._terms import Ref
 
 __all__ = ["AsyncGraphRun", "GraphResult", "GraphRun", "Progress"]
@@ -56,7 +63,7 @@ class GraphResult:
 class Progress:
     """Outcomes of a running graph, from its jobs' events (no I/O)."""
 
-    def __init__(self, graph: JobGraph, job_ids: Mapping[str, int], cancelling: bool) -> None:
+    def __init__(self, graph: BaseJobGraph, job_ids: Mapping[str, int], cancelling: bool) -> None:
         self.graph = graph
         self.job_ids = dict(job_ids)
         self.cancelling = cancelling
@@ -148,16 +155,15 @@ class Progress:
 
 
 class _RunBase:
-    def __init__(self, graph: JobGraph, client: Any, job_ids: Mapping[str, int]) -> None:
+    def __init__(self, graph: BaseJobGraph, job_ids: Mapping[str, int]) -> None:
         self.graph = graph
-        self.client = client
         self.job_ids: Mapping[str, int] = dict(job_ids)
         self.states: dict[str, JobState | None] = dict.fromkeys(job_ids)
         self._names = {str(v): k for k, v in job_ids.items()}
 
     def to_dot(self) -> str:
         """DOT text with the job ids and the latest states seen by :meth:`wait`."""
-        return self.graph.to_dot(self.states, self.job_ids)
+        return to_dot(self.graph, self.states, self.job_ids)
 
     def node_of(self, event: JobEvent) -> str:
         """The name of the graph node an event is about."""
@@ -178,7 +184,13 @@ class GraphRun(_RunBase):
             print(result.failed, result.unrunnable)
     """
 
-    def watch(self, timeout: float | None = None) -> Any:
+    def __init__(
+        self, graph: BaseJobGraph, client: GraphClient, job_ids: Mapping[str, int]
+    ) -> None:
+        super().__init__(graph, job_ids)
+        self.client = client
+
+    def watch(self, timeout: float | None = None) -> Iterator[JobEvent]:
         """The events of every job of the graph (one shared watch).
 
         Example::
@@ -209,7 +221,10 @@ class GraphRun(_RunBase):
             print(result.states)         # {'prep': 'COMPLETED', 'train': 'FAILED', ...}
         """
         progress = Progress(self.graph, self.job_ids, cancel_unrunnable)
-        with self.watch(timeout) as events:
+        with ExitStack() as stack:
+            events = self.watch(timeout)
+            if isinstance(events, AbstractContextManager):  # a JobWatch: stop it on leaving
+                stack.enter_context(events)
             for event in events:
                 if on_event is not None:
                     on_event(self.node_of(event), event)
@@ -232,7 +247,13 @@ class AsyncGraphRun(_RunBase):
         result = await run.wait()
     """
 
-    def watch(self, timeout: float | None = None) -> Any:
+    def __init__(
+        self, graph: BaseJobGraph, client: AsyncGraphClient, job_ids: Mapping[str, int]
+    ) -> None:
+        super().__init__(graph, job_ids)
+        self.client = client
+
+    def watch(self, timeout: float | None = None) -> AsyncIterator[JobEvent]:
         """The events of every job of the graph (``async for``).
 
         Example::
@@ -256,7 +277,10 @@ class AsyncGraphRun(_RunBase):
             result = await run.wait(cancel_unrunnable=True)
         """
         progress = Progress(self.graph, self.job_ids, cancel_unrunnable)
-        async with self.watch(timeout) as events:
+        async with AsyncExitStack() as stack:
+            events = self.watch(timeout)
+            if isinstance(events, AbstractAsyncContextManager):
+                await stack.enter_async_context(events)
             async for event in events:
                 if on_event is not None:
                     on_event(self.node_of(event), event)

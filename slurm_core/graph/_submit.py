@@ -1,4 +1,4 @@
-"""Submitting a :class:`~._model.JobGraph`: everything checked first, then in order.
+"""Submitting a job graph: everything checked first, then in order.
 
 :func:`prepare` checks the whole graph before the first job is submitted (unknown nodes,
 cycles, invalid specs, ``,``/``?`` mixes with a builder's own dependency) and decides how
@@ -11,22 +11,36 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .._exceptions import JobSpecError, SlurmError
 from ..jobs.dependency import Dependency, DependencyOperator
-from ..jobs.spec import JobSpec
+from ..jobs.spec import JobSpec, SubmittedJob
 from ._errors import GraphError
-from ._model import JobGraph
+from ._graph import BaseJobGraph
+from ._protocols import AsyncGraphClient, GraphClient
 from ._run import AsyncGraphRun, GraphRun
 
-__all__ = ["Step", "asubmit_graph", "final_spec", "prepare", "submit_graph"]
+__all__ = [
+    "AsyncSubmit",
+    "Step",
+    "Submit",
+    "asubmit_graph",
+    "final_spec",
+    "prepare",
+    "submit_graph",
+]
 
 logger = logging.getLogger("slurm_core.graph")
 
-Submit = Callable[[JobSpec], Any]
+Submit = Callable[[JobSpec], SubmittedJob | int]
 """``submit=``: takes the final spec, returns the job id (or a ``SubmittedJob``)."""
+
+AsyncSubmit = Callable[[JobSpec], SubmittedJob | int | Awaitable[SubmittedJob | int]]
+"""``submit=`` of :meth:`JobGraph.asubmit`: the same, or awaitable."""
+
+_Send = Callable[[JobSpec], object]
 
 
 def _spec(name: str, job: Any) -> JobSpec:
@@ -67,17 +81,20 @@ class Step:
     name: str
     job: Any
     spec: JobSpec
-    send: Callable[[JobSpec], Any]
+    send: _Send
 
 
-def _sender(name: str, job: Any, submit: Submit | None, client: Any) -> Callable[[JobSpec], Any]:
+def _sender(
+    name: str, job: Any, submit: _Send | None, client: GraphClient | AsyncGraphClient
+) -> _Send:
     if submit is not None:
         return submit
     if not isinstance(job, JobSpec) and getattr(job, "_submitter", None) is not None:
         return lambda spec: _builder_for(name, job, spec).execute()
-    submit_spec = getattr(getattr(client, "jobs", None), "submit_spec", None)
+    # Looked up, not called: an untyped caller's client may lack it (the error below).
+    submit_spec: object = getattr(getattr(client, "jobs", None), "submit_spec", None)
     if isinstance(job, JobSpec) and callable(submit_spec):
-        return submit_spec  # type: ignore[no-any-return]
+        return submit_spec
     raise GraphError(
         f"node {name!r} cannot be submitted: build it with client.jobs.submit(), "
         "give a JobSpec, or pass submit=",
@@ -85,7 +102,9 @@ def _sender(name: str, job: Any, submit: Submit | None, client: Any) -> Callable
     )
 
 
-def prepare(graph: JobGraph, submit: Submit | None, client: Any = None) -> list[Step]:
+def prepare(
+    graph: BaseJobGraph, submit: _Send | None, client: GraphClient | AsyncGraphClient
+) -> list[Step]:
     """Validate the whole graph and every node's job; nothing is submitted."""
     steps = []
     placeholder = {name: 1 for name in graph}
@@ -97,7 +116,7 @@ def prepare(graph: JobGraph, submit: Submit | None, client: Any = None) -> list[
     return steps
 
 
-def final_spec(graph: JobGraph, step: Step, job_ids: Mapping[str, int]) -> JobSpec:
+def final_spec(graph: BaseJobGraph, step: Step, job_ids: Mapping[str, int]) -> JobSpec:
     """The spec to send: the graph's dependencies added, the node name as default name."""
     changes: dict[str, Any] = {}
     dependency = _merge(step.name, step.spec.dependency, graph.resolve(step.name, job_ids))
@@ -108,7 +127,7 @@ def final_spec(graph: JobGraph, step: Step, job_ids: Mapping[str, int]) -> JobSp
     return step.spec.replace(**changes) if changes else step.spec
 
 
-def _job_id(result: Any) -> int:
+def _job_id(result: object) -> int:
     job_id = getattr(result, "job_id", result)
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise TypeError(f"a submission returned {result!r}, not a job id")
@@ -134,7 +153,7 @@ def _failed(name: str, exc: BaseException, job_ids: Mapping[str, int]) -> GraphE
 
 
 def submit_graph(
-    graph: JobGraph, client: Any, *, submit: Submit | None, cancel_on_error: bool
+    graph: BaseJobGraph, client: GraphClient, *, submit: Submit | None, cancel_on_error: bool
 ) -> GraphRun:
     job_ids: dict[str, int] = {}
     for step in prepare(graph, submit, client):
@@ -153,7 +172,11 @@ def submit_graph(
 
 
 async def asubmit_graph(
-    graph: JobGraph, client: Any, *, submit: Submit | None, cancel_on_error: bool
+    graph: BaseJobGraph,
+    client: AsyncGraphClient,
+    *,
+    submit: AsyncSubmit | None,
+    cancel_on_error: bool,
 ) -> AsyncGraphRun:
     job_ids: dict[str, int] = {}
     for step in prepare(graph, submit, client):
