@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._versions import validate_job_id
+from ..graph import LiveGraph, job_dependency
 from ..jobs.dependency import Dependency
 from ..models import Job
 from .jobs import _JobsOps
-
-if TYPE_CHECKING:  # slurm_core.graph imports the resources through slurm_core.watch
-    from ..graph import LiveGraph
 
 __all__ = ["AsyncDependencies", "Dependencies"]
 
@@ -25,8 +21,6 @@ def _root(job_id: int | str) -> int:
 
 class _DependenciesOps(BaseResource):
     def _build(self, job_id: int | str) -> Op[LiveGraph]:
-        from ..graph import LiveGraph
-
         root = _root(job_id)
         a = yield from self._core.adapter()
         jobs = {j.job_id: j for j in a.parse_jobs((yield a.jobs_list()))}
@@ -36,8 +30,6 @@ class _DependenciesOps(BaseResource):
         return LiveGraph(root, jobs)
 
     def _of(self, job_id: int | str) -> Op[Dependency | None]:
-        from ..graph import job_dependency
-
         job: Job = yield from _JobsOps(self._core)._get(job_id)
         return job_dependency(job)
 
