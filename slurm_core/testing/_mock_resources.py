@@ -1,13 +1,14 @@
 """The resource objects of :class:`~slurm_core.testing.MockSlurmClient` (``mock.jobs``...).
 
 Their signatures equal :class:`~slurm_core.SlurmClientProtocol`'s (a test compares them);
-every method turns into one recorded call, answered by the mock's expectations.
+every method turns into one recorded call, answered by the mock's expectations: each
+resource is given the mock's ``call`` function, never the mock itself.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,13 +28,13 @@ from ..models import (
     User,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotation only: importing slurm_core.watch costs ~80 ms (anyio), no cycle
     from ..watch import JobEvent
-    from .mock import MockSlurmClient
 
 _B = TypeVar("_B", bound=JobBuilder)
 
 __all__ = [
+    "CallFn",
     "MockAccounting",
     "MockJobs",
     "MockLicenses",
@@ -43,12 +44,13 @@ __all__ = [
 ]
 
 
-class _Resource:
-    def __init__(self, mock: MockSlurmClient) -> None:
-        self._mock = mock
+CallFn = Callable[..., Any]
+"""``call(method, *args, **kwargs)``: record the call ``method`` and return its answer."""
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self._mock._call(method, *args, **kwargs)
+
+class _Resource:
+    def __init__(self, call: CallFn) -> None:
+        self._call = call
 
 
 class MockJobs(_Resource):
