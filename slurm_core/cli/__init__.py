@@ -8,7 +8,9 @@ Example::
     slurm-client doctor
 
 Nothing here is imported by ``import slurm_core``; typer and rich are imported only when
-the command line runs (:func:`main`).
+the command line runs (:func:`main`). Inside, each command imports the layers it uses when
+it runs, so ``--help`` and quick commands start fast: those imports are deferred for start-up
+time, never to dodge a cycle (the import contract counts them).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Types for checkers; at run time __getattr__ imports on first use (eager costs ~0.6 s).
 if TYPE_CHECKING:
     from .._protocol import SlurmClientProtocol
     from ._expect import ANY, Expectation, Matcher, MockCall, instance_of, matching

@@ -1,13 +1,14 @@
 """The resource objects of :class:`~slurm_core.testing.MockSlurmClient` (``mock.jobs``...).
 
 Their signatures equal :class:`~slurm_core.SlurmClientProtocol`'s (a test compares them);
-every method turns into one recorded call, answered by the mock's expectations.
+every method turns into one recorded call, answered by the mock's expectations: each
+resource is given the mock's ``call`` function, never the mock itself.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,13 +28,13 @@ from ..models import (
     User,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotation only: importing slurm_core.watch costs ~80 ms (anyio), no cycle
     from ..watch import JobEvent
-    from .mock import MockSlurmClient
 
 _B = TypeVar("_B", bound=JobBuilder)
 
 __all__ = [
+    "CallFn",
     "MockAccounting",
     "MockJobs",
     "MockLicenses",
@@ -43,15 +44,16 @@ __all__ = [
 ]
 
 
-class BaseResource:
-    def __init__(self, mock: MockSlurmClient) -> None:
-        self._mock = mock
-
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self._mock._call(method, *args, **kwargs)
+CallFn = Callable[..., Any]
+"""``call(method, *args, **kwargs)``: record the call ``method`` and return its answer."""
 
 
-class MockJobs(BaseResource):
+class _Resource:
+    def __init__(self, call: CallFn) -> None:
+        self._call = call
+
+
+class MockJobs(_Resource):
     def list(
         self,
         *,
@@ -129,7 +131,7 @@ class MockJobs(BaseResource):
         return self._call("jobs.wait", job_id, timeout=timeout, max_interval=max_interval)  # type: ignore[no-any-return]
 
 
-class MockNodes(BaseResource):
+class MockNodes(_Resource):
     def list(self) -> builtins.list[Node]:
         return self._call("nodes.list")  # type: ignore[no-any-return]
 
@@ -157,7 +159,7 @@ class MockNodes(BaseResource):
         )
 
 
-class MockPartitions(BaseResource):
+class MockPartitions(_Resource):
     def list(self) -> builtins.list[Partition]:
         return self._call("partitions.list")  # type: ignore[no-any-return]
 
@@ -165,17 +167,17 @@ class MockPartitions(BaseResource):
         return self._call("partitions.get", name)  # type: ignore[no-any-return]
 
 
-class MockReservations(BaseResource):
+class MockReservations(_Resource):
     def list(self) -> builtins.list[Reservation]:
         return self._call("reservations.list")  # type: ignore[no-any-return]
 
 
-class MockLicenses(BaseResource):
+class MockLicenses(_Resource):
     def list(self) -> builtins.list[License]:
         return self._call("licenses.list")  # type: ignore[no-any-return]
 
 
-class MockAccounting(BaseResource):
+class MockAccounting(_Resource):
     def jobs(
         self,
         *,

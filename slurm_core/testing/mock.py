@@ -124,12 +124,12 @@ class MockSlurmClient:
         """Every call received, in order."""
         self.unexpected: list[MockCall] = []
         self._lock = threading.Lock()
-        self._jobs = MockJobs(self)
-        self._nodes = MockNodes(self)
-        self._partitions = MockPartitions(self)
-        self._reservations = MockReservations(self)
-        self._licenses = MockLicenses(self)
-        self._accounting = MockAccounting(self)
+        self._jobs = MockJobs(self._call)
+        self._nodes = MockNodes(self._call)
+        self._partitions = MockPartitions(self._call)
+        self._reservations = MockReservations(self._call)
+        self._licenses = MockLicenses(self._call)
+        self._accounting = MockAccounting(self._call)
 
     def __repr__(self) -> str:
         return f"<MockSlurmClient {len(self.expectations)} expected, {len(self.calls)} calls>"

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+# Annotations only (deferred for cost, no cycle): the fixtures import these when they run.
 if TYPE_CHECKING:
     from slurm_core import SlurmClient
     from slurm_core.testing.cluster import LocalSlurmCluster
@@ -100,6 +101,7 @@ def _unavailable(reason: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def slurm_cluster(request: pytest.FixtureRequest) -> Iterator[LocalSlurmCluster]:
     """A running real SLURM cluster of the release given by the parameter."""
+    # deferred: ~27 ms, not a cycle
     from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster
 
     release: str = getattr(request, "param", _test_releases()[0])
@@ -139,7 +141,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def slurm_mock(request: pytest.FixtureRequest) -> Iterator[MockSlurmClient]:
     """A fresh MockSlurmClient, verified at teardown (unless the test itself failed)."""
-    from slurm_core.testing.mock import MockSlurmClient
+    from slurm_core.testing.mock import MockSlurmClient  # deferred: ~0.35 s, not a cycle
 
     mock = MockSlurmClient()
     yield mock
@@ -150,7 +152,7 @@ def slurm_mock(request: pytest.FixtureRequest) -> Iterator[MockSlurmClient]:
 @pytest.fixture
 def slurm_fake_version() -> str:
     """The REST API version ``slurm_fake`` speaks: the newest by default (override me)."""
-    from slurm_core._versions import CLIENT_VERSIONS
+    from slurm_core._versions import CLIENT_VERSIONS  # deferred: ~0.3 s, not a cycle
 
     return CLIENT_VERSIONS[-1]
 
@@ -158,7 +160,7 @@ def slurm_fake_version() -> str:
 @pytest.fixture
 def slurm_fake(request: pytest.FixtureRequest, slurm_fake_version: str) -> FakeSlurmServer:
     """A fresh FakeSlurmServer (version: indirect parameter, else ``slurm_fake_version``)."""
-    from slurm_core.testing.fake import FakeSlurmServer
+    from slurm_core.testing.fake import FakeSlurmServer  # deferred: ~0.5 s, not a cycle
 
     version = getattr(request, "param", None) or slurm_fake_version
     marker = request.node.get_closest_marker("slurm_fake")

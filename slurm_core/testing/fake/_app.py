@@ -21,6 +21,7 @@ import jwt
 from ..._versions import _encode as enc
 from ...models import License, Reservation
 from . import _models, _wire
+from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._db import SlurmdbHandlers
 from ._state import FakeJob, Reject, unknown_job
@@ -41,21 +42,7 @@ class Reply:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass
-class Call:
-    """What a handler gets: the route's groups, the query, the parsed body, the user."""
-
-    groups: dict[str, str]
-    query: dict[str, list[str]]
-    body: Any
-    user: str
-    token_ok: bool
-
-
-Handler = Callable[[Call], tuple[int, dict[str, Any]]]
-
-
-class FakeApp(SlurmdbHandlers):
+class FakeApp:
     """slurmrestd for one REST API version, over a :class:`FakeCluster`."""
 
     def __init__(
@@ -83,6 +70,8 @@ class FakeApp(SlurmdbHandlers):
         self.licenses = licenses
         self.reservations = reservations
         self.admins = admins
+        self.db = SlurmdbHandlers(cluster, version, user=user)
+        """The ``/slurmdb`` handlers (routed only with ``accounting``)."""
         self.routes = self._routes()
         self.siblings: list[FakeApp] = [self]
         """The apps of every version the server serves (all listed by ``/openapi/v3``)."""
@@ -111,14 +100,15 @@ class FakeApp(SlurmdbHandlers):
         if minor >= 45:
             table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.requeue))
         if self.accounting:
+            db = self.db
             table += [
-                ("GET", f"{d}/jobs", self.db_jobs),
-                ("GET", f"{d}/job/{{job_id}}", self.db_job),
-                ("GET", f"{d}/accounts", self._static("accounts", "accounts")),
-                ("GET", f"{d}/users", self._static("users", "users")),
-                ("GET", f"{d}/associations", self._static("associations", "associations")),
-                ("GET", f"{d}/qos", self._static("qos", "qos")),
-                ("GET", f"{d}/tres", self._static("tres", "TRES" if minor >= 40 else "tres")),
+                ("GET", f"{d}/jobs", db.db_jobs),
+                ("GET", f"{d}/job/{{job_id}}", db.db_job),
+                ("GET", f"{d}/accounts", db.static("accounts", "accounts")),
+                ("GET", f"{d}/users", db.static("users", "users")),
+                ("GET", f"{d}/associations", db.static("associations", "associations")),
+                ("GET", f"{d}/qos", db.static("qos", "qos")),
+                ("GET", f"{d}/tres", db.static("tres", "TRES" if minor >= 40 else "tres")),
             ]
         return [
             (m, path, re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)), h)

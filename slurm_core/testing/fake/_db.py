@@ -1,35 +1,36 @@
-"""The slurmdbd half of the fake: accounting jobs and the static database entities."""
+"""The slurmdbd half of the fake: accounting jobs and the static database entities.
+
+:class:`SlurmdbHandlers` serves one REST API version; :class:`~._app.FakeApp` routes
+``/slurmdb/<v>/...`` to it.
+"""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._versions import _encode as enc
-from . import _models
+from . import _models, _wire
+from ._call import Call, Handler
+from ._cluster import FakeCluster
 from ._state import FakeJob, Reject
-
-if TYPE_CHECKING:
-    from ._app import Call, Handler
-    from ._cluster import FakeCluster
 
 __all__ = ["SlurmdbHandlers"]
 
 
 class SlurmdbHandlers:
-    """``GET /slurmdb/<v>/...`` handlers, mixed into :class:`~._app.FakeApp`."""
+    """``GET /slurmdb/<v>/...`` handlers for one version, over a :class:`FakeCluster`."""
 
-    cluster: FakeCluster
-    fmt: enc.WireFormat
-    user: str
+    def __init__(self, cluster: FakeCluster, version: str, *, user: str) -> None:
+        self.cluster = cluster
+        self.version = version
+        self.fmt = enc.wire_format(version)
+        self.user = user
 
-    if TYPE_CHECKING:
-
-        def _env(
-            self, call: Call, body: dict[str, Any] | None = None, **kw: Any
-        ) -> dict[str, Any]: ...
+    def _env(self, call: Call, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
 
     def _db_wire(self, job: FakeJob, now: int) -> dict[str, Any]:
         return enc.encode_accounting_job(_models.accounting_model(self.cluster, job, now), self.fmt)
@@ -63,7 +64,8 @@ class SlurmdbHandlers:
             return 200, self._env(call, {"jobs": []}, warnings=[warning])
         return 200, self._env(call, {"jobs": [self._db_wire(j, now) for j in found]})
 
-    def _static(self, kind: str, key: str) -> Handler:
+    def static(self, kind: str, key: str) -> Handler:
+        """A handler listing one kind of static entity under ``key``."""
         encoders: dict[str, Callable[[Any, enc.WireFormat], dict[str, Any]]] = {
             "accounts": enc.encode_account,
             "users": enc.encode_user,

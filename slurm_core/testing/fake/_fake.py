@@ -4,38 +4,34 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..._client import AsyncSlurmClient, SlurmClient
 from ..._versions import CLIENT_VERSIONS
 from ...models import Job, License, Node, Reservation
 from . import _models
-from ._app import FakeApp, Reply, TokenCheck
+from ._app import FakeApp, TokenCheck
 from ._cluster import FakeCluster
-from ._faults import (
-    CorruptKind,
-    DropKind,
-    Dropped,
-    Fault,
-    Faults,
-    Plan,
-    RecordedRequest,
-    corrupted,
-    status_body,
+from ._endpoint import FakeEndpoint
+from ._faults import CorruptKind, DropKind, Fault, RecordedRequest
+from ._server import serve
+from ._state import (
+    Clock,
+    FakeNode,
+    FakePartition,
+    Outcome,
+    Reject,
+    default_nodes,
+    default_partitions,
 )
-from ._state import Clock, FakeNode, FakePartition, Outcome, default_nodes, default_partitions
 from ._transport import FakeTransport
-
-if TYPE_CHECKING:
-    from ..._client import AsyncSlurmClient, SlurmClient
 
 __all__ = ["FakeSlurmServer", "RecordedRequest"]
 
 _ids = itertools.count(1)
-_VERSION_IN_PATH = re.compile(r"^/slurm(?:db)?/(v\d+\.\d+\.\d+)/")
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -97,7 +93,6 @@ class FakeSlurmServer:
         self.api_version = api_version
         self.url = f"http://fake-slurmrestd-{next(_ids)}.test:6820"
         """A URL unique to this fake (the client caches negotiation and breakers per URL)."""
-        self._lock = threading.RLock()
         self._clock = Clock(start_time, realtime, speed)
         self.cluster = FakeCluster(
             node_list,
@@ -132,8 +127,10 @@ class FakeSlurmServer:
         for app in self.apps.values():
             app.siblings = list(self.apps.values())
         self.app = self.apps[api_version]
-        self.faults = Faults()
-        self.requests: list[RecordedRequest] = []
+        self._endpoint = FakeEndpoint(self.apps, api_version)
+        self._lock = self._endpoint.lock
+        self.faults = self._endpoint.faults
+        self.requests = self._endpoint.requests
         """Every request received, in order (also those answered by a fault)."""
 
     def __repr__(self) -> str:
@@ -147,7 +144,7 @@ class FakeSlurmServer:
 
             client = AsyncSlurmClient(fake.url, transport=fake.transport())
         """
-        return FakeTransport(self)
+        return FakeTransport(self._endpoint)
 
     async_transport = transport
 
@@ -159,9 +156,7 @@ class FakeSlurmServer:
             with fake.serve() as url:
                 subprocess.run(["curl", f"{url}/slurm/v0.0.42/ping"], check=True)
         """
-        from ._server import serve
-
-        return serve(self, port)
+        return serve(self._endpoint, port)
 
     def client(self, **options: Any) -> SlurmClient:
         """A :class:`~slurm_core.SlurmClient` wired to this fake (``options`` passed on).
@@ -171,14 +166,10 @@ class FakeSlurmServer:
             with fake.client() as client:
                 client.jobs.list()
         """
-        from ..._client import SlurmClient
-
         return SlurmClient(self.url, transport=self.transport(), **options)
 
     def async_client(self, **options: Any) -> AsyncSlurmClient:
         """An :class:`~slurm_core.AsyncSlurmClient` wired to this fake."""
-        from ..._client import AsyncSlurmClient
-
         return AsyncSlurmClient(self.url, transport=self.transport(), **options)
 
     # ------------------------------------------------------------------ clock ------------
@@ -247,8 +238,6 @@ class FakeSlurmServer:
 
             assert fake.job(job_id).state.base is JobBaseState.RUNNING
         """
-        from ._state import Reject
-
         with self._lock:
             self.cluster.sync()
             try:
@@ -366,39 +355,3 @@ class FakeSlurmServer:
             for r in self.requests
             if pattern.search(r.path) and (method is None or r.method == method.upper())
         ]
-
-    def _plan(self, method: str, path: str) -> Plan:
-        return self.faults.plan(method, path)
-
-    def _answer(
-        self,
-        plan: Plan,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: bytes,
-    ) -> Reply:
-        def record(status: int | None) -> None:
-            self.requests.append(
-                RecordedRequest(method, path, query, body, status, tuple(plan.names))
-            )
-
-        with self._lock:
-            if plan.drop is not None and plan.drop.drop == "connect":
-                record(None)
-                raise Dropped("connect")
-            if plan.status is not None:
-                fault = plan.status
-                reply = Reply(fault.status, status_body(fault), headers=dict(fault.headers))
-            else:
-                match = _VERSION_IN_PATH.match(path)
-                app = self.apps.get(match.group(1), self.app) if match else self.app
-                reply = app.handle(method, path, query, headers, body)
-            if plan.drop is not None:
-                record(None)
-                raise Dropped(plan.drop.drop)
-            if plan.corrupt is not None:
-                reply.body = corrupted(reply.body, plan.corrupt.corrupt)
-            record(reply.status)
-            return reply

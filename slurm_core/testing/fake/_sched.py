@@ -5,21 +5,29 @@ every one whose hold, begin time, dependency, array throttle and resources allow
 (greedy, no reservations: a small job may overtake a big one). :func:`run_until` replays
 the time between two instants event by event (job ends, begin times), so a dependent job
 starts the second its dependency is satisfied even inside one big ``advance()``.
+
+The scheduler works on any :class:`Schedulable` (what it needs of the cluster), so it
+never imports :class:`~._cluster.FakeCluster`, which calls it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from ...jobs import DependencyKind, DependencyOperator, DependencyTerm, JobRef
 from ...models import INFINITE, ExitCode
-from ._state import FakeJob, Outcome
+from ._state import FakeJob, FakeNode, FakePartition, Outcome
 
-if TYPE_CHECKING:
-    from ._cluster import FakeCluster
-
-__all__ = ["allocate", "evaluate_dependency", "finish", "run_until", "schedule", "targets"]
+__all__ = [
+    "Schedulable",
+    "allocate",
+    "evaluate_dependency",
+    "finish",
+    "run_until",
+    "schedule",
+    "targets",
+]
 
 Verdict = Literal["ok", "wait", "never"]
 TermState = Literal["fulfilled", "unfulfilled", "failed"]
@@ -28,8 +36,30 @@ DEF_MEM_PER_CPU = 100
 _ACTIVE = ("RUNNING", "SUSPENDED")
 
 
+class Schedulable(Protocol):
+    """What the scheduler needs of the cluster (:class:`~._cluster.FakeCluster` is one)."""
+
+    jobs: dict[int, FakeJob]
+    nodes: dict[str, FakeNode]
+    partitions: dict[str, FakePartition]
+    stats: dict[str, int]
+    default_runtime: float
+    min_job_age: int
+    applied: int
+    """Fake time up to which events were processed."""
+
+    def touch(self, job: FakeJob, now: int) -> None:
+        """Record a change of ``job`` at ``now``."""
+
+    def usage(self, node: str) -> tuple[int, int, int]:
+        """CPUs, MiB and GPUs in use on ``node``."""
+
+    def outcome_for(self, job: FakeJob) -> Outcome:
+        """How ``job`` is to end."""
+
+
 # ----------------------------------------------------------------- dependencies -------------
-def targets(c: FakeCluster, ref: JobRef) -> list[FakeJob]:
+def targets(c: Schedulable, ref: JobRef) -> list[FakeJob]:
     """The job records a dependency reference names (all tasks for a whole array)."""
     task = ref.array_task_id
     if task == "*":
@@ -58,7 +88,7 @@ def _ref_state(kind: DependencyKind, target: FakeJob, delay: int | None, now: in
     return "fulfilled"  # afterany, afterburstbuffer
 
 
-def _term_state(c: FakeCluster, job: FakeJob, term: DependencyTerm, now: int) -> TermState:
+def _term_state(c: Schedulable, job: FakeJob, term: DependencyTerm, now: int) -> TermState:
     if term.kind is DependencyKind.SINGLETON:
         for other in c.jobs.values():
             same = other is not job and other.name == job.name
@@ -78,7 +108,7 @@ def _term_state(c: FakeCluster, job: FakeJob, term: DependencyTerm, now: int) ->
     return "fulfilled" if all(s == "fulfilled" for s in states) else "unfulfilled"
 
 
-def evaluate_dependency(c: FakeCluster, job: FakeJob, now: int) -> tuple[Verdict, str]:
+def evaluate_dependency(c: Schedulable, job: FakeJob, now: int) -> tuple[Verdict, str]:
     """Whether ``job``'s dependency holds, and the text slurmctld shows for it."""
     dep = job.dependency
     if dep is None:
@@ -106,7 +136,7 @@ def _needs(job: FakeJob) -> tuple[int, int, int]:
     return cpus, mem, math.ceil(job.gpus / nodes)
 
 
-def allocate(c: FakeCluster, job: FakeJob, *, empty: bool = False) -> dict[str, int] | None:
+def allocate(c: Schedulable, job: FakeJob, *, empty: bool = False) -> dict[str, int] | None:
     """Nodes and CPUs for ``job`` now (or on an idle cluster with ``empty``), or ``None``."""
     cpus, mem, gpus = _needs(job)
     part = c.partitions[job.partition]
@@ -128,7 +158,7 @@ def allocate(c: FakeCluster, job: FakeJob, *, empty: bool = False) -> dict[str, 
 
 
 # ------------------------------------------------------------------- transitions ------------
-def _limit_seconds(c: FakeCluster, job: FakeJob) -> float | None:
+def _limit_seconds(c: Schedulable, job: FakeJob) -> float | None:
     part = c.partitions[job.partition]
     limit = job.time_limit if job.time_limit is not None else part.default_time
     if limit is None:
@@ -138,7 +168,7 @@ def _limit_seconds(c: FakeCluster, job: FakeJob) -> float | None:
     return 60.0 * int(limit)
 
 
-def _start(c: FakeCluster, job: FakeJob, alloc: dict[str, int], now: int) -> None:
+def _start(c: Schedulable, job: FakeJob, alloc: dict[str, int], now: int) -> None:
     outcome = c.outcome_for(job)
     runtime = outcome.runtime if outcome.runtime is not None else c.default_runtime
     limit = _limit_seconds(c, job)
@@ -170,7 +200,7 @@ def _exit_for(state: str, outcome: Outcome | None) -> ExitCode:
     return outcome.exit()
 
 
-def finish(c: FakeCluster, job: FakeJob, state: str, now: int) -> None:
+def finish(c: Schedulable, job: FakeJob, state: str, now: int) -> None:
     """End ``job`` in ``state`` at ``now`` (freeing its nodes)."""
     was_running = job.state in _ACTIVE
     job.state, job.end_time = state, now
@@ -189,13 +219,13 @@ def finish(c: FakeCluster, job: FakeJob, state: str, now: int) -> None:
     c.touch(job, now)
 
 
-def _set_reason(c: FakeCluster, job: FakeJob, reason: str, now: int) -> None:
+def _set_reason(c: Schedulable, job: FakeJob, reason: str, now: int) -> None:
     if job.reason != reason:
         job.reason = reason
         c.touch(job, now)
 
 
-def schedule(c: FakeCluster, now: int) -> None:
+def schedule(c: Schedulable, now: int) -> None:
     """One scheduling pass at ``now``."""
     pending = sorted(
         (j for j in c.jobs.values() if j.state == "PENDING" and not j.purged),
@@ -239,14 +269,14 @@ def schedule(c: FakeCluster, now: int) -> None:
         _start(c, job, alloc, now)
 
 
-def _next_event(c: FakeCluster, after: int) -> int | None:
+def _next_event(c: Schedulable, after: int) -> int | None:
     times = [j.finish_at for j in c.jobs.values() if j.finish_at is not None]
     times += [j.begin_time for j in c.jobs.values() if j.state == "PENDING" and j.begin_time]
     later = [int(t) for t in times if t > after]
     return min(later) if later else None
 
 
-def run_until(c: FakeCluster, target: int, *, force: bool = False) -> None:
+def run_until(c: Schedulable, target: int, *, force: bool = False) -> None:
     """Process every event up to ``target`` (jobs end, dependents start...).
 
     Nothing happens unless time moved (or ``force``): the scheduler runs when the clock

@@ -11,13 +11,10 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from ._endpoint import FakeEndpoint
 from ._faults import Dropped
-
-if TYPE_CHECKING:
-    from ._fake import FakeSlurmServer
 
 __all__ = ["serve"]
 
@@ -25,14 +22,14 @@ __all__ = ["serve"]
 class _Handler(BaseHTTPRequestHandler):
     server_version = "fake-slurmrestd"
     protocol_version = "HTTP/1.1"
-    fake: FakeSlurmServer
+    endpoint: FakeEndpoint
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet, like the rest of the test run
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
-        plan = self.fake._plan(self.command, url.path)
+        plan = self.endpoint.plan(self.command, url.path)
         if plan.delay:
             threading.Event().wait(plan.delay)
         if plan.drop is not None and plan.drop.drop == "connect":
@@ -44,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            reply = self.fake._answer(
+            reply = self.endpoint.answer(
                 plan, self.command, url.path, parse_qs(url.query), headers, body
             )
         except Dropped:
@@ -64,9 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(fake: FakeSlurmServer, port: int = 0) -> Iterator[str]:
-    """Serve ``fake`` on ``127.0.0.1:port`` (0: a free port); yields the base URL."""
-    handler = type("FakeSlurmrestdHandler", (_Handler,), {"fake": fake})
+def serve(endpoint: FakeEndpoint, port: int = 0) -> Iterator[str]:
+    """Serve ``endpoint`` on ``127.0.0.1:port`` (0: a free port); yields the base URL."""
+    handler = type("FakeSlurmrestdHandler", (_Handler,), {"endpoint": endpoint})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="fake-slurmrestd", daemon=True)

@@ -1,17 +1,14 @@
-"""An httpx transport, sync and async at once, that answers from a FakeSlurmServer in-process."""
+"""An httpx transport, sync and async at once, that answers from a fake's endpoint in-process."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import anyio
 import httpx
 
-from ._faults import Dropped
-
-if TYPE_CHECKING:
-    from ._fake import FakeSlurmServer
+from ._endpoint import FakeEndpoint
+from ._faults import Dropped, Plan
 
 __all__ = ["FakeTransport"]
 
@@ -38,31 +35,31 @@ class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             client.ping()
     """
 
-    def __init__(self, server: FakeSlurmServer) -> None:
-        self._server = server
+    def __init__(self, endpoint: FakeEndpoint) -> None:
+        self._endpoint = endpoint
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        plan = self._server._plan(request.method, request.url.path)
+        plan = self._endpoint.plan(request.method, request.url.path)
         if plan.delay:
             time.sleep(plan.delay)
         return self._respond(request, body, plan)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        plan = self._server._plan(request.method, request.url.path)
+        plan = self._endpoint.plan(request.method, request.url.path)
         if plan.delay:
             await anyio.sleep(plan.delay)
         return self._respond(request, body, plan)
 
-    def _respond(self, request: httpx.Request, body: bytes, plan: object) -> httpx.Response:
+    def _respond(self, request: httpx.Request, body: bytes, plan: Plan) -> httpx.Response:
         query: dict[str, list[str]] = {}
         for key, value in request.url.params.multi_items():
             query.setdefault(key, []).append(value)
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            reply = self._server._answer(
-                plan,  # type: ignore[arg-type]
+            reply = self._endpoint.answer(
+                plan,
                 request.method,
                 request.url.path,
                 query,
