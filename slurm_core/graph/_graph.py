@@ -14,8 +14,8 @@ import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
 
+from ..jobs.builder import AsyncJobBuilder, JobBuilder
 from ..jobs.dependency import (
     Dependency,
     DependencyKind,
@@ -23,10 +23,14 @@ from ..jobs.dependency import (
     DependencyTerm,
     JobRef,
 )
+from ..jobs.spec import JobSpec
 from ..models import Job
 from ._errors import GraphError
 from ._order import downstream_map, find_cycle, topological
 from ._terms import GraphTerm, Ref, format_terms, parse_terms
+
+GraphJob = JobSpec | JobBuilder | AsyncJobBuilder
+"""What a node submits: a builder from ``client.jobs.submit()``, or a :class:`JobSpec`."""
 
 __all__ = ["BaseJobGraph", "Edge", "GraphNode"]
 
@@ -62,7 +66,7 @@ class GraphNode:
         ('afterok:prep', ['prep'])
     """
 
-    def __init__(self, name: str, job: Any = None) -> None:
+    def __init__(self, name: str, job: GraphJob | None = None) -> None:
         self.name = name
         self.job = job
         self.operator = DependencyOperator.AND
@@ -108,7 +112,7 @@ class BaseJobGraph:
     def add(
         self,
         name: str,
-        job: Any = None,
+        job: GraphJob | None = None,
         *,
         after_ok: Iterable[GraphNode | Ref] = (),
         after_notok: Iterable[GraphNode | Ref] = (),

@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .._exceptions import JobSpecError, SlurmError
+from ..jobs.builder import AsyncJobBuilder, JobBuilder
 from ..jobs.dependency import Dependency, DependencyOperator
 from ..jobs.spec import JobSpec, SubmittedJob
 from ._errors import GraphError
-from ._graph import BaseJobGraph
+from ._graph import BaseJobGraph, GraphJob
 from ._protocols import AsyncGraphClient, GraphClient
 from ._run import AsyncGraphRun, GraphRun
 
@@ -43,7 +44,7 @@ AsyncSubmit = Callable[[JobSpec], SubmittedJob | int | Awaitable[SubmittedJob | 
 _Send = Callable[[JobSpec], object]
 
 
-def _spec(name: str, job: Any) -> JobSpec:
+def _spec(name: str, job: GraphJob | None) -> JobSpec:
     if isinstance(job, JobSpec):
         return job
     to_spec = getattr(job, "to_spec", None)
@@ -79,18 +80,19 @@ class Step:
     """
 
     name: str
-    job: Any
+    job: GraphJob | None
     spec: JobSpec
     send: _Send
 
 
 def _sender(
-    name: str, job: Any, submit: _Send | None, client: GraphClient | AsyncGraphClient
+    name: str, job: GraphJob | None, submit: _Send | None, client: GraphClient | AsyncGraphClient
 ) -> _Send:
     if submit is not None:
         return submit
-    if not isinstance(job, JobSpec) and getattr(job, "_submitter", None) is not None:
-        return lambda spec: _builder_for(name, job, spec).execute()
+    if isinstance(job, (JobBuilder, AsyncJobBuilder)) and job._submitter is not None:
+        bound = job
+        return lambda spec: _builder_for(name, bound, spec).execute()
     # Looked up, not called: an untyped caller's client may lack it (the error below).
     submit_spec: object = getattr(getattr(client, "jobs", None), "submit_spec", None)
     if isinstance(job, JobSpec) and callable(submit_spec):
@@ -134,7 +136,9 @@ def _job_id(result: object) -> int:
     return job_id
 
 
-def _builder_for(name: str, job: Any, spec: JobSpec) -> Any:
+def _builder_for(
+    name: str, job: JobBuilder | AsyncJobBuilder, spec: JobSpec
+) -> JobBuilder | AsyncJobBuilder:
     """A copy of the node's builder with the graph's dependency and default name."""
     builder = job.copy()
     if spec.dependency is not None:
