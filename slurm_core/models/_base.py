@@ -59,8 +59,8 @@ class SlurmModel(BaseModel):
     """
 
     # defer_build: pydantic builds a model's validator and serializer when it is first
-    # used, not when its class is defined. Building all of them cost ~100 ms of every
-    # `from slurm_core import SlurmClient` (an Airflow DAG parse pays it each time), while
+    # used, not when its class is defined. Building all of them cost ~20 ms of every
+    # `from slurm_core import SlurmClient` (~100 ms where no bytecode is cached), while
     # parsing responses goes through `_build`, which needs neither.
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
