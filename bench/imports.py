@@ -28,7 +28,6 @@ with source size, not with the work done at import). Results go to
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -40,8 +39,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-MiB = 1 << 20
+if str(ROOT) not in sys.path:  # python bench/imports.py
+    sys.path.insert(0, str(ROOT))
+
+from bench._results import save  # noqa: E402
 
 # Each snippet prints "<seconds> <VmRSS kB>" for what it timed.
 _TIMED = """
@@ -222,14 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     print("DAG parse ...", flush=True)
     results["dag_parse"] = bench_dag_parse(runs)
     results["crypto"] = bench_crypto()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "imports.json").write_text(json.dumps(results, indent=1) + "\n")
     header = f"slurm-client import cost, {results['when']} ({results['machine']}, Python "
-    header += f"{results['python']})\n\n"
-    table = markdown(results)
-    (RESULTS / "imports.md").write_text(header + table)
-    print()
-    print(header + table)
+    save("imports", results, header + f"{results['python']})\n\n", markdown(results))
     return 0
 
 
