@@ -78,5 +78,6 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    session.install("-e", ".[dev,fast]")
+    """``python -m bench``; Airflow is installed for the DAG-parse figure of bench/imports.py."""
+    session.install("-e", ".[dev,fast,airflow]")
     session.run("python", "-m", "bench", *session.posargs)

@@ -15,7 +15,8 @@
 3. Parsing a 10,000-job listing (v0.0.45) into models vs ``json.loads`` of the same bytes;
    ratio = parse time / json.loads time (target <= 2), and the memory growth of the parse
    (tracemalloc peak; target <= 300 MiB).
-4. ``import slurm_core`` in a fresh interpreter, best of N (target <= 0.3 s), and its RSS.
+
+Import time (``import slurm_core`` and the clients) is :mod:`bench.imports`.
 
 Calls (1) and rounds (2, 3) alternate between the contenders so that a machine busy with
 other work (the clusters are shared) disturbs both alike; medians are reported. Results go to
@@ -32,7 +33,6 @@ import importlib.util
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -272,52 +272,6 @@ def bench_parse(n: int, rounds: int) -> dict[str, Any]:
     }
 
 
-# -- 4. import time and RSS -------------------------------------------------------------------
-_IMPORT = """
-import time
-t = time.perf_counter()
-import slurm_core
-took = time.perf_counter() - t
-rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
-print(took, rss)
-"""
-# What a program that uses the client pays: the lazy names resolved (httpx, pydantic...).
-_IMPORT_CLIENT = _IMPORT.replace(
-    "import slurm_core\n",
-    "import slurm_core\nfrom slurm_core import SlurmClient, AsyncSlurmClient\n",
-)
-_BARE = """
-rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
-print(0, rss)
-"""
-
-
-def bench_import(runs: int) -> dict[str, Any]:
-    def once(code: str) -> tuple[float, int]:
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-        ).stdout.split()
-        return float(out[0]), int(out[1])
-
-    took = [once(_IMPORT) for _ in range(runs)]
-    client = [once(_IMPORT_CLIENT) for _ in range(runs)]
-    bare = statistics.median(once(_BARE)[1] for _ in range(3)) / 1024
-    best = min(t for t, _ in took)
-    rss = statistics.median(r for _, r in took) / 1024
-    client_rss = statistics.median(r for _, r in client) / 1024
-    return {
-        "best_s": best,
-        "median_s": _median([t for t, _ in took]),
-        "rss_mib": rss,
-        "rss_growth_mib": rss - bare,
-        "with_clients_best_s": min(t for t, _ in client),
-        "with_clients_rss_mib": client_rss,
-        "with_clients_rss_growth_mib": client_rss - bare,
-        "target": "<= 0.3 s",
-        "ok": best <= 0.3,
-    }
-
-
 # -- report -----------------------------------------------------------------------------------
 def markdown(results: dict[str, Any]) -> str:
     rows = ["| benchmark | figures | ratio | target | met |", "|---|---|---|---|---|"]
@@ -360,17 +314,6 @@ def markdown(results: dict[str, Any]) -> str:
         f"(retained {p['retained_mib']:.0f}; json.loads peak {p['json_loads_peak_mib']:.0f}) | "
         f"{p['ratio']:.2f}x | {p['target']} | {'yes' if p['ok'] else 'NO'} |"
     )
-    i = results["import"]
-    rows.append(
-        f"| import slurm_core | best {i['best_s'] * 1e3:.0f} ms (median "
-        f"{i['median_s'] * 1e3:.0f}); RSS {i['rss_mib']:.0f} MiB (+{i['rss_growth_mib']:.0f}) | "
-        f"- | {i['target']} | {'yes' if i['ok'] else 'NO'} |"
-    )
-    rows.append(
-        f"| ... and SlurmClient, AsyncSlurmClient | best {i['with_clients_best_s'] * 1e3:.0f} ms;"
-        f" RSS {i['with_clients_rss_mib']:.0f} MiB (+{i['with_clients_rss_growth_mib']:.0f}) | "
-        f"- | {i['target']} | {'yes' if i['with_clients_best_s'] <= 0.3 else 'NO'} |"
-    )
     for skipped in results.get("skipped", []):
         rows.append(f"| {skipped} | skipped: no running {RELEASE} cluster | - | - | - |")
     return "\n".join(rows) + "\n"
@@ -400,8 +343,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("parsing 10,000 jobs ...", flush=True)
     results["parse_10k"] = bench_parse(10_000, 3 if quick else 5)
-    print("import time ...", flush=True)
-    results["import"] = bench_import(5 if quick else 11)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
     table = markdown(results)

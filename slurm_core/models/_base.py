@@ -58,7 +58,11 @@ class SlurmModel(BaseModel):
     who build models by hand, e.g. in tests.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: pydantic builds a model's validator and serializer when it is first
+    # used, not when its class is defined. Building all of them cost ~20 ms of every
+    # `from slurm_core import SlurmClient` (~100 ms where no bytecode is cached), while
+    # parsing responses goes through `_build`, which needs neither.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     _fields_set_cache: ClassVar[set[str] | None] = None
 

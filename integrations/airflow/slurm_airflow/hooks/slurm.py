@@ -37,13 +37,18 @@ import dataclasses
 import logging
 import shlex
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
-from slurm_core import AsyncSlurmClient, ConfigurationError, SlurmClient
+from slurm_core import ConfigurationError
 from slurm_core.auth import JWTKeyAuth, StaticToken, TokenCommand, TokenFile, TokenProvider
+
+if TYPE_CHECKING:
+    # Imported where a client is made, not here: every DAG file that uses our operators
+    # imports this module, and the client's modules are most of the cost of parsing it.
+    from slurm_core import AsyncSlurmClient, SlurmClient
 
 __all__ = [
     "CONN_TYPE",
@@ -317,10 +322,14 @@ class SlurmHook(BaseHook):
 
     def get_client(self) -> SlurmClient:
         """A new blocking client for the connection."""
+        from slurm_core import SlurmClient  # import cost: see the imports at the top
+
         return SlurmClient(**self.settings().client_kwargs(), **self.client_options)
 
     async def get_async_client(self) -> AsyncSlurmClient:
         """A new async client for the connection (the connection is read asynchronously)."""
+        from slurm_core import AsyncSlurmClient  # import cost: see the imports at the top
+
         settings = await self.asettings()
         return AsyncSlurmClient(**settings.client_kwargs(), **self.client_options)
 
@@ -333,6 +342,8 @@ class SlurmHook(BaseHook):
 
         Returns ``(ok, message)``; the message never contains the token.
         """
+        from slurm_core import SlurmClient  # import cost: see the imports at the top
+
         secret: str | None = None
         try:
             conn = self.get_connection(self.slurm_conn_id)

@@ -23,11 +23,14 @@ from slurm_airflow.triggers.slurm import (
     event_payload,
     job_payload,
 )
-from slurm_core import JobBuilder, JobFailedError, JobSpec, SlurmClient, SlurmError
-from slurm_core.jobs import TrainingJob
+from slurm_core import JobFailedError, SlurmError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    # Imported where used, not here: a DAG file imports this module on every parse, and
+    # the job builders and the client are most of what importing slurm_core costs.
+    from slurm_core import JobBuilder, JobSpec, SlurmClient
 
 __all__ = ["SlurmSubmitJobOperator"]
 
@@ -67,13 +70,15 @@ def _templated(value: object) -> bool:
 
 def _spec_value(job_spec: JobSpec | Mapping[str, Any] | str) -> dict[str, Any] | str:
     """A spec as plain data (a dict, or JSON text) that Airflow can template and serialize."""
-    if isinstance(job_spec, JobSpec):
-        data: dict[str, Any] = job_spec.model_dump(mode="json", exclude_defaults=True)
-        return data
     if isinstance(job_spec, Mapping):
         return dict(job_spec)
     if isinstance(job_spec, str):
         return job_spec
+    from slurm_core import JobSpec  # import cost: see the imports at the top
+
+    if isinstance(job_spec, JobSpec):
+        data: dict[str, Any] = job_spec.model_dump(mode="json", exclude_defaults=True)
+        return data
     raise TypeError(
         f"job_spec must be a JobSpec, a dict or JSON text, got {type(job_spec).__name__}"
     )
@@ -81,6 +86,8 @@ def _spec_value(job_spec: JobSpec | Mapping[str, Any] | str) -> dict[str, Any] |
 
 def _parse_spec(value: Mapping[str, Any] | str) -> JobSpec:
     """Validate a job spec given as a dict or JSON text (errors name the field)."""
+    from slurm_core import JobSpec  # import cost: see the imports at the top
+
     if isinstance(value, str):
         try:
             loaded = json.loads(value)
@@ -263,6 +270,8 @@ class SlurmSubmitJobOperator(BaseOperator):
     def build(self, builder: JobBuilder) -> JobBuilder:
         """Apply the (rendered) arguments to ``builder`` (a bad value raises
         :class:`~slurm_core.JobSpecError` naming the field)."""
+        from slurm_core.jobs import TrainingJob  # import cost: see the imports at the top
+
         if self.script:
             builder.script(self.script)
         elif self.command:
@@ -287,6 +296,9 @@ class SlurmSubmitJobOperator(BaseOperator):
         return builder
 
     def _submit(self, client: SlurmClient) -> int:
+        from slurm_core import JobBuilder  # import cost: see the imports at the top
+        from slurm_core.jobs import TrainingJob
+
         if self.job_spec is not None:
             submitted = client.jobs.submit_spec(_parse_spec(self.job_spec))
         else:

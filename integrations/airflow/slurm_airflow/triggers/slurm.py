@@ -24,7 +24,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from slurm_airflow.hooks.slurm import DEFAULT_CONN_ID, SlurmHook
 from slurm_core import JobBaseState, JobFailedError, SlurmError
-from slurm_core._versions import validate_job_id
 
 if TYPE_CHECKING:
     from slurm_core import Job
@@ -135,6 +134,10 @@ class SlurmJobTrigger(BaseTrigger):
         cancel_on_kill: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped in Airflow
+        # Imported here, not at the top: the operator imports this module in every DAG
+        # parse, and _versions brings in every response parser (import cost).
+        from slurm_core._versions import validate_job_id
+
         validate_job_id(job_id)
         if not isinstance(conn_id, str) or not conn_id:
             raise ValueError("conn_id must be a non-empty string")
