@@ -9,9 +9,11 @@ engine sends (:meth:`BaseClient._open`) and how its operations are run.
 
 from __future__ import annotations
 
+import importlib
 import ssl
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar, overload
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import httpx
 
@@ -21,10 +23,12 @@ from ._http import AsyncHTTP, SyncHTTP
 from ._options import ClientOptions, RequestHooks
 from ._retry import RetryPolicy
 from ._transport import CircuitBreakerConfig
-from ._versions import Adapter
 from .auth import TokenProvider
 from .config import resolve_settings
-from .models import Diag, Ping
+
+if TYPE_CHECKING:
+    from ._versions import Adapter
+    from .models import Diag, Ping
 
 __all__ = ["NOT_GIVEN", "BaseClient", "resource"]
 
@@ -43,35 +47,39 @@ R = TypeVar("R")
 C = TypeVar("C", bound="BaseClient[Any, Any]")
 
 
-class resource(Generic[R]):  # lower case: reads as a field declaration, ``jobs = resource(Jobs)``
-    """Declares a resource of a client: ``jobs = resource(Jobs)`` makes ``client.jobs`` a
-    ``Jobs`` bound to that client's core and engine.
+class resource(Generic[R]):  # lower case: reads as a field declaration
+    """Declares a resource of a client: ``jobs: resource[Jobs] = resource(".resources.jobs:Jobs")``
+    (a module relative to ``slurm_core``, then the class) makes ``client.jobs`` a ``Jobs``
+    bound to that client's core and engine.
 
-    Every resource is built when the client is (:meth:`BaseClient._setup`), not on first
-    access: a resource holds per-client state (``jobs`` owns the watcher all watches
-    share), so two threads touching ``client.jobs`` first must see the same one.
+    A resource is built, and its module imported, on first access: the resources pull in
+    the models and the wire translation, most of what importing the client would cost.
+    A per-client lock makes two threads touching ``client.jobs`` first see the same one
+    (``jobs`` owns the watcher all watches share).
     """
 
-    def __init__(self, kind: Callable[[ClientCore, Any], R]) -> None:
-        self._kind = kind
+    def __init__(self, where: str) -> None:
+        self._module, _, self._attr = where.partition(":")
         self._name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
 
-    def build(self, client: BaseClient[Any, Any]) -> None:
-        # Stored in the instance's __dict__, which wins over this (non-data) descriptor.
-        client.__dict__[self._name] = self._kind(client._core, client._http)
-
     @overload
     def __get__(self, client: None, owner: type) -> resource[R]: ...
     @overload
-    def __get__(self, client: object, owner: type) -> R: ...
-    def __get__(self, client: object, owner: type) -> resource[R] | R:
+    def __get__(self, client: BaseClient[Any, Any], owner: type) -> R: ...
+    def __get__(self, client: BaseClient[Any, Any] | None, owner: type) -> resource[R] | R:
         if client is None:
             return self
-        # Only reached before _setup ran (a subclass that skipped it).
-        raise AttributeError(f"{type(client).__name__}.{self._name} is not set up")
+        with client._resources_lock:
+            value: R | None = client.__dict__.get(self._name)
+            if value is None:
+                kind = getattr(importlib.import_module(self._module, "slurm_core"), self._attr)
+                # Stored in the instance's __dict__, which wins over this (non-data)
+                # descriptor from now on.
+                value = client.__dict__[self._name] = kind(client._core, client._http)
+        return value
 
 
 def _options(url: str | None, **given: Any) -> ClientOptions:
@@ -88,6 +96,7 @@ class BaseClient(Generic[TransportT, HTTPT]):
 
     _core: ClientCore
     _http: HTTPT
+    _resources_lock: threading.Lock
 
     def __init__(
         self,
@@ -131,10 +140,7 @@ class BaseClient(Generic[TransportT, HTTPT]):
     def _setup(self, options: ClientOptions, api_version: str | None) -> None:
         self._core = ClientCore(options.base_url, options.uds, api_version)
         self._http = self._open(options)
-        for cls in reversed(type(self).__mro__):
-            for slot in vars(cls).values():
-                if isinstance(slot, resource):
-                    slot.build(self)
+        self._resources_lock = threading.Lock()
 
     @classmethod
     def from_env(

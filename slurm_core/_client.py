@@ -8,6 +8,7 @@ negotiation cache, and run the same operations; they differ only in the engine
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -15,24 +16,26 @@ from ._base_client import BaseClient, resource
 from ._engine import run_async, run_sync
 from ._http import AsyncHTTP, SyncHTTP
 from ._options import ClientOptions
-from .analytics.costs import AsyncCosts, Costs
-from .analytics.predictions import AsyncPredictions, Predictions
-from .models import Diag, Ping
-from .resources import (
-    Accounting,
-    AsyncAccounting,
-    AsyncJobs,
-    AsyncLicenses,
-    AsyncNodes,
-    AsyncPartitions,
-    AsyncReservations,
-    Jobs,
-    Licenses,
-    Nodes,
-    Partitions,
-    Reservations,
-)
-from .resources.dependencies import AsyncDependencies, Dependencies
+
+if TYPE_CHECKING:
+    from .analytics.costs import AsyncCosts, Costs
+    from .analytics.predictions import AsyncPredictions, Predictions
+    from .models import Diag, Ping
+    from .resources import (
+        Accounting,
+        AsyncAccounting,
+        AsyncJobs,
+        AsyncLicenses,
+        AsyncNodes,
+        AsyncPartitions,
+        AsyncReservations,
+        Jobs,
+        Licenses,
+        Nodes,
+        Partitions,
+        Reservations,
+    )
+    from .resources.dependencies import AsyncDependencies, Dependencies
 
 __all__ = ["AsyncSlurmClient", "SlurmClient"]
 
@@ -55,15 +58,17 @@ class SlurmClient(BaseClient[httpx.BaseTransport, SyncHTTP]):
                 print(job.job_id, job.state)
     """
 
-    jobs = resource(Jobs)
-    nodes = resource(Nodes)
-    partitions = resource(Partitions)
-    reservations = resource(Reservations)
-    licenses = resource(Licenses)
-    accounting = resource(Accounting)
-    dependencies = resource(Dependencies)
-    predictions = resource(Predictions)
-    costs = resource(Costs)
+    jobs: resource[Jobs] = resource(".resources.jobs:Jobs")
+    nodes: resource[Nodes] = resource(".resources.nodes:Nodes")
+    partitions: resource[Partitions] = resource(".resources.cluster:Partitions")
+    reservations: resource[Reservations] = resource(".resources.cluster:Reservations")
+    licenses: resource[Licenses] = resource(".resources.cluster:Licenses")
+    accounting: resource[Accounting] = resource(".resources.accounting:Accounting")
+    dependencies: resource[Dependencies] = resource(
+        "slurm_core.resources.dependencies:Dependencies"
+    )
+    predictions: resource[Predictions] = resource(".analytics.predictions:Predictions")
+    costs: resource[Costs] = resource(".analytics.costs:Costs")
 
     def _open(self, options: ClientOptions) -> SyncHTTP:
         return SyncHTTP(options)
@@ -124,15 +129,23 @@ class AsyncSlurmClient(BaseClient[httpx.AsyncBaseTransport, AsyncHTTP]):
             version = client.api_version          # known after the first request
     """
 
-    jobs = resource(AsyncJobs)
-    nodes = resource(AsyncNodes)
-    partitions = resource(AsyncPartitions)
-    reservations = resource(AsyncReservations)
-    licenses = resource(AsyncLicenses)
-    accounting = resource(AsyncAccounting)
-    dependencies = resource(AsyncDependencies)
-    predictions = resource(AsyncPredictions)
-    costs = resource(AsyncCosts)
+    jobs: resource[AsyncJobs] = resource(".resources.jobs:AsyncJobs")
+    nodes: resource[AsyncNodes] = resource(".resources.nodes:AsyncNodes")
+    partitions: resource[AsyncPartitions] = resource(".resources.cluster:AsyncPartitions")
+    reservations: resource[AsyncReservations] = resource(
+        "slurm_core.resources.cluster:AsyncReservations"
+    )
+    licenses: resource[AsyncLicenses] = resource(".resources.cluster:AsyncLicenses")
+    accounting: resource[AsyncAccounting] = resource(
+        "slurm_core.resources.accounting:AsyncAccounting"
+    )
+    dependencies: resource[AsyncDependencies] = resource(
+        "slurm_core.resources.dependencies:AsyncDependencies"
+    )
+    predictions: resource[AsyncPredictions] = resource(
+        "slurm_core.analytics.predictions:AsyncPredictions"
+    )
+    costs: resource[AsyncCosts] = resource(".analytics.costs:AsyncCosts")
 
     def _open(self, options: ClientOptions) -> AsyncHTTP:
         return AsyncHTTP(options)

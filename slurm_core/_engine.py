@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import httpx
 
+from . import _versions
 from ._exceptions import SlurmError
 from ._http import AsyncHTTP, SyncHTTP
 from ._redact import scrub_error
-from ._versions import ADAPTERS, Adapter, Request
+from ._versions._names import CLIENT_VERSIONS
+from ._versions._request import Request
 from ._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
+
+if TYPE_CHECKING:
+    from ._versions import Adapter
 
 __all__ = [
     "AsyncResource",
@@ -82,7 +87,7 @@ class ClientCore:
             return None
         if self.pinned is not None:
             return self.pinned if self.pinned in served.slurm else None
-        return next((v for v in served.slurm if v in ADAPTERS), None)
+        return next((v for v in served.slurm if v in CLIENT_VERSIONS), None)
 
     def accounting_served(self) -> bool:
         """False only when the server is known not to serve slurmdb at our version."""
@@ -96,7 +101,8 @@ class ClientCore:
         adapter = self._adapter
         if adapter is None:
             version, served = yield from negotiate(self.key, self.pinned)
-            adapter = ADAPTERS[version](served.slurm)
+            # The adapters (and the models they parse into) load here, at the first request.
+            adapter = _versions.get_adapter(version, served.slurm)
             with self._lock:
                 if self._adapter is None:
                     self._adapter, self._served = adapter, served

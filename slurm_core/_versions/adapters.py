@@ -39,9 +39,10 @@ from typing import Any, ClassVar
 from .._exceptions import UnsupportedOperationError
 from ..models import Partition
 from . import _parse
+from ._names import CLIENT_VERSIONS
 from .base import Adapter, Request
 
-__all__ = ["ADAPTERS", "CLIENT_VERSIONS"]
+__all__ = ["ADAPTERS", "CLIENT_VERSIONS", "get_adapter"]
 
 
 class _RelativeTimes(Adapter):
@@ -133,5 +134,10 @@ ADAPTERS: dict[str, type[Adapter]] = {
 }
 """Adapter class by version string, oldest first."""
 
-CLIENT_VERSIONS: tuple[str, ...] = tuple(ADAPTERS)
-"""The REST API versions this client speaks, oldest first."""
+if tuple(ADAPTERS) != CLIENT_VERSIONS:  # pragma: no cover - a development mistake
+    raise RuntimeError(f"_names.CLIENT_VERSIONS {CLIENT_VERSIONS} != adapters {tuple(ADAPTERS)}")
+
+
+def get_adapter(version: str, server_versions: Sequence[str] = ()) -> Adapter:
+    """The adapter for ``version`` (e.g. ``"v0.0.42"``); KeyError if unsupported."""
+    return ADAPTERS[version](server_versions)

@@ -9,14 +9,14 @@ for v0.0.38).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from .._exceptions import UnsupportedOperationError
 from ..models import INFINITE
-from ._responses import ResponseParser, gc_paused
+from ._request import Request
+from ._responses import ResponseParser
 from ._submit import DEFAULT_PATH, place_body, submit_format
 from ._validate import (
     JobId,
@@ -32,21 +32,9 @@ __all__ = [
     "JobId",
     "Request",
     "UnsupportedOperationError",
-    "gc_paused",
     "validate_job_id",
     "validate_name",
 ]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request an operation needs; sent by ``SyncHTTP`` or ``AsyncHTTP``."""
-
-    method: str
-    path: str
-    params: Mapping[str, Any] | None = None
-    json: Any = None
-    idempotent: bool | None = None
 
 
 _REGISTERED: dict[str, type[Adapter]] = {}

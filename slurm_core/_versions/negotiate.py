@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from .._body import parse_json
+from .._body import gc_paused, parse_json
 from .._exceptions import (
     AuthenticationError,
     PermissionDeniedError,
@@ -33,8 +33,8 @@ from .._exceptions import (
     SlurmAPIError,
     UnsupportedAPIVersionError,
 )
-from .adapters import CLIENT_VERSIONS
-from .base import Request, gc_paused
+from ._names import CLIENT_VERSIONS
+from ._request import Request
 
 __all__ = [
     "OPENAPI_PATH",

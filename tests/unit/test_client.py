@@ -473,3 +473,30 @@ def test_public_names() -> None:
     assert "SlurmClient" in dir(slurm_core)
     with pytest.raises(AttributeError):
         _ = slurm_core.NoSuchThing  # type: ignore[attr-defined]
+
+
+def test_threads_touching_a_resource_first_share_one() -> None:
+    # Resources are built on first access; `jobs` owns the watcher every watch shares, so
+    # racing first accesses must still give every thread the same object.
+    import threading
+
+    for _ in range(20):
+        client = SlurmClient(URL, auth=StaticToken("t", user_name="alice"))
+        seen: list[object] = []
+        start = threading.Barrier(8)
+
+        def touch(
+            c: SlurmClient = client,
+            start: threading.Barrier = start,
+            seen: list[object] = seen,
+        ) -> None:
+            start.wait()
+            seen.append(c.jobs)
+
+        threads = [threading.Thread(target=touch) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        client.close()
+        assert len({id(j) for j in seen}) == 1

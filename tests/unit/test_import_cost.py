@@ -121,3 +121,29 @@ def test_models_are_built_on_first_use_not_at_import() -> None:
         [sys.executable, "-c", _DEFERRED], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["False", "False", "True"]
+
+
+_CLIENT_BEFORE_FIRST_REQUEST = """
+import sys
+from slurm_core import AsyncSlurmClient, SlurmClient, StaticToken
+client = SlurmClient("http://slurm.invalid:6820", auth=StaticToken("t", user_name="alice"))
+print(client, client.api_version)
+heavy = ("pydantic.main", "slurm_core.models", "slurm_core.resources", "slurm_core.jobs")
+print(sorted(m for m in heavy if m in sys.modules))
+client.jobs  # the first use of a resource brings in what it needs
+print(sorted(m for m in heavy if m in sys.modules))
+"""
+
+
+def test_models_and_resources_load_at_first_use_not_at_import() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _CLIENT_BEFORE_FIRST_REQUEST],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out[0] == "<SlurmClient http://slurm.invalid:6820 api_version=None> None"
+    assert out[1] == "[]"
+    assert out[2] == str(
+        ["pydantic.main", "slurm_core.jobs", "slurm_core.models", "slurm_core.resources"]
+    )
