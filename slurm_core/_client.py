@@ -1,4 +1,4 @@
-"""``SlurmClient`` and ``AsyncSlurmClient``: one brain (:mod:`slurm_core.resources`), two faces.
+"""``SlurmClient`` and ``AsyncSlurmClient``: one brain (:mod:`slurm_core._engine`), two faces.
 
 Both clients build the same :class:`~slurm_core._http.ClientOptions`, share the version
 negotiation cache, and run the same operations; they differ only in the engine
