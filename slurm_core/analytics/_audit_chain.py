@@ -171,12 +171,12 @@ def verify(path: str | os.PathLike[str], *, key: bytes | None = None) -> VerifyR
         for number, raw in enumerate(fh, start=1):
             count = number
             line = raw[:-1] if raw.endswith(b"\n") else raw
-            problem = _check_line(raw, line, number, prev, key)
-            if problem is not None:
-                status, reason = problem
+            checked = _check_line(raw, line, number, prev, key)
+            if isinstance(checked, tuple):
+                status, reason = checked
                 return _result(status, number, number, reason, head, key=keyed)
             prev = hashlib.sha256(line).hexdigest()
-            head = str(json.loads(line)["digest"])
+            head = str(checked["digest"])
             if anchor is not None and number == anchor.lines:
                 tail_at_anchor = prev
     if anchor is None:
@@ -197,7 +197,8 @@ def verify(path: str | os.PathLike[str], *, key: bytes | None = None) -> VerifyR
 
 def _check_line(
     raw: bytes, line: bytes, number: int, prev: str, key: bytes | None
-) -> tuple[AuditStatus, str] | None:
+) -> tuple[AuditStatus, str] | dict[str, Any]:
+    """The line's object if it checks out, else ``(status, reason)``."""
     if not raw.endswith(b"\n"):
         return "tampered", "incomplete last line (no newline)"
     try:
@@ -216,4 +217,4 @@ def _check_line(
         found = obj.get("found")
         status: AuditStatus = "unanchored" if obj.get("kind") == "missing_head" else "truncated"
         return status, f"the writer found the log did not match its head file: {found}"
-    return None
+    return obj
