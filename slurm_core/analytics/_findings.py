@@ -20,17 +20,19 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 
 from ..models import AccountingJob, Association, JobBaseState, Node, User
-from ._common import TimeRange, has_started
+from ._common import UTC, TimeRange, has_started
 from ._usage import charged_seconds, resource_units
-from .audit import AuditEntry
+from .audit import AuditEntry, VerifyResult
 
 __all__ = [
     "ActivityEvent",
+    "AuditLogStatus",
     "SecurityEvent",
     "UsageRow",
     "UserActivity",
     "activity",
     "audit_events",
+    "audit_log_status",
     "cancelled_by",
     "node_events",
     "security_events",
@@ -311,6 +313,58 @@ def audit_events(entries: Iterable[AuditEntry], window: TimeRange) -> list[Secur
             )
         )
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditLogStatus:
+    """What verifying the client's audit log found (see :class:`~.audit.VerifyResult`):
+    ``status`` is ``verified`` (intact and authenticated with its key),
+    ``unauthenticated``, ``tampered``, ``truncated``, ``unanchored`` or ``missing``."""
+
+    path: str
+    status: str
+    authenticated: bool
+    lines: int
+    first_bad_line: int | None
+    detail: str
+
+    @property
+    def summary(self) -> str:
+        """One line for a reader: ``"tampered at line 3: digest does not match ..."``."""
+        where = f" at line {self.first_bad_line}" if self.first_bad_line else ""
+        return f"{self.status}{where} ({self.lines} lines): {self.detail}"
+
+
+_AUDIT_SEVERITY: Final[dict[str, Severity]] = {
+    "verified": "info",
+    "unauthenticated": "warning",
+    "unanchored": "warning",
+}
+_AUDIT_DETAIL: Final = {
+    "verified": "chain, head file and HMACs check out with the log's key",
+    "unauthenticated": (
+        "the chain is intact, but the log has no key: whoever can write it could have "
+        "rewritten it with recomputed hashes"
+    ),
+}
+
+
+def audit_log_status(path: str, result: VerifyResult) -> tuple[AuditLogStatus, SecurityEvent]:
+    """The audit log's status for a report, and the security event stating it (critical
+    when tampered, truncated or missing)."""
+    detail = result.reason or _AUDIT_DETAIL.get(result.status, "")
+    status = AuditLogStatus(
+        path, result.status, result.authenticated, result.lines, result.first_bad_line, detail
+    )
+    where = f"line {result.first_bad_line}: " if result.first_bad_line else ""
+    event = SecurityEvent(
+        time=datetime.now(UTC),
+        kind=f"audit_log_{result.status}",
+        severity=_AUDIT_SEVERITY.get(result.status, "critical"),
+        subject=path,
+        detail=where + detail,
+    )
+    return status, event
 
 
 def merge_events(*groups: Iterable[SecurityEvent]) -> list[SecurityEvent]:

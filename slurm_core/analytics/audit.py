@@ -1,12 +1,32 @@
 """``AuditLog``: an append-only, hash-chained JSON-lines record of a client's writes.
 
-Each line is one JSON object with ``seq`` (1, 2, ...), ``time``, ``event`` and its
-fields, ``prev`` (the SHA-256 of the previous line's bytes; 64 zeros on the first line)
-and ``digest`` (SHA-256 of the line's own canonical JSON without ``digest``; HMAC-SHA256
-when the log has a ``key``). Editing, inserting, deleting or reordering any line breaks
-the chain; :meth:`AuditLog.verify` names the first bad line. Only a keyed log resists
-someone who rewrites the whole file and recomputes every hash; truncating trailing lines
-is only caught against a stored :meth:`head`.
+**Layout.** Two files side by side:
+
+* ``audit.jsonl``: one JSON object per line with ``seq`` (1, 2, ...), ``time``, ``event``
+  and its fields, ``prev`` (the SHA-256 of the previous line's bytes; 64 zeros on the
+  first line) and ``digest`` (SHA-256 of the line's own canonical JSON without
+  ``digest``; HMAC-SHA256 when the log has a ``key``);
+* ``audit.jsonl.head``: the anchor, one JSON object ``{"lines": N, "tail": <SHA-256 of
+  line N>, "keyed": bool, "mac": <HMAC-SHA256 of the three, keyed logs only>}``, replaced
+  atomically (write, then rename) after every append while the log is locked.
+
+**What :meth:`AuditLog.verify` guarantees** (its ``status``):
+
+* editing, inserting, deleting or reordering a line breaks the chain: ``"tampered"``,
+  with the first bad line named;
+* cutting lines off the end leaves fewer lines than the head file records:
+  ``"truncated"``; a head file that is gone while the log has lines: ``"unanchored"``;
+  a deleted log: ``"missing"``. A writer that finds the log and the head file apart
+  appends an ``audit_anchor_mismatch`` entry saying what it found, so the next append
+  does not hide the damage, and verification keeps reporting it;
+* only a key authenticates: without one anyone who can write the files can rewrite both
+  with recomputed hashes, so an intact unkeyed log is ``"unauthenticated"``
+  (``ok`` but ``authenticated=False``). With the key, recomputed hashes and a forged head
+  file fail (``"verified"`` means intact *and* authenticated). Removing both files, or
+  cutting a keyed log back to an older copy of itself with its older head file, is only
+  caught by keeping :meth:`head` (or the head file) somewhere else as well.
+
+A log written before the head file existed verifies as ``"unanchored"``: start a new file.
 
 Hooked into a client, it records every **mutating** request (any method but GET, plus
 v0.0.45's ``GET .../requeue``): one ``request`` line before it is sent and one
@@ -19,18 +39,18 @@ Example::
 
     from slurm_core.analytics import AuditLog
 
-    audit = AuditLog("/var/log/slurm-client/audit.jsonl")
+    audit = AuditLog("/var/log/slurm-client/audit.jsonl", key=key_bytes)
     auth = TokenFile("~/.slurm/token", user_name="ops")
     with SlurmClient(url, auth=auth, hooks=audit.hooks(auth=auth)) as client:
         client.jobs.cancel(42)
-    assert AuditLog.verify(audit.path).ok
+    assert AuditLog.verify(audit.path, key=key_bytes).status == "verified"
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
-import hmac
 import json
 import os
 import threading
@@ -41,6 +61,18 @@ from typing import Any, Final
 
 from .._options import RequestHooks, RequestInfo, ResponseInfo
 from ..auth import TokenProvider
+from ._audit_chain import (
+    ANCHOR_EVENT,
+    GENESIS,
+    AuditStatus,
+    Head,
+    VerifyResult,
+    canonical,
+    digest,
+    read_head,
+    verify,
+    write_head,
+)
 from ._common import UTC
 
 try:  # POSIX: serialize appends between processes too
@@ -48,9 +80,8 @@ try:  # POSIX: serialize appends between processes too
 except ImportError:  # pragma: no cover - Windows: one process per log file
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["AuditEntry", "AuditLog", "VerifyResult"]
+__all__ = ["GENESIS", "AuditEntry", "AuditLog", "AuditStatus", "VerifyResult"]
 
-GENESIS: Final = "0" * 64
 _RESERVED: Final = frozenset({"seq", "time", "event", "prev", "digest"})
 _USER_HEADER: Final = "x-slurm-user-name"
 
@@ -64,32 +95,6 @@ class AuditEntry:
     time: datetime
     event: str
     fields: Mapping[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class VerifyResult:
-    """What :meth:`AuditLog.verify` found. ``first_bad_line`` is 1-based."""
-
-    ok: bool
-    lines: int
-    first_bad_line: int | None = None
-    reason: str | None = None
-    head: str | None = None
-    """The digest of the last good line (store it elsewhere to detect truncation)."""
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
-def _canonical(obj: Mapping[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _digest(obj: Mapping[str, Any], key: bytes | None) -> str:
-    body = _canonical({k: v for k, v in obj.items() if k != "digest"})
-    if key is not None:
-        return hmac.new(key, body, hashlib.sha256).hexdigest()
-    return hashlib.sha256(body).hexdigest()
 
 
 def _is_mutating(method: str, url: str) -> bool:
@@ -135,43 +140,92 @@ class AuditLog:
 
             audit.record("scaling", partition="gpu", action="drain", nodes=["n7"])
         """
-        if not isinstance(event, str) or not event:
-            raise ValueError("event must be a non-empty string")
+        if not isinstance(event, str) or not event or event == ANCHOR_EVENT:
+            raise ValueError(f"event must be a non-empty string other than {ANCHOR_EVENT!r}")
         clash = _RESERVED & set(fields)
         if clash:
             raise ValueError(f"reserved field names: {sorted(clash)}")
+        with self._locked() as fh:
+            seq, prev, last_prev = self._tail(fh)
+            mismatch = self._anchor_mismatch(seq, prev, last_prev)
+            if mismatch is not None:
+                kind, found = mismatch
+                seq, prev, _ = self._append(fh, seq, prev, ANCHOR_EVENT, kind=kind, found=found)
+            seq, prev, entry = self._append(fh, seq, prev, event, **fields)
+            write_head(self.path, Head(seq, prev, False).signed(self._key), fsync=self._fsync)
+        return entry
+
+    def create(self) -> None:
+        """Create the empty log and its head file, unless the log exists already.
+
+        Example::
+
+            AuditLog("audit.jsonl", key=key).create()   # verifies as an empty log
+        """
+        with self._locked() as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0 and read_head(self.path) is None:
+                write_head(self.path, Head(0, GENESIS, False).signed(self._key), fsync=self._fsync)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[Any]:
+        """The log open for appending, locked against other threads and processes."""
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a+b") as fh:
                 if fcntl is not None:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
                 try:
-                    seq, prev = self._tail(fh)
-                    entry: dict[str, Any] = {
-                        "seq": seq + 1,
-                        "time": datetime.now(UTC).isoformat(),
-                        "event": event,
-                        **fields,
-                        "prev": prev,
-                    }
-                    entry["digest"] = _digest(entry, self._key)
-                    fh.seek(0, os.SEEK_END)
-                    fh.write(_canonical(entry) + b"\n")
-                    fh.flush()
-                    if self._fsync:
-                        os.fsync(fh.fileno())
+                    yield fh
                 finally:
                     if fcntl is not None:
                         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return entry
+
+    def _append(
+        self, fh: Any, seq: int, prev: str, event: str, **fields: Any
+    ) -> tuple[int, str, dict[str, Any]]:
+        entry: dict[str, Any] = {
+            "seq": seq + 1,
+            "time": datetime.now(UTC).isoformat(),
+            "event": event,
+            **fields,
+            "prev": prev,
+        }
+        entry["digest"] = digest(entry, self._key)
+        line = canonical(entry)
+        fh.seek(0, os.SEEK_END)
+        fh.write(line + b"\n")
+        fh.flush()
+        if self._fsync:
+            os.fsync(fh.fileno())
+        return seq + 1, hashlib.sha256(line).hexdigest(), entry
+
+    def _anchor_mismatch(
+        self, seq: int, prev: str, last_prev: str | None
+    ) -> tuple[str, str] | None:
+        """``(kind, what was found)`` when the head file does not match the log's tail."""
+        head = read_head(self.path)
+        if isinstance(head, str):
+            return "head_unreadable", head
+        if head is None:
+            return None if seq == 0 else ("missing_head", f"no head file for {seq} lines")
+        if self._key is not None and not head.authentic(self._key):
+            return "head_forged", "the head file's MAC does not match"
+        if (seq, prev) == (head.lines, head.tail):
+            return None
+        if seq == head.lines + 1 and last_prev == head.tail:
+            return None  # the previous append stopped before its head update
+        kind = "truncated" if seq < head.lines else "replaced"
+        return kind, f"the head file records {head.lines} lines, the log ends at seq {seq}"
 
     @staticmethod
-    def _tail(fh: Any) -> tuple[int, str]:
-        """``(seq, sha256 of the last line)`` of the open file (``(0, GENESIS)`` if empty)."""
+    def _tail(fh: Any) -> tuple[int, str, str | None]:
+        """``(seq, sha256, prev)`` of the open file's last line (``(0, GENESIS, None)`` if
+        empty)."""
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
         if size == 0:
-            return 0, GENESIS
+            return 0, GENESIS, None
         chunk = 4096
         while True:
             start = max(size - chunk, 0)
@@ -184,10 +238,11 @@ class AuditLog:
                 break
             chunk *= 4
         try:
-            seq = int(json.loads(last)["seq"])
+            obj = json.loads(last)
+            seq, last_prev = int(obj["seq"]), str(obj["prev"])
         except (ValueError, KeyError, TypeError):
-            seq = 0  # a damaged tail: keep chaining; verify() will point at it
-        return seq, hashlib.sha256(last).hexdigest()
+            seq, last_prev = 0, None  # a damaged tail: keep chaining; verify() names it
+        return seq, hashlib.sha256(last).hexdigest(), last_prev
 
     def hooks(
         self, chain: RequestHooks | None = None, *, auth: TokenProvider | None = None
@@ -199,11 +254,15 @@ class AuditLog:
         ``sun`` claim); otherwise the user is an ``X-SLURM-USER-NAME`` header set on the
         client, else the log's ``actor``.
 
+        The log and its head file are created now if absent, so that a log nobody wrote
+        to yet verifies as empty rather than missing.
+
         Example::
 
             auth = StaticToken(jwt, user_name="ops")
             client = SlurmClient(url, auth=auth, hooks=audit.hooks(auth=auth))
         """
+        self.create()
 
         def user(info: RequestInfo) -> str | None:
             headers = {k.lower(): v for k, v in info.headers.items()}
@@ -267,40 +326,15 @@ class AuditLog:
 
     @staticmethod
     def verify(path: str | os.PathLike[str], *, key: bytes | None = None) -> VerifyResult:
-        """Check the chain; the first line that fails is named (1-based).
+        """Check the chain and the head file; the first line that fails is named (1-based).
+
+        ``status`` says what was found (see the module docstring); pass the log's ``key``
+        to authenticate it: without one an intact log is only ``"unauthenticated"``.
 
         Example::
 
-            result = AuditLog.verify("audit.jsonl")
-            if not result:
-                print("tampered at line", result.first_bad_line, result.reason)
+            result = AuditLog.verify("audit.jsonl", key=key)
+            if result.status != "verified":
+                print(result.status, "at line", result.first_bad_line, result.reason)
         """
-        target = Path(path)
-        if not target.exists():
-            return VerifyResult(ok=True, lines=0, head=GENESIS)
-        prev, head, count = GENESIS, GENESIS, 0
-        with target.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
-                count = number
-                line = raw[:-1] if raw.endswith(b"\n") else raw
-
-                def bad(reason: str, n: int = number, last: str = head) -> VerifyResult:
-                    return VerifyResult(False, n, n, reason, last)
-
-                if not raw.endswith(b"\n"):
-                    return bad("incomplete last line (no newline)")
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    return bad("not valid JSON")
-                if not isinstance(obj, dict) or not {"seq", "prev", "digest"} <= set(obj):
-                    return bad("missing seq/prev/digest")
-                if obj["seq"] != number:
-                    return bad(f"seq {obj['seq']!r} where {number} was expected")
-                if obj["prev"] != prev:
-                    return bad("prev does not match the previous line (edited, removed or moved)")
-                if not hmac.compare_digest(str(obj["digest"]), _digest(obj, key)):
-                    return bad("digest does not match the line's content (edited)")
-                prev = hashlib.sha256(line).hexdigest()
-                head = str(obj["digest"])
-        return VerifyResult(ok=True, lines=count, head=head)
+        return verify(path, key=key)

@@ -9,8 +9,10 @@ Sections (choose with the ``with_*`` steps; none chosen means all three):
 * **security events**: jobs cancelled by another user or an admin, jobs outside a user's
   usual partitions/QOS (against ``baseline`` history before the range) or outside their
   associations' QOS, nodes drained/down with reason and who set it, every mutating call
-  this client made (from its :class:`~slurm_core.analytics.AuditLog`), and a tampered
-  audit log (the first bad line named).
+  this client made (from its :class:`~slurm_core.analytics.AuditLog`), and the audit
+  log's own status (``report.audit_log``, and an ``audit_log_<status>`` event): verified
+  and authenticated, unauthenticated (no key), tampered at line N, truncated,
+  unanchored, or missing. Only entries before the first bad line are listed.
 
 Example::
 
@@ -40,11 +42,13 @@ from ._common import UTC, TimeRange, as_utc
 from ._export import csv_text, html_page, json_text, write_text
 from ._findings import (
     ActivityEvent,
+    AuditLogStatus,
     SecurityEvent,
     UsageRow,
     UserActivity,
     activity,
     audit_events,
+    audit_log_status,
     merge_events,
     node_events,
     security_events,
@@ -76,6 +80,8 @@ class ComplianceReport:
     usage: tuple[UsageRow, ...] = ()
     events: tuple[SecurityEvent, ...] = ()
     notes: tuple[str, ...] = ()
+    audit_log: AuditLogStatus | None = None
+    """The audit log's status (security section with an audit log only)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (decimals as strings, times ISO 8601)."""
@@ -94,6 +100,7 @@ class ComplianceReport:
             out["resource_usage"] = [dataclasses.asdict(u) for u in self.usage]
         if "security_events" in self.sections:
             out["security_events"] = [dataclasses.asdict(e) for e in self.events]
+            out["audit_log"] = dataclasses.asdict(self.audit_log) if self.audit_log else None
         return out
 
     def _csv_rows(self) -> list[list[Any]]:
@@ -146,6 +153,8 @@ class ComplianceReport:
             "Generated": self.generated_at.isoformat(),
             **{f"Note {i}": n for i, n in enumerate(self.notes, 1)},
         }
+        if self.audit_log is not None:
+            meta["Audit log"] = f"{self.audit_log.path}: {self.audit_log.summary}"
         tables: list[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = []
         if "user_activity" in self.sections:
             fields = [f.name for f in dataclasses.fields(UserActivity)]
@@ -256,8 +265,9 @@ class ReportBuilder:
         if "user_activity" in sections:
             users, events = activity(data.jobs, self._window)
         usage = usage_rows(data.jobs, self._window, now) if "resource_usage" in sections else []
+        audit: AuditLogStatus | None = None
         if "security_events" in sections:
-            entries, tamper = self._auditor._audit_entries()
+            entries, audit, status = self._auditor._audit_entries()
             if self._auditor.audit_log is None:
                 notes.append("no audit log: the client's own writes are not listed")
             jobs = security_events(
@@ -268,7 +278,7 @@ class ReportBuilder:
                 baseline=data.baseline,
             )
             writes = audit_events(entries, self._window)
-            found = merge_events(jobs, node_events(data.nodes), writes, tamper)
+            found = merge_events(jobs, node_events(data.nodes), writes, status)
         return ComplianceReport(
             self._window,
             now,
@@ -278,6 +288,7 @@ class ReportBuilder:
             tuple(usage),
             tuple(found),
             tuple(notes),
+            audit,
         )
 
     def build(self) -> ComplianceReport:
@@ -349,24 +360,18 @@ class ComplianceAuditor:
             window = TimeRange(as_utc(window, "start"), as_utc(end, "end"))
         return ReportBuilder(self, window)
 
-    def _audit_entries(self) -> tuple[list[AuditEntry], list[SecurityEvent]]:
-        """Trustworthy audit entries (those before the first bad line) and a tamper event."""
+    def _audit_entries(
+        self,
+    ) -> tuple[list[AuditEntry], AuditLogStatus | None, list[SecurityEvent]]:
+        """Trustworthy audit entries (those before the first bad line), the log's status,
+        and the event stating it."""
         log = self.audit_log
         if log is None:
-            return [], []
+            return [], None, []
         result = AuditLog.verify(log.path, key=self._audit_key)
-        entries = [
-            e
-            for e in log.entries(verify=False)
-            if result.ok or e.line < (result.first_bad_line or 0)
-        ]
-        if result.ok:
-            return entries, []
-        event = SecurityEvent(
-            time=datetime.now(UTC),
-            kind="audit_log_tampered",
-            severity="critical",
-            subject=str(log.path),
-            detail=f"line {result.first_bad_line}: {result.reason}",
-        )
-        return entries, [event]
+        status, event = audit_log_status(str(log.path), result)
+        if result.status == "missing":
+            return [], status, [event]
+        bad = result.first_bad_line
+        entries = [e for e in log.entries(verify=False) if bad is None or e.line < bad]
+        return entries, status, [event]

@@ -60,7 +60,11 @@ from slurm_core.jobs.spec import (
     SubmittedJob,
     normalize_field,
 )
-from slurm_core.jobs.submission import SubmissionUnknownError, split_comment
+from slurm_core.jobs.submission import (
+    SubmissionOwnerError,
+    SubmissionUnknownError,
+    split_comment,
+)
 from slurm_core.jobs.training import (
     AsyncModelTrainer,
     AsyncTrainingJob,
@@ -98,6 +102,7 @@ __all__ = [
     "SharedFilesystemReader",
     "SignalSpec",
     "SpecRenderer",
+    "SubmissionOwnerError",
     "SubmissionUnknownError",
     "SubmittedJob",
     "TrainingJob",

@@ -6,11 +6,13 @@ The operations are sans-I/O generators (one brain); :class:`SubmitMixin` and
 **No duplicates.** Every submission carries a submission key in the job's comment
 (:mod:`slurm_core.jobs.submission`). When the outcome of ``POST job/submit`` is unknown
 -- the connection dropped after the request was sent, a read or write timeout, a 5xx, an
-unreadable 2xx -- the operation lists the jobs and looks for the key. Found: that job is
-the result. Not found: the job does not exist, and the request is sent again (at most
-:data:`SUBMIT_ATTEMPTS` times). If the lookup fails too,
-:class:`~slurm_core.jobs.submission.SubmissionUnknownError` carries the key. Requests that
-provably never left (connect errors) are retried by the engine itself.
+unreadable 2xx -- the operation lists the jobs and looks for the key among the jobs of
+the user the listing ran as (:func:`_requester`). Found: that job is the result. Not
+found: the job does not exist, and the request is sent again (at most
+:data:`SUBMIT_ATTEMPTS` times). If the lookup fails too, or finds the key on a job whose
+owner it cannot compare, :class:`~slurm_core.jobs.submission.SubmissionUnknownError`
+carries the key. Requests that provably never left (connect errors) are retried by the
+engine itself.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar, overload
+
+import httpx
 
 from .._engine import AsyncResource, BaseResource, Op, SyncResource
 from .._exceptions import (
@@ -86,6 +90,18 @@ def _created_despite(exc: SlurmError, key: str) -> SubmittedJob | None:
     return submitted_from(body, key, job_id) if job_id else None
 
 
+# Set by SlurmAuth from the provider's user_name or the token's ``sun``; slurmrestd runs a
+# request as this user and refuses a name the token may not act as (511 on 24.11), so on
+# an answered request it names the caller. ``meta.client.user`` does not: slurmrestd
+# reports its own peer there ("root" for every token, seen on 24.11 and 26.05).
+_USER_HEADER: Final = "X-SLURM-USER-NAME"
+
+
+def _requester(response: httpx.Response) -> str | None:
+    """The user slurmrestd ran ``response``'s request as (``None``: it named none)."""
+    return response.request.headers.get(_USER_HEADER) or None
+
+
 def _spec(component: Component) -> JobSpec:
     return component if isinstance(component, JobSpec) else component.to_spec()
 
@@ -145,14 +161,15 @@ class _SubmitOps(BaseResource):
         self, a: Adapter, key: str, *, accounting: bool, since: datetime | None
     ) -> Op[int | None]:
         response = yield a.jobs_list()
-        found = job_id_for_key(a.parse_jobs(response), key)
+        found = job_id_for_key(a.parse_jobs(response), key, owner=_requester(response))
         if found is None and accounting and self._core.accounting_served():
             try:
                 response = yield a.accounting_jobs(start=since)
                 records = a.parse_accounting_jobs(response)
             except SlurmError:
                 return None  # no accounting to ask: slurmctld's answer stands
-            found = job_id_for_key((job_from_accounting(r) for r in records), key)
+            jobs = (job_from_accounting(r) for r in records)
+            found = job_id_for_key(jobs, key, owner=_requester(response))
         return found
 
     def _find_submission(self, key: str, since: datetime | None) -> Op[int | None]:

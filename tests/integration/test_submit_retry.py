@@ -5,7 +5,8 @@ first ``POST .../job/submit`` it either forwards the request, waits for slurmres
 answer (so the job exists) and then closes the client's socket without relaying it
 (``"after"``), or closes the client's socket without forwarding anything (``"before"``).
 Either way the client cannot know whether the job was created; it must end with exactly
-one job carrying its submission key.
+one job carrying its submission key, and that job must be its own: another user's job
+carrying the same key (a decoy) is never taken for it.
 """
 
 from __future__ import annotations
@@ -129,6 +130,13 @@ def _jobs_with_key(cluster: LocalSlurmCluster, key: str) -> list[str]:
     ]
 
 
+def _owners_of_key(cluster: LocalSlurmCluster, key: str) -> dict[str, str]:
+    """Job id -> owner of the jobs whose comment carries ``key``, as squeue sees them."""
+    out = cluster.run(["squeue", "-h", "-t", "all", "-o", "%i|%u|%k"], check=True).stdout
+    rows = [line.split("|", 2) for line in out.splitlines() if line.count("|") >= 2]
+    return {job_id: user for job_id, user, comment in rows if split_comment(comment)[1] == key}
+
+
 def _spec_builder(client: SlurmClient, cluster: LocalSlurmCluster, key: str) -> JobBuilder:
     return (
         client.jobs.submit()
@@ -161,6 +169,40 @@ def test_cut_connection_leaves_exactly_one_job(
         assert _jobs_with_key(slurm_cluster, key) == [str(submitted.job_id)]
         job = direct.jobs.get(submitted.job_id)
         assert split_comment(job.comment) == ("mine", key)
+
+
+def test_another_users_decoy_with_the_key_is_not_adopted(
+    slurm_cluster: LocalSlurmCluster, proxy: CuttingProxy
+) -> None:
+    """bob knows (or guesses) alice's next submission key and submits a job carrying it
+    first; alice's submission is then cut. She must end with her own job, not bob's."""
+    key = unique("sck-decoy")
+    victim = slurm_cluster.user_name
+    bob = StaticToken(slurm_cluster.token("bob"), user_name="bob")
+    with SlurmClient(slurm_cluster.rest_url, auth=bob, timeout=30) as mallory:
+        decoy = (
+            mallory.jobs.submit()
+            .script("#!/bin/bash\nsleep 300\n")
+            .name(unique("decoy"))
+            .working_directory(str(slurm_cluster.shared_dir))
+            .memory_per_cpu("50M")
+            .hold()
+            .submission_key(key)
+            .execute()
+        )
+        try:
+            assert _owners_of_key(slurm_cluster, key) == {str(decoy.job_id): "bob"}
+            auth = StaticToken(slurm_cluster.token(), user_name=victim)
+            url = f"http://127.0.0.1:{proxy.port}"
+            with SlurmClient(url, auth=auth, timeout=30) as client:
+                submitted = _spec_builder(client, slurm_cluster, key).execute()
+            assert proxy.cut == 1
+            assert submitted.job_id != decoy.job_id, "bob's decoy was taken for alice's job"
+            owners = _owners_of_key(slurm_cluster, key)
+            assert owners == {str(decoy.job_id): "bob", str(submitted.job_id): victim}
+            assert proxy.submissions == (1 if proxy.mode == "after" else 2)
+        finally:
+            mallory.jobs.cancel(decoy.job_id)
 
 
 @pytest.fixture

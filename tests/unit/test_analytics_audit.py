@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from pathlib import Path
@@ -49,7 +50,6 @@ def test_reopening_continues_the_chain(tmp_path: Path) -> None:
     AuditLog(tmp_path / "a.jsonl").record("one")
     AuditLog(tmp_path / "a.jsonl").record("two")
     assert AuditLog.verify(tmp_path / "a.jsonl").lines == 2
-    assert AuditLog.verify(tmp_path / "missing.jsonl").ok
 
 
 @pytest.fixture
@@ -108,6 +108,116 @@ def test_a_keyed_log_needs_the_key(tmp_path: Path) -> None:
     assert AuditLog.verify(log.path, key=b"secret").ok
     assert not AuditLog.verify(log.path, key=b"other").ok
     assert not AuditLog.verify(log.path).ok  # plain SHA-256 does not match an HMAC
+
+
+# ------------------------------------------------------- deletion, truncation, rewrites ---
+def test_a_missing_log_fails_verification(tmp_path: Path) -> None:
+    never = AuditLog.verify(tmp_path / "never.jsonl")
+    assert (never.ok, never.status) == (False, "missing")
+    log = AuditLog(tmp_path / "a.jsonl")
+    log.record("one")
+    log.record("two")
+    log.path.unlink()  # deleted to hide what it said
+    gone = AuditLog.verify(log.path)
+    assert (gone.ok, gone.status) == (False, "missing")
+    assert "records 2 lines" in (gone.reason or "")
+    with pytest.raises(ValueError, match="no audit log"):
+        list(log.entries())
+
+
+def test_a_log_nobody_wrote_to_yet_is_empty_not_missing(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "a.jsonl")
+    log.hooks()
+    result = AuditLog.verify(log.path)
+    assert (result.ok, result.lines, result.status) == (True, 0, "unauthenticated")
+
+
+@pytest.mark.parametrize("key", [None, b"secret"])
+def test_a_cut_tail_is_detected_and_stays_detected(tmp_path: Path, key: bytes | None) -> None:
+    log = AuditLog(tmp_path / "a.jsonl", key=key)
+    for i in range(5):
+        log.record("write", i=i)
+    write(log.path, lines(log.path)[:3])  # the last two entries removed
+    result = AuditLog.verify(log.path, key=key)
+    assert (result.ok, result.status, result.lines) == (False, "truncated", 3)
+    assert "records 5 lines" in (result.reason or "")
+    log.record("write", i=99)  # the next append must not paper over the cut
+    after = AuditLog.verify(log.path, key=key)
+    assert (after.ok, after.status, after.first_bad_line) == (False, "truncated", 4)
+    assert [e.event for e in log.entries(verify=False)][3:] == ["audit_anchor_mismatch", "write"]
+
+
+def test_a_deleted_head_file_is_reported(log5: AuditLog) -> None:
+    Path(f"{log5.path}.head").unlink()
+    result = AuditLog.verify(log5.path)
+    assert (result.ok, result.status) == (False, "unanchored")
+
+
+def test_an_interrupted_head_update_is_not_tampering(log5: AuditLog) -> None:
+    head = Path(f"{log5.path}.head")
+    before = head.read_bytes()
+    log5.record("write", i=5)
+    head.write_bytes(before)  # the process died between the append and the head update
+    assert AuditLog.verify(log5.path).ok
+    log5.record("write", i=6)
+    assert "audit_anchor_mismatch" not in log5.path.read_text()
+    assert AuditLog.verify(log5.path).lines == 7
+
+
+def _rewrite(path: Path, change: dict[str, object], key: bytes | None = None) -> None:
+    """Edit line 2 and recompute every prev and digest after it, as an attacker would."""
+    rows = [json.loads(r) for r in lines(path)]
+    rows[1].update(change)
+    prev, out = GENESIS, []
+    for row in rows:
+        row["prev"] = prev
+        body = json.dumps(
+            {k: v for k, v in row.items() if k != "digest"}, sort_keys=True, separators=(",", ":")
+        ).encode()
+        row["digest"] = (
+            hmac.new(key, body, hashlib.sha256) if key else hashlib.sha256(body)
+        ).hexdigest()
+        line = json.dumps(row, sort_keys=True, separators=(",", ":")).encode()
+        prev = hashlib.sha256(line).hexdigest()
+        out.append(line + b"\n")
+    write(path, out)
+    head = json.loads(Path(f"{path}.head").read_text())
+    head["tail"] = prev
+    Path(f"{path}.head").write_text(json.dumps(head))
+
+
+def test_an_unkeyed_log_is_never_reported_as_authenticated(log5: AuditLog) -> None:
+    _rewrite(log5.path, {"url": "/slurm/v0.0.42/job/innocent"})
+    result = AuditLog.verify(log5.path)
+    # a whole rewrite with recomputed hashes cannot be told apart: the result says so
+    assert (result.status, result.authenticated) == ("unauthenticated", False)
+
+
+def test_a_keyed_log_rewritten_without_the_key_fails(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "k.jsonl", key=b"secret")
+    for i in range(4):
+        log.record("write", i=i)
+    intact = AuditLog.verify(log.path, key=b"secret")
+    assert (intact.ok, intact.status, intact.authenticated) == (True, "verified", True)
+    _rewrite(log.path, {"i": 100}, key=b"guess")
+    result = AuditLog.verify(log.path, key=b"secret")
+    assert (result.ok, result.status) == (False, "tampered")
+    unkeyed = AuditLog.verify(log.path)  # the key is needed to vouch for a keyed log
+    assert (unkeyed.ok, unkeyed.authenticated) == (False, False)
+
+
+def test_a_keyed_logs_head_file_cannot_be_forged(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "k.jsonl", key=b"secret")
+    for i in range(4):
+        log.record("write", i=i)
+    rows = lines(log.path)[:2]
+    write(log.path, rows)
+    head = json.loads(Path(f"{log.path}.head").read_text())
+    head.update(lines=2, tail=hashlib.sha256(rows[-1].rstrip(b"\n")).hexdigest())
+    Path(f"{log.path}.head").write_text(json.dumps(head))  # the MAC no longer matches
+    result = AuditLog.verify(log.path, key=b"secret")
+    assert (result.ok, result.status) == (False, "tampered")
+    assert "MAC" in (result.reason or "")
 
 
 def test_reserved_fields_and_bad_events_are_refused(tmp_path: Path) -> None:

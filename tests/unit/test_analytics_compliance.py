@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_analytics_helpers import T0, MiniSlurm, acct_job, live_job, node, tres
@@ -179,3 +180,39 @@ def test_exports_json_csv_html_escaped(tmp_path: Path) -> None:
     assert (cancel["user"], cancel["actor"]) == ("bob", "root")
     with pytest.raises(ValueError, match="format"):
         report.export("pdf")  # type: ignore[arg-type]
+
+
+def _audit_status(tmp_path: Path, damage: str) -> tuple[Any, list[Any], dict[str, Any]]:
+    key = b"k" * 32 if damage == "keyed" else None
+    audit = AuditLog(tmp_path / "audit.jsonl", key=key)
+    for i in range(4):
+        audit.record("request", method="DELETE", url=f"/slurm/v0.0.42/job/{i}", attempt=1)
+    if damage == "deleted":
+        audit.path.unlink()
+    elif damage == "truncated":
+        audit.path.write_bytes(b"".join(audit.path.read_bytes().splitlines(True)[:2]))
+    with _site().client() as client:
+        auditor = ComplianceAuditor(client, audit_log=audit.path, audit_key=key)
+        report = auditor.generate_report(RANGE).with_security_events().build()
+    events = [e for e in report.events if e.kind.startswith("audit_log_")]
+    return report.audit_log, events, json.loads(report.export("json"))["audit_log"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "status", "severity", "kept"),
+    [
+        ("keyed", "verified", "info", 4),
+        ("none", "unauthenticated", "warning", 4),
+        ("truncated", "truncated", "critical", 2),
+        ("deleted", "missing", "critical", 0),
+    ],
+)
+def test_the_report_states_the_audit_logs_status(
+    tmp_path: Path, damage: str, status: str, severity: str, kept: int
+) -> None:
+    audit_log, events, exported = _audit_status(tmp_path, damage)
+    assert [(e.kind, e.severity) for e in events] == [(f"audit_log_{status}", severity)]
+    assert audit_log.status == status
+    assert exported["status"] == status
+    assert exported["authenticated"] is (status == "verified")
+    assert exported["lines"] == kept

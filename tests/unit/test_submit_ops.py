@@ -2,9 +2,10 @@
 
 Every test runs with the sync and the async client: the retry-without-duplicates logic
 lives once, in the sans-I/O operation. :class:`Rest` plays slurmrestd v0.0.42 (or
-v0.0.38): it keeps the submitted jobs (with their comments) and, for each ``POST
-job/submit``, follows a script: answer, drop the connection after creating the job, drop
-it before, time out, answer 5xx, or refuse.
+v0.0.38): it keeps the submitted jobs (with their comments and owners: the user the
+request names in ``X-SLURM-USER-NAME``) and, for each ``POST job/submit``, follows a
+script: answer, drop the connection after creating the job, drop it before, time out,
+answer 5xx, or refuse. The clients act as ``alice``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ from slurm_core import (
     ServerError,
     SlurmClient,
     SlurmConnectionError,
+    StaticToken,
     SubmissionUnknownError,
 )
 from slurm_core._versions.negotiate import clear_cache
 from slurm_core.jobs import AsyncTrainingJob, JobBuilder, JobSpec, TrainingJob, split_comment
-from slurm_core.jobs.submission import comment_with_key, job_id_for_key
+from slurm_core.jobs.submission import (
+    SubmissionOwnerError,
+    comment_with_key,
+    job_id_for_key,
+    new_submission_key,
+)
 from slurm_core.models import Job, JobState
 from slurm_core.resources._submission import SUBMIT_ATTEMPTS
 
@@ -52,7 +59,7 @@ class Rest:
         self.list_status = 200
         self.bodies: list[Any] = []
 
-    def _create(self, body: dict[str, Any]) -> int:
+    def _create(self, body: dict[str, Any], user: str | None = "alice") -> int:
         descs = body.get("jobs") or [body["job"]]
         leader = len(self.jobs) + 100
         for offset, desc in enumerate(descs):
@@ -62,6 +69,8 @@ class Rest:
                 "job_state": "PENDING" if self.version == "v0.0.38" else ["PENDING"],
                 "comment": desc.get("comment", ""),
             }
+            if user is not None:
+                job["user_name"] = user
             if len(descs) > 1:
                 job.update(het_job_id=leader, het_job_offset=offset)
             self.jobs.append(job)
@@ -88,7 +97,7 @@ class Rest:
             if outcome == "ctld-refuses-500":  # a slurmctld verdict no table entry names
                 error = {"error_number": 2999, "error": "a refusal unknown to the client"}
                 return httpx.Response(500, json={"errors": [error]})
-            job_id = self._create(body)
+            job_id = self._create(body, request.headers.get("X-SLURM-USER-NAME") or "nobody")
             if outcome == "rpc-lost-500":  # the RPC reached slurmctld, the answer did not
                 error = {"error_number": 1003, "error": "Communication receive failure"}
                 return httpx.Response(500, json={"errors": [error]})
@@ -147,15 +156,17 @@ class Face:
 
 
 @pytest.fixture(params=["sync", "async"])
-async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[Rest], Face]]:
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Face]]:
     clients: list[Client] = []
 
-    def make_face(rest: Rest) -> Face:
+    def make_face(rest: Rest, user: str | None = "alice") -> Face:
         clear_cache()
         options: dict[str, Any] = {
             "transport": httpx.MockTransport(rest),
             "retry": RetryPolicy(initial_delay=0.001, max_delay=0.001, jitter=False),
         }
+        if user is not None:
+            options["auth"] = StaticToken("not-a-jwt", user_name=user)
         cls = SlurmClient if request.param == "sync" else AsyncSlurmClient
         client = cls(BASE, **options)
         clients.append(client)
@@ -178,7 +189,7 @@ def spec(**fields: Any) -> JobSpec:
 
 
 @pytest.mark.parametrize("version", ["v0.0.38", "v0.0.42"])
-async def test_a_plain_submission(make: Callable[[Rest], Face], version: str) -> None:
+async def test_a_plain_submission(make: Callable[..., Face], version: str) -> None:
     rest = Rest(version)
     face = make(rest)
     got = await face("jobs.submit_spec", spec(comment="mine"))
@@ -191,7 +202,7 @@ async def test_a_plain_submission(make: Callable[[Rest], Face], version: str) ->
 
 
 async def test_answer_lost_after_the_job_was_created_is_not_resubmitted(
-    make: Callable[[Rest], Face],
+    make: Callable[..., Face],
 ) -> None:
     rest = Rest(outcomes=["drop-after"])
     got = await make(rest)("jobs.submit_spec", spec())
@@ -201,9 +212,7 @@ async def test_answer_lost_after_the_job_was_created_is_not_resubmitted(
 
 
 @pytest.mark.parametrize("outcome", ["timeout", "garbage"])
-async def test_other_unknown_outcomes_with_a_job(
-    make: Callable[[Rest], Face], outcome: str
-) -> None:
+async def test_other_unknown_outcomes_with_a_job(make: Callable[..., Face], outcome: str) -> None:
     rest = Rest(outcomes=[outcome])
     got = await make(rest)("jobs.submit_spec", spec())
     assert got.job_id == 100
@@ -212,7 +221,7 @@ async def test_other_unknown_outcomes_with_a_job(
 
 @pytest.mark.parametrize("outcome", ["drop-before", "502"])
 async def test_request_lost_before_a_job_existed_is_sent_once_more(
-    make: Callable[[Rest], Face], outcome: str
+    make: Callable[..., Face], outcome: str
 ) -> None:
     rest = Rest(outcomes=[outcome])
     got = await make(rest)("jobs.submit_spec", spec())
@@ -222,7 +231,7 @@ async def test_request_lost_before_a_job_existed_is_sent_once_more(
 
 
 async def test_gives_up_after_the_attempts_when_no_job_appears(
-    make: Callable[[Rest], Face],
+    make: Callable[..., Face],
 ) -> None:
     rest = Rest(outcomes=["drop-before"] * SUBMIT_ATTEMPTS)
     with pytest.raises(SlurmConnectionError):
@@ -231,7 +240,7 @@ async def test_gives_up_after_the_attempts_when_no_job_appears(
 
 
 async def test_failed_lookup_raises_submission_unknown_with_the_key(
-    make: Callable[[Rest], Face],
+    make: Callable[..., Face],
 ) -> None:
     rest = Rest(outcomes=["drop-after"])
     rest.list_status = 500
@@ -243,7 +252,7 @@ async def test_failed_lookup_raises_submission_unknown_with_the_key(
 
 
 async def test_a_2xx_with_errors_and_a_job_id_is_a_submitted_job(
-    make: Callable[[Rest], Face],
+    make: Callable[..., Face],
 ) -> None:
     rest = Rest(outcomes=["created-with-error"])
     got = await make(rest)("jobs.submit_spec", spec())
@@ -252,7 +261,7 @@ async def test_a_2xx_with_errors_and_a_job_id_is_a_submitted_job(
     assert (rest.posts, rest.lists) == (1, 0)
 
 
-async def test_definite_rejections_are_raised_at_once(make: Callable[[Rest], Face]) -> None:
+async def test_definite_rejections_are_raised_at_once(make: Callable[..., Face]) -> None:
     rest = Rest(outcomes=["refuse"])
     with pytest.raises(InvalidRequestError):
         await make(rest)("jobs.submit_spec", spec())
@@ -260,7 +269,7 @@ async def test_definite_rejections_are_raised_at_once(make: Callable[[Rest], Fac
 
 
 async def test_a_5xx_carrying_a_slurmctld_verdict_is_not_resent(
-    make: Callable[[Rest], Face],
+    make: Callable[..., Face],
 ) -> None:
     rest = Rest(outcomes=["ctld-refuses-500"])
     with pytest.raises(ServerError) as info:
@@ -270,7 +279,7 @@ async def test_a_5xx_carrying_a_slurmctld_verdict_is_not_resent(
 
 
 async def test_a_5xx_from_a_lost_rpc_is_looked_up_not_resent(
-    make: Callable[[Rest], Face],
+    make: Callable[..., Face],
 ) -> None:
     rest = Rest(outcomes=["rpc-lost-500"])
     got = await make(rest)("jobs.submit_spec", spec())
@@ -278,20 +287,20 @@ async def test_a_5xx_from_a_lost_rpc_is_looked_up_not_resent(
     assert (rest.posts, rest.lists, len(rest.jobs)) == (1, 1, 1)
 
 
-async def test_connect_errors_are_the_engines_to_retry(make: Callable[[Rest], Face]) -> None:
+async def test_connect_errors_are_the_engines_to_retry(make: Callable[..., Face]) -> None:
     rest = Rest(outcomes=["connect"])
     got = await make(rest)("jobs.submit_spec", spec())
     assert (got.job_id, rest.posts, rest.lists) == (100, 2, 0)
 
 
-async def test_refused_translation_sends_nothing(make: Callable[[Rest], Face]) -> None:
+async def test_refused_translation_sends_nothing(make: Callable[..., Face]) -> None:
     rest = Rest("v0.0.38")
     with pytest.raises(Exception, match="B:"):
         await make(rest)("jobs.submit_spec", spec(signal="B:USR2@60"))
     assert rest.posts == 0
 
 
-async def test_het_job_carries_the_key_in_every_component(make: Callable[[Rest], Face]) -> None:
+async def test_het_job_carries_the_key_in_every_component(make: Callable[..., Face]) -> None:
     rest = Rest(outcomes=["drop-after"])
     face = make(rest)
     builder = face.client.jobs.submit().script(SCRIPT).name("a")
@@ -308,7 +317,7 @@ async def _execute(builder: Any) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
-async def test_builder_wiring_and_find_submission(make: Callable[[Rest], Face]) -> None:
+async def test_builder_wiring_and_find_submission(make: Callable[..., Face]) -> None:
     rest = Rest()
     face = make(rest)
     builder = face.client.jobs.submit()
@@ -320,7 +329,7 @@ async def test_builder_wiring_and_find_submission(make: Callable[[Rest], Face]) 
     assert await face("jobs.find_submission", "k-2") is None
 
 
-async def test_dry_run(make: Callable[[Rest], Face]) -> None:
+async def test_dry_run(make: Callable[..., Face]) -> None:
     rest = Rest()
     face = make(rest)
     builder = face.client.jobs.submit().script(SCRIPT).submission_key("k-9")
@@ -337,7 +346,7 @@ async def test_dry_run(make: Callable[[Rest], Face]) -> None:
         assert type(face.client.jobs.submit(AsyncTrainingJob)) is AsyncTrainingJob
 
 
-async def test_array_tasks_one_per_task(make: Callable[[Rest], Face]) -> None:
+async def test_array_tasks_one_per_task(make: Callable[..., Face]) -> None:
     rest = Rest()
     base = {"name": "arr", "comment": "", "array_job_id": n(40)}
     rest.jobs = [
@@ -354,18 +363,85 @@ async def test_array_tasks_one_per_task(make: Callable[[Rest], Face]) -> None:
     assert [t.id_string for t in tasks][:3] == ["40_0", "40_1", "40_2"]
 
 
-def _job(job_id: int, comment: str, **ids: int) -> Job:
-    return Job(job_id=job_id, name="j", state=JobState.parse("PENDING"), comment=comment, **ids)
+def _job(job_id: int, comment: str, user: str | None = "alice", **ids: int) -> Job:
+    state = JobState.parse("PENDING")
+    return Job(job_id=job_id, name="j", state=state, comment=comment, user_name=user, **ids)
 
 
 async def test_job_id_for_key_prefers_the_leader() -> None:
     mark = "x [slurm-client:k]"
     jobs = [_job(11, mark, het_job_id=10), _job(10, mark, het_job_id=10), _job(12, "other")]
-    assert job_id_for_key(jobs, "k") == 10
+    assert job_id_for_key(jobs, "k", owner="alice") == 10
     tasks = [_job(21, mark, array_job_id=20), _job(20, mark, array_job_id=20)]
-    assert job_id_for_key(tasks, "k") == 20
-    assert job_id_for_key(tasks, "k2") is None
-    assert job_id_for_key([_job(5, "[slurm-client:k]")], "k") == 5
+    assert job_id_for_key(tasks, "k", owner="alice") == 20
+    assert job_id_for_key(tasks, "k2", owner="alice") is None
+    assert job_id_for_key([_job(5, "[slurm-client:k]")], "k", owner="alice") == 5
+
+
+async def test_job_id_for_key_only_takes_the_owners_job() -> None:
+    mark = "[slurm-client:k]"
+    decoy, real = _job(7, mark, "mallory"), _job(9, mark, "alice")
+    assert job_id_for_key([decoy, real], "k", owner="alice") == 9
+    assert job_id_for_key([decoy], "k", owner="alice") is None
+    with pytest.raises(SubmissionOwnerError) as info:
+        job_id_for_key([decoy], "k", owner=None)  # who are we? cannot tell
+    assert (info.value.job_ids, info.value.owner) == ([7], None)
+    with pytest.raises(SubmissionOwnerError, match="no owner"):
+        job_id_for_key([_job(8, mark, None)], "k", owner="alice")
+
+
+def _decoy(rest: Rest, key: str, user: str = "mallory") -> int:
+    """A job of ``user`` carrying ``key``, submitted before the victim's submission."""
+    body = {"job": {"name": "decoy", "comment": comment_with_key(None, key)}}
+    return rest._create(body, user)
+
+
+@pytest.mark.parametrize("outcome", ["drop-after", "drop-before", "timeout", "rpc-lost-500"])
+async def test_another_users_job_carrying_the_key_is_not_adopted(
+    make: Callable[..., Face], outcome: str
+) -> None:
+    rest = Rest(outcomes=[outcome])
+    decoy = _decoy(rest, "run-42")
+    got = await make(rest)("jobs.submit_spec", spec(submission_key="run-42"))
+    assert got.job_id != decoy
+    mine = [j for j in rest.jobs if j["user_name"] == "alice"]
+    assert [j["job_id"] for j in mine] == [got.job_id]  # her job, exactly one
+    assert rest.posts == (2 if outcome == "drop-before" else 1)
+
+
+async def test_unknown_submitter_does_not_adopt_a_job_by_its_key(
+    make: Callable[..., Face],
+) -> None:
+    rest = Rest(outcomes=["drop-after"])
+    with pytest.raises(SubmissionUnknownError) as info:
+        await make(rest, user=None)("jobs.submit_spec", spec(submission_key="run-7"))
+    assert isinstance(info.value.lookup_error, SubmissionOwnerError)
+    assert info.value.submission_key == "run-7"
+    assert rest.posts == 1  # neither adopted nor sent twice
+
+
+async def test_a_record_without_an_owner_is_not_adopted(make: Callable[..., Face]) -> None:
+    rest = Rest(outcomes=["drop-before"])
+    rest._create({"job": {"comment": comment_with_key(None, "run-8")}}, user=None)
+    with pytest.raises(SubmissionUnknownError) as info:
+        await make(rest)("jobs.submit_spec", spec(submission_key="run-8"))
+    assert isinstance(info.value.lookup_error, SubmissionOwnerError)
+    assert rest.posts == 1
+
+
+async def test_find_submission_ignores_other_users_jobs(make: Callable[..., Face]) -> None:
+    rest = Rest()
+    _decoy(rest, "run-9")
+    face = make(rest)
+    assert await face("jobs.find_submission", "run-9") is None
+    got = await face("jobs.submit_spec", spec(submission_key="run-9"))
+    assert await face("jobs.find_submission", "run-9") == got.job_id
+
+
+async def test_generated_keys_are_random_128_bit_hex() -> None:
+    keys = {new_submission_key() for _ in range(64)}
+    assert len(keys) == 64
+    assert all(k.startswith("sck-") and len(k) == 36 and int(k[4:], 16) >= 0 for k in keys)
 
 
 async def test_training_job_is_a_job_builder() -> None:

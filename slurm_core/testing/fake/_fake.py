@@ -11,6 +11,7 @@ from typing import Any
 
 from ..._client import AsyncSlurmClient, SlurmClient
 from ..._versions import CLIENT_VERSIONS
+from ...auth import StaticToken
 from ...models import Job, License, Node, Reservation
 from . import _models
 from ._app import FakeApp, TokenCheck
@@ -161,16 +162,28 @@ class FakeSlurmServer:
     def client(self, **options: Any) -> SlurmClient:
         """A :class:`~slurm_core.SlurmClient` wired to this fake (``options`` passed on).
 
+        Without an ``auth`` option the client acts as the fake's ``user`` (with the fake's
+        token when it is a string), as a real client names its user: a submission whose
+        answer is lost is then found again as that user's job.
+
         Example::
 
             with fake.client() as client:
                 client.jobs.list()
         """
-        return SlurmClient(self.url, transport=self.transport(), **options)
+        return SlurmClient(self.url, transport=self.transport(), **self._as_user(options))
 
     def async_client(self, **options: Any) -> AsyncSlurmClient:
-        """An :class:`~slurm_core.AsyncSlurmClient` wired to this fake."""
-        return AsyncSlurmClient(self.url, transport=self.transport(), **options)
+        """An :class:`~slurm_core.AsyncSlurmClient` wired to this fake (see :meth:`client`)."""
+        return AsyncSlurmClient(self.url, transport=self.transport(), **self._as_user(options))
+
+    def _as_user(self, options: dict[str, Any]) -> dict[str, Any]:
+        token = self.app.token
+        if "auth" in options or not (token is None or isinstance(token, str)):
+            return options  # a token check: only the caller knows a token that passes it
+        named = {k.lower(): v for k, v in dict(options.get("headers") or {}).items()}
+        user = named.get("x-slurm-user-name") or self.app.user
+        return {**options, "auth": StaticToken(token or "fake-token", user_name=user)}
 
     # ------------------------------------------------------------------ clock ------------
     @property
