@@ -368,6 +368,7 @@ def test_token_command_timeout() -> None:
 def test_jwt_key_auth_mints_tokens_slurmctld_accepts(tmp_path: Path) -> None:
     key_file = tmp_path / "jwt_hs256.key"
     key_file.write_bytes(KEY)
+    key_file.chmod(0o600)  # a key others can read is refused
     clock = Clock()
     provider = JWTKeyAuth(key_file, "slurm", lifespan=600, clock=clock)
     token = provider.token().get()
