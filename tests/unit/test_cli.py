@@ -469,3 +469,30 @@ def test_no_command_prints_a_token(cli: Cli, fake: FakeSlurmServer) -> None:
     )]  # fmt: skip
     for result in outputs:
         assert TOKEN not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ what reaches a terminal --
+def test_config_show_and_doctor_redact_credentials_in_the_url(cli: Cli) -> None:
+    host = cli.fake.url.split("://", 1)[1]
+    cli.env["SLURM_REST_URL"] = f"http://alice:pw-s3cret@{host}/?token=tok-s3cret"
+    outputs = [cli(*args) for args in (
+        ["config", "show"], ["--json", "config", "show"], ["doctor"], ["--json", "doctor"],
+    )]  # fmt: skip
+    for result in outputs:
+        shown = result.stdout + result.stderr
+        assert host in shown, shown
+        assert "pw-s3cret" not in shown
+        assert "tok-s3cret" not in shown
+
+
+def test_jobs_list_neutralises_terminal_escapes_in_server_strings(cli: Cli) -> None:
+    hostile = "x\x1b]0;pwned\x07y\u202eevil\x9b31m[link=https://evil.test]z"
+    job_id = cli.json("jobs", "submit", "--hold", "--name", hostile, "--", "true")["job_id"]
+    for args in (["jobs", "list"], ["jobs", "get", str(job_id)]):
+        shown = cli(*args).stdout
+        assert str(job_id) in shown
+        for raw in ("\x1b", "\x07", "\u202e", "\x9b"):
+            assert raw not in shown, (args, shown)
+        assert "]0;pwned" in shown  # shown, as harmless text
+        assert "[link=https://evil.test]" in shown  # not taken as rich markup
+    assert cli.json("jobs", "get", str(job_id))["name"] == hostile  # JSON keeps the value
