@@ -59,9 +59,7 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular(
-    path: str | os.PathLike[str], *, max_bytes: int, tail: bool = False
-) -> LocalFile:
+def read_regular(path: str | os.PathLike[str], *, max_bytes: int, tail: bool = False) -> LocalFile:
     """The bytes of the regular file at ``path``, its ``fstat`` and its real path.
 
     Reads at most ``max_bytes``: the first ones, or with ``tail`` the last ones (the

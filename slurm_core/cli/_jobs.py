@@ -11,7 +11,7 @@ import typer
 from .._versions.base import JobId
 from ..models import Job
 from ._progress import follow, wait_for, watch_options
-from ._render import job_pairs, job_table, kv_table
+from ._render import job_pairs, job_table, kv_table, safe_text
 from ._state import CliState, state_of
 
 __all__ = ["app"]
@@ -194,7 +194,7 @@ def submit(
             else:
                 cli.out.print(f"Submitted job {submitted.job_id}")
                 for warning in submitted.warnings:
-                    cli.err.print(f"warning: {warning}")
+                    cli.err.print(safe_text(f"warning: {warning}"))
             return
         if not cli.json:
             cli.err.print(f"Submitted job {submitted.job_id}")
@@ -217,7 +217,7 @@ def _print_done(cli: CliState, job: Job) -> None:
         shown = "-"
     else:
         shown = str(code.return_code) if code.return_code is not None else code.status
-    cli.out.print(f"job {job.id_string} {job.state} (exit {shown})")
+    cli.out.print(safe_text(f"job {job.id_string} {job.state} (exit {shown})"))
 
 
 @app.command("cancel")

@@ -182,9 +182,7 @@ class SharedFilesystemReader:
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
             raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
         self.path_map = {posixpath.normpath(k): v for k, v in (path_map or {}).items()}
-        self.roots = (
-            None if roots is None else tuple(os.path.realpath(os.fspath(r)) for r in roots)
-        )
+        self.roots = None if roots is None else tuple(os.path.realpath(os.fspath(r)) for r in roots)
         self.max_bytes = max_bytes
         self.encoding = encoding
 

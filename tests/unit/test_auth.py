@@ -490,8 +490,8 @@ def test_symlinked_token_and_key_files_are_not_followed(tmp_path: Path) -> None:
         TokenFile(tmp_path / "token").token()
     with pytest.raises(ConfigurationError, match="symbolic link"):
         JWTKeyAuth(tmp_path / "key", "slurm")
-    with pytest.raises(ConfigurationError, match="FIFO|not a regular file"):
-        os.mkfifo(tmp_path / "fifo")
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(ConfigurationError, match=r"FIFO|not a regular file"):
         TokenFile(tmp_path / "fifo").token()
     big = tmp_path / "big"
     big.write_bytes(b"x" * (2 << 20))
@@ -519,7 +519,7 @@ def test_token_command_repr_and_errors_hide_its_arguments() -> None:
     with pytest.raises(ConfigurationError) as info:
         cmd.token()
     assert "hunter2" not in str(info.value)
-    slow = TokenCommand(_py("import time; time.sleep(5)") + ["--token=s3cr3t"], timeout=0.2)
+    slow = TokenCommand([*_py("import time; time.sleep(5)"), "--token=s3cr3t"], timeout=0.2)
     with pytest.raises(ConfigurationError, match="timed out") as timed_out:
         slow.token()
     assert "s3cr3t" not in str(timed_out.value)

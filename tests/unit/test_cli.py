@@ -8,9 +8,11 @@ both, and error exits are checked for one line on stderr, the exit code, and no 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -269,6 +271,9 @@ def test_output_reads_the_jobs_files(cli: Cli, fake: FakeSlurmServer, tmp_path: 
                       "--", "true")["job_id"]  # fmt: skip
     (tmp_path / f"slurm-{job_id}.out").write_text("hello\n")
     (tmp_path / f"err-{job_id}.txt").write_text("oops\n")
+    if os.geteuid() == 0:  # the reader wants the job's user (the fake's uid 1000) or you
+        for name in (f"slurm-{job_id}.out", f"err-{job_id}.txt"):
+            os.chown(tmp_path / name, 1000, 1000)
     assert cli("jobs", "output", str(job_id)).stdout == "hello\n"
     assert cli.json("jobs", "output", str(job_id), "--stderr")["text"] == "oops\n"
     (tmp_path / f"slurm-{job_id}.out").unlink()
@@ -496,3 +501,31 @@ def test_jobs_list_neutralises_terminal_escapes_in_server_strings(cli: Cli) -> N
         assert "]0;pwned" in shown  # shown, as harmless text
         assert "[link=https://evil.test]" in shown  # not taken as rich markup
     assert cli.json("jobs", "get", str(job_id))["name"] == hostile  # JSON keeps the value
+
+
+def test_event_lines_and_errors_neutralise_terminal_escapes() -> None:
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+
+    from slurm_core.cli._errors import report_error
+    from slurm_core.cli._progress import _describe
+    from slurm_core.watch import JobEvent, JobEventType
+
+    hostile = "\x1b]8;;https://evil\x07\u2066x"  # an OSC 8 hyperlink and a bidi isolate
+    now = datetime.now(timezone.utc)
+    event = JobEvent(
+        type=JobEventType.FAILED, job_id=7, old_state=None, new_state=None, time=now, reason=hostile
+    )
+    console = Console(file=io.StringIO(), width=200)
+    console.print(_describe(event))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "job 7" in shown
+    for raw in ("\x1b", "\u2066", "\x07"):
+        assert raw not in shown
+    assert "]8;;https://evil" in shown
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        report_error(None, RuntimeError("bad job name \x1b[2J\u202e"))
+    assert "\x1b" not in err.getvalue()
+    assert "\u202e" not in err.getvalue()

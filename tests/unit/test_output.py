@@ -175,7 +175,7 @@ def _refused(reader: SharedFilesystemReader, path: str, *, within: float = 5.0) 
     def run() -> None:
         try:
             box.append(reader.read(path))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             box.append(exc)
 
     worker = threading.Thread(target=run, daemon=True)
@@ -235,8 +235,8 @@ def test_a_server_cannot_point_the_client_at_a_root_file(tmp_path: Path) -> None
         return httpx.Response(200, json={"jobs": [record]})
 
     clear_cache()
-    with SlurmClient(BASE, transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(JobOutputError, match="owned by uid 0") as info:
-            client.jobs.output(42)
+    client = SlurmClient(BASE, transport=httpx.MockTransport(handler))
+    with client, pytest.raises(JobOutputError, match="owned by uid 0") as info:
+        client.jobs.output(42)
     assert info.value.path == "/etc/passwd"
     assert "root:" not in str(info.value)
