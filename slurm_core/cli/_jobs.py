@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from .._versions.base import JobId
+from ..jobs._units import MAX_SCRIPT_BYTES
 from ..models import Job
 from ._progress import follow, wait_for, watch_options
 from ._render import job_pairs, job_table, kv_table, safe_text
@@ -145,7 +146,7 @@ def submit(
     with cli.client() as client:
         builder = client.jobs.submit()
         if script is not None:
-            builder.script(script.read_text())
+            builder.script(_read_script(script))
         else:
             assert command is not None
             builder.command(command)
@@ -206,6 +207,15 @@ def submit(
             options=watch_options(poll_interval, max_interval),
         )
     _print_done(cli, job)
+
+
+def _read_script(path: Path) -> str:
+    """The script's text, reading no more than the spec can accept (a 1 GB file stays out)."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_SCRIPT_BYTES + 1)
+    # One byte over is enough for the spec to refuse it with its own message (a character
+    # cut in two there does not matter); a script that fits must be valid UTF-8.
+    return data.decode("utf-8", errors="replace" if len(data) > MAX_SCRIPT_BYTES else "strict")
 
 
 def _print_done(cli: CliState, job: Job) -> None:

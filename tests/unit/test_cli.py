@@ -529,3 +529,13 @@ def test_event_lines_and_errors_neutralise_terminal_escapes() -> None:
         report_error(None, RuntimeError("bad job name \x1b[2J\u202e"))
     assert "\x1b" not in err.getvalue()
     assert "\u202e" not in err.getvalue()
+
+
+def test_submit_refuses_an_oversize_script_file_before_sending(
+    cli: Cli, fake: FakeSlurmServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "big.sh"
+    script.write_bytes(b"#!/bin/bash\n" + b"#" * (5 * 1024 * 1024))
+    line = one_error_line(cli("jobs", "submit", "--script", str(script)))
+    assert line.startswith("error: script")
+    assert cli.json("jobs", "list") == []  # nothing was sent

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from slurm_core._exceptions import JobSpecError
 from slurm_core.jobs import (
     ArraySpec,
-    JobBuilder,
     Exclusive,
     GresRequest,
+    JobBuilder,
     JobSpec,
     MailType,
     SignalSpec,
