@@ -117,9 +117,12 @@ def _read_secret_file(path: Path, owner: str, *, key: bool) -> tuple[bytes, os.s
     """The bytes of a token or key file, checked the way ssh checks a private key.
 
     Refused (:class:`ConfigurationError` naming the file and the fix): a symbolic link, not
-    a regular file, owned by someone other than you or root, writable by group or others,
-    larger than 64 KiB, and for a ``key`` readable by others (it mints tokens for any user,
-    root included). A token readable by group or others only logs a warning: it expires.
+    a regular file, writable by group or others, larger than 64 KiB; a token file owned by
+    someone other than you or root (its owner could swap in their token, and your jobs
+    would run as them); a ``key`` readable by others (it mints tokens for any user, root
+    included). A key's owner is not checked: Slurm's own setup has SlurmUser own it, and
+    who can change the key can mint tokens anyway. A token file readable by group or
+    others only logs a warning: a token expires.
     """
     what = "key" if key else "token file"
     label = f"{owner}: {what} {path}"
@@ -131,10 +134,10 @@ def _read_secret_file(path: Path, owner: str, *, key: bool) -> tuple[bytes, os.s
     st = found.stat
     mode = stat.S_IMODE(st.st_mode)
     fix = f"chmod 600 {path}"
-    if st.st_uid not in (os.geteuid(), 0):
+    if not key and st.st_uid not in (os.geteuid(), 0):
         raise ConfigurationError(
             f"{label} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()}) or root: "
-            f"whoever owns it can change it; use a file of your own ({fix})"
+            "its owner could put their token in it; copy it to a file you own, then chmod 600"
         )
     if mode & 0o022:
         raise ConfigurationError(f"{label} is writable by others (mode {mode:04o}): {fix}")

@@ -508,6 +508,11 @@ def test_a_token_file_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
     os.chown(token, 12345, 12345)
     with pytest.raises(ConfigurationError, match="owned by uid 12345"):
         TokenFile(token).token()
+    key = tmp_path / "jwt_hs256.key"  # owned by SlurmUser, as Slurm's setup has it
+    key.write_bytes(KEY)
+    key.chmod(0o600)
+    os.chown(key, 12345, 12345)
+    assert JWTKeyAuth(key, "slurm").token()
 
 
 def test_token_command_repr_and_errors_hide_its_arguments() -> None:
