@@ -17,8 +17,8 @@ Providers:
 Token values never appear in ``repr``/``str``, logs or exception messages: every token a
 provider obtains is registered for redaction, so an opaque (non-JWT) one is hidden too, and a
 :class:`TokenCommand` shows only its program, never its arguments. Token and key files are
-read like ssh reads a private key: not through a symbolic link, only a regular file owned by
-you (or root), never one others can write (a key, not one others can read either).
+read like ssh reads a private key: not through a symbolic link, only a regular file, never
+one others can write (a token file: owned by you or root; a key: not readable by others).
 
 Example::
 
