@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
@@ -21,6 +22,7 @@ __all__ = [
     "redact_headers",
     "redact_text",
     "redact_url",
+    "register_secret",
     "scrub_error",
     "scrub_request",
 ]
@@ -117,12 +119,44 @@ def redact_url(url: httpx.URL | str) -> str:
     return str(url.copy_with(query=urlencode(pairs).encode("ascii")))
 
 
+# Secrets that no pattern recognises (an opaque token, a key), newest last. Bounded: a
+# process that refreshes its token hourly for a year keeps only the recent ones.
+_KNOWN: dict[str, None] = {}
+_KNOWN_LOCK = threading.Lock()
+_MAX_KNOWN = 64
+_MIN_KNOWN_LENGTH = 8  # shorter values would redact ordinary words
+
+
+def register_secret(value: str) -> None:
+    """Have :func:`redact_text` replace ``value`` wherever it appears from now on.
+
+    Token providers register every token they obtain, so an opaque (non-JWT) token is
+    redacted like a JWT. Values shorter than 8 characters are ignored.
+
+    Example::
+
+        >>> register_secret("opaque-0123456789")
+        >>> redact_text("got opaque-0123456789")
+        'got <redacted>'
+    """
+    if len(value) < _MIN_KNOWN_LENGTH:
+        return
+    with _KNOWN_LOCK:
+        _KNOWN.pop(value, None)
+        _KNOWN[value] = None
+        while len(_KNOWN) > _MAX_KNOWN:
+            del _KNOWN[next(iter(_KNOWN))]
+
+
 def redact_text(text: str) -> str:
-    """``text`` with anything JWT-shaped (and ``SLURM_JWT=...``) replaced."""
+    """``text`` with anything JWT-shaped, ``SLURM_JWT=...`` and registered secrets replaced."""
     if "eyJ" in text:
         text = _JWT.sub(REDACTED, text)
     if "SLURM_JWT" in text:
         text = _SLURM_JWT.sub(r"\1" + REDACTED, text)
+    for secret in tuple(_KNOWN):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
     return text
 
 

@@ -14,7 +14,11 @@ Providers:
 * :class:`JWTKeyAuth` -- mint HS256 tokens with the cluster's ``jwt_hs256.key``.
 * :class:`CallableAuth` -- call a function of yours (a vault lookup, ...).
 
-Token values never appear in ``repr``/``str``, logs or exception messages.
+Token values never appear in ``repr``/``str``, logs or exception messages: every token a
+provider obtains is registered for redaction, so an opaque (non-JWT) one is hidden too, and a
+:class:`TokenCommand` shows only its program, never its arguments. Token and key files are
+read like ssh reads a private key: not through a symbolic link, only a regular file, never
+one others can write (a token file: owned by you or root; a key: not readable by others).
 
 Example::
 
@@ -31,6 +35,7 @@ import json
 import logging
 import os
 import re
+import stat
 import subprocess
 import threading
 import time
@@ -43,7 +48,8 @@ import httpx
 from slurm_core._errmap import error_class_for
 from slurm_core._errmap import parse_error_entries as _parse_entries
 from slurm_core._exceptions import AuthenticationError, ConfigurationError, SlurmError
-from slurm_core._redact import REDACTED, Secret, redact_text
+from slurm_core._localfile import read_regular
+from slurm_core._redact import REDACTED, Secret, redact_text, register_secret
 
 __all__ = [
     "CallableAuth",
@@ -62,6 +68,7 @@ logger = logging.getLogger("slurm_core.auth")
 HeaderStyle = Literal["x-slurm", "bearer"]
 DEFAULT_REFRESH_MARGIN = 60.0
 
+_SECRET_FILE_MAX_BYTES = 64 * 1024  # a token is ~1 KiB, a key 32-1024 bytes
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SLURM_JWT_LINE = re.compile(r"^\s*(?:export\s+)?SLURM_JWT\s*=\s*(\S+)\s*$", re.MULTILINE)
 
@@ -104,6 +111,43 @@ def _b64url(segment: str) -> bytes:
     if (data != segment and len(segment) % 4) or not _BASE64URL.fullmatch(data):
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def _read_secret_file(path: Path, owner: str, *, key: bool) -> tuple[bytes, os.stat_result]:
+    """The bytes of a token or key file, checked the way ssh checks a private key.
+
+    Refused (:class:`ConfigurationError` naming the file and the fix): a symbolic link, not
+    a regular file, writable by group or others, larger than 64 KiB; a token file owned by
+    someone other than you or root (its owner could swap in their token, and your jobs
+    would run as them); a ``key`` readable by others (it mints tokens for any user, root
+    included). A key's owner is not checked: Slurm's own setup has SlurmUser own it, and
+    who can change the key can mint tokens anyway. A token file readable by group or
+    others only logs a warning: a token expires.
+    """
+    what = "key" if key else "token file"
+    label = f"{owner}: {what} {path}"
+    try:
+        found = read_regular(path, max_bytes=_SECRET_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise ConfigurationError(f"{owner}: cannot read {what} {path}: {reason}") from None
+    st = found.stat
+    mode = stat.S_IMODE(st.st_mode)
+    fix = f"chmod 600 {path}"
+    if not key and st.st_uid not in (os.geteuid(), 0):
+        raise ConfigurationError(
+            f"{label} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()}) or root: "
+            "its owner could put their token in it; copy it to a file you own, then chmod 600"
+        )
+    if mode & 0o022:
+        raise ConfigurationError(f"{label} is writable by others (mode {mode:04o}): {fix}")
+    if key and mode & 0o004:
+        raise ConfigurationError(f"{label} is readable by others (mode {mode:04o}): {fix}")
+    if mode & 0o044:
+        logger.warning("%s is readable by others (mode %04o): %s", label, mode, fix)
+    if len(found.data) > _SECRET_FILE_MAX_BYTES:
+        raise ConfigurationError(f"{label} is too large to be a {what} ({st.st_size} bytes)")
+    return found.data, st
 
 
 def _parse_token_text(text: str) -> str:
@@ -170,6 +214,7 @@ class TokenProvider:
         return refresh_at is None or self._clock() < refresh_at
 
     def _store(self, value: str) -> Secret:
+        register_secret(value)  # so redact_text hides it even if it is no JWT
         self._token = Secret(value)
         claims = _claims(value)
         sun = claims.get("sun")
@@ -312,15 +357,9 @@ class TokenFile(TokenProvider):
         return stamp is not None and stamp != self._stamp
 
     def _fetch(self) -> str:
-        stamp = self._stat()
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(
-                f"TokenFile: cannot read {self.path}: {exc.strerror or exc}"
-            ) from None
-        self._stamp = stamp
-        return _parse_token_text(text)
+        data, st = _read_secret_file(self.path, "TokenFile", key=False)
+        self._stamp = (st.st_mtime_ns, st.st_size)
+        return _parse_token_text(data.decode("utf-8", errors="replace"))
 
     def _repr_fields(self) -> str:
         return f"path={str(self.path)!r}, user_name={self.user_name!r}"
@@ -329,7 +368,9 @@ class TokenFile(TokenProvider):
 class TokenCommand(TokenProvider):
     """Run a command that prints a token, e.g. ``scontrol token lifespan=3600``.
 
-    Output may be ``SLURM_JWT=<token>`` (what scontrol prints) or the bare token.
+    Output may be ``SLURM_JWT=<token>`` (what scontrol prints) or the bare token. Its
+    ``repr``, logs and errors name only the program (``argv[0]``): an argument may be a
+    password.
 
     Example::
 
@@ -350,6 +391,8 @@ class TokenCommand(TokenProvider):
             raise ConfigurationError("TokenCommand: argv must be a non-empty list of strings")
         self.argv = list(argv)
         self.timeout = timeout
+        extra = len(self.argv) - 1
+        self._shown = f"{self.argv[0]!r}" + (f" (+{extra} arguments)" if extra else "")
 
     def _fetch(self) -> str:
         try:
@@ -361,21 +404,28 @@ class TokenCommand(TokenProvider):
                 check=False,
                 stdin=subprocess.DEVNULL,
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ConfigurationError(f"TokenCommand {self.argv!r} failed to run: {exc}") from None
+        except subprocess.TimeoutExpired:
+            # Not str(exc): it spells out the whole command line.
+            raise ConfigurationError(
+                f"TokenCommand {self._shown} failed to run: timed out after {self.timeout} s"
+            ) from None
+        except OSError as exc:
+            raise ConfigurationError(
+                f"TokenCommand {self._shown} failed to run: {exc.strerror or type(exc).__name__}"
+            ) from None
         if proc.returncode != 0:
             # stderr only: stdout could hold a token.
             err = redact_text(proc.stderr.strip())[:300]
             raise ConfigurationError(
-                f"TokenCommand {self.argv!r} exited with {proc.returncode}: {err}"
+                f"TokenCommand {self._shown} exited with {proc.returncode}: {err}"
             )
         token = _parse_token_text(proc.stdout)
         if not token or any(c.isspace() for c in token):
-            raise ConfigurationError(f"TokenCommand {self.argv!r} printed no recognisable token")
+            raise ConfigurationError(f"TokenCommand {self._shown} printed no recognisable token")
         return token
 
     def _repr_fields(self) -> str:
-        return f"argv={self.argv!r}, user_name={self.user_name!r}"
+        return f"command={self._shown}, user_name={self.user_name!r}"
 
 
 class JWTKeyAuth(TokenProvider):
@@ -408,13 +458,9 @@ class JWTKeyAuth(TokenProvider):
             self.key_path: Path | None = None
         else:
             self.key_path = Path(key).expanduser()
-            try:
-                raw = self.key_path.read_bytes()
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"JWTKeyAuth: cannot read key {self.key_path}: {exc.strerror or exc}"
-                ) from None
+            raw, _ = _read_secret_file(self.key_path, "JWTKeyAuth", key=True)
             self._key = Secret(raw.decode("latin-1"))
+        register_secret(self._key.get())
         if not self._key:
             raise ConfigurationError("JWTKeyAuth: the key is empty")
         self.lifespan = lifespan

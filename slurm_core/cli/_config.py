@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from .._exceptions import ConfigurationError, SlurmError
-from .._redact import REDACTED, redact_text
+from .._redact import REDACTED, redact_text, redact_url
 from ..config import _PROFILE_KEYS, default_config_path
 from ._render import kv_table, table
 from ._state import CliState, state_of
@@ -61,6 +61,11 @@ def _profiles(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _url(value: Any) -> Any:
+    """A URL as it may be shown: no ``user:password@``, no ``?token=`` value."""
+    return redact_url(value) if isinstance(value, str) and value else value
+
+
 def _shown(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
@@ -80,7 +85,7 @@ def list_profiles(ctx: typer.Context) -> None:
         "path": str(path),
         "active": active,
         "profiles": [
-            {"name": name, **{k: _shown(v) for k, v in table_.items()}}
+            {"name": name, **{k: _url(v) if k == "url" else _shown(v) for k, v in table_.items()}}
             for name, table_ in profiles.items()
         ],
     }
@@ -98,7 +103,7 @@ def list_profiles(ctx: typer.Context) -> None:
             [
                 mark,
                 name,
-                values.get("url") or values.get("socket"),
+                _url(values.get("url")) or values.get("socket"),
                 values.get("user_name"),
                 auth,
                 values.get("api_version"),
@@ -139,7 +144,7 @@ def show(ctx: typer.Context) -> None:
     data = {
         "config_file": str(_path(cli)),
         "profile": settings.profile,
-        "url": settings.url,
+        "url": _url(settings.url),
         "socket": settings.uds,
         "user_name": settings.user_name,
         "api_version": settings.api_version,
@@ -232,6 +237,7 @@ def add(
     with os.fdopen(fd, "a") as fh:
         fh.write(sep + block)
     if cli.json:
-        cli.print_json({"path": str(path), "profile": name, **values})
+        shown = {k: _url(v) if k == "url" else v for k, v in values.items()}
+        cli.print_json({"path": str(path), "profile": name, **shown})
     else:
         cli.out.print(f"added {header} to {path}")

@@ -36,7 +36,7 @@ from .._exceptions import (
     UnsupportedAPIVersionError,
 )
 from .._options import RequestHooks, ResponseInfo
-from .._redact import redact_text
+from .._redact import redact_text, redact_url
 from ._config import token_status
 from ._render import table
 from ._state import CliState, state_of
@@ -85,7 +85,7 @@ def _versions(client: Any, seen: _Seen, checks: list[Check]) -> bool:
     from .._versions import CLIENT_VERSIONS
     from .._versions.negotiate import cached_versions
 
-    url = client._http.base_url
+    url = redact_url(client._http.base_url)
     try:
         version = client.negotiate()
     except SlurmConnectionError as exc:
@@ -286,7 +286,7 @@ def run_checks(cli: CliState) -> list[Check]:
         Check(
             "config",
             "ok",
-            f"{settings.url} (from {where}), token from "
+            f"{redact_url(settings.url)} (from {where}), token from "
             f"{settings.sources.get('auth', 'unix socket peer')}",
         )
     )

@@ -19,6 +19,8 @@ import json
 import typer
 
 from .._exceptions import JobFailedError
+from .._redact import redact_text
+from ._render import safe_text
 from ._state import CliState
 
 __all__ = [
@@ -51,11 +53,12 @@ def report_error(state: CliState | None, exc: BaseException) -> int:
     """Print ``exc`` on stderr (one JSON line with ``--json``); return its exit code.
 
     The message is the exception's own: slurm-client's errors carry no token (URLs and
-    bodies are redacted where they are raised).
+    bodies are redacted where they are raised; known tokens are redacted once more here).
+    It can quote the server, so the terminal gets it through :func:`safe_text`.
     """
-    message = str(exc).strip() or type(exc).__name__
+    message = redact_text(str(exc).strip()) or type(exc).__name__
     if state is not None and state.json:
         typer.echo(json.dumps({"error": message, "type": type(exc).__name__}), err=True)
     else:
-        typer.echo(f"error: {message}", err=True)
+        typer.echo(f"error: {safe_text(message).plain}", err=True)
     return exit_code_for(exc)

@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 import typer
 
 from .._versions.base import JobId
+from ..jobs._units import MAX_SCRIPT_BYTES
 from ..models import Job
 from ._progress import follow, wait_for, watch_options
-from ._render import job_pairs, job_table, kv_table
+from ._render import job_pairs, job_table, kv_table, safe_text
 from ._state import CliState, state_of
 
 __all__ = ["app"]
@@ -145,7 +146,7 @@ def submit(
     with cli.client() as client:
         builder = client.jobs.submit()
         if script is not None:
-            builder.script(script.read_text())
+            builder.script(_read_script(script))
         else:
             assert command is not None
             builder.command(command)
@@ -194,7 +195,7 @@ def submit(
             else:
                 cli.out.print(f"Submitted job {submitted.job_id}")
                 for warning in submitted.warnings:
-                    cli.err.print(f"warning: {warning}")
+                    cli.err.print(safe_text(f"warning: {warning}"))
             return
         if not cli.json:
             cli.err.print(f"Submitted job {submitted.job_id}")
@@ -208,6 +209,15 @@ def submit(
     _print_done(cli, job)
 
 
+def _read_script(path: Path) -> str:
+    """The script's text, reading no more than the spec can accept (a 1 GB file stays out)."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_SCRIPT_BYTES + 1)
+    # One byte over is enough for the spec to refuse it with its own message (a character
+    # cut in two there does not matter); a script that fits must be valid UTF-8.
+    return data.decode("utf-8", errors="replace" if len(data) > MAX_SCRIPT_BYTES else "strict")
+
+
 def _print_done(cli: CliState, job: Job) -> None:
     if cli.json:
         cli.print_json(job)
@@ -217,7 +227,7 @@ def _print_done(cli: CliState, job: Job) -> None:
         shown = "-"
     else:
         shown = str(code.return_code) if code.return_code is not None else code.status
-    cli.out.print(f"job {job.id_string} {job.state} (exit {shown})")
+    cli.out.print(safe_text(f"job {job.id_string} {job.state} (exit {shown})"))
 
 
 @app.command("cancel")

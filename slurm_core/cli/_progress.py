@@ -17,13 +17,14 @@ import typer
 from rich.console import RenderableType
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from .._exceptions import JobFailedError
 from .._versions.base import JobId
 from ..models import Job
 from ..watch import JobEvent, JobEventType, WatchOptions
 from ..watch._core import outcome
-from ._render import fmt_time, plain, table
+from ._render import fmt_time, plain, safe_text, table
 from ._state import CliState
 
 __all__ = ["event_data", "follow", "wait_for", "watch_options"]
@@ -52,7 +53,7 @@ def event_data(event: JobEvent) -> dict[str, Any]:
     return data
 
 
-def _describe(event: JobEvent) -> str:
+def _describe(event: JobEvent) -> Text:
     text = f"{fmt_time(event.time)}  job {event.job_id}  {event.type.value}"
     if event.new_state is not None and event.type is JobEventType.STATE_CHANGED:
         text += f" ({event.new_state})"
@@ -63,7 +64,7 @@ def _describe(event: JobEvent) -> str:
         text += f", exit {code.return_code if code.return_code is not None else code.status}"
     if event.reason and event.type not in _GOOD:
         text += f" [{event.reason}]"
-    return text
+    return safe_text(text)  # nodes and reasons come from the server
 
 
 def _status_table(latest: dict[str, JobEvent | None], started: float) -> Table:

@@ -3,6 +3,11 @@
 JSON output is the models' own pydantic dump (``raw`` left out): times in ISO 8601 UTC,
 durations in ISO 8601 (``PT1H``), ``INFINITE`` as the string ``"INFINITE"``, money as
 decimal strings. Tables show a human subset of the same fields, times in local time.
+
+Every string the server supplies (a job name, a reason, an error message) reaches the
+terminal through :func:`safe_text`: control characters (ESC and the C1 controls that start
+terminal sequences, BEL, newlines) and Unicode direction overrides are shown escaped
+(``\\x1b``, ``\\u202e``), never sent, and rich markup in them is never interpreted.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -34,8 +40,31 @@ __all__ = [
     "node_table",
     "partition_table",
     "plain",
+    "safe_text",
     "table",
 ]
+
+# C0 controls but tab, DEL, C1 controls (0x9b alone starts a sequence on some terminals),
+# and the characters that reorder text: bidi embeddings, overrides, isolates and marks,
+# and the line/paragraph separators.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(value: object) -> Text:
+    """``value`` as rich ``Text`` a terminal shows as it reads: no escape sequence, no
+    direction override, no markup (see the module docstring).
+
+    Example::
+
+        >>> safe_text("x\\x1b]0;pwned\\x07").plain
+        'x\\\\x1b]0;pwned\\\\x07'
+    """
+    return Text(_UNSAFE.sub(_escaped, str(value)))
 
 
 def plain(obj: Any) -> Any:
@@ -99,18 +128,18 @@ def fmt_memory(mib: int | None) -> str:
     return f"{mib}M"
 
 
-def _text(value: Any) -> str | Text:
+def _text(value: Any) -> Text:
     if isinstance(value, Text):
         return value
     if value is None or value == "" or value == ():
-        return "-"
+        return Text("-")
     if isinstance(value, (list, tuple, frozenset, set)):
-        return ",".join(sorted(str(v) for v in value)) or "-"
+        return safe_text(",".join(sorted(str(v) for v in value)) or "-")
     if isinstance(value, datetime):
-        return fmt_time(value)
+        return Text(fmt_time(value))
     if isinstance(value, (timedelta, Infinite)):
-        return fmt_duration(value)
-    return str(value)
+        return Text(fmt_duration(value))
+    return safe_text(value)
 
 
 # ------------------------------------------------------------------ tables ----------------

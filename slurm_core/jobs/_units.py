@@ -35,7 +35,11 @@ __all__ = [
 MAX_MEMORY_MIB: Final = 2**40  # 1 EiB: far above any node, far below Slurm's sentinels
 MAX_TIME_LIMIT_MINUTES: Final = 0xFFFF_FFFD  # uint32 minutes; the top two values are markers
 MAX_ARRAY_TASK_ID: Final = 4_000_000  # Slurm's ceiling; a cluster's MaxArraySize may be lower
-MAX_COUNT: Final = 2**31 - 1  # CPUs, tasks, nodes, GPUs: slurmrestd's int32 fields
+MAX_COUNT: Final = 2**31 - 1  # tasks, nodes, GPUs: slurmrestd's int32 fields
+MAX_COUNT16: Final = 0xFFFD  # CPUs per task, tasks per node: uint16 in Slurm, 0xFFFE+ markers
+# slurmctld's default max_script_size (SchedulerParameters): a larger script is refused there
+# unless the site raised it; refusing here keeps megabytes off the wire and out of memory.
+MAX_SCRIPT_BYTES: Final = 4 * 1024 * 1024
 
 
 # ------------------------------------------------------------------ shared model plumbing ----

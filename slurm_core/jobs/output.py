@@ -14,6 +14,11 @@ An :class:`OutputReader` then reads that path from where the client runs.
 optionally under another mount point (``path_map``). Anything else (SSH, an object store)
 plugs in as another reader.
 
+The path comes from the server, so the reader treats it as untrusted: it refuses ``..``,
+symbolic links, FIFOs, devices, sockets, ``/proc``, ``/sys`` and ``/dev``, files outside
+its ``roots`` (when given), and files owned by anyone but the job's user or the caller
+(root-owned ones only for a root job); it reads at most ``max_bytes`` (the end of the file).
+
 Example::
 
     text = client.jobs.output(job_id)                       # stdout, shared filesystem
@@ -25,15 +30,18 @@ from __future__ import annotations
 
 import os
 import posixpath
+import pwd
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final, Literal, Protocol, runtime_checkable
 
 from slurm_core._exceptions import SlurmError
+from slurm_core._localfile import UnsafeFileError, read_regular
 from slurm_core.models import Job
 
 __all__ = [
     "JobOutputError",
+    "OutputPath",
     "OutputReader",
     "SharedFilesystemReader",
     "Stream",
@@ -44,6 +52,10 @@ __all__ = [
 Stream = Literal["stdout", "stderr"]
 _NO_TASK: Final = 4294967294  # what slurmstepd prints for %a outside an array (NO_VAL)
 _PATTERN_RE = re.compile(r"%(\d{0,9})([AajxuNJsnt%])")
+DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
+# Pseudo-filesystems: /proc/self/environ is a "regular file" that holds this process's
+# environment (SLURM_JWT included); no job writes its output there.
+_NEVER_UNDER: Final = ("/proc", "/sys", "/dev")
 
 
 class JobOutputError(SlurmError):
@@ -79,6 +91,37 @@ class JobOutputError(SlurmError):
         super().__init__(f"cannot read the {what}{where if path else ''}: {reason}")
 
 
+class OutputPath(str):
+    """A path from :func:`output_path`: a ``str`` that also carries the job's user.
+
+    ``user_id`` is the job's numeric uid (from the record, or looked up here by name;
+    ``None`` when unknown): a reader checks the file's owner against it.
+
+    Example::
+
+        path = output_path(job)            # OutputPath('/home/alice/slurm-42.out')
+        path.user_id                       # 1000
+    """
+
+    user_id: int | None
+
+    def __new__(cls, path: str, user_id: int | None = None) -> OutputPath:
+        self = super().__new__(cls, path)
+        self.user_id = user_id
+        return self
+
+
+def _job_uid(job: Job) -> int | None:
+    if job.user_id is not None:
+        return job.user_id
+    if job.user_name:
+        try:
+            return pwd.getpwnam(job.user_name).pw_uid
+        except KeyError:
+            return None
+    return None
+
+
 @runtime_checkable
 class OutputReader(Protocol):
     """Reads a file a job wrote, given its absolute path on the cluster.
@@ -106,16 +149,41 @@ class SharedFilesystemReader:
     components only); unmapped paths are read as they are. Bytes that are not valid in
     ``encoding`` are replaced, so a binary file never fails to decode.
 
+    The path comes from the job record, i.e. from the server, so it is checked:
+
+    * ``roots``: local directories the file must lie in (symlinked directories resolved);
+      a service that reads other people's output should always set them. Never read:
+      ``/proc``, ``/sys``, ``/dev``.
+    * no ``..`` in the path, no symbolic link as the file, and only a regular file (a FIFO
+      would hang the reader, ``/dev/zero`` would fill memory).
+    * the owner: the job's user (its uid from the record, or its name looked up here) or
+      the caller; a root-owned file only when the job is root's.
+    * ``max_bytes``: a longer file gives its last ``max_bytes`` bytes (what ``tail``
+      shows, where errors are), after a first line saying how much was left out.
+
+    Each refusal is a :class:`JobOutputError` naming the path and the reason.
+
     Example::
 
-        reader = SharedFilesystemReader(path_map={"/scratch": "/net/hpc/scratch"})
+        reader = SharedFilesystemReader(
+            path_map={"/scratch": "/net/hpc/scratch"}, roots=["/net/hpc/scratch"]
+        )
         print(client.jobs.output(42, reader=reader))
     """
 
     def __init__(
-        self, path_map: Mapping[str, str] | None = None, *, encoding: str = "utf-8"
+        self,
+        path_map: Mapping[str, str] | None = None,
+        *,
+        roots: Iterable[str | os.PathLike[str]] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        encoding: str = "utf-8",
     ) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
         self.path_map = {posixpath.normpath(k): v for k, v in (path_map or {}).items()}
+        self.roots = None if roots is None else tuple(os.path.realpath(os.fspath(r)) for r in roots)
+        self.max_bytes = max_bytes
         self.encoding = encoding
 
     def local_path(self, path: str) -> str:
@@ -129,10 +197,11 @@ class SharedFilesystemReader:
 
     def read(self, path: str) -> str:
         """The file's text; :class:`JobOutputError` saying why when it cannot be read."""
+        if "\x00" in path or ".." in path.split("/"):
+            raise JobOutputError("refused: the path has a '..' part or a NUL", path=path)
         local = self.local_path(path)
         try:
-            with open(local, "rb") as f:
-                data = f.read()
+            found = read_regular(local, max_bytes=self.max_bytes, tail=True)
         except FileNotFoundError:
             hint = (
                 "no such file here: the job has not written it yet, or its directory is not "
@@ -141,11 +210,38 @@ class SharedFilesystemReader:
             if not self.path_map:
                 hint += " (if it is mounted elsewhere, pass path_map={cluster_prefix: local})"
             raise JobOutputError(hint, path=path, local_path=local) from None
-        except IsADirectoryError:
-            raise JobOutputError("it is a directory", path=path, local_path=local) from None
+        except UnsafeFileError as exc:
+            raise JobOutputError(f"refused: {exc.reason}", path=path, local_path=local) from None
         except OSError as exc:
             raise JobOutputError(exc.strerror or str(exc), path=path, local_path=local) from None
-        return data.decode(self.encoding, errors="replace")
+        refusal = self._refusal(found.real_path, found.stat.st_uid, getattr(path, "user_id", None))
+        if refusal:
+            raise JobOutputError(f"refused: {refusal}", path=path, local_path=local)
+        text = found.data.decode(self.encoding, errors="replace")
+        size = found.stat.st_size
+        if size > self.max_bytes:
+            text = f"[slurm-client: the last {self.max_bytes} of {size} bytes]\n" + text
+        return text
+
+    def _refusal(self, real: str, owner: int, job_uid: int | None) -> str | None:
+        """Why the opened file must not be returned, or ``None``."""
+        if any(_under(real, top) for top in _NEVER_UNDER):
+            return f"it is {real}, a system file, not job output"
+        if self.roots is not None and not any(_under(real, root) for root in self.roots):
+            return f"it is {real}, outside the reader's roots {list(self.roots)}"
+        euid = os.geteuid()
+        if owner == 0:
+            ok = job_uid == 0 or (job_uid is None and euid == 0)
+        else:
+            ok = owner in (euid, job_uid) or euid == 0
+        if not ok:
+            who = "unknown here" if job_uid is None else f"uid {job_uid}"
+            return f"owned by uid {owner}, neither the job's user ({who}) nor you (uid {euid})"
+        return None
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def expand_pattern(pattern: str, job: Job) -> str:
@@ -194,8 +290,10 @@ def expand_pattern(pattern: str, job: Job) -> str:
     return _PATTERN_RE.sub(sub, pattern)
 
 
-def output_path(job: Job, stream: Stream = "stdout") -> str:
+def output_path(job: Job, stream: Stream = "stdout") -> OutputPath:
     """The absolute path, as the cluster sees it, of ``job``'s ``stream``.
+
+    An :class:`OutputPath`: a ``str`` carrying the job's uid for the reader's owner check.
 
     slurmrestd v0.0.43+ reports the expanded paths itself (``stdout_expanded``); they are
     used when present. Otherwise the pattern is expanded from the record.
@@ -208,7 +306,7 @@ def output_path(job: Job, stream: Stream = "stdout") -> str:
         raise ValueError(f"stream must be 'stdout' or 'stderr', got {stream!r}")
     expanded = job.raw.get(f"{stream}_expanded")
     if isinstance(expanded, str) and posixpath.isabs(expanded) and str(_NO_TASK) not in expanded:
-        return expanded
+        return OutputPath(expanded, _job_uid(job))
     pattern = job.standard_output if stream == "stdout" else job.standard_error
     if stream == "stderr" and not pattern:
         pattern = job.standard_output  # stderr goes where stdout goes unless set
@@ -225,4 +323,4 @@ def output_path(job: Job, stream: Stream = "stdout") -> str:
                 path=path,
             )
         path = posixpath.join(job.working_directory, path)
-    return path
+    return OutputPath(path, _job_uid(job))

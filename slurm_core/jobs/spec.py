@@ -40,6 +40,8 @@ from pydantic import (
 
 from slurm_core._exceptions import JobSpecError
 from slurm_core.jobs._units import (
+    MAX_COUNT16,
+    MAX_SCRIPT_BYTES,
     ArraySpec,
     GresRequest,
     SpecModel,
@@ -163,6 +165,14 @@ def _text(value: object, field: str, *, multiline: bool = False) -> str:
 
 def _script(value: object) -> str:
     text = _text(value, "script", multiline=True)
+    # Characters never outnumber UTF-8 bytes: a long text is refused without encoding it.
+    size = len(text) if len(text) > MAX_SCRIPT_BYTES else len(text.encode("utf-8", "replace"))
+    if size > MAX_SCRIPT_BYTES:
+        raise JobSpecError(
+            "script",
+            f"is {size} bytes or more; Slurm refuses scripts over {MAX_SCRIPT_BYTES} bytes "
+            "(max_script_size); stage large data in files the script reads",
+        )
     if not text.startswith("#!"):
         raise JobSpecError("script", "must start with a '#!' line such as '#!/bin/bash'")
     # A CR ending the shebang line is what breaks a DOS-edited script ("bad interpreter");
@@ -275,9 +285,10 @@ _NORMALIZERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "time_limit": partial(parse_time_limit, field="time_limit"),
     "memory_per_cpu": partial(parse_memory, field="memory_per_cpu"),
     "memory_per_node": partial(parse_memory, field="memory_per_node"),
+    **{f: partial(check_int, field=f) for f in ("ntasks", "nodes", "max_nodes")},
     **{
-        f: partial(check_int, field=f)
-        for f in ("cpus_per_task", "ntasks", "ntasks_per_node", "nodes", "max_nodes")
+        f: partial(check_int, field=f, maximum=MAX_COUNT16)
+        for f in ("cpus_per_task", "ntasks_per_node")
     },
     "gpus": _model(GresRequest, partial(parse_gpus, field="gpus")),
     "gres": _gres,

@@ -127,6 +127,7 @@ def test_token_file_extra(tmp_path: Path) -> None:
 def test_jwt_key_file_mints_tokens_for_the_login_user(tmp_path: Path) -> None:
     key = tmp_path / "jwt_hs256.key"
     key.write_bytes(b"k" * 32)
+    key.chmod(0o600)  # a key others can read is refused
     s = settings_from_connection(conn(password=None, login="alice", jwt_key_file=str(key)))
     assert isinstance(s.auth, JWTKeyAuth)
     assert s.auth.user_name == "alice"

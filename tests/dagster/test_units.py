@@ -61,6 +61,7 @@ def test_each_auth_method_maps_to_its_provider(fields: dict[str, object], provid
 def test_jwt_key_file_mints_tokens_for_the_user(tmp_path: Path) -> None:
     key = tmp_path / "jwt_hs256.key"
     key.write_bytes(b"k" * 32)
+    key.chmod(0o600)  # a key others can read is refused
     res = SlurmResource(url=URL, jwt_key_file=str(key), user_name="alice", jwt_lifespan_seconds=600)
     p = res.token_provider()
     assert isinstance(p, JWTKeyAuth)

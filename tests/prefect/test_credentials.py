@@ -104,6 +104,7 @@ def test_token_command() -> None:
 def test_jwt_key_file_mints_tokens_for_the_user(tmp_path: Path) -> None:
     key = tmp_path / "jwt_hs256.key"
     key.write_bytes(b"k" * 32)
+    key.chmod(0o600)  # a key others can read is refused
     creds = SlurmCredentials(
         url="http://slurm:6820",
         jwt_key_file=key,

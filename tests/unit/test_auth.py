@@ -368,6 +368,7 @@ def test_token_command_timeout() -> None:
 def test_jwt_key_auth_mints_tokens_slurmctld_accepts(tmp_path: Path) -> None:
     key_file = tmp_path / "jwt_hs256.key"
     key_file.write_bytes(KEY)
+    key_file.chmod(0o600)  # a key others can read is refused
     clock = Clock()
     provider = JWTKeyAuth(key_file, "slurm", lifespan=600, clock=clock)
     token = provider.token().get()
@@ -445,3 +446,95 @@ def test_plain_httpx_transport_error_leaves_no_token(style: str) -> None:
     with client, pytest.raises(httpx.ConnectError) as info:
         client.get("http://h/")
     assert "zz-secret-zz" not in str(info.value.request.headers.raw)
+
+
+# ------------------------------------------------------------------ files and secrets -------
+def test_a_writable_token_or_key_file_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(make_jwt(NOW + 600))
+    token.chmod(0o666)
+    with pytest.raises(ConfigurationError, match=r"writable by others.*chmod 600") as info:
+        TokenFile(token).token()
+    assert str(token) in str(info.value)
+    key = tmp_path / "jwt_hs256.key"
+    key.write_bytes(KEY)
+    key.chmod(0o620)
+    with pytest.raises(ConfigurationError, match="chmod 600"):
+        JWTKeyAuth(key, "slurm")
+    key.chmod(0o604)  # world-readable: every local user could mint root's tokens
+    with pytest.raises(ConfigurationError, match="readable by others"):
+        JWTKeyAuth(key, "slurm")
+    key.chmod(0o600)
+    assert JWTKeyAuth(key, "slurm").token()
+
+
+def test_a_readable_token_file_works_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("opaque-token-value")
+    token.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="slurm_core.auth"):
+        assert TokenFile(token).token().get() == "opaque-token-value"
+    assert "chmod 600" in caplog.text
+    assert "opaque-token-value" not in caplog.text
+
+
+def test_symlinked_token_and_key_files_are_not_followed(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.write_bytes(KEY)
+    real.chmod(0o600)
+    (tmp_path / "token").symlink_to(real)
+    (tmp_path / "key").symlink_to(real)
+    with pytest.raises(ConfigurationError, match="symbolic link"):
+        TokenFile(tmp_path / "token").token()
+    with pytest.raises(ConfigurationError, match="symbolic link"):
+        JWTKeyAuth(tmp_path / "key", "slurm")
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(ConfigurationError, match=r"FIFO|not a regular file"):
+        TokenFile(tmp_path / "fifo").token()
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (2 << 20))
+    big.chmod(0o600)
+    with pytest.raises(ConfigurationError, match="too large"):
+        TokenFile(big).token()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file away")
+def test_a_token_file_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("abc")
+    token.chmod(0o600)
+    os.chown(token, 12345, 12345)
+    with pytest.raises(ConfigurationError, match="owned by uid 12345"):
+        TokenFile(token).token()
+    key = tmp_path / "jwt_hs256.key"  # owned by SlurmUser, as Slurm's setup has it
+    key.write_bytes(KEY)
+    key.chmod(0o600)
+    os.chown(key, 12345, 12345)
+    assert JWTKeyAuth(key, "slurm").token()
+
+
+def test_token_command_repr_and_errors_hide_its_arguments() -> None:
+    cmd = TokenCommand(
+        [sys.executable, "-c", "import sys; sys.exit(2)", "--password=hunter2"], timeout=5
+    )
+    assert "hunter2" not in repr(cmd)
+    assert os.path.basename(sys.executable) in repr(cmd)
+    with pytest.raises(ConfigurationError) as info:
+        cmd.token()
+    assert "hunter2" not in str(info.value)
+    slow = TokenCommand([*_py("import time; time.sleep(5)"), "--token=s3cr3t"], timeout=0.2)
+    with pytest.raises(ConfigurationError, match="timed out") as timed_out:
+        slow.token()
+    assert "s3cr3t" not in str(timed_out.value)
+
+
+def test_an_opaque_token_is_redacted_where_jwts_are() -> None:
+    from slurm_core._redact import redact_text
+
+    provider = CallableAuth(lambda: "opaque-0123456789abcdef")
+    provider.token()
+    message = "upstream said: bad credential opaque-0123456789abcdef for alice"
+    assert "opaque-0123456789abcdef" not in redact_text(message)
+    assert "alice" in redact_text(message)

@@ -8,9 +8,11 @@ both, and error exits are checked for one line on stderr, the exit code, and no 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -269,6 +271,9 @@ def test_output_reads_the_jobs_files(cli: Cli, fake: FakeSlurmServer, tmp_path: 
                       "--", "true")["job_id"]  # fmt: skip
     (tmp_path / f"slurm-{job_id}.out").write_text("hello\n")
     (tmp_path / f"err-{job_id}.txt").write_text("oops\n")
+    if os.geteuid() == 0:  # the reader wants the job's user (the fake's uid 1000) or you
+        for name in (f"slurm-{job_id}.out", f"err-{job_id}.txt"):
+            os.chown(tmp_path / name, 1000, 1000)
     assert cli("jobs", "output", str(job_id)).stdout == "hello\n"
     assert cli.json("jobs", "output", str(job_id), "--stderr")["text"] == "oops\n"
     (tmp_path / f"slurm-{job_id}.out").unlink()
@@ -469,3 +474,68 @@ def test_no_command_prints_a_token(cli: Cli, fake: FakeSlurmServer) -> None:
     )]  # fmt: skip
     for result in outputs:
         assert TOKEN not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ what reaches a terminal --
+def test_config_show_and_doctor_redact_credentials_in_the_url(cli: Cli) -> None:
+    host = cli.fake.url.split("://", 1)[1]
+    cli.env["SLURM_REST_URL"] = f"http://alice:pw-s3cret@{host}/?token=tok-s3cret"
+    outputs = [cli(*args) for args in (
+        ["config", "show"], ["--json", "config", "show"], ["doctor"], ["--json", "doctor"],
+    )]  # fmt: skip
+    for result in outputs:
+        shown = result.stdout + result.stderr
+        assert host in shown, shown
+        assert "pw-s3cret" not in shown
+        assert "tok-s3cret" not in shown
+
+
+def test_jobs_list_neutralises_terminal_escapes_in_server_strings(cli: Cli) -> None:
+    hostile = "x\x1b]0;pwned\x07y\u202eevil\x9b31m[link=https://evil.test]z"
+    job_id = cli.json("jobs", "submit", "--hold", "--name", hostile, "--", "true")["job_id"]
+    for args in (["jobs", "list"], ["jobs", "get", str(job_id)]):
+        shown = cli(*args).stdout
+        assert str(job_id) in shown
+        for raw in ("\x1b", "\x07", "\u202e", "\x9b"):
+            assert raw not in shown, (args, shown)
+        assert "]0;pwned" in shown  # shown, as harmless text
+        assert "[link=https://evil.test]" in shown  # not taken as rich markup
+    assert cli.json("jobs", "get", str(job_id))["name"] == hostile  # JSON keeps the value
+
+
+def test_event_lines_and_errors_neutralise_terminal_escapes() -> None:
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+
+    from slurm_core.cli._errors import report_error
+    from slurm_core.cli._progress import _describe
+    from slurm_core.watch import JobEvent, JobEventType
+
+    hostile = "\x1b]8;;https://evil\x07\u2066x"  # an OSC 8 hyperlink and a bidi isolate
+    now = datetime.now(timezone.utc)
+    event = JobEvent(
+        type=JobEventType.FAILED, job_id=7, old_state=None, new_state=None, time=now, reason=hostile
+    )
+    console = Console(file=io.StringIO(), width=200)
+    console.print(_describe(event))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "job 7" in shown
+    for raw in ("\x1b", "\u2066", "\x07"):
+        assert raw not in shown
+    assert "]8;;https://evil" in shown
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        report_error(None, RuntimeError("bad job name \x1b[2J\u202e"))
+    assert "\x1b" not in err.getvalue()
+    assert "\u202e" not in err.getvalue()
+
+
+def test_submit_refuses_an_oversize_script_file_before_sending(
+    cli: Cli, fake: FakeSlurmServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "big.sh"
+    script.write_bytes(b"#!/bin/bash\n" + b"#" * (5 * 1024 * 1024))
+    line = one_error_line(cli("jobs", "submit", "--script", str(script)))
+    assert line.startswith("error: script")
+    assert cli.json("jobs", "list") == []  # nothing was sent

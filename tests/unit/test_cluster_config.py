@@ -366,3 +366,18 @@ def test_plugin_when_no_cluster_can_start(tmp_path: Path, ci: str, outcome: str)
     assert outcome in res.stdout, res.stdout
     assert "SLURM cluster unavailable: unknown SLURM release '99.99'" in res.stdout
     assert "test_x[99.99]" in res.stdout
+
+
+def test_the_cluster_tooling_says_it_is_a_test_harness() -> None:
+    import subprocess
+    import sys
+
+    import slurm_core.testing.cluster as cluster
+
+    assert "not a security boundary" in (cluster.__doc__ or "")
+    shown = subprocess.run(
+        [sys.executable, "-m", "slurm_core.testing.cluster", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "NOT FOR PRODUCTION" in shown
+    assert "NOT A SECURITY BOUNDARY" in " ".join(shown.split())

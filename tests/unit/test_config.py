@@ -147,6 +147,7 @@ def test_env_beats_file(home: Path) -> None:
 def test_verify_false_and_jwt_key_file(home: Path) -> None:
     key = home / "jwt_hs256.key"
     key.write_bytes(os.urandom(32))
+    key.chmod(0o600)  # a key others can read is refused
     write_config(
         home, '[default]\nurl = "http://h"\nverify = false\njwt_key_file = "~/jwt_hs256.key"\n'
     )

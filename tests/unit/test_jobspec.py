@@ -17,6 +17,7 @@ from slurm_core.jobs import (
     ArraySpec,
     Exclusive,
     GresRequest,
+    JobBuilder,
     JobSpec,
     MailType,
     SignalSpec,
@@ -305,3 +306,21 @@ def test_dependency_field_keeps_the_parsed_model() -> None:
     assert spec.dependency is not None
     assert spec.dependency.job_ids() == [5]
     assert '"dependency":"afterok:5_*"' in spec.model_dump_json()
+
+
+def test_an_oversize_script_or_an_absurd_count_is_refused_before_sending() -> None:
+    big = "#!/bin/bash\n" + "#" * (5 * 1024 * 1024) + "\n"
+    with pytest.raises(JobSpecError, match="4194304 bytes") as info:
+        JobSpec(script=big)
+    assert info.value.field == "script"
+    with pytest.raises(JobSpecError) as builder_info:
+        JobBuilder().script(big)
+    assert builder_info.value.field == "script"
+    ok = "#!/bin/bash\n" + "#" * (4 * 1024 * 1024 - 100) + "\n"
+    assert JobSpec(script=ok).script == ok
+    # Slurm keeps these in 16 bits (65534 and 65535 are its markers)
+    for field in ("cpus_per_task", "ntasks_per_node"):
+        with pytest.raises(JobSpecError, match="65533") as count_info:
+            JobSpec(script="#!/bin/sh\n", **{field: 1_000_000})
+        assert count_info.value.field == field
+        assert getattr(JobSpec(script="#!/bin/sh\n", **{field: 65533}), field) == 65533

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,78 @@ async def test_async_client_output(tmp_path: Path) -> None:
         assert await client.jobs.output(42) == "async hello\n"
         with pytest.raises(JobOutputError):
             await client.jobs.output(42, reader=Failing())
+
+
+# ------------------------------------------------------------------ hostile paths -----------
+def _refused(reader: SharedFilesystemReader, path: str, *, within: float = 5.0) -> str:
+    """The reason ``reader`` refuses ``path``; a FIFO must not hang the reader meanwhile."""
+    box: list[BaseException | str] = []
+
+    def run() -> None:
+        try:
+            box.append(reader.read(path))
+        except BaseException as exc:  # handed to the test thread
+            box.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(within)
+    assert box, f"reading {path} hung"
+    assert isinstance(box[0], JobOutputError), box[0]
+    assert box[0].path == path
+    return box[0].reason
+
+
+def test_a_symlink_fifo_device_or_pseudo_file_is_refused(tmp_path: Path) -> None:
+    private = tmp_path / "id_rsa"
+    private.write_text("PRIVATE KEY")
+    (tmp_path / "slurm-42.out").symlink_to(private)
+    os.mkfifo(tmp_path / "fifo.out")
+    reader = SharedFilesystemReader()
+    assert "symbolic link" in _refused(reader, str(tmp_path / "slurm-42.out"))
+    assert "FIFO" in _refused(reader, str(tmp_path / "fifo.out"))
+    assert "character device" in _refused(reader, "/dev/zero")
+    assert "system file" in _refused(reader, "/proc/self/environ")  # holds SLURM_JWT
+    assert "'..'" in _refused(reader, str(tmp_path / "run" / ".." / "id_rsa"))
+
+
+def test_roots_confine_the_reader(tmp_path: Path) -> None:
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "ok.out").write_text("ok")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".bashrc").write_text("secret")
+    (tmp_path / "jobs" / "link").symlink_to(tmp_path / "home")  # a directory symlink
+    reader = SharedFilesystemReader(roots=[tmp_path / "jobs"])
+    assert reader.read(str(tmp_path / "jobs" / "ok.out")) == "ok"
+    assert "outside the reader's roots" in _refused(reader, str(tmp_path / "home" / ".bashrc"))
+    assert "outside the reader's roots" in _refused(reader, str(tmp_path / "jobs/link/.bashrc"))
+
+
+def test_an_oversize_file_gives_its_tail(tmp_path: Path) -> None:
+    big = tmp_path / "big.out"
+    big.write_bytes(b"x" * 5000 + b"\nTraceback: the error at the end\n")
+    text = SharedFilesystemReader(max_bytes=100).read(str(big))
+    assert text.startswith("[slurm-client: the last 100 of 5033 bytes]\n")
+    assert text.endswith("Traceback: the error at the end\n")
+    assert len(text.split("\n", 1)[1]) == 100
+    with pytest.raises(ValueError, match="max_bytes"):
+        SharedFilesystemReader(max_bytes=0)
+
+
+def test_a_server_cannot_point_the_client_at_a_root_file(tmp_path: Path) -> None:
+    # The record says the job is uid 1000's, and names /etc/passwd (root's) as its output.
+    record = {"job_id": 42, "name": "x", "job_state": ["COMPLETED"], "user_id": 1000,
+              "user_name": "alice", "current_working_directory": str(tmp_path),
+              "stdout_expanded": "/etc/passwd"}  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/openapi/v3":
+            return httpx.Response(200, json={"paths": {"/slurm/v0.0.42/ping": {}}})
+        return httpx.Response(200, json={"jobs": [record]})
+
+    clear_cache()
+    client = SlurmClient(BASE, transport=httpx.MockTransport(handler))
+    with client, pytest.raises(JobOutputError, match="owned by uid 0") as info:
+        client.jobs.output(42)
+    assert info.value.path == "/etc/passwd"
+    assert "root:" not in str(info.value)

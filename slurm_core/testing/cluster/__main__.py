@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m slurm_core.testing.cluster",
         description="Start, stop and inspect real local SLURM clusters (needs root).",
+        epilog=(
+            "A TEST HARNESS, NOT FOR PRODUCTION AND NOT A SECURITY BOUNDARY: root daemons "
+            "in a plain chroot with the host's /proc and /sys mounted, fixed uids, device "
+            "nodes 0666. Run it only on a disposable machine or CI runner."
+        ),
     )
     parser.add_argument("command", choices=("up", "down", "status", "env"))
     parser.add_argument(
