@@ -205,10 +205,16 @@ def verify(
     result = AuditLog.verify(path, key=_key(key_file))
     if cli.json:
         cli.print_json(result)
-    elif result.ok:
-        cli.out.print(f"{path}: OK, {result.lines} line(s), head {result.head}")
+    elif result.authenticated:
+        cli.out.print(f"{path}: verified, {result.lines} line(s), head {result.head}")
+    elif result.ok:  # intact as far as plain hashes tell: anyone who can write it could redo them
+        cli.out.print(
+            f"{path}: unauthenticated (no key: intact hashes prove nothing against a rewrite), "
+            f"{result.lines} line(s), head {result.head}"
+        )
     else:
-        cli.out.print(f"{path}: BROKEN at line {result.first_bad_line}: {result.reason}")
+        where = f" at line {result.first_bad_line}" if result.first_bad_line else ""
+        cli.out.print(f"{path}: {result.status.upper()}{where}: {result.reason}")
     if not result.ok:
         raise typer.Exit(1)
 

@@ -335,7 +335,10 @@ def test_audit_verify_and_show(cli: Cli, tmp_path: Path) -> None:
     log.record("response", method="DELETE", url="http://h/slurm/v0.0.42/job/7", status=200)
     log.record("scaling", partition="gpu", user="robot")
     assert cli.json("audit", "verify", str(path))["ok"] is True
-    assert "OK, 3 line(s)" in cli("audit", "verify", str(path)).stdout
+    # An unkeyed log is never called verified: anyone who can write it can redo its hashes.
+    without_key = cli("audit", "verify", str(path))
+    assert "verify it with its key" in without_key.stdout
+    assert without_key.exit_code == 1
     shown = cli.json("audit", "show", str(path), "--event", "request")
     assert [(e["seq"], e["fields"]["user"]) for e in shown] == [(1, "ops")]
     assert [e["event"] for e in cli.json("audit", "show", str(path), "-n", "1")] == ["scaling"]
@@ -346,7 +349,7 @@ def test_audit_verify_and_show(cli: Cli, tmp_path: Path) -> None:
     path.write_text("\n".join([lines[0], lines[1].replace("200", "500"), lines[2]]) + "\n")
     broken = cli("audit", "verify", str(path))
     assert broken.exit_code == 1
-    assert "BROKEN at line 2" in broken.stdout
+    assert "TAMPERED at line 2" in broken.stdout
     as_json = cli("--json", "audit", "verify", str(path))
     assert as_json.exit_code == 1
     assert json.loads(as_json.stdout)["first_bad_line"] == 2
@@ -539,3 +542,16 @@ def test_submit_refuses_an_oversize_script_file_before_sending(
     line = one_error_line(cli("jobs", "submit", "--script", str(script)))
     assert line.startswith("error: script")
     assert cli.json("jobs", "list") == []  # nothing was sent
+
+
+def test_audit_verify_says_verified_only_with_the_key(cli: Cli, tmp_path: Path) -> None:
+    path, key_file = tmp_path / "audit.jsonl", tmp_path / "audit.key"
+    key_file.write_bytes(b"k" * 32)
+    AuditLog(path, key=b"k" * 32).record("scaling", partition="gpu", user="robot")
+    assert (
+        "verified, 1 line(s)"
+        in cli("audit", "verify", str(path), "--key-file", str(key_file)).stdout
+    )
+    without_key = cli("audit", "verify", str(path))
+    assert "verify it with its key" in without_key.stdout
+    assert without_key.exit_code == 1
