@@ -16,11 +16,12 @@ import httpx
 
 from slurm_core._redact import redact_headers, redact_url
 from slurm_core._retry import RetryPolicy
-from slurm_core._transport import CertTypes, CircuitBreakerConfig
+from slurm_core._transport import DEFAULT_MAX_RESPONSE_SIZE, CertTypes, CircuitBreakerConfig
 from slurm_core.auth import TokenProvider
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
     "ClientOptions",
     "HookResult",
@@ -74,8 +75,15 @@ class ClientOptions:
     """Everything the engine needs; immutable and shareable between sync and async engines.
 
     ``transport`` replaces the network transport (``httpx.MockTransport`` in tests); then
-    ``verify``, ``cert``, ``uds`` and ``limits`` are not used. ``auth`` may be any
-    ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider` (wrapped in ``SlurmAuth``).
+    ``verify``, ``cert``, ``uds`` and ``limits`` are not used (``max_response_size`` and
+    the deadline still are).
+
+    ``timeout`` is also the deadline of one attempt: connecting, sending and reading the
+    whole answer end within the largest of its values (30 s by default; ``timeout=None``:
+    no deadline), however slowly the server trickles. Each retry gets a fresh deadline.
+
+    ``auth`` may be any ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider`
+    (wrapped in ``SlurmAuth``).
 
     Example::
 
@@ -106,9 +114,16 @@ class ClientOptions:
     )
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     limits: httpx.Limits = dataclasses.field(default_factory=lambda: DEFAULT_LIMITS)
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
+    """Largest answer body accepted, in bytes, on the wire and once decompressed (256 MiB);
+    beyond it reading stops with :class:`~slurm_core._exceptions.ResponseTooLargeError`."""
     hooks: RequestHooks | None = None
     tracing: bool = True
     """OpenTelemetry spans when ``opentelemetry`` is importable (never a hard dependency)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_response_size, int) or self.max_response_size < 1:
+            raise ValueError("max_response_size must be a positive number of bytes")
 
     def __repr__(self) -> str:
         # headers may carry credentials set by hand; base_url may carry userinfo.
