@@ -27,12 +27,8 @@ Example::
 from __future__ import annotations
 
 import inspect
-import ipaddress
 import logging
-import ssl
-import sys
 import time
-import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, NoReturn
@@ -46,9 +42,14 @@ from slurm_core._exceptions import (
     ConfigurationError,
     RateLimitError,
     ServerError,
-    SlurmSecurityWarning,
 )
-from slurm_core._options import ClientOptions, HookResult, RequestInfo, ResponseInfo
+from slurm_core._options import (
+    ClientOptions,
+    HookResult,
+    RequestInfo,
+    ResponseInfo,
+    warn_if_exposed,
+)
 from slurm_core._redact import (
     install_log_redaction,
     redact_headers,
@@ -99,7 +100,7 @@ class _BaseHTTP:
             else httpx.Timeout(options.timeout, connect=min(options.timeout, 5.0))
         )
         self._budget = _attempt_budget(self._timeout)
-        _warn_if_exposed(options, url)
+        warn_if_exposed(options, url)
         auth = options.auth
         self._auth: httpx.Auth | None = SlurmAuth(auth) if isinstance(auth, TokenProvider) else auth
         self._headers = {
@@ -440,56 +441,6 @@ def _attempt_budget(timeout: httpx.Timeout) -> float | None:
     """Seconds one attempt may take in all: the largest of the timeouts (None: no bound)."""
     values = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
     return max(values) if values else None
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _warn_if_exposed(options: ClientOptions, url: httpx.URL) -> None:
-    """Once per client: a token that would travel unprotected. With a transport of your
-    own (a fake, a mock) where the bytes go is yours to say, and nothing is said."""
-    if options.transport is not None:
-        return
-    verify = options.verify
-    unverified = verify is False or (
-        isinstance(verify, ssl.SSLContext) and verify.verify_mode == ssl.CERT_NONE
-    )
-    if url.scheme == "https" and unverified:
-        warnings.warn(
-            f"TLS certificate verification is off for {redact_url(url)}: anyone on the path "
-            "can impersonate slurmrestd and read the token (pass verify=<CA bundle> instead)",
-            SlurmSecurityWarning,
-            stacklevel=_caller_level(),
-        )
-    elif (
-        url.scheme == "http"
-        and options.auth is not None
-        and options.uds is None
-        and not _loopback(url.host)
-    ):
-        warnings.warn(
-            f"the token would be sent in clear text to {redact_url(url)} (plain http to a "
-            "host that is not loopback): use https, or a unix socket",
-            SlurmSecurityWarning,
-            stacklevel=_caller_level(),
-        )
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` of the first frame outside slurm_core: the line that made the
-    client, whichever way (constructor, ``from_env``, an adapter) it was made."""
-    frame, level = sys._getframe(2), 2  # 1: warnings.warn's caller (_warn_if_exposed)
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
-        "slurm_core."
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 async def _maybe_await(result: HookResult) -> None:

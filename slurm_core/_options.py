@@ -1,4 +1,5 @@
-"""Client options: what the request engine is given, and the types its hooks receive.
+"""Client options: what the request engine is given, the types its hooks receive, and the
+warning for options that would expose the token.
 
 Example::
 
@@ -9,11 +10,15 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import ssl
+import sys
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 
+from slurm_core._exceptions import SlurmSecurityWarning
 from slurm_core._redact import redact_headers, redact_url
 from slurm_core._retry import RetryPolicy
 from slurm_core._transport import DEFAULT_MAX_RESPONSE_SIZE, CertTypes, CircuitBreakerConfig
@@ -28,6 +33,7 @@ __all__ = [
     "RequestHooks",
     "RequestInfo",
     "ResponseInfo",
+    "warn_if_exposed",
 ]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -136,3 +142,53 @@ class ClientOptions:
                 value = redact_url(value)
             fields.append(f"{f.name}={value!r}")
         return f"ClientOptions({', '.join(fields)})"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_exposed(options: ClientOptions, url: httpx.URL) -> None:
+    """Once per client: a token that would travel unprotected. With a transport of your
+    own (a fake, a mock) where the bytes go is yours to say, and nothing is said."""
+    if options.transport is not None:
+        return
+    verify = options.verify
+    unverified = verify is False or (
+        isinstance(verify, ssl.SSLContext) and verify.verify_mode == ssl.CERT_NONE
+    )
+    if url.scheme == "https" and unverified:
+        warnings.warn(
+            f"TLS certificate verification is off for {redact_url(url)}: anyone on the path "
+            "can impersonate slurmrestd and read the token (pass verify=<CA bundle> instead)",
+            SlurmSecurityWarning,
+            stacklevel=_caller_level(),
+        )
+    elif (
+        url.scheme == "http"
+        and options.auth is not None
+        and options.uds is None
+        and not _loopback(url.host)
+    ):
+        warnings.warn(
+            f"the token would be sent in clear text to {redact_url(url)} (plain http to a "
+            "host that is not loopback): use https, or a unix socket",
+            SlurmSecurityWarning,
+            stacklevel=_caller_level(),
+        )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside slurm_core: the line that made the
+    client, whichever way (constructor, ``from_env``, an adapter) it was made."""
+    frame, level = sys._getframe(2), 2  # 1: warnings.warn's caller (_warn_if_exposed)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        "slurm_core."
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
