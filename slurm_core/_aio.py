@@ -20,7 +20,10 @@ against a plain h11 client connection in tests/unit/test_aio_transport.py.
 
 Scope: what slurmrestd speaks -- HTTP/1.1 keep-alive, ``Content-Length`` or chunked bodies
 (or read until close), TCP, unix sockets and TLS. Bodies are read whole (the engine never
-streams). Under trio (no asyncio loop) every request goes to httpx's own transport.
+streams), up to ``max_response_size`` bytes, and every wait (pool, connect, each read) ends
+by the attempt's deadline (``request.extensions[DEADLINE]``). The body is handed on as
+received (still gzip-encoded, if so) for the limits wrapper to decode with a bound. Under
+trio (no asyncio loop) every request goes to httpx's own transport.
 
 Errors are httpx's: ``ConnectError``/``ConnectTimeout`` (never sent: safe to retry),
 ``ReadTimeout``, ``ReadError``, ``RemoteProtocolError`` (h11 refused the answer),
@@ -33,11 +36,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
+import typing
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 import h11
 import httpx
+
+from slurm_core._errmap import DEADLINE, DeadlineExceeded
+from slurm_core._exceptions import ResponseTooLargeError
+from slurm_core._redact import redact_url
 
 __all__ = ["AsyncioTransport"]
 
@@ -102,8 +112,9 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def next_event(self, timeout: float | None) -> h11.Event:
-        """h11's next event, waiting for bytes as long as it needs them."""
+    async def next_event(self, timeout: float | None, deadline: float | None) -> h11.Event:
+        """h11's next event, waiting for bytes as long as it needs them (``timeout`` for
+        each wait, and never past ``deadline``)."""
         while True:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
@@ -111,10 +122,13 @@ class _Connection(asyncio.Protocol):
                 return event
             if self.closed:  # h11 has seen the EOF and still wants bytes: never spin
                 raise httpx.RemoteProtocolError("connection closed inside the response")
+            wait, cut = _until(deadline, timeout)
             self.waiter = self.loop.create_future()
             try:
-                await asyncio.wait_for(self.waiter, timeout)
+                await asyncio.wait_for(self.waiter, wait)
             except asyncio.TimeoutError:
+                if cut:
+                    raise DeadlineExceeded("answer still arriving at the deadline") from None
                 raise httpx.ReadTimeout("timed out waiting for slurmrestd's answer") from None
             finally:
                 self.waiter = None
@@ -137,8 +151,10 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         uds: str | None = None,
         limits: httpx.Limits | None = None,
         fallback: httpx.AsyncBaseTransport | None = None,
+        max_response_size: int | None = None,
     ) -> None:
         limits = limits or httpx.Limits()
+        self._max_size = max_response_size
         self._ssl = ssl_context
         self._uds = uds
         self._max = limits.max_connections
@@ -166,7 +182,9 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
                     conn.close()
         self._idle.clear()
 
-    async def _acquire(self, key: _Key, timeouts: dict[str, Any]) -> _Connection:
+    async def _acquire(
+        self, key: _Key, timeouts: dict[str, Any], deadline: float | None
+    ) -> _Connection:
         while True:
             idle = self._idle.get(key)
             while idle:
@@ -188,7 +206,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             waiter = self._loop.create_future()
             self._waiters.append(waiter)
             try:
-                await asyncio.wait_for(waiter, timeouts.get("pool"))
+                await asyncio.wait_for(waiter, _until(deadline, timeouts.get("pool"))[0])
             except asyncio.TimeoutError:
                 raise httpx.PoolTimeout("no connection free in the pool") from None
             finally:
@@ -196,7 +214,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
                     self._waiters.remove(waiter)
         self._active += 1
         try:
-            return await self._connect(key, timeouts.get("connect"))
+            return await self._connect(key, _until(deadline, timeouts.get("connect"))[0])
         except BaseException:
             self._active -= 1
             self._wake_one()
@@ -259,12 +277,13 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
+        deadline: float | None = request.extensions.get(DEADLINE)
         body = await request.aread()
         # Built before a connection is taken: h11 refuses CR/LF in a header value (or a bad
         # method, target or name) here, so a refused request costs no connection and no byte.
         head = _request_head(request, body)
 
-        conn = await self._acquire(key, timeouts)
+        conn = await self._acquire(key, timeouts, deadline)
         keep = False
         try:
             data = _serialize(conn.h11, head, body)
@@ -274,7 +293,9 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
                 conn.transport.write(data)
             except (OSError, RuntimeError) as exc:
                 raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
-            response, content = await _read_response(conn, timeouts.get("read"))
+            response, content = await _read_response(
+                conn, timeouts.get("read"), deadline, self._max_size, request
+            )
             keep = _next_cycle(conn.h11)
         except asyncio.CancelledError:
             raise
@@ -289,7 +310,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers.raw_items(),
-            stream=httpx.ByteStream(content),
+            stream=_Received(content),
             extensions={
                 "http_version": b"HTTP/" + response.http_version,
                 "reason_phrase": response.reason,
@@ -324,22 +345,69 @@ def _serialize(conn: h11.Connection, head: h11.Request, body: bytes) -> bytes:
         raise httpx.LocalProtocolError(str(exc)) from exc
 
 
-async def _read_response(conn: _Connection, timeout: float | None) -> tuple[h11.Response, bytes]:
+def _until(deadline: float | None, timeout: float | None) -> tuple[float | None, bool]:
+    """How long one wait may last (``timeout``, or less to end by the deadline), and
+    whether the deadline is what bounds it."""
+    if deadline is None:
+        return timeout, False
+    remaining = max(deadline - time.monotonic(), 0.0)
+    cut = timeout is None or timeout - remaining > 0.05
+    return (remaining, True) if cut else (timeout, False)
+
+
+class _Received(httpx.AsyncByteStream):
+    """The body as received. Not an ``httpx.ByteStream``: httpx would decode that at once,
+    without a bound, where the limits wrapper decodes it with one."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._content
+
+
+async def _read_response(
+    conn: _Connection,
+    timeout: float | None,
+    deadline: float | None,
+    limit: int | None,
+    request: httpx.Request,
+) -> tuple[h11.Response, bytes]:
     """The final answer (interim 1xx skipped) and its whole body; trailers are dropped."""
     response: h11.Response | None = None
     chunks: list[bytes] = []
+    size = 0
     while True:
-        event = await conn.next_event(timeout)
+        event = await conn.next_event(timeout, deadline)
         if isinstance(event, h11.Data):
+            if deadline is not None and time.monotonic() > deadline:  # a fast endless stream
+                raise DeadlineExceeded("answer still arriving at the deadline")
+            size += len(event.data)
+            if limit is not None and size > limit:
+                _too_large(request, limit)
             chunks.append(event.data)
         elif isinstance(event, h11.EndOfMessage):
             break
         elif isinstance(event, h11.Response):
             response = event
+            declared = dict(event.headers).get(b"content-length", b"")
+            if limit is not None and declared.isdigit() and int(declared) > limit:
+                _too_large(request, limit)
         elif not isinstance(event, h11.InformationalResponse):
             raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} from the server")
     assert response is not None  # h11 yields Response before any Data or EndOfMessage
     return response, b"".join(chunks)
+
+
+def _too_large(request: httpx.Request, limit: int) -> typing.NoReturn:
+    url = redact_url(request.url)
+    raise ResponseTooLargeError(
+        f"the answer to {request.method} {url} has more than max_response_size "
+        f"({limit} bytes); reading stopped",
+        limit=limit,
+        method=request.method,
+        url=url,
+    )
 
 
 def _next_cycle(conn: h11.Connection) -> bool:

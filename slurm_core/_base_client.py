@@ -115,6 +115,7 @@ class BaseClient(Generic[TransportT, HTTPT]):
         headers: Mapping[str, str] | None = None,
         limits: httpx.Limits = NOT_GIVEN,
         hooks: RequestHooks | None = None,
+        max_response_size: int = NOT_GIVEN,
     ) -> None:
         options = _options(
             url,
@@ -130,6 +131,7 @@ class BaseClient(Generic[TransportT, HTTPT]):
             headers=dict(headers or {}),
             limits=limits,
             hooks=hooks,
+            max_response_size=max_response_size,
         )
         self._setup(options, api_version)
 

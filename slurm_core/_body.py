@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from slurm_core._errmap import error_from_success, success_body_errors
+from slurm_core._errmap import error_from_success, load_json, success_body_errors
 from slurm_core._exceptions import ResponseValidationError
 from slurm_core._redact import redact_text, redact_url
 
@@ -60,7 +60,7 @@ def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
     if not content:
         raise ResponseValidationError(f"empty response body{for_what}", response=response)
     try:
-        return _loads(content)
+        return load_json(content, _loads)
     except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are
         hint = " (truncated?)" if content.rstrip()[-1:] not in (b"}", b"]") else ""
         raise ResponseValidationError(
@@ -82,7 +82,7 @@ def check_success_body(response: httpx.Response, body: Any = _NO_BODY) -> None:
         if not content:
             return
         try:
-            body = _loads(content)
+            body = load_json(content, _loads)
         except ValueError:
             return
     if not isinstance(body, dict) or not (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json as _json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -33,11 +33,15 @@ from slurm_core._redact import redact_text, redact_url
 from slurm_core._retry import parse_retry_after, tls_failure
 
 __all__ = [
+    "DEADLINE",
     "INFORMATIONAL_ERRNOS",
+    "DeadlineExceeded",
+    "decode_body",
     "error_class_for",
     "error_from_exception",
     "error_from_response",
     "error_from_success",
+    "load_json",
     "parse_error_entries",
     "success_body_errors",
 ]
@@ -205,11 +209,24 @@ _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id")
 _WS = re.compile(r"\s+")
 
 
-def _decode_body(content: bytes) -> Any:
+def load_json(content: bytes, loads: Callable[[bytes], Any] = _json.loads) -> Any:
+    """``loads(content)``, with nesting too deep for the decoder raised as a ``ValueError``.
+
+    The stdlib decoder recurses once per ``[``/``{``: 100k of them raise ``RecursionError``,
+    which no caller expects from a body (orjson stops at depth 1024 with its own ValueError).
+    """
+    try:
+        return loads(content)
+    except RecursionError:
+        raise ValueError("JSON nested deeper than the decoder allows") from None
+
+
+def decode_body(content: bytes) -> Any:
+    """The decoded body of an error answer, or None when it is empty or not JSON."""
     if not content:
         return None
     try:
-        return _json.loads(content)
+        return load_json(content)
     except ValueError:
         return None
 
@@ -232,7 +249,7 @@ def error_from_response(
         >>> type(error_from_response(r)).__name__
         'InvalidRequestError'
     """
-    body = _decode_body(response.content)
+    body = decode_body(response.content)
     errors, warnings = parse_error_entries(body)
     return _build_error(response, body, errors, warnings, method, url)
 
@@ -378,7 +395,17 @@ def _build_error(
     return cls(message, **kwargs)
 
 
+DEADLINE = "slurm_deadline"
+"""Request extension: the ``time.monotonic()`` by which the attempt must be over (set by
+the engine, honoured by the transports; absent means no deadline)."""
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """A transport's signal that the attempt's deadline passed (mapped to phase "deadline")."""
+
+
 _TIMEOUT_PHASE: dict[type[httpx.TimeoutException], str] = {
+    DeadlineExceeded: "deadline",
     httpx.ConnectTimeout: "connect",
     httpx.ReadTimeout: "read",
     httpx.WriteTimeout: "write",

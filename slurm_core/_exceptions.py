@@ -14,11 +14,15 @@ Hierarchy::
     │   ├── RateLimitError            429 (retry_after)
     │   └── ServerError               5xx not otherwise classified
     ├── ResponseValidationError       malformed/truncated body or wrong shape (names the field)
+    │   └── ResponseTooLargeError     the body outgrew max_response_size (on the wire or decoded)
     ├── UnsupportedAPIVersionError    no REST API version both sides speak
     │   └── UnsupportedOperationError the version in use has no endpoint for this operation
     ├── CircuitOpenError              the circuit breaker for a base URL is open
     ├── JobSpecError (also ValueError)
     └── JobFailedError                a waited-for job ended badly
+
+One warning class, :class:`SlurmSecurityWarning` (a ``UserWarning``), flags a client that
+would send its token unprotected (``verify=False``, or ``http://`` to a remote host).
 
 slurmrestd does not use HTTP statuses consistently, so which class an answer gets is decided
 in :mod:`slurm_core._errmap` (error numbers first, HTTP status second).
@@ -50,12 +54,14 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerError",
     "SlurmAPIError",
     "SlurmConnectionError",
     "SlurmError",
     "SlurmErrorEntry",
+    "SlurmSecurityWarning",
     "SlurmTimeoutError",
     "UnsupportedAPIVersionError",
     "UnsupportedOperationError",
@@ -266,6 +272,42 @@ class ResponseValidationError(SlurmError):
         more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
         message = f"invalid response{_what(what)}: {path or '<root>'}: {first.get('msg')}{more}"
         return cls(message, path=path or None, response=response)
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """The answer's body exceeded ``max_response_size``: as declared (``Content-Length``),
+    as read off the wire, or once decompressed (a gzip bomb). Reading stopped there.
+
+    ``limit`` is the configured maximum in bytes; ``method`` and ``url`` (redacted) name
+    the request.
+
+    Example::
+
+        try:
+            client.jobs.list()
+        except ResponseTooLargeError as exc:
+            print(f"more than {exc.limit} bytes: filter the listing or raise max_response_size")
+    """
+
+    def __init__(
+        self, message: str, *, limit: int, method: str | None = None, url: str | None = None
+    ) -> None:
+        self.limit = limit
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+
+class SlurmSecurityWarning(UserWarning):
+    """A client was configured so that its token travels unprotected: TLS certificate
+    verification off (``verify=False``), or plain ``http://`` to a host that is not loopback
+    (and no unix socket). Issued once per client, when it is made.
+
+    Example::
+
+        import warnings
+        warnings.filterwarnings("ignore", category=SlurmSecurityWarning)  # you know why
+    """
 
 
 def _what(what: str | None) -> str:

@@ -6,7 +6,12 @@ call costs ~8x), wrapped as::
     SyncHTTP.request ─ retry loop, rate limit, error mapping, logging, hooks, tracing
       └─ httpx.Client (auth=SlurmAuth: token, refresh once on 401/511)
            └─ CircuitBreakerTransport (per-origin, process-wide)
-                └─ httpx.HTTPTransport (TLS / mTLS / unix socket)  or a user transport
+                └─ LimitsTransport (deadline, max_response_size, CR/LF in headers refused)
+                     └─ httpx.HTTPTransport (TLS / mTLS / unix socket)  or a user transport
+
+Each attempt gets a deadline, ``time.monotonic()`` + the largest value of ``timeout``, in
+``request.extensions[DEADLINE]``; the transports end every wait by then. (A deadline for a
+whole call, retries included, would stamp the nearer of the two here.)
 
 :class:`_BaseHTTP` holds every decision (request building, should-retry, delays incl.
 ``Retry-After``, error mapping, redaction); :class:`SyncHTTP` and :class:`AsyncHTTP` only
@@ -32,17 +37,24 @@ import anyio
 import httpx
 
 from slurm_core._body import check_success_body, encode_json
-from slurm_core._errmap import error_from_exception, error_from_response
+from slurm_core._errmap import DEADLINE, error_from_exception, error_from_response
 from slurm_core._exceptions import (
     ConfigurationError,
     RateLimitError,
     ServerError,
 )
-from slurm_core._options import ClientOptions, HookResult, RequestInfo, ResponseInfo
+from slurm_core._options import (
+    ClientOptions,
+    HookResult,
+    RequestInfo,
+    ResponseInfo,
+    warn_if_exposed,
+)
 from slurm_core._redact import (
     install_log_redaction,
     redact_headers,
     redact_url,
+    scrub_error,
     scrub_request,
 )
 from slurm_core._retry import (
@@ -51,7 +63,12 @@ from slurm_core._retry import (
     delay_after_status,
 )
 from slurm_core._tracing import tracing
-from slurm_core._transport import TokenBucket, make_async_transport, make_sync_transport
+from slurm_core._transport import (
+    ACCEPT_ENCODING,
+    TokenBucket,
+    make_async_transport,
+    make_sync_transport,
+)
 from slurm_core._version import __version__
 from slurm_core.auth import SlurmAuth, TokenProvider
 
@@ -82,11 +99,14 @@ class _BaseHTTP:
             if isinstance(options.timeout, httpx.Timeout)
             else httpx.Timeout(options.timeout, connect=min(options.timeout, 5.0))
         )
+        self._budget = _attempt_budget(self._timeout)
+        warn_if_exposed(options, url)
         auth = options.auth
         self._auth: httpx.Auth | None = SlurmAuth(auth) if isinstance(auth, TokenProvider) else auth
         self._headers = {
             "User-Agent": f"slurm-client/{__version__} httpx/{httpx.__version__}",
             "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
             **options.headers,
         }
         self._bucket = TokenBucket(options.rate_limit) if options.rate_limit else None
@@ -106,6 +126,7 @@ class _BaseHTTP:
             "cert": o.cert,
             "uds": o.uds,
             "limits": o.limits,
+            "max_response_size": o.max_response_size,
         }
 
     def _client_args(self) -> dict[str, Any]:
@@ -137,6 +158,11 @@ class _BaseHTTP:
             )
         except httpx.InvalidURL as exc:
             raise ConfigurationError(f"invalid request path {path!r}: {exc}") from None
+
+    def _stamp_deadline(self, request: httpx.Request) -> None:
+        """This attempt's deadline: each retry starts a fresh one."""
+        if self._budget is not None:
+            request.extensions[DEADLINE] = time.monotonic() + self._budget
 
     def _idempotent(self, method: str, idempotent: bool | None) -> bool:
         return idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
@@ -233,6 +259,7 @@ class _BaseHTTP:
         exc: BaseException,
     ) -> NoReturn:
         scrub_request(request)  # the exception keeps the request reachable
+        scrub_error(exc)  # ...and, through its chain, httpcore's copy of the headers
         if span is not None and self._tracing is not None:
             self._tracing.end(span, status, attempt, exc)
         raise exc
@@ -288,6 +315,7 @@ class SyncHTTP(_BaseHTTP):
                 if info is not None and self._on_request is not None:
                     self._on_request(info)
                 start = time.perf_counter()
+                self._stamp_deadline(request)
                 try:
                     response = self._client.send(request)
                 except httpx.HTTPError as exc:
@@ -369,6 +397,7 @@ class AsyncHTTP(_BaseHTTP):
                 if info is not None and self._on_request is not None:
                     await _maybe_await(self._on_request(info))
                 start = time.perf_counter()
+                self._stamp_deadline(request)
                 try:
                     response = await self._client.send(request)
                 except httpx.HTTPError as exc:
@@ -406,6 +435,12 @@ class AsyncHTTP(_BaseHTTP):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _attempt_budget(timeout: httpx.Timeout) -> float | None:
+    """Seconds one attempt may take in all: the largest of the timeouts (None: no bound)."""
+    values = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
+    return max(values) if values else None
 
 
 async def _maybe_await(result: HookResult) -> None:

@@ -1,4 +1,5 @@
-"""Client options: what the request engine is given, and the types its hooks receive.
+"""Client options: what the request engine is given, the types its hooks receive, and the
+warning for options that would expose the token.
 
 Example::
 
@@ -9,24 +10,30 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import ssl
+import sys
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 
+from slurm_core._exceptions import SlurmSecurityWarning
 from slurm_core._redact import redact_headers, redact_url
 from slurm_core._retry import RetryPolicy
-from slurm_core._transport import CertTypes, CircuitBreakerConfig
+from slurm_core._transport import DEFAULT_MAX_RESPONSE_SIZE, CertTypes, CircuitBreakerConfig
 from slurm_core.auth import TokenProvider
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
     "ClientOptions",
     "HookResult",
     "RequestHooks",
     "RequestInfo",
     "ResponseInfo",
+    "warn_if_exposed",
 ]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -74,8 +81,15 @@ class ClientOptions:
     """Everything the engine needs; immutable and shareable between sync and async engines.
 
     ``transport`` replaces the network transport (``httpx.MockTransport`` in tests); then
-    ``verify``, ``cert``, ``uds`` and ``limits`` are not used. ``auth`` may be any
-    ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider` (wrapped in ``SlurmAuth``).
+    ``verify``, ``cert``, ``uds`` and ``limits`` are not used (``max_response_size`` and
+    the deadline still are).
+
+    ``timeout`` is also the deadline of one attempt: connecting, sending and reading the
+    whole answer end within the largest of its values (30 s by default; ``timeout=None``:
+    no deadline), however slowly the server trickles. Each retry gets a fresh deadline.
+
+    ``auth`` may be any ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider`
+    (wrapped in ``SlurmAuth``).
 
     Example::
 
@@ -106,9 +120,16 @@ class ClientOptions:
     )
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     limits: httpx.Limits = dataclasses.field(default_factory=lambda: DEFAULT_LIMITS)
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
+    """Largest answer body accepted, in bytes, on the wire and once decompressed (256 MiB);
+    beyond it reading stops with :class:`~slurm_core._exceptions.ResponseTooLargeError`."""
     hooks: RequestHooks | None = None
     tracing: bool = True
     """OpenTelemetry spans when ``opentelemetry`` is importable (never a hard dependency)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_response_size, int) or self.max_response_size < 1:
+            raise ValueError("max_response_size must be a positive number of bytes")
 
     def __repr__(self) -> str:
         # headers may carry credentials set by hand; base_url may carry userinfo.
@@ -121,3 +142,53 @@ class ClientOptions:
                 value = redact_url(value)
             fields.append(f"{f.name}={value!r}")
         return f"ClientOptions({', '.join(fields)})"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_exposed(options: ClientOptions, url: httpx.URL) -> None:
+    """Once per client: a token that would travel unprotected. With a transport of your
+    own (a fake, a mock) where the bytes go is yours to say, and nothing is said."""
+    if options.transport is not None:
+        return
+    verify = options.verify
+    unverified = verify is False or (
+        isinstance(verify, ssl.SSLContext) and verify.verify_mode == ssl.CERT_NONE
+    )
+    if url.scheme == "https" and unverified:
+        warnings.warn(
+            f"TLS certificate verification is off for {redact_url(url)}: anyone on the path "
+            "can impersonate slurmrestd and read the token (pass verify=<CA bundle> instead)",
+            SlurmSecurityWarning,
+            stacklevel=_caller_level(),
+        )
+    elif (
+        url.scheme == "http"
+        and options.auth is not None
+        and options.uds is None
+        and not _loopback(url.host)
+    ):
+        warnings.warn(
+            f"the token would be sent in clear text to {redact_url(url)} (plain http to a "
+            "host that is not loopback): use https, or a unix socket",
+            SlurmSecurityWarning,
+            stacklevel=_caller_level(),
+        )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside slurm_core: the line that made the
+    client, whichever way (constructor, ``from_env``, an adapter) it was made."""
+    frame, level = sys._getframe(2), 2  # 1: warnings.warn's caller (_warn_if_exposed)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        "slurm_core."
+    ):
+        frame, level = frame.f_back, level + 1
+    return level

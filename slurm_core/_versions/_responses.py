@@ -7,14 +7,13 @@ Decoding pauses the cyclic GC and picks the JSON decoder by body size (see
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 
 from .._body import check_success_body, gc_paused, parse_json
-from .._errmap import parse_error_entries
+from .._errmap import load_json, parse_error_entries
 from .._exceptions import NotFoundError, ResponseValidationError
 from .._redact import redact_url
 from ..models import (
@@ -246,8 +245,8 @@ def _load_json(response: httpx.Response, what: str) -> Any:
     if len(content) < _LARGE_BODY:
         return parse_json(response, what=what)  # orjson when installed
     try:
-        return json.loads(content)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        return load_json(content)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
         hint = " (truncated?)" if content.rstrip()[-1:] not in (b"}", b"]") else ""
         raise ResponseValidationError(
             f"response body is not valid JSON for {what}{hint}: "

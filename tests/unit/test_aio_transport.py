@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slurm_core import AsyncSlurmClient, SlurmConnectionError, StaticToken
+from slurm_core import AsyncSlurmClient, ConfigurationError, StaticToken
 from slurm_core._aio import AsyncioTransport
 from slurm_core._http import AsyncHTTP
 from slurm_core._options import ClientOptions
@@ -263,7 +263,9 @@ async def test_async_clients_use_it_by_default() -> None:
         ) as client,
     ):
         inner = client._http._client._transport
-        assert isinstance(getattr(inner, "inner", inner), AsyncioTransport)
+        while not isinstance(inner, AsyncioTransport) and hasattr(inner, "inner"):
+            inner = inner.inner  # the breaker, the limits
+        assert isinstance(inner, AsyncioTransport)
         server.script.insert(0, ok(b'{"paths": {"/slurm/v0.0.42/ping": {}}}'))
         pings = await client.ping()
     assert pings[0].hostname == "h"
@@ -324,8 +326,9 @@ async def test_an_injected_token_is_a_typed_error_and_never_sent() -> None:
             url, auth=StaticToken("t\r\nX-Injected: 1", user_name="alice"), api_version="v0.0.42"
         ) as client,
     ):
-        with pytest.raises(SlurmConnectionError, match="LocalProtocolError"):
+        with pytest.raises(ConfigurationError, match="X-SLURM-USER-TOKEN") as info:
             await client.ping()
+    assert "X-Injected" not in str(info.value)
     assert server.connections == 0
     assert server.requests == []
 

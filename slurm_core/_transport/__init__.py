@@ -1,6 +1,9 @@
 """Transports: building the real one (TLS, mTLS, unix socket), the circuit breaker wrapped
 around it, and the client-side rate limiter.
 
+The stack, outermost first: circuit breaker -> limits (deadline, body size, refused header
+bytes; :mod:`._limits`) -> httpx ``HTTPTransport`` / the lean asyncio transport / yours.
+
 The breaker wraps any httpx transport (the real one or a ``MockTransport``), so every request
 passes it exactly once per attempt. State is shared per origin (scheme, host, port, and the
 unix socket if any) by every client in the process: ten ``SlurmClient`` objects hammering a
@@ -28,11 +31,21 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from slurm_core._errmap import error_class_for
+from slurm_core._errmap import decode_body, error_class_for
 from slurm_core._errmap import parse_error_entries as _parse_entries
 from slurm_core._exceptions import CircuitOpenError, ConfigurationError, ServerError
 
+from ._limits import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AsyncLimitsTransport,
+    LimitsTransport,
+    add_deadline_backend,
+)
+
 __all__ = [
+    "ACCEPT_ENCODING",
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "AsyncCircuitBreakerTransport",
     "CertTypes",
     "CircuitBreakerConfig",
@@ -101,17 +114,21 @@ def make_sync_transport(
     cert: CertTypes | None,
     uds: str | None,
     limits: httpx.Limits,
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
 ) -> httpx.BaseTransport:
-    """The user's transport or a pooled HTTPTransport, inside the circuit breaker if any."""
+    """The user's transport or a pooled HTTPTransport, inside the limits and the circuit
+    breaker if any."""
     if transport is None:
         transport = httpx.HTTPTransport(
             verify=ssl_config(verify, cert), limits=limits, uds=uds, retries=0
         )
+        add_deadline_backend(transport)
     elif not isinstance(transport, httpx.BaseTransport):
         raise ConfigurationError("SyncHTTP needs a sync transport (httpx.BaseTransport)")
+    bounded = LimitsTransport(transport, max_response_size)
     if breaker is None:
-        return transport
-    return CircuitBreakerTransport(transport, breaker, uds=uds, base_url=base_url)
+        return bounded
+    return CircuitBreakerTransport(bounded, breaker, uds=uds, base_url=base_url)
 
 
 def make_async_transport(
@@ -123,19 +140,26 @@ def make_async_transport(
     cert: CertTypes | None,
     uds: str | None,
     limits: httpx.Limits,
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
 ) -> httpx.AsyncBaseTransport:
     """Async twin of :func:`make_sync_transport`: the lean asyncio transport
     (:mod:`slurm_core._aio`; httpx's own under trio) unless the user gave one."""
     if transport is None:
         # Not at import: asyncio and h11 are a cost that sync-only programs need not pay.
-        from ._aio import AsyncioTransport
+        from slurm_core._aio import AsyncioTransport
 
-        transport = AsyncioTransport(ssl_context=ssl_config(verify, cert), limits=limits, uds=uds)
+        transport = AsyncioTransport(
+            ssl_context=ssl_config(verify, cert),
+            limits=limits,
+            uds=uds,
+            max_response_size=max_response_size,
+        )
     elif not isinstance(transport, httpx.AsyncBaseTransport):
         raise ConfigurationError("AsyncHTTP needs an async transport (httpx.AsyncBaseTransport)")
+    bounded = AsyncLimitsTransport(transport, max_response_size)
     if breaker is None:
-        return transport
-    return AsyncCircuitBreakerTransport(transport, breaker, uds=uds, base_url=base_url)
+        return bounded
+    return AsyncCircuitBreakerTransport(bounded, breaker, uds=uds, base_url=base_url)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,26 +270,21 @@ def reset_circuit_breakers() -> None:
 
 def _is_failure_status(response: httpx.Response) -> bool:
     """5xx and not explained by a client-side Slurm error number. Body must be read."""
-    import json
-
-    try:
-        body = json.loads(response.content) if response.content else None
-    except ValueError:
-        body = None
-    errors, _ = _parse_entries(body)
+    errors, _ = _parse_entries(decode_body(response.content))
     return error_class_for(response.status_code, errors) is ServerError
 
 
 class _Attempt:
     """One request's passage through a breaker: every verdict on it, none of the I/O."""
 
-    __slots__ = ("circuit", "clock", "config", "probe")
+    __slots__ = ("circuit", "clock", "config", "probe", "settled")
 
     def __init__(self, circuit: _Circuit, config: CircuitBreakerConfig, clock: Clock) -> None:
         self.circuit = circuit
         self.config = config
         self.clock = clock
         self.probe = circuit.before(config, clock)  # raises CircuitOpenError when open
+        self.settled = False
 
     @staticmethod
     def must_read(response: httpx.Response) -> bool:
@@ -273,18 +292,30 @@ class _Attempt:
         return response.status_code >= 500
 
     def error(self, exc: BaseException) -> None:
-        """Sending or reading raised: a transport error counts, anything else (cancelled,
-        a bug) leaves no verdict."""
+        """Sending, reading or judging raised: a transport error counts, anything else
+        (cancelled, an oversized body, a bug) leaves no verdict."""
+        if self.settled:
+            return
+        self.settled = True
         if isinstance(exc, httpx.TransportError):
             self.circuit.failure(self.config, self.clock(), self.probe)
         else:
             self.circuit.abandon(self.probe)
 
     def done(self, response: httpx.Response) -> None:
-        if self.must_read(response) and _is_failure_status(response):
+        failed = self.must_read(response) and _is_failure_status(response)
+        self.settled = True
+        if failed:
             self.circuit.failure(self.config, self.clock(), self.probe)
         else:
             self.circuit.success(self.probe)
+
+    def release(self) -> None:
+        """Whatever escaped, a probe never keeps its slot: a held slot would keep the
+        circuit half-open for every client of the origin, for good."""
+        if not self.settled:
+            self.settled = True
+            self.circuit.abandon(self.probe)
 
 
 class _BreakerBase(Generic[_Inner]):
@@ -329,10 +360,12 @@ class CircuitBreakerTransport(_BreakerBase[httpx.BaseTransport], httpx.BaseTrans
             response = self.inner.handle_request(request)
             if attempt.must_read(response):
                 response.read()
+            attempt.done(response)
         except BaseException as exc:
             attempt.error(exc)
             raise
-        attempt.done(response)
+        finally:
+            attempt.release()
         return response
 
     def close(self) -> None:
@@ -350,10 +383,12 @@ class AsyncCircuitBreakerTransport(
             response = await self.inner.handle_async_request(request)
             if attempt.must_read(response):
                 await response.aread()
+            attempt.done(response)
         except BaseException as exc:
             attempt.error(exc)
             raise
-        attempt.done(response)
+        finally:
+            attempt.release()
         return response
 
     async def aclose(self) -> None:
