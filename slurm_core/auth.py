@@ -45,7 +45,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from slurm_core._errmap import error_class_for
+from slurm_core._errmap import error_class_for, load_json
 from slurm_core._errmap import parse_error_entries as _parse_entries
 from slurm_core._exceptions import AuthenticationError, ConfigurationError, SlurmError
 from slurm_core._localfile import read_regular
@@ -525,7 +525,7 @@ def is_auth_rejection(response: httpx.Response) -> bool:
     if status < 400 or not response.content:
         return False
     try:
-        body = json.loads(response.content)
+        body = load_json(response.content)
     except ValueError:
         return False
     errors, _ = _parse_entries(body)
@@ -546,7 +546,7 @@ def maybe_auth_rejection(response: httpx.Response) -> bool:
     if response.status_code not in _AMBIGUOUS_STATUSES or not response.content:
         return False
     try:
-        body = json.loads(response.content)
+        body = load_json(response.content)
     except ValueError:
         return False
     errors, _ = _parse_entries(body)

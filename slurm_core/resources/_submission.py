@@ -18,7 +18,6 @@ engine itself.
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar, overload
@@ -26,6 +25,7 @@ from typing import Any, Final, TypeVar, overload
 import httpx
 
 from .._engine import AsyncResource, BaseResource, Op, SyncResource
+from .._errmap import load_json
 from .._exceptions import (
     NotFoundError,
     ResponseValidationError,
@@ -81,7 +81,7 @@ def _created_despite(exc: SlurmError, key: str) -> SubmittedJob | None:
     if not isinstance(exc, SlurmAPIError) or not 200 <= exc.status_code < 300 or response is None:
         return None
     try:
-        body = json.loads(response.content)
+        body = load_json(response.content)
         job_id = count(body.get("job_id"), "job_id") or count(
             (body.get("result") or {}).get("job_id"), "result.job_id"
         )

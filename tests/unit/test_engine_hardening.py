@@ -22,12 +22,15 @@ from slurm_core._exceptions import (
     ResponseTooLargeError,
     ResponseValidationError,
     ServerError,
+    SlurmAPIError,
     SlurmError,
     SlurmSecurityWarning,
 )
 from slurm_core._redact import Secret
 from slurm_core._retry import RetryPolicy
 from slurm_core._transport import CircuitBreakerConfig, circuit_state
+from slurm_core.auth import is_auth_rejection, maybe_auth_rejection
+from slurm_core.resources._submission import _created_despite
 
 pytestmark = pytest.mark.anyio
 
@@ -46,6 +49,11 @@ def test_deep_json_is_a_response_validation_error_on_every_decode_path() -> None
     check_success_body(ok)  # nothing it can read, so nothing to report
     error = error_from_response(httpx.Response(500, content=DEEP, request=request))
     assert type(error) is ServerError  # the class comes from the status alone
+    # The token's rejection checks and the 2xx-with-errors submission check read bodies too.
+    assert is_auth_rejection(httpx.Response(400, content=DEEP, request=request)) is False
+    assert maybe_auth_rejection(httpx.Response(500, content=DEEP, request=request)) is False
+    failed = SlurmAPIError("2xx with errors", status_code=200, response=ok)
+    assert _created_despite(failed, "key") is None
 
 
 async def test_half_open_probe_on_an_undecodable_5xx_does_not_wedge_the_breaker(
