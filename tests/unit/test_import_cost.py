@@ -18,7 +18,7 @@ import pytest
 
 import slurm_core
 import slurm_core.watch
-from slurm_core.auth import _claims
+from slurm_core.auth._jwt import read_claims
 from slurm_core.models import SlurmModel
 
 _CLIENT_WITH_STATIC_TOKEN = """
@@ -54,7 +54,7 @@ CLAIMS = [{"sun": "alice", "exp": 2_000_000_000, "iat": 1}, {"exp": 1.5, "nested
 @pytest.mark.parametrize("claims", CLAIMS)
 def test_claims_are_read_without_pyjwt(claims: dict[str, Any]) -> None:
     token = jwt.encode(claims, "k" * 64, algorithm="HS256")
-    assert _claims(token) == claims
+    assert read_claims(token) == claims
     assert jwt.decode(token, options={"verify_signature": False}) == claims
 
 
@@ -78,7 +78,7 @@ def test_claims_are_read_without_pyjwt(claims: dict[str, Any]) -> None:
     ],
 )
 def test_malformed_tokens_have_no_claims(token: str, expected: dict[str, Any]) -> None:
-    assert _claims(token) == expected
+    assert read_claims(token) == expected
 
 
 def _subclasses(cls: type[SlurmModel]) -> list[type[SlurmModel]]:

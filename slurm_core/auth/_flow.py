@@ -1,0 +1,151 @@
+"""Putting tokens on requests: the ``httpx.Auth`` flow, and recognising a rejected token."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Generator
+
+import httpx
+
+from slurm_core._errmap import error_class_for, load_json
+from slurm_core._errmap import parse_error_entries as _parse_entries
+from slurm_core._exceptions import AuthenticationError, ConfigurationError
+from slurm_core._redact import REDACTED, Secret
+from slurm_core.auth._provider import HeaderStyle, TokenProvider
+
+logger = logging.getLogger("slurm_core.auth")  # one logger for the package: what users filter
+
+
+_AUTH_ERRNOS_STATUSES = (401, 511)
+
+
+def is_auth_rejection(response: httpx.Response) -> bool:
+    """True when slurmrestd refused the credentials (401, 511, or an auth error number)."""
+    status = response.status_code
+    if status in _AUTH_ERRNOS_STATUSES:
+        return True
+    if status < 400 or not response.content:
+        return False
+    try:
+        body = load_json(response.content)
+    except ValueError:
+        return False
+    errors, _ = _parse_entries(body)
+    return error_class_for(status, errors) is AuthenticationError
+
+
+# What slurmrestd answers to an expired or invalid token where it does not say so (seen live):
+# 22.05 answers HTTP 500 with error -1 "Unspecified error" (5005 "Zero Bytes were transmitted
+# or received" for DELETE job); the slurmdb endpoints of 24.11/26.05 answer 502 with 7000
+# "Unable to connect to database". The same answers also mean real failures, so they only
+# count as a rejection of a token the server has not accepted before.
+_AMBIGUOUS_STATUSES = (500, 502)
+_AMBIGUOUS_ERRNOS = frozenset({-1, 5005, 7000})
+
+
+def maybe_auth_rejection(response: httpx.Response) -> bool:
+    """True for an error that may be slurmrestd rejecting the token without saying so."""
+    if response.status_code not in _AMBIGUOUS_STATUSES or not response.content:
+        return False
+    try:
+        body = load_json(response.content)
+    except ValueError:
+        return False
+    errors, _ = _parse_entries(body)
+    return bool(errors) and all(e.error_number in _AMBIGUOUS_ERRNOS for e in errors)
+
+
+class SlurmAuth(httpx.Auth):
+    """Puts a provider's token on each request; refreshes once when it is rejected.
+
+    ``header_style="x-slurm"`` (default) sends ``X-SLURM-USER-TOKEN``; ``"bearer"`` sends
+    ``Authorization: Bearer <token>`` (slurmrestd 23.02+; 22.05 answers it with 401).
+    ``X-SLURM-USER-NAME`` goes with either when a name is known: the provider's
+    ``user_name``, else the token's own ``sun`` claim (22.05 requires the header).
+
+    Example::
+
+        client = httpx.Client(auth=SlurmAuth(StaticToken(os.environ["SLURM_JWT"])))
+    """
+
+    # The body decides whether 22.05's HTTP 500 was an authentication failure.
+    requires_response_body = True
+
+    def __init__(self, provider: TokenProvider, *, header_style: HeaderStyle = "x-slurm") -> None:
+        if header_style not in ("x-slurm", "bearer"):
+            raise ConfigurationError(f"SlurmAuth: unknown header_style {header_style!r}")
+        self.provider = provider
+        self.header_style: HeaderStyle = header_style
+        self._token_header = "Authorization" if header_style == "bearer" else "X-SLURM-USER-TOKEN"
+        self._accepted: Secret | None = None  # the last token the server answered with < 400
+
+    def _rejected(self, response: httpx.Response, token: Secret) -> bool:
+        """Should ``token`` be replaced and the request sent once more?"""
+        if not self.provider.can_refresh:
+            return False
+        if response.status_code < 400:
+            self._note(response, token)
+            return False
+        if is_auth_rejection(response):
+            return True
+        # An ambiguous failure is blamed on a token only if it never worked.
+        return token is not self._accepted and maybe_auth_rejection(response)
+
+    def _note(self, response: httpx.Response, token: Secret) -> None:
+        # /openapi/v3 (22.05) and ping answer 200 to any non-empty token: they prove nothing.
+        if response.status_code < 400:
+            path = response.request.url.path
+            if not path.startswith("/openapi") and not path.endswith("/ping"):
+                self._accepted = token
+
+    def _apply(self, request: httpx.Request, token: Secret) -> None:
+        headers = request.headers
+        if self.header_style == "bearer":
+            headers["Authorization"] = "Bearer " + token.get()
+        else:
+            headers["X-SLURM-USER-TOKEN"] = token.get()
+        user_name = self.provider.header_user_name
+        if user_name:
+            headers["X-SLURM-USER-NAME"] = user_name
+
+    def _forget(self, request: httpx.Request) -> None:
+        # A failed request stays reachable from exception chains and tracebacks: leave no
+        # token on it. (Not done on success: a header write costs ~5 us per request.)
+        request.headers[self._token_header] = REDACTED
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        try:
+            token = self.provider.token()
+            self._apply(request, token)
+            response = yield request
+            if self._rejected(response, token):
+                logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
+                token = self.provider.token(force_refresh=True, rejected=token)
+                self._apply(request, token)
+                response = yield request
+                self._note(response, token)
+        except BaseException:  # transport error: httpx closes the flow (GeneratorExit)
+            self._forget(request)
+            raise
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        try:
+            token = await self.provider.atoken()
+            self._apply(request, token)
+            response = yield request
+            if self._rejected(response, token):
+                logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
+                token = await self.provider.atoken(force_refresh=True, rejected=token)
+                self._apply(request, token)
+                response = yield request
+                self._note(response, token)
+        except BaseException:  # transport error: httpx closes the flow (GeneratorExit)
+            self._forget(request)
+            raise
+
+    def __repr__(self) -> str:
+        return f"SlurmAuth({self.provider!r}, header_style={self.header_style!r})"
