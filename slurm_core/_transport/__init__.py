@@ -12,7 +12,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 import httpx
 
@@ -50,7 +49,6 @@ __all__ = [
 
 Clock = Callable[[], float]
 CertTypes = str | tuple[str, str] | tuple[str, str, str]
-_Inner = TypeVar("_Inner", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
 def ssl_config(
