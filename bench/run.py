@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:  # python bench/run.py
     sys.path.insert(0, str(ROOT))
 
 from slurm_core import AsyncSlurmClient, SlurmClient, StaticToken  # noqa: E402
-from slurm_core._http import DEFAULT_LIMITS  # noqa: E402
+from slurm_core._options import DEFAULT_LIMITS  # noqa: E402
 from slurm_core._versions import get_adapter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
