@@ -38,6 +38,7 @@ from slurm_core.jobs import JobBuilder, TrainingJob
 from slurm_core.testing import FakeSlurmServer
 
 URL = "http://slurm.test:6820"
+IO_KEY = "an-io-manager-key-of-at-least-32-characters"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZQ"
 
 
@@ -149,7 +150,7 @@ def test_tls_options_reach_the_client_options(tmp_path: Path) -> None:
     kwargs = res._client_kwargs()
     assert kwargs["verify"] == str(ca)
     assert kwargs["timeout"] == 7.0
-    no_verify = SlurmResource(url=URL, token=TOKEN, verify_tls=False, ca_bundle=str(ca))
+    no_verify = SlurmResource(url=URL, token=TOKEN, verify_tls=False)
     assert no_verify._client_kwargs()["verify"] is False
     with pytest.raises(ConfigurationError, match="client_key needs client_cert"):
         SlurmResource(url=URL, token=TOKEN, client_key="/k.pem")
@@ -185,7 +186,7 @@ def test_io_manager_round_trips_a_value_in_the_documented_layout(tmp_path: Path)
         return sum(features["x"])
 
     result = materialize(
-        [features, total], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+        [features, total], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path), secret_key=IO_KEY)}
     )
     assert result.success
     stored = tmp_path / "ml" / "features" / "__all__.pkl"
@@ -211,7 +212,7 @@ def test_io_manager_stores_a_path_output_as_a_pointer(tmp_path: Path) -> None:
         received.append(model)
 
     result = materialize(
-        [model, evaluated], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+        [model, evaluated], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path), secret_key=IO_KEY)}
     )
     assert result.success
     assert (tmp_path / "model" / "__all__.path").read_text().strip() == str(data)
@@ -231,7 +232,7 @@ def test_path_annotated_input_gets_the_pickle_location(tmp_path: Path) -> None:
         received.append(table)
 
     result = materialize(
-        [table, consumer], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+        [table, consumer], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path), secret_key=IO_KEY)}
     )
     assert result.success
     assert received == [tmp_path / "table" / "__all__.pkl"]
@@ -244,7 +245,7 @@ def test_partitions_are_files_named_by_partition_key(tmp_path: Path) -> None:
     def shard(context: AssetExecutionContext) -> str:
         return f"data-{context.partition_key}"
 
-    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path), secret_key=IO_KEY)}
     for key in ("a", "b"):
         assert materialize([shard], resources=io, partition_key=key).success
     assert _unpickle((tmp_path / "shard" / "a.pkl").read_bytes()) == "data-a"
@@ -263,7 +264,7 @@ def test_a_downstream_of_many_partitions_gets_them_by_key(tmp_path: Path) -> Non
     def summary(daily: dict[str, int]) -> None:
         received.append(daily)
 
-    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path), secret_key=IO_KEY)}
     for key in ("2026-01-01", "2026-01-02"):
         assert materialize([daily], resources=io, partition_key=key).success
     assert materialize([daily, summary], resources=io, selection=[summary]).success
@@ -286,7 +287,7 @@ def test_a_missing_value_is_reported_with_its_path(tmp_path: Path) -> None:
     def downstream(upstream: Path) -> None:
         raise AssertionError("not reached")
 
-    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path), secret_key=IO_KEY)}
     result = materialize(
         [upstream, downstream], resources=io, selection=[downstream], raise_on_error=False
     )

@@ -154,13 +154,16 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
             raise ConfigurationError("SlurmResource: jwt_key_file needs user_name (the 'sun')")
         if (self.client_key is not None) and self.client_cert is None:
             raise ConfigurationError("SlurmResource: client_key needs client_cert")
+        if self.ca_bundle and not self.verify_tls:
+            # Either field alone says what the user means; together they contradict.
+            raise ConfigurationError("SlurmResource: ca_bundle given with verify_tls false")
         return given[0]
 
     def token_provider(self) -> TokenProvider:
         """The ``slurm_core`` token provider for the configured auth method."""
         method = self.auth_method()
         if method == "token":
-            return StaticToken(_value(self.token), user_name=self.user_name)
+            return StaticToken(secret_value(self.token), user_name=self.user_name)
         if method == "token_file":
             return TokenFile(str(self.token_file), user_name=self.user_name)
         if method == "token_command":
@@ -172,9 +175,7 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         )
 
     def _client_kwargs(self) -> dict[str, Any]:
-        verify: bool | str | ssl.SSLContext = self.verify_tls
-        if self.verify_tls and self.ca_bundle:
-            verify = self.ca_bundle
+        verify: bool | str | ssl.SSLContext = self.ca_bundle or self.verify_tls
         kwargs: dict[str, Any] = {
             "auth": self.token_provider(),
             "api_version": self.api_version,
@@ -305,7 +306,8 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         return _finish(final, context, add_output_metadata)
 
 
-def _value(value: str | None) -> str:
+def secret_value(value: str | None) -> str:
+    """A secret field's value, whether Dagster resolved its ``EnvVar`` yet or not."""
     # Dagster resolves an EnvVar when it initializes the resource; a resource used outside
     # a run (a script, a test) still holds the EnvVar itself.
     if isinstance(value, EnvVar):
