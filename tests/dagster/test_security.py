@@ -2,15 +2,29 @@
 on the shared filesystem is never loaded, unpickled or relayed, and contradictory TLS
 settings are refused."""
 
+import json
 import os
 import pickle
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dagster import AssetExecutionContext, ExecuteInProcessResult, asset, materialize
-from slurm_dagster import SlurmIOManager, SlurmResource, UntrustedFileError
+from dagster import (
+    AssetExecutionContext,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    asset,
+    materialize,
+)
+from dagster_helpers import in_thread, wait_for
+from slurm_dagster import PipesSlurmClient, SlurmIOManager, SlurmResource, UntrustedFileError
 
 from slurm_core import ConfigurationError
+from slurm_core.jobs import JobBuilder
+from slurm_core.testing import FakeSlurmServer
 
 KEY = "0123456789abcdef0123456789abcdef-test-key"
 NOBODY = 65534
@@ -185,3 +199,142 @@ def test_verify_tls_false_with_a_ca_bundle_is_refused(tmp_path: Path) -> None:
     ca.write_text("")
     with pytest.raises(ConfigurationError, match="ca_bundle given with verify_tls false"):
         SlurmResource(url="https://slurm:6820", token="t", verify_tls=False, ca_bundle=str(ca))
+
+
+# ---------------------------------------------------------------------- Pipes session files
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other local users can reach (tmp_path's parents are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="dagster-pipes-", dir="/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _as_nobody(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/bin/sh", "-c", script, "sh", *args],
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _pipes_run(
+    slurm_fake: FakeSlurmServer,
+    fake_slurm: SlurmResource,
+    shared_dir: Path,
+    meddle: Callable[[Path], None],
+) -> tuple[ExecuteInProcessResult, DagsterInstance]:
+    """Run a Pipes asset on the fake; ``meddle(session_dir)`` runs once the job was released,
+    before the job (played here) reports."""
+
+    @asset
+    def scored(context: AssetExecutionContext, pipes_slurm: PipesSlurmClient):  # type: ignore[no-untyped-def]
+        job = JobBuilder().script("#!/bin/bash\npython3 score.py\n")
+        return pipes_slurm.run(context=context, job=job, extras={"rows": 7}).get_results()
+
+    def job_side() -> None:
+        wait_for(lambda: any(not j.hold for j in slurm_fake.jobs()))
+        [job] = slurm_fake.jobs()
+        slurm_fake.advance(1)  # RUNNING
+        try:
+            assert job.standard_output is not None
+            meddle(Path(job.standard_output).parent)
+            # What open_dagster_pipes() writes (whose context is one per process).
+            with (Path(job.standard_output).parent / "messages.jsonl").open("a") as fh:
+                for method, params in (("opened", {}), ("log", JOB_LOG), ("closed", {})):
+                    fh.write(json.dumps({**PIPES_VERSION, "method": method, "params": params}))
+                    fh.write("\n")
+        finally:
+            slurm_fake.advance(60)  # COMPLETED, whatever happened (else the step waits on)
+
+    pipes = PipesSlurmClient(slurm=fake_slurm, shared_dir=str(shared_dir / "pipes"))
+    instance = DagsterInstance.ephemeral()
+    with in_thread(job_side):
+        result = materialize(
+            [scored], resources={"pipes_slurm": pipes}, instance=instance, raise_on_error=False
+        )
+    return result, instance
+
+
+PIPES_VERSION = {"__dagster_pipes_version": "0.1"}
+JOB_LOG = {"message": "hello from the job", "level": "info"}
+FORGED = json.dumps(
+    {
+        **PIPES_VERSION,
+        "method": "log",
+        "params": {"message": "FORGED by another user", "level": "info"},
+    }
+)
+
+
+@as_root
+def test_another_user_cannot_write_pipes_messages(
+    slurm_fake: FakeSlurmServer, fake_slurm: SlurmResource, shared_dir: Path
+) -> None:
+    attempts: list[subprocess.CompletedProcess[str]] = []
+    modes: dict[str, int] = {}
+
+    def forge(session_dir: Path) -> None:
+        modes["dir"] = session_dir.stat().st_mode & 0o7777
+        modes["messages"] = (session_dir / "messages.jsonl").stat().st_mode & 0o7777
+        attempts.append(
+            _as_nobody('printf "%s\\n" "$1" >> "$2"', FORGED, str(session_dir / "messages.jsonl"))
+        )
+
+    result, instance = _pipes_run(slurm_fake, fake_slurm, shared_dir, forge)
+    assert result.success
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("hello from the job" in m for m in logs)  # the job itself still writes
+    assert not any("FORGED" in m for m in logs), "another user's message reached Dagster"
+    assert attempts[0].returncode != 0
+    assert modes["dir"] & 0o077 == 0
+    assert modes["messages"] & 0o077 == 0
+
+
+@as_root
+def test_a_symlinked_stdout_log_is_not_copied_into_the_compute_logs(
+    slurm_fake: FakeSlurmServer,
+    fake_slurm: SlurmResource,
+    shared_dir: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    private = tmp_path / "private.txt"
+    private.write_text("TOP SECRET of the Dagster host\n")
+
+    def plant(session_dir: Path) -> None:
+        link = session_dir / "stdout.log"
+        link.symlink_to(private)
+        os.lchown(link, NOBODY, NOBODY)
+
+    result, instance = _pipes_run(slurm_fake, fake_slurm, shared_dir, plant)
+    assert result.success
+    assert "TOP SECRET" not in capfd.readouterr().out
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("not copying stdout.log" in m and "symbolic link" in m for m in logs)
+
+
+@as_root
+def test_a_log_file_of_another_user_is_not_copied(
+    slurm_fake: FakeSlurmServer,
+    fake_slurm: SlurmResource,
+    shared_dir: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    def plant(session_dir: Path) -> None:
+        planted = session_dir / "stderr.log"
+        planted.write_text("PLANTED lines\n")
+        os.chown(planted, NOBODY, NOBODY)
+
+    result, instance = _pipes_run(slurm_fake, fake_slurm, shared_dir, plant)
+    assert result.success
+    assert "PLANTED" not in capfd.readouterr().err
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("not copying stderr.log" in m and "owned by uid 65534" in m for m in logs)
