@@ -81,7 +81,8 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     Set exactly one of ``token``, ``token_file``, ``token_command`` or ``jwt_key_file``
     (a clear :class:`~slurm_core.ConfigurationError` names them otherwise). ``user_name`` is
     sent as ``X-SLURM-USER-NAME`` (required with ``jwt_key_file``; otherwise taken from the
-    token when left out).
+    token when left out). ``ca_bundle`` with ``verify_tls=False`` is refused (they
+    contradict each other).
 
     Example::
 
