@@ -298,43 +298,41 @@ def test_another_user_cannot_write_pipes_messages(
     assert modes["messages"] & 0o077 == 0
 
 
-@as_root
-def test_a_symlinked_stdout_log_is_not_copied_into_the_compute_logs(
-    slurm_fake: FakeSlurmServer,
-    fake_slurm: SlurmResource,
-    shared_dir: Path,
-    tmp_path: Path,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    private = tmp_path / "private.txt"
-    private.write_text("TOP SECRET of the Dagster host\n")
+def _symlink_to_a_private_file(path: Path) -> None:
+    private = path.parent.parent / "private.txt"  # the run directory: not the job's
+    private.write_text("SECRET of the Dagster host\n")
+    path.symlink_to(private)
+    os.lchown(path, NOBODY, NOBODY)
 
-    def plant(session_dir: Path) -> None:
-        link = session_dir / "stdout.log"
-        link.symlink_to(private)
-        os.lchown(link, NOBODY, NOBODY)
 
-    result, instance = _pipes_run(slurm_fake, fake_slurm, shared_dir, plant)
-    assert result.success
-    assert "TOP SECRET" not in capfd.readouterr().out
-    logs = [e.user_message for e in instance.all_logs(result.run_id)]
-    assert any("not copying stdout.log" in m and "symbolic link" in m for m in logs)
+def _file_of_another_user(path: Path) -> None:
+    path.write_text("SECRET planted lines\n")
+    os.chown(path, NOBODY, NOBODY)
 
 
 @as_root
-def test_a_log_file_of_another_user_is_not_copied(
+@pytest.mark.parametrize(
+    ("name", "plant", "reason"),
+    [
+        ("stdout.log", _symlink_to_a_private_file, "symbolic link"),
+        ("stderr.log", _file_of_another_user, "owned by uid 65534"),
+    ],
+    ids=["symlinked-stdout", "foreign-stderr"],
+)
+def test_a_log_file_the_job_did_not_write_is_not_copied_into_the_compute_logs(
     slurm_fake: FakeSlurmServer,
     fake_slurm: SlurmResource,
     shared_dir: Path,
     capfd: pytest.CaptureFixture[str],
+    name: str,
+    plant: Callable[[Path], None],
+    reason: str,
 ) -> None:
-    def plant(session_dir: Path) -> None:
-        planted = session_dir / "stderr.log"
-        planted.write_text("PLANTED lines\n")
-        os.chown(planted, NOBODY, NOBODY)
-
-    result, instance = _pipes_run(slurm_fake, fake_slurm, shared_dir, plant)
+    result, instance = _pipes_run(
+        slurm_fake, fake_slurm, shared_dir, lambda session: plant(session / name)
+    )
     assert result.success
-    assert "PLANTED" not in capfd.readouterr().err
+    captured = capfd.readouterr()
+    assert "SECRET" not in captured.out + captured.err
     logs = [e.user_message for e in instance.all_logs(result.run_id)]
-    assert any("not copying stderr.log" in m and "owned by uid 65534" in m for m in logs)
+    assert any(f"not copying {name}" in m and reason in m for m in logs)
