@@ -16,6 +16,7 @@ The jobs use only what a bare ``python3`` offers. Run it against a cluster::
 
     export SLURM_REST_URL=http://127.0.0.1:6820 SLURM_JWT=... SLURM_USER_NAME=alice
     export SLURM_SHARED_DIR=/shared/dagster      # same path on this host and the nodes
+    export SLURM_DAGSTER_IO_KEY=...   # signs what the IO manager stores; the same every run
     dagster dev -f examples/dagster/ml_pipeline.py
 
 or from Python: ``dagster.materialize(ASSETS, resources=resources(...))``.
@@ -195,7 +196,7 @@ def resources(base_dir: str | None = None, slurm: SlurmResource | None = None) -
             partition=os.environ.get("SLURM_PARTITION", "debug"),
             gpu_partition=os.environ.get("SLURM_GPU_PARTITION", "gpu"),
         ),
-        "io_manager": SlurmIOManager(base_dir=base),
+        "io_manager": SlurmIOManager(base_dir=base, secret_key=EnvVar("SLURM_DAGSTER_IO_KEY")),
     }
 
 

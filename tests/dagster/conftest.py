@@ -15,7 +15,10 @@ import pytest
 from slurm_dagster import SlurmResource
 
 if TYPE_CHECKING:
+    from slurm_core.testing import FakeSlurmServer
     from slurm_core.testing.cluster import LocalSlurmCluster
+
+FAKE_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZQ"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,6 +34,14 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = saved
+
+
+# ---------------------------------------------------------------------- the fake slurmrestd
+@pytest.fixture
+def fake_slurm(slurm_fake: FakeSlurmServer) -> Iterator[SlurmResource]:
+    """A SlurmResource talking HTTP to the fake (the resource builds its own clients)."""
+    with slurm_fake.serve() as url:
+        yield SlurmResource(url=url, token=FAKE_TOKEN, user_name="testuser")
 
 
 # ---------------------------------------------------------------------- real clusters

@@ -33,6 +33,7 @@ from slurm_core.jobs import JobBuilder
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 PATH_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+IO_KEY = "an-io-manager-key-of-at-least-32-characters"
 
 
 def _job(work_dir: Path, script: str, name: str) -> JobBuilder:
@@ -130,7 +131,11 @@ def test_run_job_adds_output_metadata_to_a_returned_value(
         return 42
 
     result = materialize(
-        [answer], resources={"slurm": slurm, "io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+        [answer],
+        resources={
+            "slurm": slurm,
+            "io_manager": SlurmIOManager(base_dir=str(tmp_path), secret_key=IO_KEY),
+        },
     )
     assert result.success
     md = result.asset_materializations_for_node("answer")[0].metadata
@@ -285,8 +290,11 @@ def test_pipes_termination_cancels_the_job(
 
 # ---------------------------------------------------------------------- SlurmIOManager
 def test_io_manager_round_trips_between_two_slurm_assets(
-    slurm: SlurmResource, work_dir: Path
+    slurm: SlurmResource, slurm_cluster: LocalSlurmCluster, work_dir: Path
 ) -> None:
+    """The pickle is 0640 in 0750 directories of the job user's group: the job reads it,
+    other users do not."""
+    gid = slurm_cluster.run(["id", "-g"], user=slurm_cluster.user_name).stdout.strip()
     base = work_dir / "assets"
     numbers_file = work_dir / "numbers.txt"
     sum_file = work_dir / "sum.txt"
@@ -309,10 +317,14 @@ def test_io_manager_round_trips_between_two_slurm_assets(
 
     result = materialize(
         [numbers, total],
-        resources={"slurm": slurm, "io_manager": SlurmIOManager(base_dir=str(base))},
+        resources={
+            "slurm": slurm,
+            "io_manager": SlurmIOManager(base_dir=str(base), secret_key=IO_KEY, job_group=gid),
+        },
     )
     assert result.success
-    assert (base / "numbers" / "__all__.pkl").exists()
+    stored = (base / "numbers" / "__all__.pkl").stat()
+    assert (stored.st_mode & 0o777, stored.st_gid) == (0o640, int(gid))
     assert result.output_for_node("total") == 15
     job_ids = {
         node: result.asset_materializations_for_node(node)[0].metadata["slurm_job_id"].value
@@ -322,7 +334,10 @@ def test_io_manager_round_trips_between_two_slurm_assets(
 
 
 # ---------------------------------------------------------------------- the example
-def test_ml_pipeline_example_materializes(slurm: SlurmResource, work_dir: Path) -> None:
+def test_ml_pipeline_example_materializes(
+    slurm: SlurmResource, work_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLURM_DAGSTER_IO_KEY", IO_KEY)
     path = Path(__file__).parents[2] / "examples" / "dagster" / "ml_pipeline.py"
     spec = importlib.util.spec_from_file_location("ml_pipeline_example", path)
     assert spec is not None

@@ -2,10 +2,6 @@
 registration, and (on slurm_core.testing's fake) the resource and Pipes client."""
 
 import pickle
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +18,7 @@ from dagster import (
     asset,
     materialize,
 )
+from dagster_helpers import in_thread, wait_for
 from dagster_shared.ipc import send_interrupt
 from slurm_dagster import PipesSlurmClient, SlurmIOManager, SlurmResource, asset_dir
 
@@ -38,6 +35,7 @@ from slurm_core.jobs import JobBuilder, TrainingJob
 from slurm_core.testing import FakeSlurmServer
 
 URL = "http://slurm.test:6820"
+IO_KEY = "an-io-manager-key-of-at-least-32-characters"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdW4iOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZQ"
 
 
@@ -150,7 +148,7 @@ def test_tls_options_reach_the_client_options(tmp_path: Path) -> None:
     kwargs = res._client_kwargs()
     assert kwargs["verify"] == str(ca)
     assert kwargs["timeout"] == 7.0
-    no_verify = SlurmResource(url=URL, token=TOKEN, verify_tls=False, ca_bundle=str(ca))
+    no_verify = SlurmResource(url=URL, token=TOKEN, verify_tls=False)
     assert no_verify._client_kwargs()["verify"] is False
     with pytest.raises(ConfigurationError, match="client_key needs client_cert"):
         SlurmResource(url=URL, token=TOKEN, client_key="/k.pem")
@@ -172,6 +170,10 @@ def test_library_is_registered_with_dagster() -> None:
 
 
 # ---------------------------------------------------------------------- SlurmIOManager
+def _io_manager(base: Path) -> SlurmIOManager:
+    return SlurmIOManager(base_dir=str(base), secret_key=IO_KEY)
+
+
 def _unpickle(data: bytes) -> object:
     return pickle.loads(data)  # noqa: S301 - files this test wrote
 
@@ -185,9 +187,7 @@ def test_io_manager_round_trips_a_value_in_the_documented_layout(tmp_path: Path)
     def total(features: dict[str, list[int]]) -> int:
         return sum(features["x"])
 
-    result = materialize(
-        [features, total], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
-    )
+    result = materialize([features, total], resources={"io_manager": _io_manager(tmp_path)})
     assert result.success
     stored = tmp_path / "ml" / "features" / "__all__.pkl"
     assert _unpickle(stored.read_bytes()) == {"x": [1, 2, 3]}
@@ -211,9 +211,7 @@ def test_io_manager_stores_a_path_output_as_a_pointer(tmp_path: Path) -> None:
     def evaluated(model: Path) -> None:
         received.append(model)
 
-    result = materialize(
-        [model, evaluated], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
-    )
+    result = materialize([model, evaluated], resources={"io_manager": _io_manager(tmp_path)})
     assert result.success
     assert (tmp_path / "model" / "__all__.path").read_text().strip() == str(data)
     assert not (tmp_path / "model" / "__all__.pkl").exists()
@@ -231,9 +229,7 @@ def test_path_annotated_input_gets_the_pickle_location(tmp_path: Path) -> None:
     def consumer(table: Path) -> None:
         received.append(table)
 
-    result = materialize(
-        [table, consumer], resources={"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
-    )
+    result = materialize([table, consumer], resources={"io_manager": _io_manager(tmp_path)})
     assert result.success
     assert received == [tmp_path / "table" / "__all__.pkl"]
 
@@ -245,7 +241,7 @@ def test_partitions_are_files_named_by_partition_key(tmp_path: Path) -> None:
     def shard(context: AssetExecutionContext) -> str:
         return f"data-{context.partition_key}"
 
-    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    io = {"io_manager": _io_manager(tmp_path)}
     for key in ("a", "b"):
         assert materialize([shard], resources=io, partition_key=key).success
     assert _unpickle((tmp_path / "shard" / "a.pkl").read_bytes()) == "data-a"
@@ -264,7 +260,7 @@ def test_a_downstream_of_many_partitions_gets_them_by_key(tmp_path: Path) -> Non
     def summary(daily: dict[str, int]) -> None:
         received.append(daily)
 
-    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    io = {"io_manager": _io_manager(tmp_path)}
     for key in ("2026-01-01", "2026-01-02"):
         assert materialize([daily], resources=io, partition_key=key).success
     assert materialize([daily, summary], resources=io, selection=[summary]).success
@@ -287,7 +283,7 @@ def test_a_missing_value_is_reported_with_its_path(tmp_path: Path) -> None:
     def downstream(upstream: Path) -> None:
         raise AssertionError("not reached")
 
-    io = {"io_manager": SlurmIOManager(base_dir=str(tmp_path))}
+    io = {"io_manager": _io_manager(tmp_path)}
     result = materialize(
         [upstream, downstream], resources=io, selection=[downstream], raise_on_error=False
     )
@@ -298,43 +294,6 @@ def test_a_missing_value_is_reported_with_its_path(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- on the fake slurmrestd
-def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait until ``predicate()`` holds (checked every 20 ms), failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    ready = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        ready.wait(0.02)
-
-
-@contextmanager
-def _in_thread(fn: Callable[[], None]) -> Iterator[None]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            fn()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join(60)
-    if errors:
-        raise errors[0]
-
-
-@pytest.fixture
-def fake_slurm(slurm_fake: FakeSlurmServer) -> Iterator[SlurmResource]:
-    """A SlurmResource talking HTTP to the fake (the resource builds its own clients)."""
-    with slurm_fake.serve() as url:
-        yield SlurmResource(url=url, token=TOKEN, user_name="testuser")
-
-
 def _ids(fake: FakeSlurmServer) -> list[int]:
     return [j.job_id for j in fake.jobs()]
 
@@ -415,11 +374,11 @@ def test_an_interrupted_step_cancels_its_job(
         slurm.run_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context)
 
     def interrupt_once_running() -> None:
-        _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
+        wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
         send_interrupt()  # what Dagster's run worker does on termination
 
     instance = DagsterInstance.ephemeral()
-    with _in_thread(interrupt_once_running):
+    with in_thread(interrupt_once_running):
         result = materialize(
             [endless], resources={"slurm": fake_slurm}, instance=instance, raise_on_error=False
         )
@@ -474,7 +433,8 @@ def test_pipes_client_bootstraps_the_job_and_relays_its_messages(
         return pipes_slurm.run(context=context, job=job, extras={"rows": 7}).get_results()
 
     def job_side() -> None:
-        _wait_for(lambda: bool(slurm_fake.jobs()))
+        # Submitted held, released once its user owns the session files.
+        wait_for(lambda: any(not j.hold for j in slurm_fake.jobs()))
         [job_id] = _ids(slurm_fake)
         env = slurm_fake.environment(job_id)
         seen["env"] = env
@@ -484,7 +444,7 @@ def test_pipes_client_bootstraps_the_job_and_relays_its_messages(
         slurm_fake.advance(60)  # COMPLETED (default runtime), not yet purged
 
     instance = DagsterInstance.ephemeral()
-    with _in_thread(job_side):
+    with in_thread(job_side):
         result = materialize(
             [scored], resources={"pipes_slurm": pipes}, instance=instance, raise_on_error=False
         )
@@ -520,10 +480,10 @@ def test_pipes_client_cancels_the_job_on_interrupt(
         return pipes_slurm.run(context=context, job=job).get_results()
 
     def interrupt_once_running() -> None:
-        _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
+        wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
         send_interrupt()  # what Dagster's run worker does on termination
 
-    with _in_thread(interrupt_once_running):
+    with in_thread(interrupt_once_running):
         result = materialize([endless], resources={"pipes_slurm": pipes}, raise_on_error=False)
     assert not result.success
     [job_id] = _ids(slurm_fake)
@@ -581,11 +541,11 @@ def test_an_interrupted_async_step_has_its_job_cancelled_at_teardown(
         await slurm.arun_job(JobBuilder().script("#!/bin/bash\nsleep 1h\n"), context)
 
     def interrupt_once_running() -> None:
-        _wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
+        wait_for(lambda: any(j.state.base == "RUNNING" for j in slurm_fake.jobs()))
         send_interrupt()  # what Dagster's run worker does on termination
 
     instance = DagsterInstance.ephemeral()
-    with _in_thread(interrupt_once_running):
+    with in_thread(interrupt_once_running):
         result = materialize(
             [endless_async],
             resources={"slurm": fake_slurm},

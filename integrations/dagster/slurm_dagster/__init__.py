@@ -7,7 +7,9 @@
 - :class:`PipesSlurmClient`: Dagster Pipes over slurmrestd, the session files on the
   cluster's shared filesystem.
 - :class:`SlurmIOManager`: asset values on the shared filesystem, where the next job reads
-  them by path.
+  them by path; signed with its ``secret_key``, and loaded only when the signature holds.
+- :class:`UntrustedFileError`: a file on the shared filesystem failed a check and was not
+  used.
 
 Example::
 
@@ -18,7 +20,9 @@ Example::
         assets=[...],
         resources={
             "slurm": SlurmResource(url="https://slurm:6820", token=EnvVar("SLURM_JWT")),
-            "io_manager": SlurmIOManager(base_dir="/shared/dagster"),
+            "io_manager": SlurmIOManager(
+                base_dir="/shared/dagster", secret_key=EnvVar("SLURM_DAGSTER_IO_KEY")
+            ),
         },
     )
 """
@@ -26,6 +30,7 @@ Example::
 from __future__ import annotations
 
 from slurm_core import __version__
+from slurm_dagster._files import UntrustedFileError
 from slurm_dagster._jobs import SlurmJobRun, job_metadata
 from slurm_dagster.io_manager import SlurmIOManager, asset_dir
 from slurm_dagster.pipes import PipesSharedFileMessageReader, PipesSlurmClient
@@ -37,6 +42,7 @@ __all__ = [
     "SlurmIOManager",
     "SlurmJobRun",
     "SlurmResource",
+    "UntrustedFileError",
     "__version__",
     "asset_dir",
     "job_metadata",

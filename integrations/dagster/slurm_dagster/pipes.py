@@ -7,13 +7,25 @@ follows it through ``slurm_core``'s watcher, and hands Dagster what the job repo
 (materializations, asset checks, log lines). When the run is terminated, the job is
 cancelled.
 
-Session directory (``<shared_dir>/<run id>/<step key>-<random>/``, mode 1777 since the job
-runs as its SLURM user)::
+Session directory (``<shared_dir>/<run id>/<step key>-<random>/``)::
 
     context.json      the Pipes context (written by Dagster, removed when the session ends)
     messages.jsonl    Pipes messages (appended by the job, tailed by Dagster, then removed)
     stdout.log        the job's standard output/error, when the spec sets no output of its
     stderr.log        own (copied to the step's compute logs when the job ends)
+
+Who may touch it: the job runs as its SLURM user, often not this process's, and other local
+users share the filesystem. The session directory is made 0700; the job is submitted held,
+SLURM says which uid and gid it runs as, and the directory and message file are handed to
+that user (``chown``, when Dagster runs as root) before the job is released. With
+``session_group`` (a group the Dagster user and the jobs' users share) the job is not held:
+the directory is 2770 and the message file 0660 of that group. The run directory above is
+0711 (nobody lists it). Dagster reads only from the message file it created itself (through
+the descriptor it keeps, so a file put in its place is never read), and only while it is a
+regular file owned by this process's user or the job's and writable by no one else; a line
+longer than 1 MiB, or more than 64 MiB in all, is dropped with a warning. The log files are
+opened without following links and copied only when owned by the job's user (or this
+process's).
 
 The job side needs ``dagster-pipes`` importable by the cluster's Python: list a directory
 that holds it (e.g. a copy on the shared filesystem) in ``extra_pythonpath``.
@@ -46,11 +58,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     ConfigurableResource,
@@ -59,14 +71,13 @@ from dagster import (
     PipesClient,
     PipesClientCompletedInvocation,
     PipesFileContextInjector,
-    PipesFileMessageReader,
-    PipesMessageHandler,
     open_pipes_session,
 )
-from dagster_pipes import PipesExtras, PipesParams
+from dagster_pipes import PipesExtras
 from pydantic import Field
 
-from slurm_core import JobFailedError
+from slurm_core import ConfigurationError, JobFailedError
+from slurm_dagster._files import UntrustedFileError, make_dirs, open_checked, resolve_gid
 from slurm_dagster._jobs import (
     JobInput,
     bind,
@@ -75,27 +86,18 @@ from slurm_dagster._jobs import (
     follow,
     job_metadata,
 )
+from slurm_dagster._pipes_reader import PipesSharedFileMessageReader
 from slurm_dagster.resources import SlurmResource
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext, OpExecutionContext
 
+    from slurm_core import SlurmClient
     from slurm_core.jobs import JobSpec
 
 __all__ = ["PipesSharedFileMessageReader", "PipesSlurmClient"]
 
 _STREAM_LIMIT = 1 << 20  # bytes of a job's stdout/stderr copied into the compute logs
-
-
-class PipesSharedFileMessageReader(PipesFileMessageReader):
-    """A :class:`~dagster.PipesFileMessageReader` whose file the job's user may append to
-    (the job runs as its SLURM user, not as the Dagster process's)."""
-
-    @contextmanager
-    def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
-        with super().read_messages(handler) as params:
-            os.chmod(self._path, 0o666)  # noqa: S103 - the job's user appends
-            yield params
 
 
 class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-arg]
@@ -126,20 +128,65 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
         description="Keep the session directory after a successful job (it is always kept "
         "after a failure, for its logs).",
     )
+    session_group: str | None = Field(
+        default=None,
+        description="A group this process's user and the jobs' users are in (name or gid): "
+        "session directories become 2770 of that group and the job is not held first. "
+        "Needed when Dagster runs neither as root nor as the job's user.",
+    )
 
     @classmethod
     def _is_dagster_maintained(cls) -> bool:
         return False
 
     def _session_dir(self, context: AssetExecutionContext | OpExecutionContext) -> Path:
-        run_dir = Path(self.shared_dir) / context.run.run_id
+        shared = Path(self.shared_dir)
+        run_dir = shared / context.run.run_id
         step = (context.get_step_execution_context().step.key or "step").replace("/", "_")
+        # 0711: the job's user passes through to its session directory; nobody lists.
+        make_dirs(run_dir, 0o711)
+        _check_own_dir(run_dir)
         path = run_dir / f"{step}-{secrets.token_hex(4)}"
-        for d in (Path(self.shared_dir), run_dir, path):
-            d.mkdir(parents=True, exist_ok=True)
-            if d != Path(self.shared_dir):
-                os.chmod(d, 0o1777)  # noqa: S103 - sticky; the job's user writes here
+        path.mkdir(mode=0o700)  # fails if someone made it first
         return path
+
+    def _open_to_job(
+        self,
+        client: SlurmClient,
+        job_id: int,
+        session_dir: Path,
+        reader: PipesSharedFileMessageReader,
+        held: bool,
+    ) -> set[int]:
+        """Give the job's user (and only it) the session files; release the job if it was
+        held for this. Returns the uids whose log files are trusted."""
+        job = client.jobs.get(job_id)
+        me, uid, gid = os.geteuid(), job.user_id, job.group_id
+        context_file = session_dir / "context.json"
+        if self.session_group is not None:
+            group = resolve_gid(self.session_group, "session_group")
+            for path, mode in ((session_dir, 0o2770), (context_file, 0o640)):
+                os.chown(path, -1, group)
+                os.chmod(path, mode)
+            reader.grant(None, group, 0o660)
+        elif uid is None or gid is None:
+            raise ConfigurationError(
+                f"PipesSlurmClient: slurmrestd did not say which user job {job_id} runs as; "
+                "set session_group to a group the jobs' users share"
+            )
+        elif uid != me:
+            if me != 0:
+                raise ConfigurationError(
+                    f"PipesSlurmClient: job {job_id} runs as uid {uid} and Dagster as uid {me}: "
+                    "run Dagster as root or as the job's user, or set session_group to a "
+                    "group both are in"
+                )
+            os.chmod(context_file, 0o644)  # inside a directory only the job's user enters
+            reader.grant(uid, gid, 0o600)
+            os.chown(session_dir, uid, gid)
+        if held:
+            client.jobs.release(job_id)
+        return {me} if uid is None else {me, uid}
 
     def _environment(self, spec: JobSpec, bootstrap: Mapping[str, str]) -> dict[str, str]:
         env = dict(bootstrap)
@@ -173,11 +220,12 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
         session_dir = self._session_dir(context)
         log = context.log
         ok = False
+        reader = PipesSharedFileMessageReader(str(session_dir / "messages.jsonl"), log=log)
         with (
             open_pipes_session(
                 context=context,
                 context_injector=PipesFileContextInjector(str(session_dir / "context.json")),
-                message_reader=PipesSharedFileMessageReader(str(session_dir / "messages.jsonl")),
+                message_reader=reader,
                 extras=extras,
             ) as session,
             self.slurm.get_client() as client,
@@ -188,15 +236,21 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
             if own_output:
                 builder.output(session_dir / "stdout.log").error(session_dir / "stderr.log")
             builder.environment(self._environment(spec, session.get_bootstrap_env_vars()))
+            # Held until its user owns the session files (unless a shared group does).
+            held = self.session_group is None and not spec.hold
+            if held:
+                builder.hold()
             submitted = builder.execute()
             job_id = submitted.job_id
             log.info(f"[pipes] submitted SLURM job {job_id}; session dir {session_dir}")
+            owners = {os.geteuid()}
             try:
                 try:
+                    owners = self._open_to_job(client, job_id, session_dir, reader, held)
                     final = follow(client, job_id, log, timeout)
                 finally:
                     if own_output and self.forward_stdio:
-                        _forward(session_dir)
+                        _forward(session_dir, owners, log)
             except JobFailedError as exc:
                 raise Failure(
                     description=f"SLURM {exc}",
@@ -216,16 +270,29 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
         return PipesClientCompletedInvocation(session, metadata=job_metadata(final))
 
 
-def _forward(session_dir: Path) -> None:
+def _check_own_dir(path: Path) -> None:
+    """Refuse a directory this process does not own, or that others may write to (someone
+    could swap the session directories inside it)."""
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise UntrustedFileError(
+            path, f"not a directory of uid {os.geteuid()} closed to other users' writes"
+        )
+
+
+def _forward(session_dir: Path, owners: set[int], log: Any) -> None:
     """Copy the job's output files into this process's stdout/stderr (Dagster captures
-    them as the step's compute logs)."""
+    them as the step's compute logs); only regular files of the job's user, never a link."""
     for name, stream in (("stdout.log", sys.stdout), ("stderr.log", sys.stderr)):
-        path = session_dir / name
         try:
-            with path.open("rb") as fh:
-                data = fh.read(_STREAM_LIMIT)
+            fd = open_checked(session_dir / name, owners)
+        except UntrustedFileError as exc:
+            log.warning(f"[pipes] not copying {name} into the compute logs: {exc.reason}")
+            continue
         except OSError:
             continue
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(_STREAM_LIMIT)
         if data:
             stream.write(data.decode("utf-8", errors="replace"))
             stream.flush()

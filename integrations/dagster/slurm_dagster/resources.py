@@ -81,7 +81,8 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     Set exactly one of ``token``, ``token_file``, ``token_command`` or ``jwt_key_file``
     (a clear :class:`~slurm_core.ConfigurationError` names them otherwise). ``user_name`` is
     sent as ``X-SLURM-USER-NAME`` (required with ``jwt_key_file``; otherwise taken from the
-    token when left out).
+    token when left out). ``ca_bundle`` with ``verify_tls=False`` is refused (they
+    contradict each other).
 
     Example::
 
@@ -154,13 +155,16 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
             raise ConfigurationError("SlurmResource: jwt_key_file needs user_name (the 'sun')")
         if (self.client_key is not None) and self.client_cert is None:
             raise ConfigurationError("SlurmResource: client_key needs client_cert")
+        if self.ca_bundle and not self.verify_tls:
+            # Either field alone says what the user means; together they contradict.
+            raise ConfigurationError("SlurmResource: ca_bundle given with verify_tls false")
         return given[0]
 
     def token_provider(self) -> TokenProvider:
         """The ``slurm_core`` token provider for the configured auth method."""
         method = self.auth_method()
         if method == "token":
-            return StaticToken(_value(self.token), user_name=self.user_name)
+            return StaticToken(secret_value(self.token), user_name=self.user_name)
         if method == "token_file":
             return TokenFile(str(self.token_file), user_name=self.user_name)
         if method == "token_command":
@@ -172,9 +176,7 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         )
 
     def _client_kwargs(self) -> dict[str, Any]:
-        verify: bool | str | ssl.SSLContext = self.verify_tls
-        if self.verify_tls and self.ca_bundle:
-            verify = self.ca_bundle
+        verify: bool | str | ssl.SSLContext = self.ca_bundle or self.verify_tls
         kwargs: dict[str, Any] = {
             "auth": self.token_provider(),
             "api_version": self.api_version,
@@ -305,7 +307,8 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         return _finish(final, context, add_output_metadata)
 
 
-def _value(value: str | None) -> str:
+def secret_value(value: str | None) -> str:
+    """A secret field's value, whether Dagster resolved its ``EnvVar`` yet or not."""
     # Dagster resolves an EnvVar when it initializes the resource; a resource used outside
     # a run (a script, a test) still holds the EnvVar itself.
     if isinstance(value, EnvVar):
