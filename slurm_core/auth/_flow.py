@@ -9,7 +9,7 @@ import httpx
 
 from slurm_core._errmap import error_class_for, load_json
 from slurm_core._errmap import parse_error_entries as _parse_entries
-from slurm_core._exceptions import AuthenticationError, ConfigurationError
+from slurm_core._exceptions import AuthenticationError, ConfigurationError, SlurmErrorEntry
 from slurm_core._redact import REDACTED, Secret
 from slurm_core.auth._provider import HeaderStyle, TokenProvider
 
@@ -19,19 +19,26 @@ logger = logging.getLogger("slurm_core.auth")  # one logger for the package: wha
 _AUTH_ERRNOS_STATUSES = (401, 511)
 
 
+def _errors_of(response: httpx.Response) -> list[SlurmErrorEntry] | None:
+    """The error entries of an answer's JSON body; None without one (empty or undecodable)."""
+    if not response.content:
+        return None
+    try:
+        body = load_json(response.content)
+    except ValueError:
+        return None
+    return _parse_entries(body)[0]
+
+
 def is_auth_rejection(response: httpx.Response) -> bool:
     """True when slurmrestd refused the credentials (401, 511, or an auth error number)."""
     status = response.status_code
     if status in _AUTH_ERRNOS_STATUSES:
         return True
-    if status < 400 or not response.content:
+    if status < 400:
         return False
-    try:
-        body = load_json(response.content)
-    except ValueError:
-        return False
-    errors, _ = _parse_entries(body)
-    return error_class_for(status, errors) is AuthenticationError
+    errors = _errors_of(response)
+    return errors is not None and error_class_for(status, errors) is AuthenticationError
 
 
 # What slurmrestd answers to an expired or invalid token where it does not say so (seen live):
@@ -45,14 +52,10 @@ _AMBIGUOUS_ERRNOS = frozenset({-1, 5005, 7000})
 
 def maybe_auth_rejection(response: httpx.Response) -> bool:
     """True for an error that may be slurmrestd rejecting the token without saying so."""
-    if response.status_code not in _AMBIGUOUS_STATUSES or not response.content:
+    if response.status_code not in _AMBIGUOUS_STATUSES:
         return False
-    try:
-        body = load_json(response.content)
-    except ValueError:
-        return False
-    errors, _ = _parse_entries(body)
-    return bool(errors) and all(e.error_number in _AMBIGUOUS_ERRNOS for e in errors)
+    errors = _errors_of(response)
+    return bool(errors) and all(e.error_number in _AMBIGUOUS_ERRNOS for e in errors or ())
 
 
 class SlurmAuth(httpx.Auth):
