@@ -48,8 +48,15 @@ except ImportError:  # pragma: no cover - exercised when orjson is absent
 _NO_BODY: Any = object()
 
 
-def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
+def parse_json(
+    response: httpx.Response,
+    *,
+    what: str | None = None,
+    loads: Callable[[bytes], Any] | None = None,
+) -> Any:
     """Decode a response body as JSON, raising :class:`ResponseValidationError` if it is not.
+
+    ``loads`` replaces the decoder (orjson when installed, else the standard library).
 
     Example::
 
@@ -60,7 +67,7 @@ def parse_json(response: httpx.Response, *, what: str | None = None) -> Any:
     if not content:
         raise ResponseValidationError(f"empty response body{for_what}", response=response)
     try:
-        return load_json(content, _loads)
+        return load_json(content, loads or _loads)
     except ValueError as exc:  # json.JSONDecodeError and orjson.JSONDecodeError both are
         hint = " (truncated?)" if content.rstrip()[-1:] not in (b"}", b"]") else ""
         raise ResponseValidationError(

@@ -7,13 +7,14 @@ Decoding pauses the cyclic GC and picks the JSON decoder by body size (see
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 
 from .._body import check_success_body, gc_paused, parse_json
-from .._errmap import load_json, parse_error_entries
+from .._errmap import parse_error_entries
 from .._exceptions import NotFoundError, ResponseValidationError
 from .._redact import redact_url
 from ..models import (
@@ -241,18 +242,9 @@ orjson's speed wins and its transient memory is affordable.
 
 
 def _load_json(response: httpx.Response, what: str) -> Any:
-    content = response.content
-    if len(content) < _LARGE_BODY:
+    if len(response.content) < _LARGE_BODY:
         return parse_json(response, what=what)  # orjson when installed
-    try:
-        return load_json(content)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
-        hint = " (truncated?)" if content.rstrip()[-1:] not in (b"}", b"]") else ""
-        raise ResponseValidationError(
-            f"response body is not valid JSON for {what}{hint}: "
-            f"{type(exc).__name__} at byte {getattr(exc, 'pos', '?')}",
-            response=response,
-        ) from exc
+    return parse_json(response, what=what, loads=json.loads)
 
 
 _J = TypeVar("_J", Job, AccountingJob)
