@@ -10,10 +10,7 @@
 
 from __future__ import annotations
 
-import http.client
-import http.server
 import inspect
-import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +19,7 @@ from typing import Any
 import anyio
 import jwt
 import pytest
+from faultproxy import FaultProxy, Respond
 
 from slurm_core import (
     AsyncSlurmClient,
@@ -138,80 +136,6 @@ async def test_a_read_survives_a_slurmrestd_restart(
 # ---------------------------------------------------------------------------------------------
 # (b) a 5xx storm
 # ---------------------------------------------------------------------------------------------
-class StormProxy:
-    """An HTTP/1.1 proxy on 127.0.0.1 that forwards to ``upstream`` (host, port), except
-    during a storm (:meth:`storm`): then it answers the next requests with 503 itself.
-    Counts what it sees."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.storm_left = 0
-        self.seen = 0
-        self.forwarded = 0
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                with proxy._lock:
-                    proxy.seen += 1
-                    storming = proxy.storm_left > 0
-                    proxy.storm_left -= storming
-                if storming:
-                    self._answer(503, b'{"errors": [], "warnings": []}', "application/json")
-                    return
-                conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                    conn.request(self.command, self.path, body=body, headers=headers)
-                    answer = conn.getresponse()
-                    data = answer.read()
-                    kind = answer.getheader("Content-Type", "application/json")
-                    with proxy._lock:
-                        proxy.forwarded += 1
-                    self._answer(answer.status, data, kind)
-                finally:
-                    conn.close()
-
-            def _answer(self, status: int, data: bytes, kind: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _handle
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="storm-proxy")
-
-    def storm(self, requests: int) -> None:
-        """Answer the next ``requests`` requests with 503."""
-        with self._lock:
-            self.storm_left = requests
-
-    def __enter__(self) -> StormProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=10)
-
-
 async def _wait_out(error: CircuitOpenError) -> None:
     # Wait for the breaker's own deadline (it says when it lets a probe through).
     await anyio.sleep(max(error.retry_after, 0.0) + 0.05)
@@ -220,9 +144,8 @@ async def _wait_out(error: CircuitOpenError) -> None:
 async def test_a_5xx_storm_opens_the_circuit_and_it_recovers(
     slurm_cluster: LocalSlurmCluster, mode: str
 ) -> None:
-    upstream = ("127.0.0.1", slurm_cluster.ports.slurmrestd)
     version = slurm_cluster.served_versions[-1]
-    with StormProxy(upstream) as proxy:
+    with FaultProxy(slurm_cluster.ports.slurmrestd) as proxy:
         client = make(
             mode,
             proxy.url,
@@ -233,8 +156,8 @@ async def test_a_5xx_storm_opens_the_circuit_and_it_recovers(
         )
         try:
             await call(client, "diag")  # negotiated through the proxy, all well
-            assert (proxy.seen, proxy.forwarded) == (2, 2)
-            proxy.storm(4)
+            assert (len(proxy.seen), len(proxy.forwarded)) == (2, 2)
+            proxy.on(Respond(503), times=4)
             for _ in range(3):  # three 503s: the third opens the circuit
                 with pytest.raises(ServerError) as storm:
                     await call(client, "diag")
@@ -242,12 +165,12 @@ async def test_a_5xx_storm_opens_the_circuit_and_it_recovers(
             assert circuit_state(proxy.url) == "open"
             with pytest.raises(CircuitOpenError) as fast:  # failed fast, nothing sent
                 await call(client, "diag")
-            assert proxy.seen == 5
+            assert len(proxy.seen) == 5
             assert fast.value.base_url == proxy.url  # the breaker's key: the origin
             await _wait_out(fast.value)
             with pytest.raises(ServerError):  # the probe meets the storm's last 503
                 await call(client, "diag")
-            assert proxy.seen == 6
+            assert len(proxy.seen) == 6
             with pytest.raises(CircuitOpenError) as again:  # open again, for a full timeout
                 await call(client, "diag")
             await _wait_out(again.value)
@@ -255,7 +178,7 @@ async def test_a_5xx_storm_opens_the_circuit_and_it_recovers(
             assert diag.req_time is not None
             assert circuit_state(proxy.url) == "closed"
             assert len(await call(client, "nodes.list")) == 1
-            assert (proxy.seen, proxy.forwarded) == (8, 4)
+            assert (len(proxy.seen), len(proxy.forwarded)) == (8, 4)
         finally:
             await close(client)
 
