@@ -181,8 +181,10 @@ def _client_auth_class() -> type[httpx.Auth]:
             url, headers, body = self.prepare(
                 request.method, str(request.url), dict(request.headers), request.content
             )
-            headers["Content-Length"] = str(len(body))
-            yield httpx.Request(request.method, url, headers=headers, content=body)
+            content = body.encode() if isinstance(body, str) else body
+            fixed = httpx.Headers(headers)
+            fixed["Content-Length"] = str(len(content))  # the body may have grown (client_id)
+            yield httpx.Request(request.method, url, headers=fixed, content=content)
 
     return _ClientAuth
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._conf import ETC_SLURM, JWKS_FILE, RUN_DIR, auth_alt_parameters
+from ._conf import ETC_SLURM, JWKS_FILE, LOG_DIR, RUN_DIR, auth_alt_parameters
 from ._errors import ClusterError
 from ._proc import chroot_run, lives_in
 from ._release import ReleaseSpec
@@ -83,9 +83,14 @@ def configure_jwks(root: Path, spec: ReleaseSpec) -> None:
 def reconfigure(
     root: Path, pids: dict[str, int], save: Callable[[], None], ready: Callable[[], bool]
 ) -> float:
-    """``scontrol reconfigure``, then follow slurmctld to its new pid; returns the seconds
-    until it answered again. ``ready`` tells that slurmctld serves requests."""
-    old = pids.get("slurmctld")
+    """``scontrol reconfigure``, then wait until slurmctld runs again (logged "Running as
+    primary controller" and answers ``ready``) and follow its pid; returns the seconds taken.
+
+    In the foreground (``-D``, as here) slurmctld re-executes in place and keeps its pid; a
+    daemonized one hands over to a child, whose pid the pid file tells.
+    """
+    log_file = root / LOG_DIR.lstrip("/") / "slurmctld.log"
+    offset = log_file.stat().st_size if log_file.exists() else 0
     t0 = time.monotonic()
     res = chroot_run(root, ["scontrol", "reconfigure"], timeout=60)
     if res.returncode != 0:
@@ -93,15 +98,17 @@ def reconfigure(
     pid_file = root / RUN_DIR.lstrip("/") / "slurmctld.pid"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        with log_file.open("rb") as fh:
+            fh.seek(offset)
+            back = b"Running as primary controller" in fh.read()
         try:
             pid = int(pid_file.read_text().strip() or 0)
         except (OSError, ValueError):
             pid = 0
-        if pid and pid != old and lives_in(pid, root) and ready():
-            pids["slurmctld"] = pid
-            save()
+        if back and pid and lives_in(pid, root) and ready():
+            if pids.get("slurmctld") != pid:
+                pids["slurmctld"] = pid
+                save()
             return time.monotonic() - t0
-        if pid == old and old is not None and not lives_in(old, root):
-            pid = 0
         time.sleep(0.05)
-    raise ClusterError("slurmctld did not come back under a new pid within 30 s of reconfigure")
+    raise ClusterError(f"slurmctld did not come back within 30 s of reconfigure (see {log_file})")
