@@ -241,7 +241,8 @@ class LocalIdP:
         """The owner deletes the OAuth client on its management page (revokes it)."""
         with self.browser(owner) as web:
             listing = web.get("/o/applications/")
-            found = re.search(rf'href="/o/applications/(\d+)/">{re.escape(client_id)}<', listing.text)
+            link = rf'href="/o/applications/(\d+)/">{re.escape(client_id)}<'
+            found = re.search(link, listing.text)
             if not found:
                 raise RuntimeError(f"no client {client_id} on {owner}'s page")
             page = web.get(f"/o/applications/{found.group(1)}/delete/")

@@ -19,7 +19,8 @@ def jwt_access_token(request: Any, refresh_token: bool = False) -> str:
     key = jwk_from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
     user = getattr(request, "user", None) or getattr(request.client, "user", None)
     now = int(time.time())
-    lifetime = int(getattr(request, "expires_in", None) or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+    default = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    lifetime = int(getattr(request, "expires_in", None) or default)
     claims = {
         "iss": oauth2_settings.oidc_issuer(request),
         "sub": str(user.pk) if user else request.client.client_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth import views as auth_views
@@ -17,10 +18,9 @@ class Discovery(ConnectDiscoveryInfoView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         response = super().get(request, *args, **kwargs)
-        import json
-
         data = json.loads(response.content)
-        data["device_authorization_endpoint"] = request.build_absolute_uri("/o/device-authorization/")
+        device = request.build_absolute_uri("/o/device-authorization/")
+        data["device_authorization_endpoint"] = device
         data["grant_types_supported"] = [
             "client_credentials",
             "refresh_token",
