@@ -110,7 +110,7 @@ class OIDCTokenProvider(TokenProvider):
             self.client_id,
             self._client_secret,
             params,
-            type(self).__name__,
+            f"{type(self).__name__} {self.client_id!r}",
         )
         return answer
 

@@ -236,10 +236,21 @@ def grant(
     return dict(token)
 
 
+_HINTS = {
+    "invalid_client": "wrong client id or secret, or the client was revoked",
+    "unauthorized_client": "this client may not use this grant",
+    "invalid_scope": "the scope asked for is not granted to this client",
+    "access_denied": "the person denied the request",
+    "expired_token": "the code expired before it was approved",
+}
+
+
 def _rejected(owner: str, status: int, error: str, description: str) -> AuthenticationError:
     said = error or f"HTTP {status}"
     if description:
         said += f" ({redact_text(description)[:200]})"
+    if error in _HINTS:
+        said += f": {_HINTS[error]}"
     return AuthenticationError(
         f"{owner}: the identity provider refused the token request: {said}",
         status_code=status,
