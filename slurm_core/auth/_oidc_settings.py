@@ -14,6 +14,7 @@ from slurm_core.auth._oidc import (
     OIDCTokenProvider,
     RefreshTokenAuth,
 )
+from slurm_core.auth._oidc_http import check_url
 from slurm_core.auth._oidc_store import KeyringStore, RefreshTokenFile, RefreshTokenStore
 
 OIDC_SETTINGS = (
@@ -76,6 +77,7 @@ def oidc_provider_from_settings(settings: Mapping[str, str]) -> OIDCTokenProvide
         if present:
             raise ConfigurationError(f"oidc_issuer: required with {present[0]}")
         return None
+    check_url(issuer, "oidc_issuer")
     client_id = (settings.get("oidc_client_id") or "").strip()
     if not client_id:
         raise ConfigurationError("oidc_client_id: required with oidc_issuer")

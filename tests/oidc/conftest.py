@@ -15,18 +15,14 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from idp import LocalIdP
+from idp import JWKS_RELEASE, TOKEN_LIFETIME, LocalIdP, trust
 
 from slurm_core.testing.cluster import LocalSlurmCluster
-
-TOKEN_LIFETIME = 20
-JWKS_RELEASE = "26.05"
 
 
 @pytest.fixture(scope="session")
@@ -42,23 +38,9 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIdP]:
     provider.stop()
 
 
-_trusted: dict[str, Any] = {}
-
-
 @pytest.fixture
 def trusted_cluster(slurm_cluster: LocalSlurmCluster, idp: LocalIdP) -> LocalSlurmCluster:
     if slurm_cluster.release != JWKS_RELEASE:
         pytest.skip(f"only SLURM {JWKS_RELEASE} is made to trust the test JWKS (shared clusters)")
-    jwks = idp.jwks()
-    if _trusted.get(slurm_cluster.release) != jwks:
-        slurm_cluster.trust_jwks(jwks)
-        _trusted[slurm_cluster.release] = jwks
+    trust(slurm_cluster, idp)
     return slurm_cluster
-
-
-def retrust(cluster: LocalSlurmCluster, idp: LocalIdP) -> float:
-    """Make ``cluster`` reload the provider's current keys now (what a site admin does)."""
-    jwks = idp.jwks()
-    took = cluster.trust_jwks(jwks)
-    _trusted[cluster.release] = jwks
-    return took

@@ -46,6 +46,20 @@ SERVICE_CLIENT = "svc-alice"  # client credentials; its owner alice is the Slurm
 REVOCABLE_CLIENT = "svc-revocable"
 CLI_CLIENT = "slurm-cli"  # public client: device grant, refresh tokens
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+TOKEN_LIFETIME = 20  # seconds: expiry happens within a test
+JWKS_RELEASE = "26.05"  # the one shared cluster made to trust the provider
+_TRUSTED: dict[str, Any] = {}
+
+
+def trust(cluster: Any, idp: LocalIdP, *, force: bool = False) -> float:
+    """Make ``cluster`` trust the provider's current keys (what a site admin does after a
+    key rotation); a no-op if it already does. Returns the seconds slurmctld took."""
+    jwks = idp.jwks()
+    if not force and _TRUSTED.get(cluster.release) == jwks:
+        return 0.0
+    took: float = cluster.trust_jwks(jwks)
+    _TRUSTED[cluster.release] = jwks
+    return took
 
 
 def cache_dir() -> Path:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TOKEN_LIFETIME, retrust
-from idp import CLI_CLIENT, REVOCABLE_CLIENT, SERVICE_CLIENT, LocalIdP
+from idp import CLI_CLIENT, REVOCABLE_CLIENT, SERVICE_CLIENT, TOKEN_LIFETIME, LocalIdP, trust
 
 from slurm_core import AuthenticationError, SlurmClient
 from slurm_core.auth import (
@@ -182,7 +181,7 @@ def test_a_rotated_signing_key_is_refused_until_the_cluster_reloads_its_jwks(
         # What the user sees (26.05): HTTP 511, [1007] Protocol authentication error.
         assert raised.value.status_code == 511
         assert raised.value.error_numbers == [1007]
-        took = retrust(trusted_cluster, idp)
+        took = trust(trusted_cluster, idp)
         assert took < 5
         client.diag()  # the same client works once the cluster reloaded the keys
     # A client still holding a token of the retired key recovers by itself: rejected,
