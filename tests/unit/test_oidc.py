@@ -105,9 +105,10 @@ def test_client_credentials_discovers_the_token_endpoint_and_authenticates_with_
     assert token.get().count(".") == 2
     get, post = idp.requests
     assert str(get.url) == ISSUER + "/.well-known/openid-configuration"
-    assert post.headers["authorization"] == "Basic " + base64.b64encode(
-        f"svc:{SECRET}".encode()
-    ).decode()
+    assert (
+        post.headers["authorization"]
+        == "Basic " + base64.b64encode(f"svc:{SECRET}".encode()).decode()
+    )
     assert idp.form() == {"grant_type": "client_credentials", "scope": "slurm"}
 
 
@@ -119,12 +120,12 @@ def test_a_discovery_document_for_another_issuer_is_refused() -> None:
 
 def test_a_discovered_plain_http_endpoint_to_a_remote_host_is_refused() -> None:
     idp = FakeIdP({"issuer": ISSUER, "token_endpoint": "http://id.example.org/token"})
-    with pytest.raises(ConfigurationError, match="token_endpoint .*plain http"):
+    with pytest.raises(ConfigurationError, match=r"token_endpoint .*plain http"):
         cc(idp).token()
 
 
 def test_an_issuer_over_plain_http_is_refused_unless_loopback() -> None:
-    with pytest.raises(ConfigurationError, match="issuer: .*plain http"):
+    with pytest.raises(ConfigurationError, match=r"issuer: .*plain http"):
         ClientCredentials("http://id.example.org", "svc", SECRET)
     ClientCredentials("http://127.0.0.1:8080/o", "svc", SECRET)  # a local test provider
 
@@ -159,9 +160,7 @@ def test_an_unreachable_provider_is_a_connection_error() -> None:
 
 def test_a_non_bearer_token_type_is_refused() -> None:
     idp = FakeIdP()
-    idp.token_answers.append(
-        httpx.Response(200, json={"access_token": "abc", "token_type": "mac"})
-    )
+    idp.token_answers.append(httpx.Response(200, json={"access_token": "abc", "token_type": "mac"}))
     with pytest.raises(AuthenticationError, match="not a Bearer token"):
         cc(idp).token()
 
@@ -232,7 +231,8 @@ def test_a_rotated_refresh_token_replaces_the_stored_one(tmp_path: Path) -> None
     idp.token_answers.append(idp.token(refresh="rt-2"))
     p = RefreshTokenAuth(ISSUER, "cli", store=store, transport=idp.transport)
     p.token()
-    assert idp.form() == {"grant_type": "refresh_token", "refresh_token": "rt-1", "client_id": "cli"}
+    sent = {"grant_type": "refresh_token", "refresh_token": "rt-1", "client_id": "cli"}
+    assert idp.form() == sent
     assert store.load() == Secret("rt-2")
     assert "rt-1" not in repr(p)
 
@@ -241,13 +241,13 @@ def test_an_expired_refresh_token_says_to_log_in_again() -> None:
     idp = FakeIdP()
     idp.token_answers.append(error(400, "invalid_grant"))
     p = RefreshTokenAuth(ISSUER, "cli", "rt-old", transport=idp.transport)
-    with pytest.raises(AuthenticationError, match="log in again.*slurm-client login"):
+    with pytest.raises(AuthenticationError, match=r"log in again.*slurm-client login"):
         p.token()
 
 
 def test_no_refresh_token_in_the_store_says_to_log_in(tmp_path: Path) -> None:
     p = RefreshTokenAuth(ISSUER, "cli", store=RefreshTokenFile(tmp_path / "missing"))
-    with pytest.raises(AuthenticationError, match="no refresh token.*log in first"):
+    with pytest.raises(AuthenticationError, match=r"no refresh token.*log in first"):
         p.token()
 
 
@@ -336,7 +336,7 @@ def test_a_refresh_token_file_open_to_others_is_refused(tmp_path: Path, mode: in
     store = RefreshTokenFile(tmp_path / "rt")
     store.save(Secret("rt-value"))
     store.path.chmod(mode)
-    with pytest.raises(ConfigurationError, match="open to others.*chmod 600"):
+    with pytest.raises(ConfigurationError, match=r"open to others.*chmod 600"):
         store.load()
 
 
