@@ -7,7 +7,6 @@ atomically with mode 0600.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import types
@@ -119,17 +118,28 @@ class KeyringStore:
             ) from None
         return keyring
 
+    def _call(self, what: str, *args: str) -> str | None:
+        keyring = self._keyring()
+        try:
+            value: str | None = getattr(keyring, what)(self.service, self.entry, *args)
+        except keyring.errors.PasswordDeleteError:
+            return None
+        except keyring.errors.KeyringError as exc:  # no backend, locked, refused...
+            raise ConfigurationError(
+                f"{self!r}: the OS keyring failed ({type(exc).__name__}: {exc}); "
+                "store the refresh token in a file instead"
+            ) from None
+        return value
+
     def load(self) -> Secret | None:
-        value = self._keyring().get_password(self.service, self.entry)
+        value = self._call("get_password")
         return Secret(value) if value else None
 
     def save(self, token: Secret) -> None:
-        self._keyring().set_password(self.service, self.entry, token.get())
+        self._call("set_password", token.get())
 
     def delete(self) -> None:
-        keyring = self._keyring()
-        with contextlib.suppress(keyring.errors.PasswordDeleteError):
-            keyring.delete_password(self.service, self.entry)
+        self._call("delete_password")
 
     def __repr__(self) -> str:
         return f"KeyringStore(service={self.service!r}, entry={self.entry!r})"

@@ -8,6 +8,10 @@ naming the Slurm user in ``preferred_username``; SLURM 26.05 verifies them with
 from __future__ import annotations
 
 import logging
+import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -189,3 +193,42 @@ def test_a_rotated_signing_key_is_refused_until_the_cluster_reloads_its_jwks(
     with SlurmClient(trusted_cluster.rest_url, auth=old_key_auth) as client:
         client.diag()
     assert old_key_auth.fetched == 2
+
+
+def test_slurm_client_login_keeps_a_refresh_token_that_reaches_the_cluster(
+    trusted_cluster: LocalSlurmCluster, idp: LocalIdP, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "cli" / "refresh-token"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "slurm_core.cli",
+            "login",
+            "--issuer",
+            idp.issuer,
+            "--client-id",
+            CLI_CLIENT,
+            "--token-file",
+            str(token_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert proc.stderr is not None
+    prompt = proc.stderr.readline()  # "Open <url> and enter the code <code>"
+    found = re.search(r"Open (\S+) and enter the code (\S+)", prompt)
+    assert found, prompt
+    assert found.group(1) == idp.issuer + "/device/"
+    idp.approve_device(found.group(2), "alice")  # the person, in their browser
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Logged in" in out
+    assert (token_file.stat().st_mode & 0o777) == 0o600
+    stored = token_file.read_text().strip()
+    assert stored not in out + err + prompt
+    later = RefreshTokenAuth(idp.issuer, CLI_CLIENT, store=RefreshTokenFile(token_file))
+    with SlurmClient(trusted_cluster.rest_url, auth=later) as client:
+        client.diag()

@@ -396,3 +396,63 @@ def test_settings_build_each_grant(tmp_path: Path) -> None:
     )
     assert isinstance(rt, RefreshTokenAuth)
     assert isinstance(rt.store, RefreshTokenFile)
+
+
+# -- keyring ------------------------------------------------------------------------------------
+@pytest.fixture
+def memory_keyring() -> Any:
+    import keyring
+    import keyring.backend
+
+    class Backend(keyring.backend.KeyringBackend):
+        """In memory: the machine here has no Secret Service."""
+
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.entries: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.entries.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.entries[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            if self.entries.pop((service, username), None) is None:
+                raise keyring.errors.PasswordDeleteError(username)
+
+    before = keyring.get_keyring()
+    backend = Backend()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)
+
+
+def test_the_keyring_store_keeps_one_entry_per_client_and_issuer(memory_keyring: Any) -> None:
+    from slurm_core.auth import KeyringStore
+
+    store = KeyringStore(ISSUER, "cli")
+    assert store.load() is None
+    store.save(Secret("rt-1"))
+    assert memory_keyring.entries == {("slurm-client", f"cli@{ISSUER}"): "rt-1"}
+    assert store.load() == Secret("rt-1")
+    store.delete()
+    store.delete()  # deleting twice is fine
+    assert store.load() is None
+
+
+def test_a_keyring_without_backend_is_a_configuration_error() -> None:
+    import keyring
+    from keyring.backends import fail
+
+    from slurm_core.auth import KeyringStore
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        with pytest.raises(ConfigurationError, match=r"keyring failed.*in a file instead"):
+            KeyringStore(ISSUER, "cli").save(Secret("rt-1"))
+    finally:
+        keyring.set_keyring(before)
