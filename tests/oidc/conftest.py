@@ -3,10 +3,9 @@
 ``idp``: django-oauth-toolkit started on a free port for the session (access tokens live
 ``TOKEN_LIFETIME`` seconds, so expiry happens within a test), stopped at the end.
 
-``trusted_cluster``: the ``slurm_cluster`` of the release, made to trust the provider's
-current JWKS. Only 26.05 is touched: the clusters are shared, and 26.05's
-``scontrol reconfigure`` reloads the key set in a fraction of a second (24.11 could too;
-22.05 would need a slurmctld restart, and answers Bearer tokens with 401 anyway).
+``trusted_cluster``: SLURM 26.05, made to trust the provider's current JWKS. Only 26.05
+is touched: the clusters are shared, and its ``scontrol reconfigure`` reloads the key set
+in a fraction of a second (24.11 could too; 22.05 would need a slurmctld restart).
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from idp import JWKS_RELEASE, TOKEN_LIFETIME, LocalIdP, trust
 
-from slurm_core.testing.cluster import LocalSlurmCluster
+from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster
+from slurm_core.testing.pytest_plugin import _test_releases, _unavailable
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +38,32 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIdP]:
     provider.stop()
 
 
+@pytest.fixture(scope="session")
+def jwks_cluster() -> Iterator[LocalSlurmCluster]:
+    """SLURM 26.05, running (reused, or started with ``jwks=True`` and stopped after).
+
+    Not the ``slurm_cluster`` fixture: that one is parametrized over every release, and
+    these tests must not start or touch the others.
+    """
+    if JWKS_RELEASE not in _test_releases():
+        pytest.skip(f"SLURM {JWKS_RELEASE} is not in SLURM_TEST_RELEASES")
+    running = LocalSlurmCluster.running(JWKS_RELEASE)
+    if running is not None:
+        yield running
+        return
+    cluster = LocalSlurmCluster(JWKS_RELEASE, jwks=True)
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        _unavailable(f"SLURM {JWKS_RELEASE} cannot start: {exc}")
+    try:
+        yield cluster
+    finally:
+        if cluster.started_here:
+            cluster.stop()
+
+
 @pytest.fixture
-def trusted_cluster(slurm_cluster: LocalSlurmCluster, idp: LocalIdP) -> LocalSlurmCluster:
-    if slurm_cluster.release != JWKS_RELEASE:
-        pytest.skip(f"only SLURM {JWKS_RELEASE} is made to trust the test JWKS (shared clusters)")
-    trust(slurm_cluster, idp)
-    return slurm_cluster
+def trusted_cluster(jwks_cluster: LocalSlurmCluster, idp: LocalIdP) -> LocalSlurmCluster:
+    trust(jwks_cluster, idp)
+    return jwks_cluster

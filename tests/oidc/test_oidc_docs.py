@@ -16,6 +16,7 @@ from slurm_core.testing.cluster import LocalSlurmCluster
 from slurm_core.testing.cluster._conf import auth_alt_parameters
 from slurm_core.testing.cluster._release import get_release
 
+pytestmark = pytest.mark.integration
 DOC = Path(__file__).resolve().parents[2] / "docs" / "concepts" / "auth.md"
 SECTION = "## Tokens from an identity provider"
 

@@ -30,6 +30,7 @@ from slurm_core.auth import (
 from slurm_core.testing.cluster import LocalSlurmCluster
 from slurm_core.watch import WatchOptions
 
+pytestmark = pytest.mark.integration
 QUICK = WatchOptions(min_interval=0.5, initial_interval=0.5, max_interval=2.0, backoff=1.5)
 
 
