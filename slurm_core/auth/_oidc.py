@@ -25,7 +25,9 @@ from slurm_core.auth._oidc_http import (
     discover,
     error_code,
     grant,
+    json_object,
     make_session,
+    unreachable,
 )
 from slurm_core.auth._oidc_store import RefreshTokenStore
 from slurm_core.auth._provider import DEFAULT_REFRESH_MARGIN, HeaderStyle, TokenProvider
@@ -323,13 +325,11 @@ class DeviceAuthorization(RefreshTokenAuth):
         )
 
     def _post_form(self, url: str, data: dict[str, str]) -> dict[str, Any]:
-        from slurm_core.auth._oidc_http import _json_object, _unreachable
-
         try:
             response = self._session.post(url, data=data)
         except httpx.HTTPError as exc:
-            raise _unreachable(exc, "POST", url) from None
-        body = _json_object(response, "device authorization answer")
+            raise unreachable(exc, "POST", url) from None
+        body = json_object(response, "device authorization answer")
         if response.status_code != 200 or "error" in body:
             raise AuthenticationError(
                 f"{type(self).__name__}: the identity provider refused the device "

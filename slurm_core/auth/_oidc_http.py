@@ -8,29 +8,25 @@ provider's answers are input like any other.
 
 from __future__ import annotations
 
-import ipaddress
 import json
+import warnings
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from slurm_core._exceptions import AuthenticationError, ConfigurationError, SlurmConnectionError
-from slurm_core._redact import Secret, redact_text
+from slurm_core._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    SlurmConnectionError,
+    SlurmSecurityWarning,
+)
+from slurm_core._redact import Secret, is_loopback, redact_text
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _MAX_ANSWER_BYTES = 256 * 1024  # a discovery document is ~2-5 KiB, a token answer ~2 KiB
 _DISCOVERY_PATH = "/.well-known/openid-configuration"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(value: object, field: str) -> str:
@@ -43,7 +39,7 @@ def check_url(value: object, field: str) -> str:
         raise ConfigurationError(f"{field}: {value!r} is not a URL") from None
     if url.scheme not in ("https", "http") or not url.host:
         raise ConfigurationError(f"{field}: {value!r} is not an http(s) URL")
-    if url.scheme == "http" and not _loopback(url.host):
+    if url.scheme == "http" and not is_loopback(url.host):
         raise ConfigurationError(
             f"{field}: {value!r} uses plain http to a host that is not loopback: client "
             "secrets and refresh tokens would travel in clear text; use https"
@@ -92,6 +88,13 @@ def make_session(
     *, timeout: float, verify: bool | str, transport: httpx.BaseTransport | None
 ) -> httpx.Client:
     """The HTTP session every request to the identity provider goes through."""
+    if verify is False:
+        warnings.warn(
+            "TLS certificate verification is off for the identity provider: anyone on the "
+            "path can read the client secret and the tokens (pass a CA bundle instead)",
+            SlurmSecurityWarning,
+            stacklevel=4,
+        )
     inner = transport if transport is not None else httpx.HTTPTransport(verify=verify)
     # No redirects: a token request that is redirected would carry the client secret along.
     return httpx.Client(
@@ -142,16 +145,16 @@ def _get_json(session: httpx.Client, url: str, what: str) -> dict[str, Any]:
     try:
         response = session.get(url, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
-        raise _unreachable(exc, "GET", url) from None
+        raise unreachable(exc, "GET", url) from None
     if response.status_code != 200:
         raise ConfigurationError(
             f"issuer: {what} at {url} answered HTTP {response.status_code} (is the issuer URL "
             "right?)"
         )
-    return _json_object(response, f"{what} at {url}")
+    return json_object(response, f"{what} at {url}")
 
 
-def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     try:
         doc = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
@@ -161,7 +164,7 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     return doc
 
 
-def _unreachable(exc: httpx.HTTPError, method: str, url: str) -> SlurmConnectionError:
+def unreachable(exc: httpx.HTTPError, method: str, url: str) -> SlurmConnectionError:
     reason = redact_text(str(exc))[:200] or type(exc).__name__
     return SlurmConnectionError(
         f"cannot reach the identity provider at {url}: {reason}", method=method, url=url
@@ -228,7 +231,7 @@ def grant(
     except httpx.HTTPStatusError as exc:
         raise _rejected(owner, exc.response.status_code, "", "") from None
     except httpx.HTTPError as exc:
-        raise _unreachable(exc, "POST", token_endpoint) from None
+        raise unreachable(exc, "POST", token_endpoint) from None
     except AuthlibBaseError as exc:
         raise _rejected(owner, 400, str(exc.error), str(exc.description or "")) from None
     except ValueError as exc:  # not a JSON object

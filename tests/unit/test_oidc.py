@@ -456,3 +456,10 @@ def test_a_keyring_without_backend_is_a_configuration_error() -> None:
             KeyringStore(ISSUER, "cli").save(Secret("rt-1"))
     finally:
         keyring.set_keyring(before)
+
+
+def test_turning_tls_verification_off_warns() -> None:
+    from slurm_core import SlurmSecurityWarning
+
+    with pytest.warns(SlurmSecurityWarning, match="client secret"):
+        ClientCredentials(ISSUER, "svc", SECRET, verify=False)
