@@ -92,6 +92,7 @@ class OIDCTokenProvider(TokenProvider):
         self._discovery_lock = threading.Lock()
         self.refresh_token: Secret | None = None
         """The refresh token of the last answer that carried one."""
+        self._expires_in: float | None = None
 
     @property
     def endpoints(self) -> Endpoints:
@@ -132,6 +133,12 @@ class OIDCTokenProvider(TokenProvider):
                 status_code=502,
             )
         register_secret(token)
+        expires_in = answer.get("expires_in")
+        self._expires_in = (
+            float(expires_in)
+            if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool)
+            else None
+        )
         refresh = answer.get("refresh_token")
         if isinstance(refresh, str) and refresh:
             register_secret(refresh)
@@ -140,6 +147,15 @@ class OIDCTokenProvider(TokenProvider):
 
     def _new_refresh_token(self, token: Secret) -> None:
         self.refresh_token = token
+
+    def _store(self, value: str) -> Secret:
+        secret = super()._store(value)
+        if self._expires_at is None and self._expires_in is not None and self._expires_in > 0:
+            # Not a JWT (or one without exp): the answer's expires_in tells instead.
+            life = self._expires_in
+            self._expires_at = self._clock() + life
+            self._refresh_at = self._expires_at - min(self.refresh_margin, life / 2)
+        return secret
 
     def close(self) -> None:
         """Close the HTTP session to the identity provider."""
@@ -227,6 +243,14 @@ class RefreshTokenAuth(OIDCTokenProvider):
         try:
             answer = self._grant({"grant_type": "refresh_token", "refresh_token": current.get()})
         except AuthenticationError as exc:
+            stored = self.store.load() if self.store is not None else None
+            if error_code(exc) == "invalid_grant" and stored is not None and stored != current:
+                # Another process sharing the store used (and so rotated) the token first.
+                register_secret(stored.get())
+                self.refresh_token = stored
+                return self._access_token(
+                    self._grant({"grant_type": "refresh_token", "refresh_token": stored.get()})
+                )
             if error_code(exc) == "invalid_grant":
                 raise AuthenticationError(
                     f"{exc} -- the refresh token expired or was revoked: log in again "

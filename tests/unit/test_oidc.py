@@ -463,3 +463,57 @@ def test_turning_tls_verification_off_warns() -> None:
 
     with pytest.warns(SlurmSecurityWarning, match="client secret"):
         ClientCredentials(ISSUER, "svc", SECRET, verify=False)
+
+
+def test_a_refresh_token_rotated_by_another_process_is_picked_up_from_the_store(
+    tmp_path: Path,
+) -> None:
+    store = RefreshTokenFile(tmp_path / "rt")
+    store.save(Secret("rt-1"))
+    idp = FakeIdP()
+    p = RefreshTokenAuth(ISSUER, "cli", store=store, transport=idp.transport)
+    idp.token_answers.append(idp.token(refresh="rt-2"))
+    p.token()
+    store.save(Secret("rt-3"))  # another worker refreshed with rt-2 and stored rt-3
+    idp.token_answers += [error(400, "invalid_grant"), idp.token(refresh="rt-4")]
+    p.token(force_refresh=True)
+    assert idp.form(-2)["refresh_token"] == "rt-2"
+    assert idp.form(-1)["refresh_token"] == "rt-3"
+    assert store.load() == Secret("rt-4")
+
+
+def test_an_opaque_access_token_refreshes_by_the_answers_expires_in() -> None:
+    idp = FakeIdP()
+    now = [1000.0]
+    p = cc(idp, clock=lambda: now[0], refresh_margin=60)
+    idp.token_answers += [
+        httpx.Response(
+            200, json={"access_token": "opaque-1", "token_type": "bearer", "expires_in": 300}
+        ),
+        httpx.Response(
+            200, json={"access_token": "opaque-2", "token_type": "Bearer", "expires_in": 300}
+        ),
+    ]
+    assert p.token() == Secret("opaque-1")
+    assert p.expires_at == 1300.0
+    now[0] = 1250.0
+    assert p.token() == Secret("opaque-2")
+
+
+async def _async_get(provider: ClientCredentials, transport: httpx.MockTransport) -> int:
+    async with httpx.AsyncClient(transport=transport, auth=SlurmAuth(provider)) as client:
+        return (await client.get("http://slurm/slurm/v0.0.44/diag")).status_code
+
+
+def test_the_async_path_refreshes_once_on_401_too() -> None:
+    import anyio
+
+    idp = FakeIdP()
+    provider = cc(idp)
+    rejected = provider.token().get()
+    transport, seen = slurmrestd(lambda token: token != rejected)
+    assert anyio.run(_async_get, provider, transport) == 200
+    assert [h["authorization"] for h in seen] == [
+        "Bearer " + rejected,
+        "Bearer " + provider.token().get(),
+    ]
