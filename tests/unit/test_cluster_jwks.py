@@ -31,7 +31,10 @@ def test_a_jwks_cluster_trusts_the_key_set_and_keeps_the_hs256_key(release: str)
     claim = ["userclaimfield=preferred_username"] if release != "22.05" else []
     assert params[2:] == claim
     # slurmctld will not start without the file: an empty key set is written with it.
-    assert json.loads(render_all(cfg)["/etc/slurm/jwks.json"]) == {"keys": []}
+    files = render_all(cfg)
+    assert json.loads(files["/etc/slurm/jwks.json"]) == {"keys": []}
+    # slurmdbd verifies the tokens of the /slurmdb/ endpoints the same way.
+    assert auth_alt(files["/etc/slurm/slurmdbd.conf"]) == ",".join(params)
 
 
 def test_without_jwks_nothing_changes() -> None:

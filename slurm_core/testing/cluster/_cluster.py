@@ -292,7 +292,8 @@ class LocalSlurmCluster:
         identity provider's ``jwks_uri`` document); returns the seconds slurmctld took to
         reload. Writes ``/etc/slurm/jwks.json`` and ``AuthAltParameters``, then runs
         ``scontrol reconfigure`` (23.11+ only: 22.05 would need a restart). The HS256 key
-        keeps working; jobs and other clients are not disturbed.
+        keeps working; jobs and other clients are not disturbed. slurmctld only: slurmdbd
+        (the ``/slurmdb/`` endpoints) reads the key set when it starts (``jwks=True``).
 
         Example::
 

@@ -205,7 +205,7 @@ def render_slurmdbd_conf(cfg: ClusterConfig) -> str | None:
                 "AuthType=auth/munge",
                 # slurmrestd's /slurmdb/ endpoints reach slurmdbd with the user's JWT.
                 "AuthAltTypes=auth/jwt",
-                f"AuthAltParameters=jwt_key={JWT_KEY}",
+                f"AuthAltParameters={auth_alt_parameters(cfg.spec, jwks=cfg.jwks)}",
                 "StorageType=accounting_storage/mysql",
                 # MariaDB listens on its unix socket only; user slurm is authenticated by it.
                 "StorageHost=localhost",
