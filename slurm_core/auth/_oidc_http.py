@@ -166,8 +166,9 @@ def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
 
 def unreachable(exc: httpx.HTTPError, method: str, url: str) -> SlurmConnectionError:
     reason = redact_text(str(exc))[:200] or type(exc).__name__
+    what = "bad answer from" if isinstance(exc, httpx.DecodingError) else "cannot reach"
     return SlurmConnectionError(
-        f"cannot reach the identity provider at {url}: {reason}", method=method, url=url
+        f"{what} the identity provider at {url}: {reason}", method=method, url=url
     )
 
 
