@@ -29,6 +29,10 @@ class TokenProvider:
 
     can_refresh: ClassVar[bool] = True
     """False when asking again cannot yield a different token (static tokens)."""
+    preferred_header_style: ClassVar[HeaderStyle] = "x-slurm"
+    """How :class:`SlurmAuth` sends the token unless told otherwise."""
+    bearer_only: ClassVar[bool] = False
+    """True for tokens slurmrestd accepts only as ``Authorization: Bearer`` (OIDC)."""
 
     def __init__(
         self,
