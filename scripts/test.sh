@@ -16,6 +16,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Graphviz's dot, for the drawing example of docs/concepts/graphs.md (test_docs_examples.py).
+command -v dot >/dev/null || apt-get install -y -q graphviz
+
 t0=$SECONDS
 for r in ${RELEASES//,/ }; do
   if ! "$TOOLS/bin/python" -m slurm_core.testing.cluster status --release "$r" >/dev/null 2>&1; then
