@@ -14,7 +14,9 @@ Each page's ```python blocks run in order in one namespace, as a reader would pa
 - nothing is skipped: a python block that is neither run nor written fails the page.
 
 Pages run on the release :data:`DOCS_RELEASE`; a page saying ``<!-- run: every release -->``
-(the README's quickstart) runs on each release of ``SLURM_TEST_RELEASES``.
+(the README's quickstart) runs on each release of ``SLURM_TEST_RELEASES``. A page that needs
+a real part this runner does not start says ``<!-- run: by tests/x/test_y.py (why) -->``:
+that test module must exist and name the page, and it runs the page's blocks instead.
 """
 
 from __future__ import annotations
@@ -152,8 +154,14 @@ def test_page_examples_run(
     text = (ROOT / page).read_text()
     if slurm_cluster.release != DOCS_RELEASE and "every release" not in modes(text):
         pytest.skip(f"the documented examples run on Slurm {DOCS_RELEASE}")
-    unknown = modes(text) - {"every release"}
+    delegated = [m for m in modes(text) if m.startswith("by ")]
+    unknown = modes(text) - {"every release", *delegated}
     assert not unknown, f"{page}: unknown <!-- run: ... --> marker(s) {unknown}"
+    if delegated:
+        runner = ROOT / delegated[0].split()[1]
+        assert runner.is_file(), f"{page}: {runner} does not exist"
+        assert Path(page).name in runner.read_text(), f"{runner} does not run {page}"
+        return  # that module runs the page with the real parts it needs
     python = [b for b in blocks(text) if b.lang in _PYTHON or b.lang.startswith("py")]
     if not python:
         return  # nothing to run on this page (still collected, so a new block is picked up)

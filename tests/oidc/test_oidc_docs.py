@@ -1,4 +1,4 @@
-"""The OIDC section of docs/concepts/auth.md runs as written, against the real provider
+"""docs/concepts/oidc.md runs as written, against the real provider
 and SLURM 26.05; its slurm.conf lines are the ones the test cluster runs with."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from slurm_core.testing.cluster._conf import auth_alt_parameters
 from slurm_core.testing.cluster._release import get_release
 
 pytestmark = pytest.mark.integration
-DOC = Path(__file__).resolve().parents[2] / "docs" / "concepts" / "auth.md"
-SECTION = "## Tokens from an identity provider"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "concepts" / "oidc.md"
+SECTION = "# Tokens from an identity provider"
 
 
 def blocks(lang: str) -> list[str]:
