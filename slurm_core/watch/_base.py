@@ -94,9 +94,7 @@ class JobWatchBase(Generic[W]):
         self._delivered: Delivered = {}
         self._closed = False
         self._ticks = ticks
-        self._sub: Subscription | None = watcher._attach(
-            keys, max_interval, self._delivered, ticks
-        )
+        self._sub: Subscription | None = watcher._attach(keys, max_interval, self._delivered, ticks)
         self._keys = self._sub.keys
         self._left = self._sub.remaining
 
