@@ -96,11 +96,13 @@ class AsyncJobSupervisor:
             ) as events:
                 async for event in events:
                     step = brain.observe(event)
+                    if step.deliver and not step.final:
+                        yield event  # see JobSupervisor._act for the order
                     if step.tail is not None:
                         lines = await anyio.to_thread.run_sync(brain.lines, step.tail, step.final)
                         for line in lines:
                             yield line
-                    if step.deliver:
+                    if step.final:
                         yield event
                     error = step.error
                     if step.lookup is not None:

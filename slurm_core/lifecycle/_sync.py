@@ -124,8 +124,10 @@ class JobSupervisor:
 
     def _act(self, step: Step, event: JobEvent) -> Iterator[JobEvent | OutputLine]:
         brain = self._brain
+        if step.deliver and not step.final:
+            yield event  # a start before the lines it led to, the end after the last ones
         yield from brain.lines(step.tail, step.final)
-        if step.deliver:
+        if step.final:
             yield event
         error = step.error
         if step.lookup is not None:
