@@ -16,7 +16,8 @@ same keys with the same rules and the same errors. Keys (blank strings count as 
     api_version     pin a REST API version ("v0.0.42")
     verify          TLS verification: true/false (a "true"/"false" string too)
     ca_bundle       a CA bundle file (implies verify; refused with verify false)
-    client_cert     a client certificate (mTLS); client_key its key
+    client_cert     a client certificate (mTLS)
+    client_key      its private key, if not in client_cert
     timeout         seconds per HTTP request
     working_directory  default working directory of supervised jobs
     poll_interval   longest seconds between polls while a job is supervised

@@ -142,8 +142,8 @@ def test_a_job_given_by_id_fails_fast_from_slurmctlds_reason(
 ) -> None:
     upstream = _job(client, slurm_cluster, "exit 4").execute()
     finished(client, upstream.job_id)
-    downstream = _job(client, slurm_cluster, "echo never")
-    downstream = downstream.depends_on(afterok=[upstream.job_id]).execute()
+    builder = _job(client, slurm_cluster, "echo never").depends_on(afterok=[upstream.job_id])
+    downstream = builder.execute()
     with pytest.raises(DependencyNeverSatisfiedError) as caught:
         JobSupervisor(client, downstream.job_id, poll_interval=1).run(timeout=120)
     assert caught.value.upstream_job_id == upstream.job_id
