@@ -3,8 +3,13 @@ live output and the cancel policy (docs/concepts/lifecycle.md)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import anyio
 import pytest
@@ -268,3 +273,26 @@ async def test_async_cancel_of_the_task_cancels_the_job_and_attach_works(
         assert supervisor.job_id is not None
     with make_client(slurm_cluster) as sync:
         assert finished(sync, supervisor.job_id).state.base is JobBaseState.CANCELLED
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "concepts" / "lifecycle.md"
+
+
+def test_the_documented_example_runs_as_written(slurm_cluster: LocalSlurmCluster) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    assert len(blocks) == 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(slurm_cluster.env())
+    env["SHARED_DIR"] = str(slurm_cluster.shared_dir)
+    result = subprocess.run(
+        [sys.executable, "-c", blocks[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()  # one poll reads stdout, then stderr
+    assert sorted(lines[:2]) == ["stderr starting", "stdout result=42"]
+    assert lines[2:] == ["COMPLETED 0 False"]

@@ -4,7 +4,9 @@ attach by key, following, the dependency fail-fast, and the cancel policy."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -373,3 +375,12 @@ async def test_async_task_cancel_cancels_the_job_systemexit_does_not(
             await exiting.run()
         assert exiting.job_id is not None
         assert str((await client.jobs.get(exiting.job_id)).state.base) == "PENDING"
+
+
+def test_the_documented_table_is_the_policy() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "concepts" / "lifecycle.md"
+    text = doc.read_text().split("<!-- cancel-policy", 1)[1]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| (yes|no) \|", text, re.M)
+    assert {name: answer == "yes" for name, answer in rows} == {
+        reason.name: decision.cancel for reason, decision in CANCEL_POLICY.items()
+    }
