@@ -10,12 +10,12 @@ import anyio
 import anyio.to_thread
 
 from .._client import AsyncSlurmClient
-from .._exceptions import JobFailedError, SlurmError
+from .._exceptions import SlurmError
 from ..jobs import SubmittedJob
 from ..jobs.output import OutputReader
 from ..watch import JobEvent
 from . import _brain
-from ._brain import Classifier, JobOutcome, SupervisedJob, SupervisorBrain
+from ._brain import Classifier, JobOutcome, SupervisedJob, SupervisorFace
 from ._output import OutputLine
 from ._policy import CancelReason
 
@@ -27,7 +27,7 @@ CANCEL_TIMEOUT: Final = 30.0
 """Longest a cancel sent while the task itself is being cancelled may take (shielded)."""
 
 
-class AsyncJobSupervisor:
+class AsyncJobSupervisor(SupervisorFace):
     """The async twin of :class:`JobSupervisor` (same arguments, ``await`` the methods).
 
     Example::
@@ -51,27 +51,17 @@ class AsyncJobSupervisor:
         default_working_directory: str | os.PathLike[str] | None = None,
         classify: Classifier | None = None,
     ) -> None:
-        self._client = client
-        self._brain = SupervisorBrain(
+        super().__init__(
             job,
             key=key,
             poll_interval=poll_interval,
-            default_working_directory=default_working_directory,
             reader=reader or client.jobs.output_reader,
+            on_output=on_output,
+            on_event=on_event,
+            default_working_directory=default_working_directory,
             classify=classify,
         )
-        self.on_output = on_output
-        self.on_event = on_event
-
-    @property
-    def job_id(self) -> int | None:
-        """See :attr:`JobSupervisor.job_id`."""
-        return self._brain.job_id
-
-    @property
-    def outcome(self) -> JobOutcome | None:
-        """See :attr:`JobSupervisor.outcome`."""
-        return self._brain.outcome
+        self._client = client
 
     async def start(self) -> SubmittedJob:
         """See :meth:`JobSupervisor.start`."""
@@ -131,19 +121,11 @@ class AsyncJobSupervisor:
         """See :meth:`JobSupervisor.run`."""
         try:
             async for item in self.follow(timeout=timeout):
-                if isinstance(item, OutputLine):
-                    if self.on_output is not None:
-                        self.on_output(item)
-                elif self.on_event is not None:
-                    self.on_event(item)
+                self._deliver(item)
         except BaseException as exc:
             await self._stop(exc)
             raise
-        result = self._brain.outcome
-        assert result is not None
-        if raise_on_failure and not result.ok:
-            raise JobFailedError(result.job_id, result.state, result.exit_code, result.reason)
-        return result
+        return self._result(raise_on_failure)
 
     async def cancel(self, reason: CancelReason | str) -> bool:
         """See :meth:`JobSupervisor.cancel` (shielded: it completes inside a cancelled task)."""

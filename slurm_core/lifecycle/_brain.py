@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Final
 
-from .._exceptions import JobSpecError
+from .._exceptions import JobFailedError, JobSpecError
 from ..jobs import AsyncJobBuilder, JobBuilder, JobSpec, SubmittedJob
 from ..jobs.dependency import (
     Dependency,
@@ -318,3 +318,54 @@ def _with_defaults(spec: JobSpec, key: str | None, workdir: Any) -> JobSpec:
             raise JobSpecError("working_directory", _NO_WORKDIR)
         changes["working_directory"] = os.fspath(workdir)
     return spec.replace(**changes) if changes else spec
+
+
+class SupervisorFace:
+    """What both faces keep: the brain, the callbacks and the read-only views."""
+
+    def __init__(
+        self,
+        job: SupervisedJob,
+        *,
+        key: str | None,
+        poll_interval: float | None,
+        reader: OutputReader,
+        on_output: Callable[[OutputLine], None] | None,
+        on_event: Callable[[JobEvent], None] | None,
+        default_working_directory: str | os.PathLike[str] | None,
+        classify: Classifier | None,
+    ) -> None:
+        self._brain = SupervisorBrain(
+            job,
+            key=key,
+            poll_interval=poll_interval,
+            default_working_directory=default_working_directory,
+            reader=reader,
+            classify=classify,
+        )
+        self.on_output = on_output
+        self.on_event = on_event
+
+    @property
+    def job_id(self) -> int | None:
+        """The job's id once submitted or attached (``None`` before ``start``)."""
+        return self._brain.job_id
+
+    @property
+    def outcome(self) -> JobOutcome | None:
+        """How the job ended, once it did."""
+        return self._brain.outcome
+
+    def _deliver(self, item: JobEvent | OutputLine) -> None:
+        if isinstance(item, OutputLine):
+            if self.on_output is not None:
+                self.on_output(item)
+        elif self.on_event is not None:
+            self.on_event(item)
+
+    def _result(self, raise_on_failure: bool) -> JobOutcome:
+        result = self._brain.outcome
+        assert result is not None
+        if raise_on_failure and not result.ok:
+            raise JobFailedError(result.job_id, result.state, result.exit_code, result.reason)
+        return result

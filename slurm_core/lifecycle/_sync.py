@@ -6,12 +6,12 @@ import os
 from collections.abc import Callable, Iterator
 
 from .._client import SlurmClient
-from .._exceptions import JobFailedError, SlurmError
+from .._exceptions import SlurmError
 from ..jobs import SubmittedJob
 from ..jobs.output import OutputReader
 from ..watch import JobEvent
 from . import _brain
-from ._brain import Classifier, JobOutcome, Step, SupervisedJob, SupervisorBrain
+from ._brain import Classifier, JobOutcome, Step, SupervisedJob, SupervisorFace
 from ._output import OutputLine
 from ._policy import CancelReason
 
@@ -20,7 +20,7 @@ __all__ = ["JobSupervisor"]
 logger = _brain.logger
 
 
-class JobSupervisor:
+class JobSupervisor(SupervisorFace):
     """Runs one job to its end: submit or re-attach, follow, tail output, cancel by policy.
 
     ``job`` is a :class:`~slurm_core.JobSpec` or builder to submit, or the id of a job
@@ -62,27 +62,17 @@ class JobSupervisor:
         default_working_directory: str | os.PathLike[str] | None = None,
         classify: Classifier | None = None,
     ) -> None:
-        self._client = client
-        self._brain = SupervisorBrain(
+        super().__init__(
             job,
             key=key,
             poll_interval=poll_interval,
-            default_working_directory=default_working_directory,
             reader=reader or client.jobs.output_reader,
+            on_output=on_output,
+            on_event=on_event,
+            default_working_directory=default_working_directory,
             classify=classify,
         )
-        self.on_output = on_output
-        self.on_event = on_event
-
-    @property
-    def job_id(self) -> int | None:
-        """The job's id once submitted or attached (``None`` before :meth:`start`)."""
-        return self._brain.job_id
-
-    @property
-    def outcome(self) -> JobOutcome | None:
-        """How the job ended, once it did."""
-        return self._brain.outcome
+        self._client = client
 
     def start(self) -> SubmittedJob:
         """Submit the job, or attach to the calling user's job with the same key (once)."""
@@ -152,19 +142,11 @@ class JobSupervisor:
         """
         try:
             for item in self.follow(timeout=timeout):
-                if isinstance(item, OutputLine):
-                    if self.on_output is not None:
-                        self.on_output(item)
-                elif self.on_event is not None:
-                    self.on_event(item)
+                self._deliver(item)
         except BaseException as exc:
             self._stop(exc)
             raise
-        result = self._brain.outcome
-        assert result is not None
-        if raise_on_failure and not result.ok:
-            raise JobFailedError(result.job_id, result.state, result.exit_code, result.reason)
-        return result
+        return self._result(raise_on_failure)
 
     def cancel(self, reason: CancelReason | str) -> bool:
         """Apply the cancel policy for ``reason``; True when a cancel was sent.

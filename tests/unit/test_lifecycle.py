@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+from test_watch_fake import OPTIONS, watched
 
 from slurm_core import (
     AsyncSlurmClient,
@@ -29,25 +30,9 @@ from slurm_core.lifecycle import (
     reason_for,
 )
 from slurm_core.testing import FakeSlurmServer
-from slurm_core.watch import AsyncWatcher, JobEvent, SyncWatcher, WaitTimeoutError, WatchOptions
+from slurm_core.watch import AsyncWatcher, JobEvent, WaitTimeoutError
 
-OPTIONS = WatchOptions(min_interval=5, initial_interval=5, max_interval=60)
 WORKDIR = "/home/alice"
-
-
-def watched(fake: FakeSlurmServer, **options: Any) -> SlurmClient:
-    """A client whose watcher sleeps by moving the fake's clock."""
-    client = fake.client(**options)
-    now = [0.0]
-
-    def sleep(delay: float) -> None:
-        now[0] += delay
-        fake.advance(delay)
-
-    client.jobs._watcher = SyncWatcher(
-        client._core, client._http, OPTIONS, sleep=sleep, clock=lambda: now[0]
-    )
-    return client
 
 
 def spec(**fields: Any) -> JobSpec:

@@ -7,14 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
+from test_watch_fake import watched
 
-from slurm_core import SlurmClient
 from slurm_core.jobs import SharedFilesystemReader
 from slurm_core.lifecycle import OutputLine
 from slurm_core.lifecycle._output import CHUNK_BYTES, MAX_LINE_CHARS, OutputTail
 from slurm_core.models import Job, JobState
 from slurm_core.testing import FakeSlurmServer
-from slurm_core.watch import JobEventType, SyncWatcher, WatchOptions
+from slurm_core.watch import JobEventType
 
 
 def job(tmp_path: Path, *, error: bool = True) -> Job:
@@ -112,24 +112,9 @@ def test_read_from_checks_its_offset(tmp_path: Path) -> None:
 
 
 # --- POLLED heartbeats ------------------------------------------------------------------------
-def _client(fake: FakeSlurmServer) -> SlurmClient:
-    client = fake.client()
-    now = [0.0]
-
-    def sleep(delay: float) -> None:
-        now[0] += delay
-        fake.advance(delay)
-
-    options = WatchOptions(min_interval=5, initial_interval=5, max_interval=5)
-    client.jobs._watcher = SyncWatcher(
-        client._core, client._http, options, sleep=sleep, clock=lambda: now[0]
-    )
-    return client
-
-
 def test_heartbeats_only_for_watches_that_ask_and_never_twice_queued() -> None:
     fake = FakeSlurmServer(default_runtime=30)
-    with _client(fake) as client:
+    with watched(fake) as client:
         job_id = client.jobs.submit().command(["true"]).execute().job_id
         plain = [e.type for e in client.jobs.watch(job_id)]
         assert JobEventType.POLLED not in plain
