@@ -24,7 +24,7 @@ from ._options import ClientOptions, RequestHooks
 from ._retry import RetryPolicy
 from ._transport import CircuitBreakerConfig
 from .auth import TokenProvider
-from .config import resolve_settings
+from .config import ClientSettings, resolve_settings
 
 if TYPE_CHECKING:
     from ._versions import Adapter
@@ -166,7 +166,21 @@ class BaseClient(Generic[TransportT, HTTPT]):
             async with AsyncSlurmClient.from_env(profile="lab") as client:
                 await client.diag()
         """
-        settings = resolve_settings(profile=profile, env=env)
+        return cls.from_settings(resolve_settings(profile=profile, env=env), **options)
+
+    @classmethod
+    def from_settings(cls: type[C], settings: ClientSettings, **options: Any) -> C:
+        """A client for resolved settings (``options`` override them).
+
+        What the adapters use: their connection, block or resource fields go through
+        :func:`slurm_core.config.settings_from_mapping`, then here.
+
+        Example::
+
+            settings = settings_from_mapping({"url": "http://h:6820", "token_file": "~/jwt"})
+            with SlurmClient.from_settings(settings, timeout=10) as client:
+                client.diag()
+        """
         api_version = options.pop("api_version", None) or settings.api_version
         client = cls.__new__(cls)
         client._setup(settings.client_options(**options), api_version)

@@ -93,11 +93,15 @@ def _rebuild(cls: type[SlurmError], args: tuple[Any, ...], state: dict[str, Any]
 class ConfigurationError(SlurmError):
     """No usable configuration was found (or it contradicts itself).
 
-    ``tried`` lists each place looked at and what was missing there, in order.
+    ``tried`` lists each place looked at and what was missing there, in order; ``field``
+    names the setting at fault when there is one.
     """
 
-    def __init__(self, message: str, *, tried: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, *, tried: Sequence[str] = (), field: str | None = None
+    ) -> None:
         self.tried: list[str] = list(tried)
+        self.field = field
         if self.tried:
             message = message + "\n" + "\n".join(f"  - {t}" for t in self.tried)
         super().__init__(message)

@@ -59,11 +59,14 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular(path: str | os.PathLike[str], *, max_bytes: int, tail: bool = False) -> LocalFile:
+def read_regular(
+    path: str | os.PathLike[str], *, max_bytes: int, tail: bool = False, offset: int = 0
+) -> LocalFile:
     """The bytes of the regular file at ``path``, its ``fstat`` and its real path.
 
-    Reads at most ``max_bytes``: the first ones, or with ``tail`` the last ones (the
-    caller compares ``st_size`` with ``max_bytes`` to tell the file was longer). Raises
+    Reads at most ``max_bytes``: the first ones (from ``offset``), or with ``tail`` the
+    last ones (the caller compares ``st_size`` with ``max_bytes`` to tell the file was
+    longer). Raises
     :class:`UnsafeFileError` for a symlink, a directory, a FIFO, a device or a socket,
     ``OSError`` for the rest (missing, permission denied). ``real_path`` is where the open
     descriptor points (``/proc/self/fd`` where there is one), with every directory symlink
@@ -87,6 +90,8 @@ def read_regular(path: str | os.PathLike[str], *, max_bytes: int, tail: bool = F
             raise UnsafeFileError(f"it is {_kind(st.st_mode)}, not a regular file", name)
         if tail and st.st_size > max_bytes:
             os.lseek(fd, st.st_size - max_bytes, os.SEEK_SET)
+        elif offset:
+            os.lseek(fd, offset, os.SEEK_SET)
         chunks, left = [], max_bytes
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 20))

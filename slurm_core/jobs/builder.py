@@ -49,13 +49,13 @@ __all__ = ["AsyncJobBuilder", "AsyncJobSubmitter", "JobBuilder", "JobSubmitter",
 class JobSubmitter(Protocol):
     """Submits a validated spec and returns the result (wired by ``client.jobs``)."""
 
-    def __call__(self, spec: JobSpec, /) -> SubmittedJob: ...
+    def __call__(self, spec: JobSpec, /, *, attach: bool = ...) -> SubmittedJob: ...
 
 
 class AsyncJobSubmitter(Protocol):
     """The async twin of :class:`JobSubmitter`."""
 
-    def __call__(self, spec: JobSpec, /) -> Awaitable[SubmittedJob]: ...
+    def __call__(self, spec: JobSpec, /, *, attach: bool = ...) -> Awaitable[SubmittedJob]: ...
 
 
 class SpecRenderer(Protocol):
@@ -281,7 +281,8 @@ class _BaseJobBuilder(Generic[_S]):
 
     def submission_key(self, key: str) -> Self:
         """The key that finds the job again (default: a fresh one per ``execute()``). Make it
-        unique on the cluster (e.g. from your run id): ``client.jobs.find_submission``."""
+        unique on the cluster (e.g. from your run id): ``client.jobs.find_submission``, and
+        ``execute(attach=True)`` returns the job that already carries it."""
         return self._set("submission_key", key)
 
     def signal(self, spec: str | SignalSpec) -> Self:
@@ -386,11 +387,21 @@ class JobBuilder(_BaseJobBuilder[JobSubmitter]):
         print(job.job_id)
     """
 
-    def execute(self) -> SubmittedJob:
-        """Validate and submit; returns the new job's id, step id and slurmrestd's warnings."""
+    def execute(self, *, attach: bool = False) -> SubmittedJob:
+        """Validate and submit; returns the new job's id, step id and slurmrestd's warnings.
+
+        With ``attach=True`` (which needs :meth:`submission_key`) a job of the calling user
+        that already carries the key, running or finished, is returned instead
+        (``attached=True``) and nothing is submitted: a restarted worker re-attaches.
+
+        Example::
+
+            job = builder.submission_key("nightly-2026-12-07").execute(attach=True)
+        """
         if self._submitter is None:
             raise RuntimeError("this builder has no submitter; create it with client.jobs.submit()")
-        return self._submitter(self.to_spec())
+        spec = attachable_spec(self.to_spec(), attach)
+        return self._submitter(spec, attach=True) if attach else self._submitter(spec)
 
 
 class AsyncJobBuilder(_BaseJobBuilder[AsyncJobSubmitter]):
@@ -401,8 +412,22 @@ class AsyncJobBuilder(_BaseJobBuilder[AsyncJobSubmitter]):
         job = await async_client.jobs.submit().command(["hostname"]).execute()
     """
 
-    async def execute(self) -> SubmittedJob:
-        """Validate and submit; returns the new job's id, step id and slurmrestd's warnings."""
+    async def execute(self, *, attach: bool = False) -> SubmittedJob:
+        """See :meth:`JobBuilder.execute` (``attach=True`` re-attaches by submission key)."""
         if self._submitter is None:
             raise RuntimeError("this builder has no submitter; create it with client.jobs.submit()")
-        return await self._submitter(self.to_spec())
+        spec = attachable_spec(self.to_spec(), attach)
+        if attach:
+            return await self._submitter(spec, attach=True)
+        return await self._submitter(spec)
+
+
+def attachable_spec(spec: JobSpec, attach: bool) -> JobSpec:
+    """``spec``, or :class:`JobSpecError` when ``attach`` is asked without a submission key."""
+    if attach and not spec.submission_key:
+        raise JobSpecError(
+            "submission_key",
+            "execute(attach=True) needs a durable key to find the job by: "
+            "call .submission_key(K) with a key unique to this task (e.g. its run id)",
+        )
+    return spec

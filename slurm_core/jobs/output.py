@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final, Literal, Protocol, runtime_checkable
 
 from slurm_core._exceptions import SlurmError
-from slurm_core._localfile import UnsafeFileError, read_regular
+from slurm_core._localfile import LocalFile, UnsafeFileError, read_regular
 from slurm_core.models import Job
 
 __all__ = [
@@ -197,11 +197,34 @@ class SharedFilesystemReader:
 
     def read(self, path: str) -> str:
         """The file's text; :class:`JobOutputError` saying why when it cannot be read."""
+        found = self._checked(path, self.max_bytes, tail=True, offset=0)
+        text = found.data.decode(self.encoding, errors="replace")
+        size = found.stat.st_size
+        if size > self.max_bytes:
+            text = f"[slurm-client: the last {self.max_bytes} of {size} bytes]\n" + text
+        return text
+
+    def read_from(self, path: str, offset: int, max_bytes: int) -> tuple[bytes, int]:
+        """At most ``max_bytes`` bytes from ``offset`` on, and the file's size now.
+
+        For tailing a growing file (the same checks as :meth:`read`); a size below
+        ``offset`` means the file was truncated or replaced.
+
+        Example::
+
+            chunk, size = reader.read_from("/home/alice/slurm-42.out", 0, 65536)
+        """
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be an int >= 0, got {offset!r}")
+        found = self._checked(path, min(max_bytes, self.max_bytes), tail=False, offset=offset)
+        return found.data, found.stat.st_size
+
+    def _checked(self, path: str, max_bytes: int, *, tail: bool, offset: int) -> LocalFile:
         if "\x00" in path or ".." in path.split("/"):
             raise JobOutputError("refused: the path has a '..' part or a NUL", path=path)
         local = self.local_path(path)
         try:
-            found = read_regular(local, max_bytes=self.max_bytes, tail=True)
+            found = read_regular(local, max_bytes=max_bytes, tail=tail, offset=offset)
         except FileNotFoundError:
             hint = (
                 "no such file here: the job has not written it yet, or its directory is not "
@@ -217,11 +240,7 @@ class SharedFilesystemReader:
         refusal = self._refusal(found.real_path, found.stat.st_uid, getattr(path, "user_id", None))
         if refusal:
             raise JobOutputError(f"refused: {refusal}", path=path, local_path=local)
-        text = found.data.decode(self.encoding, errors="replace")
-        size = found.stat.st_size
-        if size > self.max_bytes:
-            text = f"[slurm-client: the last {self.max_bytes} of {size} bytes]\n" + text
-        return text
+        return found
 
     def _refusal(self, real: str, owner: int, job_uid: int | None) -> str | None:
         """Why the opened file must not be returned, or ``None``."""

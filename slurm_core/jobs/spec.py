@@ -408,7 +408,9 @@ class JobSpec(SpecModel):
 
 class SubmittedJob(BaseModel):
     """What a successful submission returns: the job id (the array or het leader id), the
-    batch step id, slurmrestd's warnings, and the submission key the job carries."""
+    batch step id, slurmrestd's warnings, and the submission key the job carries.
+    ``attached`` is true when ``execute(attach=True)`` found the job already there (nothing
+    was submitted)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -416,3 +418,4 @@ class SubmittedJob(BaseModel):
     step_id: str | None = None
     warnings: list[str] = []
     submission_key: str | None = None
+    attached: bool = False

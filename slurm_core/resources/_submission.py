@@ -41,7 +41,7 @@ from .._versions._decode import WireError, count
 from .._versions._parse import job_from_accounting
 from .._versions._submit import submit_body, submitted, submitted_from
 from ..jobs._units import ArraySpec
-from ..jobs.builder import AsyncJobBuilder, JobBuilder
+from ..jobs.builder import AsyncJobBuilder, JobBuilder, attachable_spec
 from ..jobs.output import OutputReader, SharedFilesystemReader, Stream, output_path
 from ..jobs.spec import JobSpec, SubmittedJob
 from ..jobs.submission import SubmissionUnknownError, job_id_for_key, new_submission_key
@@ -157,6 +157,17 @@ class _SubmitOps(BaseResource):
         assert cause is not None
         raise cause  # sent every time, never created: the last error stands
 
+    def _attach_or_submit(self, spec: JobSpec) -> Op[SubmittedJob]:
+        """The calling user's job carrying ``spec``'s key (live, finished, or in accounting);
+        only when there is none, a submission."""
+        key = spec.submission_key
+        assert key, "checked by the builder"
+        a = yield from self._core.adapter()
+        job_id = yield from self._lookup(a, key, accounting=True, since=None)
+        if job_id is not None:
+            return SubmittedJob(job_id=job_id, submission_key=key, attached=True)
+        return (yield from self._submit([spec]))
+
     def _lookup(
         self, a: Adapter, key: str, *, accounting: bool, since: datetime | None
     ) -> Op[int | None]:
@@ -233,13 +244,18 @@ class SubmitMixin(_SubmitOps, SyncResource):
         key = spec.submission_key or new_submission_key()
         return submit_body(a, [spec.replace(submission_key=key)])
 
-    def submit_spec(self, spec: JobSpec) -> SubmittedJob:
+    def submit_spec(self, spec: JobSpec, *, attach: bool = False) -> SubmittedJob:
         """Submit a :class:`JobSpec` (retrying without duplicates, see the module docstring).
+
+        ``attach=True``: return the calling user's job that already carries the spec's
+        submission key if there is one (see :meth:`JobBuilder.execute`).
 
         Example::
 
             job = client.jobs.submit_spec(JobSpec(script="#!/bin/sh\\ntrue", name="t"))
         """
+        if attach:
+            return self._run(self._attach_or_submit(attachable_spec(spec, attach)))
         return self._run(self._submit([spec]))
 
     def submit_het(self, components: Sequence[Component]) -> SubmittedJob:
@@ -326,8 +342,10 @@ class AsyncSubmitMixin(_SubmitOps, AsyncResource):
         key = spec.submission_key or new_submission_key()
         return submit_body(ADAPTERS[version](), [spec.replace(submission_key=key)])
 
-    async def submit_spec(self, spec: JobSpec) -> SubmittedJob:
+    async def submit_spec(self, spec: JobSpec, *, attach: bool = False) -> SubmittedJob:
         """See :meth:`SubmitMixin.submit_spec`."""
+        if attach:
+            return await self._run(self._attach_or_submit(attachable_spec(spec, attach)))
         return await self._run(self._submit([spec]))
 
     async def submit_het(self, components: Sequence[Component]) -> SubmittedJob:

@@ -109,7 +109,9 @@ class MockJobs(_Resource):
         expected call ``jobs.submit``."""
         return builder(submitter=self.submit_spec)
 
-    def submit_spec(self, spec: JobSpec) -> SubmittedJob:
+    def submit_spec(self, spec: JobSpec, *, attach: bool = False) -> SubmittedJob:
+        if attach:
+            return self._call("jobs.submit", spec, attach=True)  # type: ignore[no-any-return]
         return self._call("jobs.submit", spec)  # type: ignore[no-any-return]
 
     def find_submission(self, key: str, *, since: datetime | None = None) -> int | None:

@@ -61,9 +61,10 @@ class AsyncWatcher(WatcherBase):
         *,
         timeout: float | None = None,
         max_interval: float | None = None,
+        ticks: bool = False,
     ) -> AsyncJobWatch:
         """See :meth:`slurm_core.resources.AsyncJobs.watch`."""
-        return AsyncJobWatch(self, [job_key(j) for j in job_ids], timeout, max_interval)
+        return AsyncJobWatch(self, [job_key(j) for j in job_ids], timeout, max_interval, ticks)
 
     async def wait(
         self,

@@ -39,8 +39,10 @@ class WatcherBase:
         self.brain = WatchCore(core, options, clock=clock, wall=wall)
         self._clock = clock
 
-    def _attach(self, keys: Iterable[str], cap: float | None, delivered: Delivered) -> Subscription:
-        sub = self.brain.subscribe(keys, cap, delivered)
+    def _attach(
+        self, keys: Iterable[str], cap: float | None, delivered: Delivered, ticks: bool = False
+    ) -> Subscription:
+        sub = self.brain.subscribe(keys, cap, delivered, ticks=ticks)
         self._wake_leader()  # a sleeping leader re-plans: a new job is polled soon
         return sub
 
@@ -79,6 +81,7 @@ class JobWatchBase(Generic[W]):
         keys: list[str],
         timeout: float | None,
         max_interval: float | None,
+        ticks: bool = False,
     ) -> None:
         if not keys:
             raise ValueError("watch needs at least one job id")
@@ -90,7 +93,8 @@ class JobWatchBase(Generic[W]):
         self._deadline = None if timeout is None else watcher._clock() + timeout
         self._delivered: Delivered = {}
         self._closed = False
-        self._sub: Subscription | None = watcher._attach(keys, max_interval, self._delivered)
+        self._ticks = ticks
+        self._sub: Subscription | None = watcher._attach(keys, max_interval, self._delivered, ticks)
         self._keys = self._sub.keys
         self._left = self._sub.remaining
 
@@ -114,7 +118,7 @@ class JobWatchBase(Generic[W]):
         sub = self._sub
         if sub is None:  # detached by an exception: pick up where it left off
             keys = [k for k in self._keys if k in self._left]
-            sub = self._sub = self._watcher._attach(keys, self._cap, self._delivered)
+            sub = self._sub = self._watcher._attach(keys, self._cap, self._delivered, self._ticks)
             self._left = sub.remaining
         try:
             yield sub

@@ -67,9 +67,15 @@ class Subscription:
     """One watch's view: its jobs, its queue of events, what it already handed out."""
 
     def __init__(
-        self, keys: Iterable[str], cap: float | None, delivered: Delivered | None = None
+        self,
+        keys: Iterable[str],
+        cap: float | None,
+        delivered: Delivered | None = None,
+        *,
+        ticks: bool = False,
     ) -> None:
         self.keys = tuple(dict.fromkeys(keys))
+        self.ticks = ticks
         self.remaining = set(self.keys)
         self.cap = cap
         self.delivered: Delivered = {} if delivered is None else delivered
@@ -78,6 +84,13 @@ class Subscription:
 
     def offer(self, key: str, event: JobEvent) -> None:
         if key not in self.remaining:
+            return
+        if event.type is JobEventType.POLLED:
+            # A heartbeat is never replayed, and one waiting per job is enough.
+            if self.ticks and not any(
+                e.type is JobEventType.POLLED and e.job_id == event.job_id for e in self.queue
+            ):
+                self.queue.append(event)
             return
         if self.delivered.get(key) == (event.type, event.new_state):
             return  # already handed out (a replay after re-attaching)
@@ -88,7 +101,8 @@ class Subscription:
         if self.queue:
             event = self.queue.popleft()
             key = job_key(event.job_id)
-            self.delivered[key] = (event.type, event.new_state)
+            if event.type is not JobEventType.POLLED:
+                self.delivered[key] = (event.type, event.new_state)
             if event.final:
                 self.remaining.discard(key)
             return event
@@ -154,10 +168,18 @@ class WatchCore:
         return frozenset(self._tracks)
 
     def subscribe(
-        self, keys: Iterable[str], cap: float | None = None, delivered: Delivered | None = None
+        self,
+        keys: Iterable[str],
+        cap: float | None = None,
+        delivered: Delivered | None = None,
+        *,
+        ticks: bool = False,
     ) -> Subscription:
-        """Attach a watch; jobs already tracked replay their latest event to it."""
-        sub = Subscription(keys, cap, delivered)
+        """Attach a watch; jobs already tracked replay their latest event to it.
+
+        With ``ticks`` the watch also gets a ``POLLED`` event per job after every poll.
+        """
+        sub = Subscription(keys, cap, delivered, ticks=ticks)
         with self.lock:
             fresh = False
             for key in sub.keys:
@@ -211,7 +233,9 @@ class WatchCore:
             changed = yield from self._poll()
         except SlurmError as exc:
             self._failed(exc, started)
+            self._tick()
         else:
+            self._tick()
             self._bad_bodies = 0
             with self.lock:
                 self._due = started + self.policy.after_poll(changed=changed, cap=self._cap())
@@ -315,6 +339,19 @@ class WatchCore:
                 key = job_key(event.job_id)
                 for sub in self._subs:
                     sub.offer(key, event)
+
+    def _tick(self) -> None:
+        """A ``POLLED`` heartbeat to every watch that asked for ticks (after each poll, even a
+        failed one: the output of a job can be read while slurmrestd is away)."""
+        now = _utcnow()
+        with self.lock:
+            for sub in self._subs:
+                if not sub.ticks or sub.error is not None:
+                    continue
+                for key in sub.remaining:
+                    track = self._tracks.get(key)
+                    if track is not None and not track.done:
+                        sub.offer(key, track.polled(now))
 
     def _failed(self, exc: SlurmError, started: float) -> None:
         if self._cursor is not None:

@@ -25,7 +25,9 @@ class JobEventType(str, enum.Enum):
     ``SUBMITTED`` is another name for ``PENDING`` (the first sighting of a waiting job).
     ``STATE_CHANGED`` covers everything without a type of its own (suspended, resumed,
     ``BOOT_FAIL``, ``DEADLINE``...); ``UNKNOWN`` means the final state cannot be learned
-    (slurmctld purged the job and accounting is absent or down).
+    (slurmctld purged the job and accounting is absent or down). ``POLLED`` is no change:
+    a heartbeat after each poll with the latest snapshot, handed only to a watch opened
+    with ``ticks=True`` (the job supervisor tails output and checks dependencies on it).
 
     Example::
 
@@ -46,6 +48,7 @@ class JobEventType(str, enum.Enum):
     OUT_OF_MEMORY = "OUT_OF_MEMORY"
     STATE_CHANGED = "STATE_CHANGED"
     UNKNOWN = "UNKNOWN"
+    POLLED = "POLLED"
 
     def __str__(self) -> str:
         return self.value
@@ -164,6 +167,7 @@ class Track:
     state: JobState | None = None
     started: bool = False
     last: JobEvent | None = None
+    job: Job | None = None  # the latest snapshot, changed or not (for POLLED)
 
     @property
     def done(self) -> bool:
@@ -171,6 +175,7 @@ class Track:
 
     def observe(self, job: Job, now: datetime) -> list[JobEvent]:
         """The events that ``job`` (a fresh snapshot) means since the last one."""
+        self.job = job
         new = phase_of(job.state)
         if new is None or new == self.phase:
             return []
@@ -227,6 +232,24 @@ class Track:
                 "exit_code": job.exit_code if final else None,
                 "reason": job.state_reason,
                 "final": final,
+                "job": job,
+            }
+        )
+
+    def polled(self, now: datetime) -> JobEvent:
+        """A ``POLLED`` heartbeat: no change, the latest snapshot (``None`` before one)."""
+        job = self.job
+        return JobEvent._build(
+            {
+                "type": JobEventType.POLLED,
+                "job_id": _external(self.key),
+                "old_state": self.state,
+                "new_state": self.state,
+                "time": now,
+                "nodes": (job.nodes or None) if job is not None else None,
+                "exit_code": None,
+                "reason": job.state_reason if job is not None else None,
+                "final": False,
                 "job": job,
             }
         )

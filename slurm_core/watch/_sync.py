@@ -63,9 +63,10 @@ class SyncWatcher(WatcherBase):
         *,
         timeout: float | None = None,
         max_interval: float | None = None,
+        ticks: bool = False,
     ) -> JobWatch:
         """See :meth:`slurm_core.resources.Jobs.watch`."""
-        return JobWatch(self, [job_key(j) for j in job_ids], timeout, max_interval)
+        return JobWatch(self, [job_key(j) for j in job_ids], timeout, max_interval, ticks)
 
     def wait(
         self, job_id: int | str, *, timeout: float | None = None, max_interval: float | None = None

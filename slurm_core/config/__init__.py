@@ -35,9 +35,7 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import shlex
 import shutil
 import sys
 from collections.abc import Mapping
@@ -45,15 +43,24 @@ from pathlib import Path
 from typing import Any
 
 from slurm_core._exceptions import ConfigurationError
-from slurm_core._options import ClientOptions
-from slurm_core.auth import JWTKeyAuth, StaticToken, TokenCommand, TokenFile, TokenProvider
+from slurm_core.auth import StaticToken, TokenCommand, TokenFile, TokenProvider
+
+from ._mapping import AUTH_KINDS, SETTING_KEYS, settings_from_mapping, tls_settings, token_provider
+from ._settings import UDS_HOST, ClientSettings, path_value, split_unix
+from ._settings import expand as _expand
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["ClientSettings", "default_config_path", "resolve_settings"]
+__all__ = [
+    "SETTING_KEYS",
+    "ClientSettings",
+    "default_config_path",
+    "resolve_settings",
+    "settings_from_mapping",
+]
 
 _PROFILE_KEYS = frozenset(
     {
@@ -71,41 +78,6 @@ _PROFILE_KEYS = frozenset(
     }
 )
 _SCONTROL_TOKEN = ("scontrol", "token", "lifespan=3600")
-_UDS_HOST = "http://localhost"
-
-
-@dataclasses.dataclass(frozen=True)
-class ClientSettings:
-    """The resolved settings; ``sources`` says where each one came from.
-
-    Example::
-
-        >>> s = resolve_settings(env={"SLURM_REST_URL": "http://h:6820", "SLURM_JWT": "x"})
-        >>> s.url, s.sources["auth"]
-        ('http://h:6820', 'env SLURM_JWT')
-    """
-
-    url: str
-    auth: TokenProvider | None
-    user_name: str | None = None
-    api_version: str | None = None
-    verify: bool | str = True
-    cert: str | tuple[str, str] | None = None
-    uds: str | None = None
-    profile: str | None = None
-    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    def client_options(self, **overrides: Any) -> ClientOptions:
-        """:class:`~slurm_core._http.ClientOptions` for these settings (overrides win)."""
-        kwargs: dict[str, Any] = {
-            "base_url": self.url,
-            "auth": self.auth,
-            "verify": self.verify,
-            "cert": self.cert,
-            "uds": self.uds,
-        }
-        kwargs.update(overrides)
-        return ClientOptions(**kwargs)
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -147,6 +119,9 @@ def _load_profile(
             raise ConfigurationError(
                 f"profile {profile!r} not found in {path} (profiles: {names or 'none'})"
             )
+        if any(k in table for k in AUTH_KINDS):  # the profile's token source replaces
+            for kind in AUTH_KINDS:  # the default's, never joins it
+                merged.pop(kind, None)
         merged.update(table)
         used = profile
     unknown = sorted(set(merged) - _PROFILE_KEYS)
@@ -156,28 +131,6 @@ def _load_profile(
             f"expected {', '.join(sorted(_PROFILE_KEYS))}"
         )
     return merged, used, True
-
-
-def _expand(value: str, env: Mapping[str, str]) -> Path:
-    """``~`` expanded with the given environment's HOME (so an explicit env is honoured)."""
-    if (value == "~" or value.startswith("~/")) and env.get("HOME"):
-        return Path(env["HOME"]) / value[2:]
-    return Path(value).expanduser()
-
-
-def _path_value(value: Any, base: Path, key: str, where: str, env: Mapping[str, str]) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"{where}: {key} must be a non-empty string")
-    p = _expand(value, env)
-    return str(p if p.is_absolute() else base / p)
-
-
-def _split_unix(url: str) -> str | None:
-    """The socket path for ``unix:/path`` or ``unix:///path``, else None."""
-    if url.startswith("unix:"):
-        rest = url[len("unix:") :]
-        return "/" + rest.lstrip("/") if rest.startswith("//") else rest
-    return None
 
 
 def resolve_settings(
@@ -215,15 +168,15 @@ def resolve_settings(
             url = str(cfg["url"])
             sources["url"] = where
         if cfg.get("socket"):
-            uds = _path_value(cfg["socket"], base, "socket", where, env)
+            uds = path_value(cfg["socket"], base, "socket", where, env)
             sources["uds"] = where
     if url:
-        sock = _split_unix(url)
+        sock = split_unix(url)
         if sock is not None:
-            uds, url = sock, _UDS_HOST
+            uds, url = sock, UDS_HOST
             sources["uds"] = sources["url"]
     elif uds:
-        url = _UDS_HOST
+        url = UDS_HOST
     else:
         url_tried.append(f"{where}: no url or socket" if found else missing_file)
 
@@ -263,22 +216,18 @@ def resolve_settings(
         else:
             auth_tried.append("env SLURM_JWT_FILE: not set")
     if auth is None:
-        if cfg.get("token_file"):
-            auth = TokenFile(
-                _path_value(cfg["token_file"], base, "token_file", where, env), explicit_user
-            )
-            sources["auth"] = f"{where} token_file"
-        elif cfg.get("token_command"):
-            cmd = cfg["token_command"]
-            argv = shlex.split(cmd) if isinstance(cmd, str) else [str(a) for a in cmd]
-            auth = TokenCommand(argv, user_name=explicit_user)
-            sources["auth"] = f"{where} token_command"
-        elif cfg.get("jwt_key_file"):
-            if not user_name:
-                raise ConfigurationError(f"{where}: jwt_key_file needs user_name (or $USER)")
-            key = _path_value(cfg["jwt_key_file"], base, "jwt_key_file", where, env)
-            auth = JWTKeyAuth(key, user_name)
-            sources["auth"] = f"{where} jwt_key_file"
+        # jwt_key_file mints tokens, so it needs a name: $USER will do (not sent otherwise).
+        minting = bool(cfg.get("jwt_key_file"))
+        source = token_provider(
+            cfg,
+            where=where,
+            user_name=user_name if minting else explicit_user,
+            base=base,
+            env=env,
+        )
+        if source is not None:
+            kind, auth = source
+            sources["auth"] = f"{where} {kind}"
         else:
             auth_tried.append(
                 f"{where}: no token_file, token_command or jwt_key_file" if found else missing_file
@@ -312,29 +261,18 @@ def resolve_settings(
             "env SLURM_REST_API_VERSION" if env.get("SLURM_REST_API_VERSION") else where
         )
 
+    # In the file an explicit CA wins over an inherited (or sibling) verify = false.
+    tls = {k: v for k, v in cfg.items() if not (k == "verify" and cfg.get("ca_bundle"))}
+    file_verify, cert = tls_settings(tls, where=where, base=base, env=env)
     verify: bool | str = True
     if env.get("SLURM_CA_BUNDLE"):
         verify = str(_expand(env["SLURM_CA_BUNDLE"], env))
         sources["verify"] = "env SLURM_CA_BUNDLE"
-    elif cfg.get("ca_bundle"):
-        verify = _path_value(cfg["ca_bundle"], base, "ca_bundle", where, env)
+    elif file_verify is not None:
+        verify = file_verify
         sources["verify"] = where
-    elif "verify" in cfg:
-        if not isinstance(cfg["verify"], bool):
-            raise ConfigurationError(f"{where}: verify must be true or false")
-        verify = cfg["verify"]
-        sources["verify"] = where
-
-    cert: str | tuple[str, str] | None = None
-    if cfg.get("client_cert"):
-        cert_path = _path_value(cfg["client_cert"], base, "client_cert", where, env)
-        if cfg.get("client_key"):
-            cert = (cert_path, _path_value(cfg["client_key"], base, "client_key", where, env))
-        else:
-            cert = cert_path
+    if cert is not None:
         sources["cert"] = where
-    elif cfg.get("client_key"):
-        raise ConfigurationError(f"{where}: client_key given without client_cert")
 
     return ClientSettings(
         url=url,
