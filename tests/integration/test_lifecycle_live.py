@@ -283,10 +283,10 @@ def test_the_documented_example_runs_as_written(slurm_cluster: LocalSlurmCluster
     assert len(blocks) == 1
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     env.update(slurm_cluster.env())
-    env["SHARED_DIR"] = str(slurm_cluster.shared_dir)
     result = subprocess.run(
         [sys.executable, "-c", blocks[0]],
         env=env,
+        cwd=slurm_cluster.shared_dir,
         capture_output=True,
         text=True,
         timeout=300,
