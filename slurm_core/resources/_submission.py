@@ -33,7 +33,9 @@ import httpx
 from .._engine import AsyncResource, BaseResource, Op, Pause, PausingOp, SyncResource
 from .._errmap import load_json
 from .._exceptions import (
+    CircuitOpenError,
     NotFoundError,
+    RateLimitError,
     ResponseValidationError,
     ServerError,
     SlurmAPIError,
@@ -75,6 +77,9 @@ def outcome_unknown(exc: SlurmError) -> bool:
     return isinstance(exc, (ServerError, ResponseValidationError))
 
 
+_PASSING = (SlurmConnectionError, ServerError, RateLimitError, CircuitOpenError)
+"""Lookup failures worth another look within the settle window (a busy or restarting
+server); any other (a refused token, a malformed answer) ends it at once."""
 _FIRST_LOOK, _LAST_LOOK = 0.25, 2.0
 """Pauses between lookups of an unknown submission's key: doubling from 0.25 s to 2 s."""
 
@@ -171,10 +176,14 @@ class _SubmitOps(BaseResource):
         while True:
             try:
                 job_id = yield from self._lookup(a, key, accounting=False, since=None)
+            except _PASSING as lookup_error:  # proves nothing: look again while there is time
+                if waited >= window:
+                    raise SubmissionUnknownError(key, cause, lookup_error) from cause
             except SlurmError as lookup_error:
                 raise SubmissionUnknownError(key, cause, lookup_error) from cause
-            if job_id is not None or waited >= window:
-                return job_id
+            else:
+                if job_id is not None or waited >= window:
+                    return job_id
             pause = min(pause, window - waited)
             try:
                 yield Pause(pause, "next look for the submission key")

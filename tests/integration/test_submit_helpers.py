@@ -5,6 +5,7 @@
   on timing).
 * :func:`unique` makes names that do not collide with other tests' jobs on the shared
   clusters.
+* :func:`jobs_with_key` lists the jobs carrying a submission key, as squeue sees them.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from slurm_core import Job, SlurmClient, StaticToken
+from slurm_core.jobs import split_comment
 from slurm_core.testing.cluster import LocalSlurmCluster
 
-__all__ = ["finished", "make_client", "unique", "until"]
+__all__ = ["finished", "jobs_with_key", "make_client", "unique", "until"]
 
 T = TypeVar("T")
 
@@ -53,3 +55,13 @@ def finished(client: SlurmClient, job_id: int | str, timeout: float = 60.0) -> J
         return job if job.state.is_finished else None
 
     return until(probe, timeout=timeout, what=f"job {job_id} to finish")
+
+
+def jobs_with_key(cluster: LocalSlurmCluster, key: str) -> list[str]:
+    """Job ids whose comment carries ``key``, as squeue (not the client) sees them."""
+    out = cluster.run(["squeue", "-h", "-t", "all", "-o", "%i|%k"], check=True).stdout
+    return [
+        line.split("|", 1)[0]
+        for line in out.splitlines()
+        if "|" in line and split_comment(line.split("|", 1)[1])[1] == key
+    ]
