@@ -76,23 +76,25 @@ async def test_async_wait_against_a_silent_server_returns_at_its_timeout(
 
 
 @pytest.fixture
-def frozen_slurmctld(slurm_cluster: LocalSlurmCluster) -> Iterator[None]:
+def frozen_slurmctld(slurm_cluster: LocalSlurmCluster) -> Iterator[StaticToken]:
+    """Freezes slurmctld; yields a token minted before (minting needs slurmctld)."""
     if slurm_cluster.release != FREEZE_RELEASE:
         pytest.skip(f"slurmctld is frozen on {FREEZE_RELEASE} only (shared clusters)")
+    auth = _auth(slurm_cluster)
     pid = slurm_cluster.status().daemons.get("slurmctld")
     assert pid is not None, "slurmctld is not running"
     os.kill(pid, signal.SIGSTOP)
     try:
-        yield
+        yield auth
     finally:
         os.kill(pid, signal.SIGCONT)
 
 
 async def test_with_slurmctld_frozen_one_call_fails_within_its_deadline(
-    slurm_cluster: LocalSlurmCluster, frozen_slurmctld: None
+    slurm_cluster: LocalSlurmCluster, frozen_slurmctld: StaticToken
 ) -> None:
     """Both twins at once, so slurmctld stays frozen no longer than one call takes."""
-    options = {"auth": _auth(slurm_cluster), "call_timeout": CALL_TIMEOUT, "circuit_breaker": None}
+    options = {"auth": frozen_slurmctld, "call_timeout": CALL_TIMEOUT, "circuit_breaker": None}
     url = slurm_cluster.rest_url
     outcome: dict[str, tuple[BaseException | None, float]] = {}
 
