@@ -21,7 +21,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -148,6 +148,15 @@ def _overrun(pause: Pause, deadline: float | None) -> SlurmTimeoutError | None:
     )
 
 
+def _options(request: Request, deadline: float | None) -> dict[str, Any]:
+    return {
+        "params": request.params,
+        "json": request.json,
+        "idempotent": request.idempotent,
+        "deadline": deadline,
+    }
+
+
 def run_sync(http: SyncHTTP, op: PausingOp[T], *, deadline: float | None = None) -> T:
     """Drive an operation with the blocking engine, all of it by ``deadline``
     (a ``time.monotonic()`` value; default: the client's ``call_timeout`` from now)."""
@@ -164,14 +173,7 @@ def run_sync(http: SyncHTTP, op: PausingOp[T], *, deadline: float | None = None)
                 step = op.throw(late) if late else op.send(None)  # type: ignore[arg-type]
                 continue
             try:
-                response = http.request(
-                    step.method,
-                    step.path,
-                    params=step.params,
-                    json=step.json,
-                    idempotent=step.idempotent,
-                    deadline=deadline,
-                )
+                response = http.request(step.method, step.path, **_options(step, deadline))
             except SlurmError as exc:
                 step = op.throw(exc)
             else:
@@ -200,14 +202,7 @@ async def run_async(http: AsyncHTTP, op: PausingOp[T], *, deadline: float | None
                 step = op.throw(late) if late else op.send(None)  # type: ignore[arg-type]
                 continue
             try:
-                response = await http.request(
-                    step.method,
-                    step.path,
-                    params=step.params,
-                    json=step.json,
-                    idempotent=step.idempotent,
-                    deadline=deadline,
-                )
+                response = await http.request(step.method, step.path, **_options(step, deadline))
             except SlurmError as exc:
                 step = op.throw(exc)
             else:

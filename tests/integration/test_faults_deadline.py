@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 from faultproxy import FaultProxy, Silent
+from test_submit_helpers import auth_of
 
 from slurm_core import (
     AsyncSlurmClient,
@@ -43,10 +44,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _auth(cluster: LocalSlurmCluster) -> StaticToken:
-    return StaticToken(cluster.token(), user_name=cluster.user_name)
-
-
 @pytest.fixture
 def silent(slurm_cluster: LocalSlurmCluster) -> Iterator[str]:
     """The URL of a proxy that reads every request and never answers."""
@@ -58,7 +55,7 @@ def silent(slurm_cluster: LocalSlurmCluster) -> Iterator[str]:
 def test_wait_against_a_silent_server_returns_at_its_timeout(
     slurm_cluster: LocalSlurmCluster, silent: str
 ) -> None:
-    with SlurmClient(silent, auth=_auth(slurm_cluster)) as client:
+    with SlurmClient(silent, auth=auth_of(slurm_cluster)) as client:
         start = time.monotonic()
         with pytest.raises(WaitTimeoutError):
             client.jobs.wait(1, timeout=5)
@@ -68,7 +65,7 @@ def test_wait_against_a_silent_server_returns_at_its_timeout(
 async def test_async_wait_against_a_silent_server_returns_at_its_timeout(
     slurm_cluster: LocalSlurmCluster, silent: str
 ) -> None:
-    async with AsyncSlurmClient(silent, auth=_auth(slurm_cluster)) as client:
+    async with AsyncSlurmClient(silent, auth=auth_of(slurm_cluster)) as client:
         start = time.monotonic()
         with pytest.raises(WaitTimeoutError), anyio.fail_after(200):
             await client.jobs.wait(1, timeout=5)
@@ -80,7 +77,7 @@ def frozen_slurmctld(slurm_cluster: LocalSlurmCluster) -> Iterator[StaticToken]:
     """Freezes slurmctld; yields a token minted before (minting needs slurmctld)."""
     if slurm_cluster.release != FREEZE_RELEASE:
         pytest.skip(f"slurmctld is frozen on {FREEZE_RELEASE} only (shared clusters)")
-    auth = _auth(slurm_cluster)
+    auth = auth_of(slurm_cluster)
     pid = slurm_cluster.status().daemons.get("slurmctld")
     assert pid is not None, "slurmctld is not running"
     os.kill(pid, signal.SIGSTOP)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import pytest
 from faultproxy import FaultProxy, Hold
-from test_submit_helpers import jobs_with_key, unique
+from test_submit_helpers import auth_of, jobs_with_key, unique
 
-from slurm_core import AsyncSlurmClient, SlurmClient, StaticToken, SubmittedJob
+from slurm_core import AsyncSlurmClient, SlurmClient, SubmittedJob
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 SUBMISSIONS = 10
@@ -31,10 +31,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _auth(cluster: LocalSlurmCluster) -> StaticToken:
-    return StaticToken(cluster.token(), user_name=cluster.user_name)
 
 
 def _assert_one_job_each(
@@ -51,7 +47,9 @@ def test_late_submissions_give_one_job_each(slurm_cluster: LocalSlurmCluster) ->
     with FaultProxy(slurm_cluster.ports.slurmrestd) as proxy:
         proxy.on(Hold(HOLD), method="POST", path="/job/submit")
         url = f"http://127.0.0.1:{proxy.port}"
-        client = SlurmClient(url, auth=_auth(slurm_cluster), timeout=TIMEOUT, circuit_breaker=None)
+        client = SlurmClient(
+            url, auth=auth_of(slurm_cluster), timeout=TIMEOUT, circuit_breaker=None
+        )
         with client:
 
             def submit(key: str) -> SubmittedJob:
@@ -72,7 +70,7 @@ async def test_late_async_submissions_give_one_job_each(
         proxy.on(Hold(HOLD), method="POST", path="/job/submit")
         url = f"http://127.0.0.1:{proxy.port}"
         client = AsyncSlurmClient(
-            url, auth=_auth(slurm_cluster), timeout=TIMEOUT, circuit_breaker=None
+            url, auth=auth_of(slurm_cluster), timeout=TIMEOUT, circuit_breaker=None
         )
         async with client:
 

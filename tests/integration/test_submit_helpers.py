@@ -1,6 +1,7 @@
 """Helpers of the submission integration tests (test_submit*.py, test_training.py); no tests.
 
-* :func:`make_client` gives a client of the default user (alice) for a running cluster.
+* :func:`make_client` gives a client of the default user (alice) for a running cluster,
+  :func:`auth_of` a token of that user.
 * :func:`until` polls a condition against a deadline (a bounded wait, never an assertion
   on timing).
 * :func:`unique` makes names that do not collide with other tests' jobs on the shared
@@ -19,14 +20,18 @@ from slurm_core import Job, SlurmClient, StaticToken
 from slurm_core.jobs import split_comment
 from slurm_core.testing.cluster import LocalSlurmCluster
 
-__all__ = ["finished", "jobs_with_key", "make_client", "unique", "until"]
+__all__ = ["auth_of", "finished", "jobs_with_key", "make_client", "unique", "until"]
 
 T = TypeVar("T")
 
 
+def auth_of(cluster: LocalSlurmCluster) -> StaticToken:
+    """A fresh token of the cluster's default user (alice)."""
+    return StaticToken(cluster.token(), user_name=cluster.user_name)
+
+
 def make_client(cluster: LocalSlurmCluster, **options: object) -> SlurmClient:
-    auth = StaticToken(cluster.token(), user_name=cluster.user_name)
-    return SlurmClient(cluster.rest_url, auth=auth, timeout=30, **options)  # type: ignore[arg-type]
+    return SlurmClient(cluster.rest_url, auth=auth_of(cluster), timeout=30, **options)  # type: ignore[arg-type]
 
 
 def unique(prefix: str) -> str:
