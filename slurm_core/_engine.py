@@ -5,20 +5,31 @@ and receives each :class:`httpx.Response` (or has the typed error thrown in), th
 returns the result. It holds all the logic (negotiation, request building, fallbacks,
 parsing); :func:`run_sync` and :func:`run_async` only send. That is how ``SlurmClient``
 and ``AsyncSlurmClient`` share one brain.
+
+**One deadline per call.** A driver runs the whole operation against one deadline (a
+``time.monotonic()`` value: the one it is given, else ``call_timeout`` from now): every
+request the operation yields, with its retries, ends by then. An operation that must wait
+between requests (a submission looking for its key) yields :class:`Pause`; the driver
+sleeps (``time.sleep`` or ``anyio.sleep``, as the engine does) and, when the pause would
+pass the deadline, throws :class:`~slurm_core.SlurmTimeoutError` (phase ``"deadline"``)
+into the operation instead of sleeping.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
 from . import _versions
-from ._exceptions import SlurmError
+from ._exceptions import SlurmError, SlurmTimeoutError
 from ._http import AsyncHTTP, SyncHTTP
 from ._redact import scrub_error
+from ._retry import RetryPolicy
 from ._versions._names import CLIENT_VERSIONS
 from ._versions._request import Request
 from ._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
@@ -32,6 +43,8 @@ __all__ = [
     "ClientCore",
     "Driven",
     "Op",
+    "Pause",
+    "PausingOp",
     "SyncResource",
     "engine_of",
     "run_async",
@@ -40,6 +53,20 @@ __all__ = [
 
 T = TypeVar("T")
 Op = Generator[Request, httpx.Response, T]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pause:
+    """Yielded by an operation: sleep ``seconds`` before going on (the driver answers with
+    no response). Raises ``SlurmTimeoutError(phase="deadline")`` into the operation when
+    the pause would end past the call's deadline."""
+
+    seconds: float
+    why: str = "pause"
+
+
+PausingOp = Generator[Request | Pause, httpx.Response, T]
+"""An operation that may also yield :class:`Pause`."""
 H_co = TypeVar("H_co", SyncHTTP, AsyncHTTP, covariant=True)
 
 
@@ -110,23 +137,47 @@ class ClientCore:
         return adapter
 
 
-def run_sync(http: SyncHTTP, op: Op[T]) -> T:
-    """Drive an operation with the blocking engine."""
+def _overrun(pause: Pause, deadline: float | None) -> SlurmTimeoutError | None:
+    """The error to throw instead of a pause that would pass the deadline."""
+    if deadline is None or time.monotonic() + pause.seconds < deadline:
+        return None
+    return SlurmTimeoutError(
+        f"deadline timeout: the call's deadline passes before its {pause.why} "
+        f"({pause.seconds:.1f} s) would end",
+        phase="deadline",
+    )
+
+
+def _options(request: Request, deadline: float | None) -> dict[str, Any]:
+    return {
+        "params": request.params,
+        "json": request.json,
+        "idempotent": request.idempotent,
+        "deadline": deadline,
+    }
+
+
+def run_sync(http: SyncHTTP, op: PausingOp[T], *, deadline: float | None = None) -> T:
+    """Drive an operation with the blocking engine, all of it by ``deadline``
+    (a ``time.monotonic()`` value; default: the client's ``call_timeout`` from now)."""
+    if deadline is None:
+        deadline = http.call_deadline()
     try:
-        request = next(op)
+        step = next(op)
         while True:
+            if isinstance(step, Pause):
+                late = _overrun(step, deadline)
+                if late is None:
+                    http.sleep(step.seconds)
+                # a pause has no response: None goes back
+                step = op.throw(late) if late else op.send(None)  # type: ignore[arg-type]
+                continue
             try:
-                response = http.request(
-                    request.method,
-                    request.path,
-                    params=request.params,
-                    json=request.json,
-                    idempotent=request.idempotent,
-                )
+                response = http.request(step.method, step.path, **_options(step, deadline))
             except SlurmError as exc:
-                request = op.throw(exc)
+                step = op.throw(exc)
             else:
-                request = op.send(response)
+                step = op.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except SlurmError as exc:
@@ -136,23 +187,26 @@ def run_sync(http: SyncHTTP, op: Op[T]) -> T:
         op.close()
 
 
-async def run_async(http: AsyncHTTP, op: Op[T]) -> T:
-    """Drive an operation with the async engine."""
+async def run_async(http: AsyncHTTP, op: PausingOp[T], *, deadline: float | None = None) -> T:
+    """Drive an operation with the async engine (see :func:`run_sync`)."""
+    if deadline is None:
+        deadline = http.call_deadline()
     try:
-        request = next(op)
+        step = next(op)
         while True:
+            if isinstance(step, Pause):
+                late = _overrun(step, deadline)
+                if late is None:
+                    await http.sleep(step.seconds)
+                # a pause has no response: None goes back
+                step = op.throw(late) if late else op.send(None)  # type: ignore[arg-type]
+                continue
             try:
-                response = await http.request(
-                    request.method,
-                    request.path,
-                    params=request.params,
-                    json=request.json,
-                    idempotent=request.idempotent,
-                )
+                response = await http.request(step.method, step.path, **_options(step, deadline))
             except SlurmError as exc:
-                request = op.throw(exc)
+                step = op.throw(exc)
             else:
-                request = op.send(response)
+                step = op.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except SlurmError as exc:
@@ -163,6 +217,8 @@ async def run_async(http: AsyncHTTP, op: Op[T]) -> T:
 
 
 class BaseResource:
+    _retry: RetryPolicy  # the engine's, for operations that pace themselves
+
     def __init__(self, core: ClientCore) -> None:
         self._core = core
 
@@ -173,8 +229,9 @@ class SyncResource(BaseResource):
     def __init__(self, core: ClientCore, http: SyncHTTP) -> None:
         super().__init__(core)
         self._http = http
+        self._retry = http.options.retry
 
-    def _run(self, op: Op[T]) -> T:
+    def _run(self, op: PausingOp[T]) -> T:
         return run_sync(self._http, op)
 
 
@@ -184,6 +241,7 @@ class AsyncResource(BaseResource):
     def __init__(self, core: ClientCore, http: AsyncHTTP) -> None:
         super().__init__(core)
         self._http = http
+        self._retry = http.options.retry
 
-    async def _run(self, op: Op[T]) -> T:
+    async def _run(self, op: PausingOp[T]) -> T:
         return await run_async(self._http, op)

@@ -9,9 +9,10 @@ call costs ~8x), wrapped as::
                 └─ LimitsTransport (deadline, max_response_size, CR/LF in headers refused)
                      └─ httpx.HTTPTransport (TLS / mTLS / unix socket)  or a user transport
 
-Each attempt gets a deadline, ``time.monotonic()`` + the largest value of ``timeout``, in
-``request.extensions[DEADLINE]``; the transports end every wait by then. (A deadline for a
-whole call, retries included, would stamp the nearer of the two here.)
+Each call has a deadline (``call_timeout``, or the one its operation was given: see
+``_engine.run_sync``); each attempt gets the nearer of that and ``time.monotonic()`` + the
+largest value of ``timeout``, in ``request.extensions[DEADLINE]``; the transports end every
+wait by then. Pauses between attempts fit in the call's deadline or are not taken.
 
 :class:`_BaseHTTP` holds every decision (request building, should-retry, delays incl.
 ``Retry-After``, error mapping, redaction); :class:`SyncHTTP` and :class:`AsyncHTTP` only
@@ -61,6 +62,7 @@ from slurm_core._retry import (
     IDEMPOTENT_METHODS,
     delay_after_exception,
     delay_after_status,
+    fit_deadline,
 )
 from slurm_core._tracing import tracing
 from slurm_core._transport import (
@@ -100,6 +102,7 @@ class _BaseHTTP:
             else httpx.Timeout(options.timeout, connect=min(options.timeout, 5.0))
         )
         self._budget = _attempt_budget(self._timeout)
+        self._call_timeout = options.call_timeout
         warn_if_exposed(options, url)
         auth = options.auth
         self._auth: httpx.Auth | None = SlurmAuth(auth) if isinstance(auth, TokenProvider) else auth
@@ -159,20 +162,46 @@ class _BaseHTTP:
         except httpx.InvalidURL as exc:
             raise ConfigurationError(f"invalid request path {path!r}: {exc}") from None
 
-    def _stamp_deadline(self, request: httpx.Request) -> None:
-        """This attempt's deadline: each retry starts a fresh one."""
+    def call_deadline(self) -> float | None:
+        """The ``time.monotonic()`` by which a call starting now must end (None: unbounded)."""
+        call = self._call_timeout
+        return None if call is None else time.monotonic() + call
+
+    def _stamp_deadline(self, request: httpx.Request, deadline: float | None) -> None:
+        """This attempt's deadline: a fresh one per retry, never past the call's."""
+        stamp = deadline
         if self._budget is not None:
-            request.extensions[DEADLINE] = time.monotonic() + self._budget
+            attempt = time.monotonic() + self._budget
+            stamp = attempt if deadline is None else min(attempt, deadline)
+        if stamp is None:
+            request.extensions.pop(DEADLINE, None)
+        else:
+            request.extensions[DEADLINE] = stamp
+
+    @staticmethod
+    def _bounded(pause: float, deadline: float | None) -> float:
+        """A client-side pause (the rate limit) cut at the call's deadline."""
+        if deadline is None:
+            return pause
+        return min(pause, max(deadline - time.monotonic(), 0.0))
 
     def _idempotent(self, method: str, idempotent: bool | None) -> bool:
         return idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
 
     # -- deciding ----------------------------------------------------------------------
     def _after_exception(
-        self, exc: httpx.HTTPError, request: httpx.Request, attempt: int, idempotent: bool
+        self,
+        exc: httpx.HTTPError,
+        request: httpx.Request,
+        attempt: int,
+        idempotent: bool,
+        deadline: float | None,
+        elapsed: float,
     ) -> float:
         """The delay before the next attempt, or raise the mapped error."""
-        delay = delay_after_exception(self._policy, exc, attempt, idempotent)
+        delay = _fit(
+            delay_after_exception(self._policy, exc, attempt, idempotent), deadline, elapsed
+        )
         if delay is None:
             raise error_from_exception(exc, request) from exc
         self._log_retry(request, type(exc).__name__, attempt, delay)
@@ -185,6 +214,7 @@ class _BaseHTTP:
         elapsed: float,
         attempt: int,
         idempotent: bool,
+        deadline: float | None,
     ) -> float | None:
         """None for a 2xx; else the delay before the next attempt, or raise the typed error."""
         status = response.status_code
@@ -205,6 +235,7 @@ class _BaseHTTP:
             attempt=attempt,
             idempotent=idempotent,
         )
+        delay = _fit(delay, deadline, elapsed)
         if delay is None:
             raise error
         self._log_retry(request, f"HTTP {status}", attempt, delay)
@@ -296,12 +327,17 @@ class SyncHTTP(_BaseHTTP):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        deadline: float | None = None,
     ) -> httpx.Response:
         """Send a request; return the 2xx response or raise a typed :class:`SlurmError`.
 
         ``idempotent`` overrides the method's default (GET retries freely, POST/DELETE only
-        when the request never left). The response body is already read.
+        when the request never left). ``deadline`` (a ``time.monotonic()`` value) ends the
+        call, retries included; by default ``call_timeout`` from now. The response body is
+        already read.
         """
+        if deadline is None:
+            deadline = self.call_deadline()
         request = self._build(self._client, method, path, params, json, headers)
         idempotent = self._idempotent(request.method, idempotent)
         span = self._tracing.start(request) if self._tracing is not None else None
@@ -310,22 +346,27 @@ class SyncHTTP(_BaseHTTP):
             while True:
                 attempt += 1
                 if self._bucket is not None and (wait := self._bucket.reserve()) > 0:
-                    self._sleep(wait)
+                    self._sleep(self._bounded(wait, deadline))
                 info = self._request_info(request, attempt) if self._hooked else None
                 if info is not None and self._on_request is not None:
                     self._on_request(info)
                 start = time.perf_counter()
-                self._stamp_deadline(request)
+                self._stamp_deadline(request, deadline)
                 try:
                     response = self._client.send(request)
                 except httpx.HTTPError as exc:
-                    self._sleep(self._after_exception(exc, request, attempt, idempotent))
+                    elapsed = time.perf_counter() - start
+                    self._sleep(
+                        self._after_exception(exc, request, attempt, idempotent, deadline, elapsed)
+                    )
                     continue
                 elapsed = time.perf_counter() - start
                 status = response.status_code
                 if info is not None and self._on_response is not None:
                     self._on_response(self._response_info(info, response, elapsed))
-                delay = self._after_response(request, response, elapsed, attempt, idempotent)
+                delay = self._after_response(
+                    request, response, elapsed, attempt, idempotent, deadline
+                )
                 if delay is None:
                     if span is not None and self._tracing is not None:
                         self._tracing.end(span, status, attempt, None)
@@ -334,6 +375,10 @@ class SyncHTTP(_BaseHTTP):
                 self._sleep(delay)
         except BaseException as exc:
             self._fail(request, span, status, attempt, exc)
+
+    def sleep(self, seconds: float) -> None:
+        """Pause as this engine does between attempts (the injected ``sleep`` in tests)."""
+        self._sleep(seconds)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -382,8 +427,11 @@ class AsyncHTTP(_BaseHTTP):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        deadline: float | None = None,
     ) -> httpx.Response:
         """Async :meth:`SyncHTTP.request`."""
+        if deadline is None:
+            deadline = self.call_deadline()
         request = self._build(self._client, method, path, params, json, headers)
         idempotent = self._idempotent(request.method, idempotent)
         span = self._tracing.start(request) if self._tracing is not None else None
@@ -392,16 +440,19 @@ class AsyncHTTP(_BaseHTTP):
             while True:
                 attempt += 1
                 if self._bucket is not None and (wait := self._bucket.reserve()) > 0:
-                    await self._sleep(wait)
+                    await self._sleep(self._bounded(wait, deadline))
                 info = self._request_info(request, attempt) if self._hooked else None
                 if info is not None and self._on_request is not None:
                     await _maybe_await(self._on_request(info))
                 start = time.perf_counter()
-                self._stamp_deadline(request)
+                self._stamp_deadline(request, deadline)
                 try:
                     response = await self._client.send(request)
                 except httpx.HTTPError as exc:
-                    await self._sleep(self._after_exception(exc, request, attempt, idempotent))
+                    elapsed = time.perf_counter() - start
+                    await self._sleep(
+                        self._after_exception(exc, request, attempt, idempotent, deadline, elapsed)
+                    )
                     continue
                 elapsed = time.perf_counter() - start
                 status = response.status_code
@@ -409,7 +460,9 @@ class AsyncHTTP(_BaseHTTP):
                     await _maybe_await(
                         self._on_response(self._response_info(info, response, elapsed))
                     )
-                delay = self._after_response(request, response, elapsed, attempt, idempotent)
+                delay = self._after_response(
+                    request, response, elapsed, attempt, idempotent, deadline
+                )
                 if delay is None:
                     if span is not None and self._tracing is not None:
                         self._tracing.end(span, status, attempt, None)
@@ -418,6 +471,10 @@ class AsyncHTTP(_BaseHTTP):
                 await self._sleep(delay)
         except BaseException as exc:
             self._fail(request, span, status, attempt, exc)
+
+    async def sleep(self, seconds: float) -> None:
+        """Async :meth:`SyncHTTP.sleep`."""
+        await self._sleep(seconds)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
@@ -435,6 +492,11 @@ class AsyncHTTP(_BaseHTTP):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _fit(delay: float | None, deadline: float | None, elapsed: float) -> float | None:
+    remaining = None if deadline is None else deadline - time.monotonic()
+    return fit_deadline(delay, remaining=remaining, last=elapsed)
 
 
 def _attempt_budget(timeout: httpx.Timeout) -> float | None:

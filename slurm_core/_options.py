@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import ssl
 import sys
 import warnings
@@ -24,6 +25,7 @@ from slurm_core._transport import DEFAULT_MAX_RESPONSE_SIZE, CertTypes, CircuitB
 from slurm_core.auth import TokenProvider
 
 __all__ = [
+    "DEFAULT_CALL_TIMEOUT",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_TIMEOUT",
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_CALL_TIMEOUT = 60.0
+"""Seconds one call may take in all, retries and pauses included (``call_timeout``)."""
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
@@ -87,6 +91,12 @@ class ClientOptions:
     whole answer end within the largest of its values (30 s by default; ``timeout=None``:
     no deadline), however slowly the server trickles. Each retry gets a fresh deadline.
 
+    ``call_timeout`` is the deadline of one call (``client.jobs.list()``, a submission with
+    its lookups, one poll of a watch): every attempt, backoff pause, ``Retry-After`` and
+    read ends by then (60 s by default; ``None``: no bound but the attempts'). An attempt's
+    own deadline is the nearer of the two. ``wait(timeout=...)`` bounds its polls by its
+    own timeout too.
+
     ``auth`` may be any ``httpx.Auth`` or a :class:`~slurm_core.auth.TokenProvider`
     (wrapped in ``SlurmAuth``).
 
@@ -104,6 +114,7 @@ class ClientOptions:
     base_url: str
     auth: httpx.Auth | TokenProvider | None = None
     timeout: httpx.Timeout | float = dataclasses.field(default_factory=lambda: DEFAULT_TIMEOUT)
+    call_timeout: float | None = DEFAULT_CALL_TIMEOUT
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     verify: bool | str | ssl.SSLContext = True
     """True (system/certifi CAs), False, a CA bundle file or directory, or an SSLContext."""
@@ -129,6 +140,16 @@ class ClientOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.max_response_size, int) or self.max_response_size < 1:
             raise ValueError("max_response_size must be a positive number of bytes")
+        call = self.call_timeout
+        if call is not None and (
+            isinstance(call, bool)
+            or not isinstance(call, (int, float))
+            or not math.isfinite(call)
+            or call <= 0
+        ):
+            raise ValueError(
+                f"call_timeout must be a positive number of seconds or None, got {call!r}"
+            )
 
     def __repr__(self) -> str:
         # headers may carry credentials set by hand; base_url may carry userinfo.

@@ -9,7 +9,12 @@
 * Never retried: TLS failures (a bad CA or certificate stays bad), unsupported protocol,
   local protocol errors, and any status a Slurm error number explains.
 * Delay: ``initial_delay * backoff_factor ** (retry - 1)``, capped at ``max_delay``, with
-  +-25% jitter. A ``Retry-After`` header (seconds or HTTP date) replaces it, capped too.
+  +-25% jitter. A ``Retry-After`` header (seconds or HTTP date) replaces it and is obeyed as
+  given (never cut short: the server asked for that pause), up to ``max_retry_after``; a
+  longer one is not waited for at all.
+* The call's deadline (``call_timeout``) bounds everything: a retry whose pause, plus as
+  long again as the last attempt took, does not fit in what is left of it is not started
+  (:func:`fit_deadline`); the last error is raised instead.
 
 Defaults give 0.2 s, 0.6 s, 1.8 s: a read rides out ~2.5 s of "connection refused", i.e. a
 restart of slurmrestd, while a dead server is given up on within ~3 s (plus timeouts).
@@ -32,6 +37,7 @@ __all__ = [
     "backoff_delay",
     "delay_after_exception",
     "delay_after_status",
+    "fit_deadline",
     "never_left",
     "parse_retry_after",
     "tls_failure",
@@ -54,32 +60,36 @@ class RetryPolicy:
     """Total attempts including the first; 1 disables retrying."""
     initial_delay: float = 0.2
     max_delay: float = 8.0
+    """Longest backoff pause (a ``Retry-After`` is not bound by it)."""
     jitter: bool = True
     retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
     backoff_factor: float = 3.0
+    max_retry_after: float = 60.0
+    """Longest ``Retry-After`` obeyed; a server asking for more is not retried (a hostile
+    or confused one cannot park a call). The call's deadline bounds it further."""
+    submit_settle: float = 15.0
+    """Seconds a submission whose outcome is unknown (its answer lost) is looked up by its
+    key before it is presumed lost and sent again: a late request may still create the job
+    (slurmrestd holds a request ~10 s while slurmctld does not answer). Within the call's
+    deadline; widen it behind proxies that may hold requests longer."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("RetryPolicy.max_attempts must be >= 1")
-        if self.initial_delay < 0 or self.max_delay < 0:
+        delays = (self.initial_delay, self.max_delay, self.max_retry_after, self.submit_settle)
+        if min(delays) < 0:
             raise ValueError("RetryPolicy delays must be >= 0")
         if self.backoff_factor < 1:
             raise ValueError("RetryPolicy.backoff_factor must be >= 1")
 
 
 def backoff_delay(
-    policy: RetryPolicy,
-    retry_number: int,
-    *,
-    retry_after: float | None = None,
-    rng: random.Random | None = None,
+    policy: RetryPolicy, retry_number: int, *, rng: random.Random | None = None
 ) -> float:
     """Seconds to wait before retry number ``retry_number`` (1 for the first retry).
 
     Always within ``[0, policy.max_delay]``.
     """
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), policy.max_delay)
     exponent = max(retry_number - 1, 0)
     if policy.initial_delay == 0:
         delay = 0.0
@@ -177,4 +187,27 @@ def delay_after_status(
         return None
     if status not in policy.retry_statuses:
         return None
-    return backoff_delay(policy, attempt, retry_after=parse_retry_after(retry_after))
+    asked = parse_retry_after(retry_after)
+    if asked is None:
+        return backoff_delay(policy, attempt)
+    return asked if asked <= policy.max_retry_after else None
+
+
+def fit_deadline(delay: float | None, *, remaining: float | None, last: float) -> float | None:
+    """``delay`` if a retry after it can still finish before the call's deadline; else None.
+
+    ``remaining`` is what is left of the call (None: no deadline); ``last`` how long the
+    attempt that just failed took, the best guess of how long the next one needs (a
+    slurmrestd that holds each request ~10 s while slurmctld is down will hold the next one
+    as long): starting an attempt the deadline would cut is pointless.
+
+    Example::
+
+        >>> fit_deadline(0.6, remaining=30.0, last=10.0)
+        0.6
+        >>> fit_deadline(0.6, remaining=8.0, last=10.0) is None
+        True
+    """
+    if delay is None or remaining is None:
+        return delay
+    return delay if delay + last < remaining else None

@@ -163,7 +163,9 @@ class SubmissionUnknownError(SlurmError):
     Raised only when the request may have reached slurmrestd *and* looking the job up by
     its submission key failed too (e.g. slurmctld is down), or found jobs with the key
     whose owner it could not establish (``lookup_error`` is then a
-    :class:`SubmissionOwnerError`). ``submission_key`` finds the
+    :class:`SubmissionOwnerError`), or the call's deadline came while the request could
+    still arrive late (``lookup_error`` is then a ``SlurmTimeoutError`` with phase
+    ``"deadline"``; nothing was sent again). ``submission_key`` finds the
     job later (``client.jobs.find_submission(key)``); ``cause`` is the submission's error,
     ``lookup_error`` the lookup's.
 

@@ -7,12 +7,18 @@ The operations are sans-I/O generators (one brain); :class:`SubmitMixin` and
 (:mod:`slurm_core.jobs.submission`). When the outcome of ``POST job/submit`` is unknown
 -- the connection dropped after the request was sent, a read or write timeout, a 5xx, an
 unreadable 2xx -- the operation lists the jobs and looks for the key among the jobs of
-the user the listing ran as (:func:`_requester`). Found: that job is the result. Not
-found: the job does not exist, and the request is sent again (at most
-:data:`SUBMIT_ATTEMPTS` times). If the lookup fails too, or finds the key on a job whose
-owner it cannot compare, :class:`~slurm_core.jobs.submission.SubmissionUnknownError`
-carries the key. Requests that provably never left (connect errors) are retried by the
-engine itself.
+the user the listing ran as (:func:`_requester`). Found: that job is the result.
+
+Not found yet is no proof: the request may still be on its way (held by a proxy, queued in
+slurmrestd, waiting for a busy slurmctld) and create the job later. So the key is looked
+up again, with growing pauses, for ``RetryPolicy.submit_settle`` seconds (15 by default)
+after the attempt ended; only then is the submission presumed lost and sent again (at
+most :data:`SUBMIT_ATTEMPTS` times). All of it runs within the call's deadline
+(``call_timeout``): if the deadline comes first, nothing is resent and
+:class:`~slurm_core.jobs.submission.SubmissionUnknownError` carries the key (look it up
+later with ``find_submission``). So does a failed lookup, or the key found on a job whose
+owner cannot be compared. Requests that provably never left (connect errors) are retried
+by the engine itself.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from typing import Any, Final, TypeVar, overload
 
 import httpx
 
-from .._engine import AsyncResource, BaseResource, Op, SyncResource
+from .._engine import AsyncResource, BaseResource, Op, Pause, PausingOp, SyncResource
 from .._errmap import load_json
 from .._exceptions import (
+    CircuitOpenError,
     NotFoundError,
+    RateLimitError,
     ResponseValidationError,
     ServerError,
     SlurmAPIError,
@@ -68,6 +76,12 @@ def outcome_unknown(exc: SlurmError) -> bool:
         return False  # slurmctld itself answered, with a refusal: nothing was created
     return isinstance(exc, (ServerError, ResponseValidationError))
 
+
+_PASSING = (SlurmConnectionError, ServerError, RateLimitError, CircuitOpenError)
+"""Lookup failures worth another look within the settle window (a busy or restarting
+server); any other (a refused token, a malformed answer) ends it at once."""
+_FIRST_LOOK, _LAST_LOOK = 0.25, 2.0
+"""Pauses between lookups of an unknown submission's key: doubling from 0.25 s to 2 s."""
 
 # slurm_errno.h: below 2000 are communication/protocol errors (the RPC may or may not have
 # reached slurmctld); from 2000 on, slurmctld's own verdicts.
@@ -130,7 +144,7 @@ def _expand_array(jobs: Sequence[Job], array_job_id: int) -> list[Job]:
 
 
 class _SubmitOps(BaseResource):
-    def _submit(self, specs: Sequence[JobSpec]) -> Op[SubmittedJob]:
+    def _submit(self, specs: Sequence[JobSpec]) -> PausingOp[SubmittedJob]:
         a = yield from self._core.adapter()
         key = specs[0].submission_key or new_submission_key()
         keyed = [s if s.submission_key == key else s.replace(submission_key=key) for s in specs]
@@ -147,17 +161,14 @@ class _SubmitOps(BaseResource):
                 if not outcome_unknown(exc):
                     raise
                 cause = exc
-            try:
-                job_id = yield from self._lookup(a, key, accounting=False, since=None)
-            except SlurmError as lookup_error:
-                raise SubmissionUnknownError(key, cause, lookup_error) from cause
+            job_id = yield from self._settle(a, key, cause)
             if job_id is not None:
                 note = f"the answer to the submission was lost ({cause}); found job {job_id}"
                 return SubmittedJob(job_id=job_id, warnings=[note], submission_key=key)
         assert cause is not None
         raise cause  # sent every time, never created: the last error stands
 
-    def _attach_or_submit(self, spec: JobSpec) -> Op[SubmittedJob]:
+    def _attach_or_submit(self, spec: JobSpec) -> PausingOp[SubmittedJob]:
         """The calling user's job carrying ``spec``'s key (live, finished, or in accounting);
         only when there is none, a submission."""
         key = spec.submission_key
@@ -167,6 +178,29 @@ class _SubmitOps(BaseResource):
         if job_id is not None:
             return SubmittedJob(job_id=job_id, submission_key=key, attached=True)
         return (yield from self._submit([spec]))
+
+    def _settle(self, a: Adapter, key: str, cause: SlurmError) -> PausingOp[int | None]:
+        """The job carrying ``key``, looked for until the submission that may have created
+        it can no longer be in flight (``submit_settle``); ``None``: it was not created."""
+        window = self._retry.submit_settle
+        waited, pause = 0.0, _FIRST_LOOK
+        while True:
+            try:
+                job_id = yield from self._lookup(a, key, accounting=False, since=None)
+            except _PASSING as lookup_error:  # proves nothing: look again while there is time
+                if waited >= window:
+                    raise SubmissionUnknownError(key, cause, lookup_error) from cause
+            except SlurmError as lookup_error:
+                raise SubmissionUnknownError(key, cause, lookup_error) from cause
+            else:
+                if job_id is not None or waited >= window:
+                    return job_id
+            pause = min(pause, window - waited)
+            try:
+                yield Pause(pause, "next look for the submission key")
+            except SlurmTimeoutError as late:  # the call's deadline: never resend unproven
+                raise SubmissionUnknownError(key, cause, late) from cause
+            waited, pause = waited + pause, min(pause * 2, _LAST_LOOK)
 
     def _lookup(
         self, a: Adapter, key: str, *, accounting: bool, since: datetime | None

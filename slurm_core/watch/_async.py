@@ -127,7 +127,8 @@ class AsyncWatcher(WatcherBase):
                 with anyio.move_on_after(delay):
                     await wake.wait()
             return
-        await run_async(self._http, self.brain.poll())
+        deadline = self._poll_deadline(self._http, remaining)
+        await run_async(self._http, self.brain.poll(), deadline=deadline)
 
 
 class AsyncJobWatch(JobWatchBase[AsyncWatcher], AsyncIterator[JobEvent]):

@@ -8,11 +8,13 @@ exception. :mod:`._sync` and :mod:`._async` only block or await.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from .._engine import ClientCore
+from .._http import AsyncHTTP, SyncHTTP
 from ._core import Delivered, Subscription, WatchCore
 from ._errors import WaitTimeoutError
 from ._policy import WatchOptions
@@ -60,6 +62,16 @@ class WatcherBase:
         if remaining <= 0:
             raise DeadlinePassed
         return remaining
+
+    @staticmethod
+    def _poll_deadline(http: SyncHTTP | AsyncHTTP, remaining: float | None) -> float | None:
+        """The deadline of one poll (engine clock): the call's, or the waiting watch's if
+        nearer, so ``wait(timeout=5)`` returns on time whatever the server does."""
+        call = http.call_deadline()
+        if remaining is None:
+            return call
+        mine = time.monotonic() + remaining
+        return mine if call is None else min(call, mine)
 
     def _pause(self, remaining: float | None) -> float:
         """How long the leader sleeps before polling (0: poll now), never past the deadline."""

@@ -116,7 +116,7 @@ class SyncWatcher(WatcherBase):
             else:
                 self._wake.wait(delay)
             return
-        run_sync(self._http, self.brain.poll())
+        run_sync(self._http, self.brain.poll(), deadline=self._poll_deadline(self._http, remaining))
 
 
 class JobWatch(JobWatchBase[SyncWatcher], Iterator[JobEvent]):

@@ -17,7 +17,7 @@ from typing import Literal
 
 import pytest
 from faultproxy import CutAfter, CutBefore, FaultProxy
-from test_submit_helpers import make_client, unique
+from test_submit_helpers import jobs_with_key, make_client, unique
 
 from slurm_core import AsyncSlurmClient, SlurmClient, StaticToken
 from slurm_core.jobs import JobBuilder, split_comment
@@ -38,16 +38,6 @@ def proxy(mode: Mode, slurm_cluster: LocalSlurmCluster) -> Iterator[FaultProxy]:
         cut = CutAfter() if mode == "after" else CutBefore()
         p.on(cut, method="POST", path="/job/submit", times=1)
         yield p
-
-
-def _jobs_with_key(cluster: LocalSlurmCluster, key: str) -> list[str]:
-    """Job ids whose comment carries ``key``, as squeue (not the client) sees them."""
-    out = cluster.run(["squeue", "-h", "-t", "all", "-o", "%i|%k"], check=True).stdout
-    return [
-        line.split("|", 1)[0]
-        for line in out.splitlines()
-        if "|" in line and split_comment(line.split("|", 1)[1])[1] == key
-    ]
 
 
 def _owners_of_key(cluster: LocalSlurmCluster, key: str) -> dict[str, str]:
@@ -85,7 +75,7 @@ def test_cut_connection_leaves_exactly_one_job(
             assert any("lost" in w and "disconnected" in w for w in submitted.warnings), submitted
         else:
             assert proxy.count("POST", "/job/submit") == 2  # not found: sent again, once
-        assert _jobs_with_key(slurm_cluster, key) == [str(submitted.job_id)]
+        assert jobs_with_key(slurm_cluster, key) == [str(submitted.job_id)]
         job = direct.jobs.get(submitted.job_id)
         assert split_comment(job.comment) == ("mine", key)
 
@@ -139,4 +129,4 @@ async def test_async_client_shares_the_retry(slurm_cluster: LocalSlurmCluster) -
             builder = builder.working_directory(str(slurm_cluster.shared_dir))
             submitted = await builder.memory_per_cpu("50M").execute()
     assert proxy.count("POST", "/job/submit") == 1  # cut after it was answered: found by key
-    assert _jobs_with_key(slurm_cluster, key) == [str(submitted.job_id)]
+    assert jobs_with_key(slurm_cluster, key) == [str(submitted.job_id)]

@@ -313,11 +313,32 @@ async def test_retry_after_seconds_honoured(engine_factory: EngineFactory) -> No
     assert eng.sleeps == [3.0]
 
 
-async def test_retry_after_capped_at_max_delay(engine_factory: EngineFactory) -> None:
-    script = Script(httpx.Response(503, headers={"Retry-After": "3600"}), 200)
+async def test_retry_after_is_obeyed_beyond_max_delay(engine_factory: EngineFactory) -> None:
+    """The server's pause is not cut to the backoff cap (which used to retry early)."""
+    script = Script(httpx.Response(503, headers={"Retry-After": "20"}), 200)
     eng = engine_factory(script, retry=RetryPolicy(max_delay=5.0), **NO_BREAKER)
     await eng.request("GET", "/x")
-    assert eng.sleeps == [5.0]
+    assert eng.sleeps == [20.0]
+
+
+@pytest.mark.parametrize(
+    ("asked", "options"),
+    [
+        ("3600", {}),
+        ("30", {"call_timeout": 10.0}),
+        ("30", {"retry": RetryPolicy(max_retry_after=5)}),
+    ],
+)
+async def test_a_retry_after_that_does_not_fit_is_not_waited_for(
+    engine_factory: EngineFactory, asked: str, options: dict[str, Any]
+) -> None:
+    """Longer than ``max_retry_after`` or the call's deadline: the error at once, no nap."""
+    script = Script(httpx.Response(429, headers={"Retry-After": asked}), 200)
+    eng = engine_factory(script, **options, **NO_BREAKER)
+    with pytest.raises(RateLimitError) as info:
+        await eng.request("GET", "/x")
+    assert info.value.retry_after == float(asked)
+    assert (eng.sleeps, script.calls) == ([], 1)
 
 
 async def test_retry_after_http_date(engine_factory: EngineFactory) -> None:
@@ -368,20 +389,14 @@ def test_parse_retry_after_garbage_never_raises(value: str) -> None:
     cap=st.floats(0, 60),
     factor=st.floats(1, 10),
     jitter=st.booleans(),
-    retry_after=st.one_of(st.none(), st.floats(-10, 1e6)),
 )
 def test_backoff_is_within_bounds(
-    attempt: int,
-    initial: float,
-    cap: float,
-    factor: float,
-    jitter: bool,
-    retry_after: float | None,
+    attempt: int, initial: float, cap: float, factor: float, jitter: bool
 ) -> None:
     policy = RetryPolicy(initial_delay=initial, max_delay=cap, backoff_factor=factor, jitter=jitter)
-    delay = backoff_delay(policy, attempt, retry_after=retry_after)
+    delay = backoff_delay(policy, attempt)
     assert 0.0 <= delay <= cap
-    if not jitter and retry_after is None:
+    if not jitter:
         assert delay == min(initial * factor ** (attempt - 1), cap)
 
 

@@ -29,6 +29,7 @@ from slurm_core import (
     ServerError,
     SlurmClient,
     SlurmConnectionError,
+    SlurmTimeoutError,
     StaticToken,
     SubmissionUnknownError,
 )
@@ -47,6 +48,9 @@ BASE = "http://slurm.test:6820"
 SCRIPT = "#!/bin/bash\ntrue\n"
 
 
+SETTLE = 0.01  # the settle window of these tests' clients (15 s by default)
+
+
 class Rest:
     """A scripted slurmrestd: ``outcomes`` say what each POST job/submit does."""
 
@@ -58,6 +62,8 @@ class Rest:
         self.lists = 0
         self.list_status = 200
         self.bodies: list[Any] = []
+        self.pending: tuple[dict[str, Any], str] | None = None  # a "late" submission
+        self.late_after = 1
 
     def _create(self, body: dict[str, Any], user: str | None = "alice") -> int:
         descs = body.get("jobs") or [body["job"]]
@@ -105,6 +111,10 @@ class Rest:
                 raise httpx.RemoteProtocolError("Server disconnected", request=request)
             if outcome == "timeout":
                 raise httpx.ReadTimeout("timed out", request=request)
+            if outcome == "late":  # still on its way: the job shows up at a later listing
+                self.jobs.pop()
+                self.pending = (body, request.headers.get("X-SLURM-USER-NAME") or "nobody")
+                raise httpx.ReadTimeout("timed out", request=request)
             if outcome == "garbage":
                 return httpx.Response(200, content=b'{"job_id": ')
             if outcome == "created-with-error":
@@ -115,6 +125,9 @@ class Rest:
             return httpx.Response(200, json={"job_id": job_id, "step_id": step, "errors": errors})
         if path.endswith("/jobs"):
             self.lists += 1
+            if self.pending is not None and self.lists >= self.late_after:
+                self._create(*self.pending)
+                self.pending = None
             if self.list_status != 200:
                 return httpx.Response(self.list_status, text="down")
             return httpx.Response(200, json={"jobs": self.jobs})
@@ -159,11 +172,16 @@ class Face:
 async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Face]]:
     clients: list[Client] = []
 
-    def make_face(rest: Rest, user: str | None = "alice") -> Face:
+    def make_face(
+        rest: Rest, user: str | None = "alice", settle: float = SETTLE, **more: Any
+    ) -> Face:
         clear_cache()
         options: dict[str, Any] = {
+            **more,
             "transport": httpx.MockTransport(rest),
-            "retry": RetryPolicy(initial_delay=0.001, max_delay=0.001, jitter=False),
+            "retry": RetryPolicy(
+                initial_delay=0.001, max_delay=0.001, jitter=False, submit_settle=settle
+            ),
         }
         if user is not None:
             options["auth"] = StaticToken("not-a-jwt", user_name=user)
@@ -225,7 +243,8 @@ async def test_request_lost_before_a_job_existed_is_sent_once_more(
 ) -> None:
     rest = Rest(outcomes=[outcome])
     got = await make(rest)("jobs.submit_spec", spec())
-    assert (rest.posts, rest.lists, len(rest.jobs)) == (2, 1, 1)
+    # looked up at once and again once the settle window passed: only then sent again
+    assert (rest.posts, rest.lists, len(rest.jobs)) == (2, 2, 1)
     assert rest.keys() == [got.submission_key]
     assert rest.bodies[0] == rest.bodies[1]  # the same key both times
 
@@ -236,7 +255,37 @@ async def test_gives_up_after_the_attempts_when_no_job_appears(
     rest = Rest(outcomes=["drop-before"] * SUBMIT_ATTEMPTS)
     with pytest.raises(SlurmConnectionError):
         await make(rest)("jobs.submit_spec", spec())
-    assert (rest.posts, rest.lists, rest.jobs) == (SUBMIT_ATTEMPTS, SUBMIT_ATTEMPTS, [])
+    assert (rest.posts, rest.lists, rest.jobs) == (SUBMIT_ATTEMPTS, 2 * SUBMIT_ATTEMPTS, [])
+
+
+async def test_a_late_submission_is_found_by_its_key_not_sent_twice(
+    make: Callable[..., Face],
+) -> None:
+    """The POST timed out, and the job appears only after a few lookups (the request was
+    held on its way): it is waited for, never duplicated."""
+    rest = Rest(outcomes=["late"])
+    rest.late_after = 3  # created by the 3rd listing after the timeout
+    got = await make(rest, settle=10.0)("jobs.submit_spec", spec())
+    assert got.job_id == 100
+    assert (rest.posts, rest.lists, len(rest.jobs)) == (1, 3, 1)
+    assert any("lost" in w for w in got.warnings)
+
+
+async def test_the_call_deadline_ends_the_lookups_without_a_resend(
+    make: Callable[..., Face],
+) -> None:
+    """No job yet and the call's deadline comes before the settle window ends: the outcome
+    stays unknown (the key is reported), nothing is sent again."""
+    rest = Rest(outcomes=["late"])
+    rest.late_after = 1000
+    face = make(rest, settle=60.0, call_timeout=0.6)
+    with pytest.raises(SubmissionUnknownError) as info:
+        await face("jobs.submit_spec", spec(submission_key="run-7"))
+    assert info.value.submission_key == "run-7"
+    assert isinstance(info.value.lookup_error, SlurmTimeoutError)
+    assert info.value.lookup_error.phase == "deadline"
+    assert (rest.posts, rest.jobs) == (1, [])
+    assert rest.lists >= 2
 
 
 async def test_failed_lookup_raises_submission_unknown_with_the_key(
