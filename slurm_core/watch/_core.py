@@ -124,6 +124,7 @@ class WatchCore:
         self._subs: dict[Subscription, None] = {}
         self._tracks: dict[str, Track] = {}
         self._refs: dict[str, int] = {}
+        self._unseen: set[str] = set()  # tracked, not yet looked at by a complete listing
         self._cursor: Cursor | None = None
         self._due = -float("inf")
         self._last_poll = -float("inf")
@@ -164,6 +165,7 @@ class WatchCore:
                 track = self._tracks.get(key)
                 if track is None:
                     self._tracks[key] = track = Track(key)
+                    self._unseen.add(key)
                     fresh = True
                 self._refs[key] = self._refs.get(key, 0) + 1
                 if track.last is not None:
@@ -186,6 +188,7 @@ class WatchCore:
                     else:
                         self._refs.pop(key, None)
                         self._tracks.pop(key, None)
+                        self._unseen.discard(key)
 
     def delay(self) -> float:
         """Seconds until the next poll is due (0: now)."""
@@ -237,10 +240,13 @@ class WatchCore:
             cursor.calibrate(stamp, sent, self._wall())
         with self.lock:
             keys = [k for k, t in self._tracks.items() if not t.done]
+            unseen = self._unseen.intersection(keys)
         if not keys:
             return False
         sent_mono, sent_wall = self._clock(), self._wall()
-        params = cursor.params(sent_mono)
+        # A job watched since the last complete listing may not have changed since then, so
+        # an update_time delta would never show it: list in full once to look at it now.
+        params = None if unseen else cursor.params(sent_mono)
         path = f"{a.slurm}/jobs"
         try:
             response = yield Request("GET", path, params=params)
@@ -257,6 +263,8 @@ class WatchCore:
             return False
         jobs = a.parse_jobs(response)
         cursor.after_listing(response, sent_mono, sent_wall)
+        with self.lock:
+            self._unseen.difference_update(keys)
         return (yield from self._observe(a, keys, jobs))
 
     def _observe(
