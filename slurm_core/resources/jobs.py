@@ -82,8 +82,12 @@ class _JobsOps(BaseResource):
             try:
                 response = yield a.accounting_job(job_id)
                 record = a.parse_accounting_job(response, job_id)
-            except SlurmError:
+            except NotFoundError:
                 raise missing from None
+            except SlurmError as outage:
+                # The database cannot answer (slurmdbd down, its circuit open): say so, a
+                # NotFoundError would claim the job never existed.
+                raise outage from missing
             return job_from_accounting(record)
 
     def _cancel(self, job_id: JobId, signal: int | str | None) -> Op[None]:
