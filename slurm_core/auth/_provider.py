@@ -18,6 +18,8 @@ logger = logging.getLogger("slurm_core.auth")  # one logger for the package: wha
 
 HeaderStyle = Literal["x-slurm", "bearer"]
 DEFAULT_REFRESH_MARGIN = 60.0
+_REREAD_STEP = 0.1
+"""Seconds between two reads of a source that has no usable token yet."""
 
 
 class TokenProvider:
@@ -29,6 +31,10 @@ class TokenProvider:
 
     can_refresh: ClassVar[bool] = True
     """False when asking again cannot yield a different token (static tokens)."""
+    reread_window: ClassVar[float] = 0.0
+    """Seconds to keep reading a source that has no usable token yet: empty or cut short
+    (a file being rewritten in place), or still the token the server just rejected (a
+    rotation running late). Bounded; :class:`TokenFile` sets it."""
 
     def __init__(
         self,
@@ -110,7 +116,7 @@ class TokenProvider:
                 assert current is not None
                 return current
             try:
-                value = self._fetch()
+                value = self._fetch_usable(current, rejected if force_refresh else None)
             except Exception as exc:
                 # A failed early refresh keeps the old token while it is still valid.
                 exp = self._expires_at
@@ -131,11 +137,41 @@ class TokenProvider:
                     f"{self!r} could not obtain a token: "
                     f"{type(exc).__name__}: {redact_text(str(exc))[:300]}"
                 ) from exc
-            if not value:
-                raise ConfigurationError(f"{self!r} produced an empty token")
+            if not self._complete(value, current):
+                exp = self._expires_at
+                if (
+                    current is not None
+                    and not force_refresh
+                    and (exp is None or self._clock() < exp)
+                ):
+                    # Mid-rewrite: keep the last good token while it is valid.
+                    logger.warning(
+                        "%r: no complete token to read yet; keeping the current one", self
+                    )
+                    return current
+                if not value:
+                    raise ConfigurationError(f"{self!r} produced an empty token")
             token = self._store(value)
             logger.debug("%r: obtained a token (expires at %s)", self, self._expires_at)
             return token
+
+    @staticmethod
+    def _complete(value: str, current: Secret | None) -> bool:
+        """Not empty, and a JWT if the last good token was one (not a file cut short)."""
+        if not value:
+            return False
+        return current is None or not read_claims(current.get()) or bool(read_claims(value))
+
+    def _fetch_usable(self, current: Secret | None, rejected: Secret | None) -> str:
+        """:meth:`_fetch`, read again for up to :attr:`reread_window` seconds while what it
+        gives is incomplete or the token just rejected."""
+        deadline = time.monotonic() + self.reread_window
+        while True:
+            value = self._fetch()
+            stale = rejected is not None and value == rejected.get()
+            if (self._complete(value, current) and not stale) or time.monotonic() >= deadline:
+                return value
+            time.sleep(_REREAD_STEP)
 
     async def atoken(
         self, *, force_refresh: bool = False, rejected: Secret | None = None
