@@ -10,7 +10,7 @@ and ``AsyncSlurmClient`` share one brain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import httpx
@@ -21,7 +21,14 @@ from ._http import AsyncHTTP, SyncHTTP
 from ._redact import scrub_error
 from ._versions._names import CLIENT_VERSIONS
 from ._versions._request import Request
-from ._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
+from ._versions.negotiate import (
+    ServedVersions,
+    cached_versions,
+    check_pinned,
+    forget_version,
+    negotiate,
+    withdrawn_version,
+)
 
 if TYPE_CHECKING:
     from ._versions import Adapter
@@ -109,6 +116,29 @@ class ClientCore:
                 adapter = self._adapter
         return adapter
 
+    def withdrawn(self, exc: SlurmError) -> bool:
+        """True if ``exc`` says the version in use is no longer served (an upgrade): the
+        version is forgotten here and, once for all clients, in the process-wide cache, so
+        the next request renegotiates."""
+        adapter = self._adapter
+        version = withdrawn_version(exc)
+        if adapter is None or version is None or version != adapter.version:
+            return False
+        forget_version(self.key, version)
+        with self._lock:
+            if self._adapter is adapter:
+                self._adapter = self._served = None
+        return True
+
+
+Restartable = Op[T] | Callable[[], Op[T]]
+"""An operation, or a function making one: only the latter can be run again after a
+renegotiation (a generator cannot be restarted)."""
+
+
+def _first(op: Restartable[T]) -> Op[T]:
+    return op() if callable(op) else op
+
 
 def run_sync(http: SyncHTTP, op: Op[T]) -> T:
     """Drive an operation with the blocking engine."""
@@ -174,8 +204,14 @@ class SyncResource(BaseResource):
         super().__init__(core)
         self._http = http
 
-    def _run(self, op: Op[T]) -> T:
-        return run_sync(self._http, op)
+    def _run(self, op: Restartable[T]) -> T:
+        make = op if callable(op) else None
+        try:
+            return run_sync(self._http, _first(op))
+        except SlurmError as exc:
+            if not self._core.withdrawn(exc) or make is None:
+                raise
+        return run_sync(self._http, make())  # once, on the renegotiated version
 
 
 class AsyncResource(BaseResource):
@@ -185,5 +221,11 @@ class AsyncResource(BaseResource):
         super().__init__(core)
         self._http = http
 
-    async def _run(self, op: Op[T]) -> T:
-        return await run_async(self._http, op)
+    async def _run(self, op: Restartable[T]) -> T:
+        make = op if callable(op) else None
+        try:
+            return await run_async(self._http, _first(op))
+        except SlurmError as exc:
+            if not self._core.withdrawn(exc) or make is None:
+                raise
+        return await run_async(self._http, make())  # once, on the renegotiated version

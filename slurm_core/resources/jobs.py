@@ -164,7 +164,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             pending = client.jobs.list(states=JobBaseState.PENDING, partition="gpu")
         """
-        return self._run(self._list(user, states, partition))
+        return self._run(lambda: self._list(user, states, partition))
 
     def get(self, job_id: JobId) -> Job:
         """One job by id (``42`` or an array task ``"40_2"``).
@@ -178,7 +178,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
             job = client.jobs.get(42)
             if job.state.is_finished and job.exit_code and not job.exit_code.ok: ...
         """
-        return self._run(self._get(job_id))
+        return self._run(lambda: self._get(job_id))
 
     def cancel(self, job_id: JobId, signal: int | str | None = None) -> None:
         """Cancel a job, or send it ``signal`` (``15``, ``"SIGTERM"``, ``"USR1"``).
@@ -188,7 +188,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
             client.jobs.cancel(42)                    # like scancel 42
             client.jobs.cancel(42, signal="SIGUSR1")  # like scancel -s USR1 42
         """
-        self._run(self._cancel(job_id, signal))
+        self._run(lambda: self._cancel(job_id, signal))
 
     def hold(self, job_id: JobId) -> None:
         """Hold a pending job (priority 0) until :meth:`release`.
@@ -197,7 +197,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             client.jobs.hold(42)
         """
-        self._run(self._hold(job_id))
+        self._run(lambda: self._hold(job_id))
 
     def release(self, job_id: JobId) -> None:
         """Release a held job. Not possible with REST API v0.0.38
@@ -207,7 +207,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             client.jobs.release(42)
         """
-        self._run(self._release(job_id))
+        self._run(lambda: self._release(job_id))
 
     def requeue(self, job_id: JobId) -> None:
         """Requeue a job. slurmrestd only offers this from REST API v0.0.45 (Slurm 26.05);
@@ -217,7 +217,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             client.jobs.requeue(42)
         """
-        self._run(self._requeue(job_id))
+        self._run(lambda: self._requeue(job_id))
 
     def update(
         self,
@@ -263,27 +263,27 @@ class AsyncJobs(_JobsOps, AsyncWatchMixin, AsyncSubmitMixin, AsyncResource):
         partition: str | None = None,
     ) -> builtins.list[Job]:
         """See :meth:`Jobs.list`."""
-        return await self._run(self._list(user, states, partition))
+        return await self._run(lambda: self._list(user, states, partition))
 
     async def get(self, job_id: JobId) -> Job:
         """See :meth:`Jobs.get`."""
-        return await self._run(self._get(job_id))
+        return await self._run(lambda: self._get(job_id))
 
     async def cancel(self, job_id: JobId, signal: int | str | None = None) -> None:
         """See :meth:`Jobs.cancel`."""
-        await self._run(self._cancel(job_id, signal))
+        await self._run(lambda: self._cancel(job_id, signal))
 
     async def hold(self, job_id: JobId) -> None:
         """See :meth:`Jobs.hold`."""
-        await self._run(self._hold(job_id))
+        await self._run(lambda: self._hold(job_id))
 
     async def release(self, job_id: JobId) -> None:
         """See :meth:`Jobs.release`."""
-        await self._run(self._release(job_id))
+        await self._run(lambda: self._release(job_id))
 
     async def requeue(self, job_id: JobId) -> None:
         """See :meth:`Jobs.requeue`."""
-        await self._run(self._requeue(job_id))
+        await self._run(lambda: self._requeue(job_id))
 
     async def update(
         self,

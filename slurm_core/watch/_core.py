@@ -327,7 +327,8 @@ class WatchCore:
     def _failed(self, exc: SlurmError, started: float) -> None:
         if self._cursor is not None:
             self._cursor.reset()
-        fatal = not isinstance(exc, _TRANSIENT)
+        # An upgrade withdrew the version: the next poll renegotiates (once per server).
+        fatal = not isinstance(exc, _TRANSIENT) and not self._core.withdrawn(exc)
         if isinstance(exc, ResponseValidationError):
             self._bad_bodies += 1
             fatal = self._bad_bodies >= _MAX_BAD_BODIES
