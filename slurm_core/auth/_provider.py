@@ -119,18 +119,14 @@ class TokenProvider:
                 value = self._fetch_usable(current, rejected if force_refresh else None)
             except Exception as exc:
                 # A failed early refresh keeps the old token while it is still valid.
-                exp = self._expires_at
-                if (
-                    current is not None
-                    and not force_refresh
-                    and (exp is None or self._clock() < exp)
-                ):
+                kept = self._kept(current, force_refresh)
+                if kept is not None:
                     logger.warning(
                         "%r: token refresh failed (%s); keeping the current token",
                         self,
                         type(exc).__name__,
                     )
-                    return current
+                    return kept
                 if isinstance(exc, SlurmError):
                     raise
                 raise ConfigurationError(
@@ -138,22 +134,25 @@ class TokenProvider:
                     f"{type(exc).__name__}: {redact_text(str(exc))[:300]}"
                 ) from exc
             if not self._complete(value, current):
-                exp = self._expires_at
-                if (
-                    current is not None
-                    and not force_refresh
-                    and (exp is None or self._clock() < exp)
-                ):
-                    # Mid-rewrite: keep the last good token while it is valid.
+                kept = self._kept(current, force_refresh)
+                if kept is not None:  # mid-rewrite: the last good token, while valid
                     logger.warning(
                         "%r: no complete token to read yet; keeping the current one", self
                     )
-                    return current
+                    return kept
                 if not value:
                     raise ConfigurationError(f"{self!r} produced an empty token")
             token = self._store(value)
             logger.debug("%r: obtained a token (expires at %s)", self, self._expires_at)
             return token
+
+    def _kept(self, current: Secret | None, force_refresh: bool) -> Secret | None:
+        """The current token, if it may stand in for a failed read: only while valid, and
+        not when it is the one being replaced (rejected)."""
+        exp = self._expires_at
+        if current is None or force_refresh or (exp is not None and self._clock() >= exp):
+            return None
+        return current
 
     @staticmethod
     def _complete(value: str, current: Secret | None) -> bool:

@@ -3,9 +3,11 @@ is readable; ``JWTKeyAuth`` derives its refresh margin from a short lifespan."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -40,6 +42,17 @@ def _bump(path: Path, text: str) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
 
 
+@contextlib.contextmanager
+def _later(delay: float, path: Path, text: str) -> Iterator[None]:
+    """Rewrite ``path`` with ``text`` after ``delay`` seconds, from another thread."""
+    timer = threading.Timer(delay, _bump, (path, text))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
+
+
 @pytest.mark.parametrize("torn", ["", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJle"])
 def test_a_file_caught_mid_rewrite_keeps_the_last_good_token(tmp_path: Path, torn: str) -> None:
     path = tmp_path / "jwt"
@@ -63,12 +76,8 @@ def test_a_file_written_during_the_reread_window_is_picked_up(tmp_path: Path) ->
     assert provider.token().get() == first
     _bump(path, "")
     second = _token(lifespan=7200)
-    timer = threading.Timer(0.3, _bump, (path, second))
-    timer.start()
-    try:
+    with _later(0.3, path, second):
         assert provider.token().get() == second  # read again until complete
-    finally:
-        timer.join()
 
 
 def test_a_rejected_token_waits_for_a_late_rotation(tmp_path: Path) -> None:
@@ -78,12 +87,8 @@ def test_a_rejected_token_waits_for_a_late_rotation(tmp_path: Path) -> None:
     provider = TokenFile(path)
     rejected = provider.token()
     new = _token(lifespan=7200)
-    timer = threading.Timer(0.4, _bump, (path, new))
-    timer.start()
-    try:
+    with _later(0.4, path, new):
         assert provider.token(force_refresh=True, rejected=rejected).get() == new
-    finally:
-        timer.join()
 
 
 def test_the_rereading_is_bounded(tmp_path: Path) -> None:

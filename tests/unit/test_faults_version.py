@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from test_faults_breaker import _fresh  # noqa: F401 (the autouse fixture: a fresh cache)
 
 from slurm_core import AsyncSlurmClient, NotFoundError, SlurmClient, StaticToken
-from slurm_core._versions.negotiate import clear_cache
 
 pytestmark = pytest.mark.anyio
 URL = "http://upgrade.test:6820"
@@ -44,13 +44,6 @@ class Upgraded:
         return httpx.Response(
             404, json={"errors": [{"error_number": 2017, "error": "Invalid job id"}]}
         )
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> Any:
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture(params=["sync", "async"])
