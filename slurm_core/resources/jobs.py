@@ -15,6 +15,7 @@ from .._exceptions import NotFoundError, SlurmError
 from .._versions import validate_job_id
 from .._versions._parse import job_from_accounting
 from .._versions.base import JobId
+from .._versions.negotiate import withdrawn_version
 from ..models import Infinite, Job, JobBaseState
 from ._submission import AsyncSubmitMixin, SubmitMixin
 from ._watch import AsyncWatchMixin, WatchMixin
@@ -77,7 +78,8 @@ class _JobsOps(BaseResource):
             return a.parse_job(response, job_id)
         except NotFoundError as missing:
             # slurmctld forgets finished jobs after MinJobAge; the database remembers them.
-            if not self._core.accounting_served():
+            # (Not for a withdrawn version's 404: that is for the engine to renegotiate.)
+            if not self._core.accounting_served() or withdrawn_version(missing):
                 raise
             try:
                 response = yield a.accounting_job(job_id)

@@ -85,3 +85,16 @@ async def test_a_missing_job_does_not_renegotiate(
     with pytest.raises(NotFoundError):
         await call("get", 999999)
     assert server.openapi == 1
+
+
+async def test_a_withdrawn_version_is_not_taken_for_a_purged_job(
+    make: Callable[[Upgraded], Callable[..., Any]],
+) -> None:
+    """jobs.get() falls back to accounting for a missing job, not for a withdrawn version."""
+    server = Upgraded()
+    call = make(server)
+    assert await call("list") == []
+    server.upgrade()
+    with pytest.raises(NotFoundError):
+        await call("get", 5)  # renegotiated, then really missing on v0.0.42
+    assert server.sent[-3:] == ["/slurm/v0.0.41/job/5", "/openapi/v3", "/slurm/v0.0.42/job/5"]
