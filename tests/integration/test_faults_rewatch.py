@@ -17,7 +17,7 @@ from slurm_core import AsyncSlurmClient, SlurmClient, StaticToken
 from slurm_core.testing.cluster import LocalSlurmCluster
 from slurm_core.watch import WatchOptions
 
-INTERVAL = 4.0
+INTERVAL = 8.0  # long, so that a delta poll would show; the machine is shared
 SLOW = WatchOptions(min_interval=0.2, initial_interval=INTERVAL, max_interval=INTERVAL)
 SCRIPT = "#!/bin/sh\ntrue\n"
 
@@ -25,6 +25,12 @@ SCRIPT = "#!/bin/sh\ntrue\n"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def _first_in_line(cluster: LocalSlurmCluster, *job_ids: int) -> None:
+    """Top priority: other tests' pending jobs on the shared cluster must not delay these."""
+    for job_id in job_ids:
+        cluster.run(["scontrol", "update", f"jobid={job_id}", "priority=1000000000"])
 
 
 def _first_listing_is_full(proxy: FaultProxy, mark: int) -> None:
@@ -43,6 +49,7 @@ def test_a_second_wait_on_a_quiet_job_returns_within_one_poll(
             submit = client.jobs.submit().working_directory(slurm_cluster.shared_dir)
             first = submit.script(SCRIPT).name("rewatch-a").execute().job_id
             second = submit.script(SCRIPT).name("rewatch-b").execute().job_id
+            _first_in_line(slurm_cluster, first, second)
             client.jobs.wait(second, timeout=120)
             client.jobs.wait(first, timeout=120)
             client.jobs.wait(second, timeout=120)  # the cursor is now past both jobs
@@ -65,6 +72,7 @@ async def test_a_second_async_wait_on_a_quiet_job_returns_within_one_poll(
             submit = client.jobs.submit().working_directory(slurm_cluster.shared_dir)
             first = (await submit.script(SCRIPT).name("rewatch-a").execute()).job_id
             second = (await submit.script(SCRIPT).name("rewatch-b").execute()).job_id
+            _first_in_line(slurm_cluster, first, second)
             await client.jobs.wait(second, timeout=120)
             await client.jobs.wait(first, timeout=120)
             await client.jobs.wait(second, timeout=120)
