@@ -11,7 +11,14 @@ import httpx
 import pytest
 from test_faults_breaker import _fresh  # noqa: F401 (the autouse fixture: a fresh cache)
 
-from slurm_core import AsyncSlurmClient, NotFoundError, SlurmClient, StaticToken
+from slurm_core import (
+    AsyncSlurmClient,
+    JobFailedError,
+    NotFoundError,
+    SlurmClient,
+    StaticToken,
+)
+from slurm_core.watch import WatchOptions
 
 pytestmark = pytest.mark.anyio
 URL = "http://upgrade.test:6820"
@@ -52,8 +59,8 @@ def make(request: pytest.FixtureRequest) -> Callable[[Upgraded], Callable[..., A
         cls = SlurmClient if request.param == "sync" else AsyncSlurmClient
         client = cls(URL, auth=StaticToken("t"), transport=httpx.MockTransport(server))
 
-        async def call(method: str, *args: Any) -> Any:
-            result = getattr(client.jobs, method)(*args)
+        async def call(method: str, *args: Any, **kw: Any) -> Any:
+            result = getattr(client.jobs, method)(*args, **kw)
             return await result if request.param == "async" else result
 
         call.client = client  # type: ignore[attr-defined]
@@ -98,3 +105,21 @@ async def test_a_withdrawn_version_is_not_taken_for_a_purged_job(
     with pytest.raises(NotFoundError):
         await call("get", 5)  # renegotiated, then really missing on v0.0.42
     assert server.sent[-3:] == ["/slurm/v0.0.41/job/5", "/openapi/v3", "/slurm/v0.0.42/job/5"]
+
+
+async def test_a_watch_renegotiates_at_its_next_poll(
+    make: Callable[[Upgraded], Callable[..., Any]],
+) -> None:
+    """A poll meeting the withdrawn version does not end the watch: the next one renegotiates."""
+    server = Upgraded()
+    call = make(server)
+    call.client.jobs.watch_options = WatchOptions(  # type: ignore[attr-defined]
+        min_interval=0.01, initial_interval=0.01, max_interval=0.05
+    )
+    assert await call("list") == []
+    server.upgrade()
+    with pytest.raises(JobFailedError) as info:
+        await call("wait", 5, timeout=10)  # the job is gone and no accounting is served
+    assert info.value.state == "UNKNOWN"
+    listings = [p for p in server.sent if p.endswith("/jobs")]
+    assert listings[-2:] == ["/slurm/v0.0.41/jobs", "/slurm/v0.0.42/jobs"]
