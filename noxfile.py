@@ -37,9 +37,10 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def core(session: nox.Session) -> None:
     """Unit tests plus integration tests against the real local clusters (and the docs
-    site's ``mkdocs build --strict``, a test of its own)."""
+    site's ``mkdocs build --strict``, a test of its own), and the OAuth2/OIDC tests against
+    a real identity provider (tests/oidc: it installs itself in a cached venv)."""
     session.install("-e", ".[dev,fast,cli,docs]")
-    session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
+    session.run("pytest", "tests/unit", "tests/integration", "tests/oidc", *session.posargs)
 
 
 def _orchestrator(session: nox.Session, name: str) -> None:

@@ -10,7 +10,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import ssl
 import sys
 import warnings
@@ -19,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import httpx
 
 from slurm_core._exceptions import SlurmSecurityWarning
-from slurm_core._redact import redact_headers, redact_url
+from slurm_core._redact import is_loopback, redact_headers, redact_url
 from slurm_core._retry import RetryPolicy
 from slurm_core._transport import DEFAULT_MAX_RESPONSE_SIZE, CertTypes, CircuitBreakerConfig
 from slurm_core.auth import TokenProvider
@@ -144,15 +143,6 @@ class ClientOptions:
         return f"ClientOptions({', '.join(fields)})"
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def warn_if_exposed(options: ClientOptions, url: httpx.URL) -> None:
     """Once per client: a token that would travel unprotected. With a transport of your
     own (a fake, a mock) where the bytes go is yours to say, and nothing is said."""
@@ -173,7 +163,7 @@ def warn_if_exposed(options: ClientOptions, url: httpx.URL) -> None:
         url.scheme == "http"
         and options.auth is not None
         and options.uds is None
-        and not _loopback(url.host)
+        and not is_loopback(url.host)
     ):
         warnings.warn(
             f"the token would be sent in clear text to {redact_url(url)} (plain http to a "

@@ -6,6 +6,7 @@ goes through one of these helpers; token values are only ever held in a :class:`
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import threading
@@ -20,6 +21,7 @@ __all__ = [
     "RedactingFilter",
     "Secret",
     "install_log_redaction",
+    "is_loopback",
     "redact_headers",
     "redact_text",
     "redact_url",
@@ -126,6 +128,17 @@ _KNOWN: dict[str, None] = {}
 _KNOWN_LOCK = threading.Lock()
 _MAX_KNOWN = 64
 _MIN_KNOWN_LENGTH = 8  # shorter values would redact ordinary words
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host name or address that never leaves this machine (where a secret may
+    travel over plain http)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def register_secret(value: str) -> None:

@@ -71,8 +71,10 @@ def _proves_token(response: httpx.Response) -> bool:
 class SlurmAuth(httpx.Auth):
     """Puts a provider's token on each request; refreshes once when it is rejected.
 
-    ``header_style="x-slurm"`` (default) sends ``X-SLURM-USER-TOKEN``; ``"bearer"`` sends
-    ``Authorization: Bearer <token>`` (slurmrestd 23.02+; 22.05 answers it with 401).
+    ``header_style="x-slurm"`` sends ``X-SLURM-USER-TOKEN``; ``"bearer"`` sends
+    ``Authorization: Bearer <token>`` (slurmrestd 23.02+; 22.05 answers it with 401). The
+    default is the provider's ``preferred_header_style``: ``"x-slurm"``, except for the
+    OAuth2/OIDC providers, whose tokens go as Bearer only (never both headers).
     ``X-SLURM-USER-NAME`` goes with either when a name is known: the provider's
     ``user_name``, else the token's own ``sun`` claim (22.05 requires the header).
 
@@ -84,9 +86,16 @@ class SlurmAuth(httpx.Auth):
     # The body decides whether 22.05's HTTP 500 was an authentication failure.
     requires_response_body = True
 
-    def __init__(self, provider: TokenProvider, *, header_style: HeaderStyle = "x-slurm") -> None:
+    def __init__(self, provider: TokenProvider, *, header_style: HeaderStyle | None = None) -> None:
+        if header_style is None:
+            header_style = provider.preferred_header_style
         if header_style not in ("x-slurm", "bearer"):
             raise ConfigurationError(f"SlurmAuth: unknown header_style {header_style!r}")
+        if provider.bearer_only and header_style != "bearer":
+            raise ConfigurationError(
+                f"SlurmAuth: header_style: {type(provider).__name__} tokens go as "
+                "Authorization: Bearer only"
+            )
         self.provider = provider
         self.header_style: HeaderStyle = header_style
         self._token_header = "Authorization" if header_style == "bearer" else "X-SLURM-USER-TOKEN"

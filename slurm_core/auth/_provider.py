@@ -35,6 +35,10 @@ class TokenProvider:
     """Seconds to keep reading a source that has no usable token yet: empty or cut short
     (a file being rewritten in place), or still the token the server just rejected (a
     rotation running late). Bounded; :class:`TokenFile` sets it."""
+    preferred_header_style: ClassVar[HeaderStyle] = "x-slurm"
+    """How :class:`SlurmAuth` sends the token unless told otherwise."""
+    bearer_only: ClassVar[bool] = False
+    """True for tokens slurmrestd accepts only as ``Authorization: Bearer`` (OIDC)."""
 
     def __init__(
         self,

@@ -123,7 +123,7 @@ def _root(
 
 
 def _register() -> None:
-    from . import _analytics, _cluster, _config, _doctor, _jobs, _resources
+    from . import _analytics, _cluster, _config, _doctor, _jobs, _login, _resources
 
     app.add_typer(_jobs.app, name="jobs")
     app.add_typer(_resources.nodes_app, name="nodes")
@@ -134,6 +134,7 @@ def _register() -> None:
     app.add_typer(_cluster.app, name="cluster")
     app.add_typer(_config.app, name="config")
     app.command("doctor")(_doctor.doctor)
+    app.command("login")(_login.login)
 
 
 _register()

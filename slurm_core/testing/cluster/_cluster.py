@@ -7,17 +7,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from . import _runtime
+from . import _jwks, _runtime
 from ._conf import JWT_KEY, ClusterConfig
 from ._daemons import DaemonSet, daemon_specs
 from ._errors import ClusterError
 from ._proc import chroot_run, lives_in
 from ._release import Ports, get_release
-from ._root import build_root, file_lock
+from ._root import build_root, file_lock, group_id, user_id
 from ._state import ClusterStatus, RunDir, RunState
 
 __all__ = ["ClusterStatus", "LocalSlurmCluster", "default_cache_dir"]
@@ -68,6 +69,7 @@ class LocalSlurmCluster:
         nodes: int = 1,
         *,
         start_timeout: float = 120.0,
+        jwks: bool = False,
     ) -> None:
         self.spec = get_release(release)
         self.release = release
@@ -78,7 +80,7 @@ class LocalSlurmCluster:
         self.root = self.cache_dir / "roots" / release
         self._run = RunDir(self.cache_dir / "run" / release)
         self.shared_dir = self._run.shared
-        self._config = ClusterConfig(self.spec, _hostname(), nodes, accounting)
+        self._config = ClusterConfig(self.spec, _hostname(), nodes, accounting, jwks=jwks)
         self._started_here = False
 
     # ------------------------------------------------------------------ properties
@@ -284,6 +286,35 @@ class LocalSlurmCluster:
         """:meth:`stop_daemon` then :meth:`start_daemon`."""
         self.stop_daemon(name)
         self.start_daemon(name, timeout)
+
+    def trust_jwks(self, jwks: Mapping[str, Any]) -> float:
+        """Make the running slurmctld trust RS256 tokens signed by ``jwks``'s keys (an
+        identity provider's ``jwks_uri`` document); returns the seconds slurmctld took to
+        reload. Writes ``/etc/slurm/jwks.json`` and ``AuthAltParameters``, then runs
+        ``scontrol reconfigure`` (23.11+ only: 22.05 would need a restart). The HS256 key
+        keeps working; jobs and other clients are not disturbed. slurmctld only: slurmdbd
+        (the ``/slurmdb/`` endpoints) reads the key set when it starts (``jwks=True``).
+
+        Example::
+
+            c.trust_jwks(httpx.get("https://id.example.org/jwks").json())
+        """
+        _require_root()
+        if not _jwks.reloads_jwks(self.spec):
+            raise ClusterError(f"SLURM {self.release} reloads its JWKS only on a restart")
+        with file_lock(self._run.lock_file):
+            state = self._live_state()
+            owner = (user_id(self.root, "slurm"), group_id(self.root, "slurm"))
+            _jwks.write_jwks(self.root, jwks, owner)
+            _jwks.configure_jwks(self.root, self.spec)
+            took = _jwks.reconfigure(
+                self.root, state.pids, lambda: self._run.save(state), self._ctld_ready
+            )
+        log.info("SLURM %s reloaded its JWKS in %.2f s", self.release, took)
+        return took
+
+    def _ctld_ready(self) -> bool:
+        return chroot_run(self.root, ["scontrol", "ping"], timeout=10).returncode == 0
 
     # ------------------------------------------------------------------ tokens & commands
     def token(self, user: str | None = None, lifespan: int = 3600) -> str:

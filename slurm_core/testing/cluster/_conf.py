@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from ._release import MAX_NODES, ReleaseSpec
 
 __all__ = [
+    "JWKS_FILE",
     "JWT_KEY",
     "LOG_DIR",
     "RUN_DIR",
     "SLURMDBD_CONF",
     "SPOOL_DIR",
     "STATE_DIR",
+    "USER_CLAIM",
     "ClusterConfig",
+    "auth_alt_parameters",
     "render_all",
     "render_cgroup_conf",
     "render_gres_conf",
@@ -29,6 +32,9 @@ __all__ = [
 # Paths inside the root.
 ETC_SLURM = "/etc/slurm"
 JWT_KEY = f"{ETC_SLURM}/jwt_hs256.key"
+JWKS_FILE = f"{ETC_SLURM}/jwks.json"
+# The claim that names the Slurm user in an identity provider's tokens (23.02+).
+USER_CLAIM = "preferred_username"
 SLURMDBD_CONF = f"{ETC_SLURM}/slurmdbd.conf"
 STATE_DIR = "/var/lib/slurm/slurmctld"
 SPOOL_DIR = "/var/lib/slurm/slurmd"
@@ -57,6 +63,9 @@ class ClusterConfig:
     accounting: bool = True
     cpus_per_node: int = 2
     memory_mb: int = 2000
+    jwks: bool = False
+    """Also trust RS256 tokens signed by the keys in ``/etc/slurm/jwks.json`` (starts
+    empty; ``LocalSlurmCluster.trust_jwks`` fills it)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.nodes <= MAX_NODES:
@@ -92,7 +101,7 @@ def render_slurm_conf(cfg: ClusterConfig) -> str:
         "AuthType=auth/munge",
         "CredType=cred/munge",
         "AuthAltTypes=auth/jwt",
-        f"AuthAltParameters=jwt_key={JWT_KEY}",
+        f"AuthAltParameters={auth_alt_parameters(spec, jwks=cfg.jwks)}",
         f"StateSaveLocation={STATE_DIR}",
         f"SlurmdSpoolDir={SPOOL_DIR}/%n",
         f"SlurmctldPidFile={RUN_DIR}/slurmctld.pid",
@@ -150,6 +159,25 @@ def render_slurm_conf(cfg: ClusterConfig) -> str:
     return "\n".join(line for line in lines if line) + "\n"
 
 
+def auth_alt_parameters(spec: ReleaseSpec, *, jwks: bool) -> str:
+    """slurmctld's auth/jwt settings: the HS256 key, and with ``jwks`` the key set file
+    plus, from 23.02 on, the claim naming the user (22.05 reads only ``sun``/``username``).
+
+    Example::
+
+        >>> from slurm_core.testing.cluster._release import get_release
+        >>> auth_alt_parameters(get_release("26.05"), jwks=True)
+        'jwt_key=/etc/slurm/jwt_hs256.key,jwks=/etc/slurm/jwks.json,userclaimfield=preferred_username'
+    """
+    params = f"jwt_key={JWT_KEY}"
+    if jwks:
+        params += f",jwks={JWKS_FILE}"
+        major, minor = (int(x) for x in spec.release.split(".")[:2])
+        if (major, minor) >= (23, 2):
+            params += f",userclaimfield={USER_CLAIM}"
+    return params
+
+
 def render_gres_conf(cfg: ClusterConfig) -> str:
     # slurmd drops GPUs without device files (node drained: "gres/gpu count reported lower
     # than configured"), so fake character devices back them; with task/none nobody opens them.
@@ -177,7 +205,7 @@ def render_slurmdbd_conf(cfg: ClusterConfig) -> str | None:
                 "AuthType=auth/munge",
                 # slurmrestd's /slurmdb/ endpoints reach slurmdbd with the user's JWT.
                 "AuthAltTypes=auth/jwt",
-                f"AuthAltParameters=jwt_key={JWT_KEY}",
+                f"AuthAltParameters={auth_alt_parameters(cfg.spec, jwks=cfg.jwks)}",
                 "StorageType=accounting_storage/mysql",
                 # MariaDB listens on its unix socket only; user slurm is authenticated by it.
                 "StorageHost=localhost",
@@ -206,6 +234,8 @@ def render_all(cfg: ClusterConfig) -> dict[str, str]:
         "/etc/hosts": render_hosts(cfg),
     }
     files[f"{ETC_SLURM}/cgroup.conf"] = render_cgroup_conf(cfg)
+    if cfg.jwks:
+        files[JWKS_FILE] = '{"keys": []}\n'  # slurmctld refuses to start without the file
     dbd = render_slurmdbd_conf(cfg)
     if dbd is not None:
         files[SLURMDBD_CONF] = dbd
