@@ -99,7 +99,7 @@ class SlurmAuth(httpx.Auth):
         self.provider = provider
         self.header_style: HeaderStyle = header_style
         self._token_header = "Authorization" if header_style == "bearer" else "X-SLURM-USER-TOKEN"
-        self._accepted: Secret | None = None  # the last token the server answered with < 400
+        self._accepted: Secret | None = None  # the last token the server accepted
 
     def _rejected(self, response: httpx.Response, token: Secret) -> bool:
         """Should ``token`` be replaced and the request sent once more?"""
