@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
@@ -32,7 +32,14 @@ from ._redact import scrub_error
 from ._retry import RetryPolicy
 from ._versions._names import CLIENT_VERSIONS
 from ._versions._request import Request
-from ._versions.negotiate import ServedVersions, cached_versions, check_pinned, negotiate
+from ._versions.negotiate import (
+    ServedVersions,
+    cached_versions,
+    check_pinned,
+    forget_version,
+    negotiate,
+    withdrawn_version,
+)
 
 if TYPE_CHECKING:
     from ._versions import Adapter
@@ -136,6 +143,29 @@ class ClientCore:
                 adapter = self._adapter
         return adapter
 
+    def withdrawn(self, exc: SlurmError) -> bool:
+        """True if ``exc`` says the version in use is no longer served (an upgrade): the
+        version is forgotten here and, once for all clients, in the process-wide cache, so
+        the next request renegotiates."""
+        adapter = self._adapter
+        version = withdrawn_version(exc)
+        if adapter is None or version is None or version != adapter.version:
+            return False
+        forget_version(self.key, version)
+        with self._lock:
+            if self._adapter is adapter:
+                self._adapter = self._served = None
+        return True
+
+
+Restartable = PausingOp[T] | Callable[[], PausingOp[T]]
+"""An operation, or a function making one: only the latter can be run again after a
+renegotiation (a generator cannot be restarted)."""
+
+
+def _first(op: Restartable[T]) -> PausingOp[T]:
+    return op() if callable(op) else op
+
 
 def _overrun(pause: Pause, deadline: float | None) -> SlurmTimeoutError | None:
     """The error to throw instead of a pause that would pass the deadline."""
@@ -231,8 +261,15 @@ class SyncResource(BaseResource):
         self._http = http
         self._retry = http.options.retry
 
-    def _run(self, op: PausingOp[T]) -> T:
-        return run_sync(self._http, op)
+    def _run(self, op: Restartable[T]) -> T:
+        make = op if callable(op) else None
+        deadline = self._http.call_deadline()  # one deadline, renegotiation included
+        try:
+            return run_sync(self._http, _first(op), deadline=deadline)
+        except SlurmError as exc:
+            if not self._core.withdrawn(exc) or make is None:
+                raise
+        return run_sync(self._http, make(), deadline=deadline)  # once, on the new version
 
 
 class AsyncResource(BaseResource):
@@ -243,5 +280,12 @@ class AsyncResource(BaseResource):
         self._http = http
         self._retry = http.options.retry
 
-    async def _run(self, op: PausingOp[T]) -> T:
-        return await run_async(self._http, op)
+    async def _run(self, op: Restartable[T]) -> T:
+        make = op if callable(op) else None
+        deadline = self._http.call_deadline()  # one deadline, renegotiation included
+        try:
+            return await run_async(self._http, _first(op), deadline=deadline)
+        except SlurmError as exc:
+            if not self._core.withdrawn(exc) or make is None:
+                raise
+        return await run_async(self._http, make(), deadline=deadline)  # once, on the new version

@@ -35,12 +35,15 @@ from slurm_core._retry import parse_retry_after, tls_failure
 __all__ = [
     "DEADLINE",
     "INFORMATIONAL_ERRNOS",
+    "TOKEN_UNPROVEN",
     "DeadlineExceeded",
+    "answer_class",
     "decode_body",
     "error_class_for",
     "error_from_exception",
     "error_from_response",
     "error_from_success",
+    "is_ambiguous",
     "load_json",
     "parse_error_entries",
     "success_body_errors",
@@ -145,6 +148,48 @@ def error_class_for(
     if 400 <= status_code < 500:
         return InvalidRequestError
     return SlurmAPIError
+
+
+# What slurmrestd answers to an expired or invalid token where it does not say so (seen live):
+# 22.05 answers HTTP 500 with error -1 "Unspecified error" (5005 "Zero Bytes were transmitted
+# or received" for DELETE job); the slurmdb endpoints of 24.11/26.05 answer 502 with 7000
+# "Unable to connect to database". The same answers also mean real failures (slurmctld or
+# slurmdbd down), so they only count as a rejection of a token the server never accepted.
+_AMBIGUOUS_STATUSES = (500, 502)
+_AMBIGUOUS_ERRNOS = frozenset({-1, 5005, 7000})
+
+TOKEN_UNPROVEN = "slurm_token_unproven"  # noqa: S105 (a name, not a secret)
+"""Request extension set by the auth flow: True when the server has never accepted this
+request's token, or the token's own ``exp`` claim has passed. An ambiguous answer (above)
+to such a request is an authentication failure, not a server fault."""
+
+
+def is_ambiguous(status_code: int, errors: Sequence[SlurmErrorEntry]) -> bool:
+    """True for an answer that may be slurmrestd rejecting a token without saying so."""
+    return (
+        status_code in _AMBIGUOUS_STATUSES
+        and bool(errors)
+        and all(e.error_number in _AMBIGUOUS_ERRNOS for e in errors)
+    )
+
+
+def answer_class(
+    response: httpx.Response,
+    errors: Sequence[SlurmErrorEntry],
+    request: httpx.Request | None = None,
+) -> type[SlurmAPIError]:
+    """:func:`error_class_for`, and an ambiguous answer to a request whose token is unproven
+    (:data:`TOKEN_UNPROVEN`) is :class:`AuthenticationError`. The breaker and the error
+    mapping both decide here; ``request`` defaults to the response's own."""
+    cls = error_class_for(response.status_code, errors)
+    if cls is not ServerError or not is_ambiguous(response.status_code, errors):
+        return cls
+    if request is None:
+        try:
+            request = response.request
+        except RuntimeError:  # a response built by hand has no request
+            return cls
+    return AuthenticationError if request.extensions.get(TOKEN_UNPROVEN) is True else cls
 
 
 def _as_int(value: Any) -> int | None:
@@ -354,7 +399,7 @@ def _build_error(
 
     content = response.content
     status = response.status_code
-    cls = error_class_for(status, errors)
+    cls = answer_class(response, errors)
 
     excerpt: str | None = None
     if content:
@@ -371,6 +416,11 @@ def _build_error(
     message = f"HTTP {status} {reason}{where}".rstrip()
     if detail:
         message = f"{message}: {redact_text(detail)}"
+    if cls is AuthenticationError and is_ambiguous(status, errors):
+        message += (
+            " (how this slurmrestd answers a rejected token: this token has expired or was"
+            " never accepted by the server)"
+        )
 
     request_id = None
     for name in _REQUEST_ID_HEADERS:

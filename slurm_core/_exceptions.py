@@ -390,16 +390,21 @@ class UnsupportedOperationError(UnsupportedAPIVersionError):
 class CircuitOpenError(SlurmError):
     """Requests to ``base_url`` are failing fast: too many consecutive failures.
 
+    ``dependency`` names the daemon whose circuit is open (``"slurmctld"`` or ``"slurmdbd"``):
+    with slurmdbd down, accounting calls fail fast while submissions go on.
+
     ``retry_at`` (aware UTC datetime) is when one probe request will be let through;
     ``retry_after`` is the same in seconds from when the error was raised.
     """
 
-    def __init__(self, base_url: str, *, retry_after: float) -> None:
+    def __init__(self, base_url: str, *, retry_after: float, dependency: str | None = None) -> None:
         self.base_url = base_url
+        self.dependency = dependency
         self.retry_after = max(0.0, retry_after)
         self.retry_at = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=self.retry_after)
+        behind = f" ({dependency} behind it)" if dependency else ""
         super().__init__(
-            f"circuit open for {base_url}: too many consecutive failures; "
+            f"circuit open for {base_url}{behind}: too many consecutive failures; "
             f"next attempt allowed in {self.retry_after:.1f}s"
         )
 

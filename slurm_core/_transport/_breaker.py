@@ -2,8 +2,11 @@
 
 The breaker wraps any httpx transport (the real one or a ``MockTransport``), so every request
 passes it exactly once per attempt. State is shared per origin (scheme, host, port, and the
-unix socket if any) by every client in the process: ten ``SlurmClient`` objects hammering a
-dead slurmrestd trip one breaker, not ten.
+unix socket if any) and per dependency behind it by every client in the process: ten
+``SlurmClient`` objects hammering a dead slurmrestd trip one breaker, not ten. The dependency
+is the daemon that answers the path: ``/slurmdb/`` paths need slurmdbd, every other path
+slurmctld. A slurmdbd outage opens the slurmdbd circuit only, so submissions and listings go
+on; a request fails fast only when its own dependency's circuit is open.
 
 States: *closed* (normal) -> after ``failure_threshold`` consecutive failures -> *open*
 (every request raises :class:`CircuitOpenError` at once) -> after ``recovery_timeout`` ->
@@ -12,7 +15,9 @@ open again on failure.
 
 A failure is a transport error (refused, reset, timeout) or a 5xx that is not explained by a
 Slurm error number -- 22.05 reports "invalid job id" as HTTP 500, which says nothing about
-the server's health.
+the server's health. Authentication never counts: neither a 401/511 nor the answer 22.05 gives
+a token it never accepted (HTTP 500 -1, see ``_errmap.answer_class``), so one client's bad
+token cannot close the server to the other clients of the process.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from slurm_core._errmap import decode_body, error_class_for
+from slurm_core._errmap import answer_class, decode_body
 from slurm_core._errmap import parse_error_entries as _parse_entries
 from slurm_core._exceptions import CircuitOpenError, ServerError
 
@@ -58,10 +63,11 @@ class CircuitBreakerConfig:
 class _Circuit:
     """Per-origin state. All methods are short critical sections under one lock."""
 
-    __slots__ = ("failures", "lock", "name", "opened_at", "probing")
+    __slots__ = ("dependency", "failures", "lock", "name", "opened_at", "probing")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, dependency: str) -> None:
         self.name = name
+        self.dependency = dependency
         self.lock = threading.Lock()
         self.failures = 0
         self.opened_at: float | None = None  # None = closed
@@ -77,7 +83,9 @@ class _Circuit:
                 return False
             wait = self.opened_at + config.recovery_timeout - now
             if wait > 0 or self.probing:
-                raise CircuitOpenError(self.name, retry_after=max(wait, 0.0))
+                raise CircuitOpenError(
+                    self.name, retry_after=max(wait, 0.0), dependency=self.dependency
+                )
             self.probing = True
             return True
 
@@ -107,16 +115,26 @@ class _Circuit:
                 self.probing = False
 
 
-_registry: dict[str, _Circuit] = {}
+SLURMCTLD = "slurmctld"
+SLURMDBD = "slurmdbd"
+DEPENDENCIES = (SLURMCTLD, SLURMDBD)
+
+_registry: dict[tuple[str, str], _Circuit] = {}
 _registry_lock = threading.Lock()
 
 
-def _circuit_for(key: str) -> _Circuit:
+def _circuit_for(key: tuple[str, str]) -> _Circuit:
     circuit = _registry.get(key)
     if circuit is None:
         with _registry_lock:
-            circuit = _registry.setdefault(key, _Circuit(key))
+            circuit = _registry.setdefault(key, _Circuit(*key))
     return circuit
+
+
+def dependency_of(path: str) -> str:
+    """The daemon behind a slurmrestd path: ``"slurmdbd"`` for ``/slurmdb/...``, else
+    ``"slurmctld"`` (``/slurm/...``, and ``/openapi`` which slurmrestd answers itself)."""
+    return SLURMDBD if path.startswith("/slurmdb/") else SLURMCTLD
 
 
 def _origin(url: httpx.URL, uds: str | None) -> str:
@@ -125,12 +143,23 @@ def _origin(url: httpx.URL, uds: str | None) -> str:
     return f"{key} (unix:{uds})" if uds else key
 
 
-def circuit_state(base_url: str, *, uds: str | None = None) -> str:
-    """``"closed"``, ``"open"`` or ``"half-open"`` for an origin (for diagnostics and tests)."""
-    circuit = _registry.get(_origin(httpx.URL(base_url), uds))
-    if circuit is None or circuit.opened_at is None:
-        return "closed"
-    return "half-open" if circuit.probing else "open"
+def circuit_state(base_url: str, *, uds: str | None = None, dependency: str | None = None) -> str:
+    """``"closed"``, ``"open"`` or ``"half-open"`` for an origin's circuit to ``dependency``
+    (``"slurmctld"`` or ``"slurmdbd"``); without one, the worst of them (diagnostics, tests).
+
+    Example::
+
+        circuit_state("http://127.0.0.1:6820", dependency="slurmdbd")   # 'closed'
+    """
+    if dependency is not None and dependency not in DEPENDENCIES:
+        raise ValueError(f"dependency must be one of {DEPENDENCIES}, got {dependency!r}")
+    origin = _origin(httpx.URL(base_url), uds)
+    states = ["closed"]
+    for name in (dependency,) if dependency else DEPENDENCIES:
+        circuit = _registry.get((origin, name))
+        if circuit is not None and circuit.opened_at is not None:
+            states.append("half-open" if circuit.probing else "open")
+    return "open" if "open" in states else states[-1]
 
 
 def reset_circuit_breakers() -> None:
@@ -139,10 +168,11 @@ def reset_circuit_breakers() -> None:
         _registry.clear()
 
 
-def _is_failure_status(response: httpx.Response) -> bool:
-    """5xx and not explained by a client-side Slurm error number. Body must be read."""
+def _is_failure_status(response: httpx.Response, request: httpx.Request) -> bool:
+    """5xx and not explained by a client-side Slurm error number nor by a rejected token
+    (the same decision as the error mapping's). Body must be read."""
     errors, _ = _parse_entries(decode_body(response.content))
-    return error_class_for(response.status_code, errors) is ServerError
+    return answer_class(response, errors, request) is ServerError
 
 
 class _Attempt:
@@ -173,8 +203,8 @@ class _Attempt:
         else:
             self.circuit.abandon(self.probe)
 
-    def done(self, response: httpx.Response) -> None:
-        failed = self.must_read(response) and _is_failure_status(response)
+    def done(self, response: httpx.Response, request: httpx.Request) -> None:
+        failed = self.must_read(response) and _is_failure_status(response, request)
         self.settled = True
         if failed:
             self.circuit.failure(self.config, self.clock(), self.probe)
@@ -210,14 +240,15 @@ class _BreakerBase(Generic[_Inner]):
         self._origin = _origin(httpx.URL(base_url), uds) if base_url else None
 
     def _begin(self, request: httpx.Request) -> _Attempt:
-        key = self._origin or _origin(request.url, self._uds)
+        key = (self._origin or _origin(request.url, self._uds), dependency_of(request.url.path))
         # A dict lookup, not a cached object: reset_circuit_breakers() must take effect.
         circuit = _registry.get(key) or _circuit_for(key)
         return _Attempt(circuit, self.config, self._clock)
 
 
 class CircuitBreakerTransport(_BreakerBase[httpx.BaseTransport], httpx.BaseTransport):
-    """Wraps a sync transport with the process-wide per-origin circuit breaker.
+    """Wraps a sync transport with the process-wide circuit breakers (per origin and
+    dependency).
 
     Example::
 
@@ -231,7 +262,7 @@ class CircuitBreakerTransport(_BreakerBase[httpx.BaseTransport], httpx.BaseTrans
             response = self.inner.handle_request(request)
             if attempt.must_read(response):
                 response.read()
-            attempt.done(response)
+            attempt.done(response, request)
         except BaseException as exc:
             attempt.error(exc)
             raise
@@ -254,7 +285,7 @@ class AsyncCircuitBreakerTransport(
             response = await self.inner.handle_async_request(request)
             if attempt.must_read(response):
                 await response.aread()
-            attempt.done(response)
+            attempt.done(response, request)
         except BaseException as exc:
             attempt.error(exc)
             raise

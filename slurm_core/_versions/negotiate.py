@@ -9,6 +9,10 @@
    server does not serve, raises :class:`UnsupportedAPIVersionError` naming both sides.
 
 The result is cached process-wide per (base URL, unix socket), guarded by a lock.
+When a version disappears (an upgrade withdrew it), slurmrestd answers every path under
+it with a plain-text 404 ("Unable find requested URL"), unlike a missing job (a JSON body
+with error 2017): :func:`withdrawn_version` tells them apart, and :func:`forget_version`
+drops the cached answer once for every client of that server, which renegotiate.
 Negotiation is sans-I/O: :func:`negotiate` is a generator that yields the requests it
 needs and receives the responses, so the sync and the async client share it.
 """
@@ -26,11 +30,13 @@ import httpx
 from .._body import gc_paused, parse_json
 from .._exceptions import (
     AuthenticationError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
     SlurmAPIError,
+    SlurmError,
     UnsupportedAPIVersionError,
 )
 from ._names import CLIENT_VERSIONS
@@ -42,8 +48,10 @@ __all__ = [
     "cached_versions",
     "choose_version",
     "clear_cache",
+    "forget_version",
     "negotiate",
     "versions_from_openapi",
+    "withdrawn_version",
 ]
 
 OPENAPI_PATH = "/openapi/v3"
@@ -85,6 +93,29 @@ def clear_cache() -> None:
     """Forget every negotiated version (tests; or after upgrading slurmrestd)."""
     with _lock:
         _cache.clear()
+
+
+def withdrawn_version(exc: SlurmError) -> str | None:
+    """The version whose whole prefix slurmrestd does not serve, if ``exc`` says so: a 404
+    with no Slurm error entries and no JSON body, for a ``/slurm/<v>/`` or ``/slurmdb/<v>/``
+    path. A missing job or node (JSON, error 2017/2018) is no such answer."""
+    if not isinstance(exc, NotFoundError) or exc.status_code != 404 or exc.errors:
+        return None
+    if (exc.body or "").lstrip().startswith(("{", "[")) or not exc.url:
+        return None
+    m = _PATH_VERSION.match(httpx.URL(exc.url).path)
+    return m.group(2) if m else None
+
+
+def forget_version(key: tuple[str, str | None], version: str) -> bool:
+    """Drop the cached answer for ``key`` if it still offers ``version`` (so the next
+    negotiation asks the server again); False if another client already did."""
+    with _lock:
+        served = _cache.get(key)
+        if served is None or version not in served.slurm + (served.slurmdb or ()):
+            return False
+        del _cache[key]
+        return True
 
 
 def versions_from_openapi(document: Any) -> ServedVersions | None:

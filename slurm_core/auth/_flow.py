@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from slurm_core._errmap import error_class_for, load_json
+from slurm_core._errmap import TOKEN_UNPROVEN, error_class_for, is_ambiguous, load_json
 from slurm_core._errmap import parse_error_entries as _parse_entries
 from slurm_core._exceptions import AuthenticationError, ConfigurationError, SlurmErrorEntry
 from slurm_core._redact import REDACTED, Secret
@@ -41,21 +42,30 @@ def is_auth_rejection(response: httpx.Response) -> bool:
     return errors is not None and error_class_for(status, errors) is AuthenticationError
 
 
-# What slurmrestd answers to an expired or invalid token where it does not say so (seen live):
-# 22.05 answers HTTP 500 with error -1 "Unspecified error" (5005 "Zero Bytes were transmitted
-# or received" for DELETE job); the slurmdb endpoints of 24.11/26.05 answer 502 with 7000
-# "Unable to connect to database". The same answers also mean real failures, so they only
-# count as a rejection of a token the server has not accepted before.
-_AMBIGUOUS_STATUSES = (500, 502)
-_AMBIGUOUS_ERRNOS = frozenset({-1, 5005, 7000})
-
-
 def maybe_auth_rejection(response: httpx.Response) -> bool:
-    """True for an error that may be slurmrestd rejecting the token without saying so."""
-    if response.status_code not in _AMBIGUOUS_STATUSES:
+    """True for an error that may be slurmrestd rejecting the token without saying so
+    (22.05's HTTP 500 -1; see :func:`slurm_core._errmap.is_ambiguous`)."""
+    errors = _errors_of(response)
+    return errors is not None and is_ambiguous(response.status_code, errors)
+
+
+def _proves_token(response: httpx.Response) -> bool:
+    """Did the server accept the token? A success from a real endpoint does, and so does
+    an error about the request itself (a Slurm error number that is not ambiguous)."""
+    path = response.request.url.path
+    # /openapi/v3 (22.05) and ping answer 200 to any non-empty token: they prove nothing.
+    if path.startswith("/openapi") or path.endswith("/ping"):
+        return False
+    if response.status_code < 400:
+        return True
+    if is_auth_rejection(response):
         return False
     errors = _errors_of(response)
-    return bool(errors) and all(e.error_number in _AMBIGUOUS_ERRNOS for e in errors or ())
+    return (
+        errors is not None
+        and any(e.error_number for e in errors)
+        and not is_ambiguous(response.status_code, errors)
+    )
 
 
 class SlurmAuth(httpx.Auth):
@@ -89,28 +99,34 @@ class SlurmAuth(httpx.Auth):
         self.provider = provider
         self.header_style: HeaderStyle = header_style
         self._token_header = "Authorization" if header_style == "bearer" else "X-SLURM-USER-TOKEN"
-        self._accepted: Secret | None = None  # the last token the server answered with < 400
+        self._accepted: Secret | None = None  # the last token the server accepted
 
     def _rejected(self, response: httpx.Response, token: Secret) -> bool:
         """Should ``token`` be replaced and the request sent once more?"""
-        if not self.provider.can_refresh:
-            return False
-        if response.status_code < 400:
-            self._note(response, token)
+        self._note(response, token)
+        if not self.provider.can_refresh or response.status_code < 400:
             return False
         if is_auth_rejection(response):
             return True
         # An ambiguous failure is blamed on a token only if it never worked.
-        return token is not self._accepted and maybe_auth_rejection(response)
+        return response.request.extensions.get(TOKEN_UNPROVEN) is True and (
+            maybe_auth_rejection(response)
+        )
 
     def _note(self, response: httpx.Response, token: Secret) -> None:
-        # /openapi/v3 (22.05) and ping answer 200 to any non-empty token: they prove nothing.
-        if response.status_code < 400:
-            path = response.request.url.path
-            if not path.startswith("/openapi") and not path.endswith("/ping"):
-                self._accepted = token
+        if token is not self._accepted and _proves_token(response):
+            self._accepted = token
+
+    def _unproven(self, token: Secret) -> bool:
+        """Never accepted by the server, or past its own ``exp``: an ambiguous answer to it
+        is a rejected token (``_errmap.TOKEN_UNPROVEN``), not a server fault."""
+        if token is not self._accepted:
+            return True
+        exp = self.provider.expires_at
+        return exp is not None and time.time() >= exp
 
     def _apply(self, request: httpx.Request, token: Secret) -> None:
+        request.extensions[TOKEN_UNPROVEN] = self._unproven(token)
         headers = request.headers
         if self.header_style == "bearer":
             headers["Authorization"] = "Bearer " + token.get()

@@ -18,6 +18,8 @@ logger = logging.getLogger("slurm_core.auth")  # one logger for the package: wha
 
 HeaderStyle = Literal["x-slurm", "bearer"]
 DEFAULT_REFRESH_MARGIN = 60.0
+_REREAD_STEP = 0.1
+"""Seconds between two reads of a source that has no usable token yet."""
 
 
 class TokenProvider:
@@ -29,6 +31,10 @@ class TokenProvider:
 
     can_refresh: ClassVar[bool] = True
     """False when asking again cannot yield a different token (static tokens)."""
+    reread_window: ClassVar[float] = 0.0
+    """Seconds to keep reading a source that has no usable token yet: empty or cut short
+    (a file being rewritten in place), or still the token the server just rejected (a
+    rotation running late). Bounded; :class:`TokenFile` sets it."""
     preferred_header_style: ClassVar[HeaderStyle] = "x-slurm"
     """How :class:`SlurmAuth` sends the token unless told otherwise."""
     bearer_only: ClassVar[bool] = False
@@ -114,32 +120,61 @@ class TokenProvider:
                 assert current is not None
                 return current
             try:
-                value = self._fetch()
+                value = self._fetch_usable(current, rejected if force_refresh else None)
             except Exception as exc:
                 # A failed early refresh keeps the old token while it is still valid.
-                exp = self._expires_at
-                if (
-                    current is not None
-                    and not force_refresh
-                    and (exp is None or self._clock() < exp)
-                ):
+                kept = self._kept(current, force_refresh)
+                if kept is not None:
                     logger.warning(
                         "%r: token refresh failed (%s); keeping the current token",
                         self,
                         type(exc).__name__,
                     )
-                    return current
+                    return kept
                 if isinstance(exc, SlurmError):
                     raise
                 raise ConfigurationError(
                     f"{self!r} could not obtain a token: "
                     f"{type(exc).__name__}: {redact_text(str(exc))[:300]}"
                 ) from exc
-            if not value:
-                raise ConfigurationError(f"{self!r} produced an empty token")
+            if not self._complete(value, current):
+                kept = self._kept(current, force_refresh)
+                if kept is not None:  # mid-rewrite: the last good token, while valid
+                    logger.warning(
+                        "%r: no complete token to read yet; keeping the current one", self
+                    )
+                    return kept
+                if not value:
+                    raise ConfigurationError(f"{self!r} produced an empty token")
             token = self._store(value)
             logger.debug("%r: obtained a token (expires at %s)", self, self._expires_at)
             return token
+
+    def _kept(self, current: Secret | None, force_refresh: bool) -> Secret | None:
+        """The current token, if it may stand in for a failed read: only while valid, and
+        not when it is the one being replaced (rejected)."""
+        exp = self._expires_at
+        if current is None or force_refresh or (exp is not None and self._clock() >= exp):
+            return None
+        return current
+
+    @staticmethod
+    def _complete(value: str, current: Secret | None) -> bool:
+        """Not empty, and a JWT if the last good token was one (not a file cut short)."""
+        if not value:
+            return False
+        return current is None or not read_claims(current.get()) or bool(read_claims(value))
+
+    def _fetch_usable(self, current: Secret | None, rejected: Secret | None) -> str:
+        """:meth:`_fetch`, read again for up to :attr:`reread_window` seconds while what it
+        gives is incomplete or the token just rejected."""
+        deadline = time.monotonic() + self.reread_window
+        while True:
+            value = self._fetch()
+            stale = rejected is not None and value == rejected.get()
+            if (self._complete(value, current) and not stale) or time.monotonic() >= deadline:
+                return value
+            time.sleep(_REREAD_STEP)
 
     async def atoken(
         self, *, force_refresh: bool = False, rejected: Secret | None = None

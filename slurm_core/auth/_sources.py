@@ -101,10 +101,16 @@ class StaticToken(TokenProvider):
 class TokenFile(TokenProvider):
     """A token kept in a file (``SLURM_JWT=...`` lines accepted); re-read when it changes.
 
+    A file caught mid-rewrite (empty, or a token cut short) is read again for up to
+    :attr:`reread_window` seconds, and the last good token is used while still valid; a
+    token the server rejects is replaced by the file's next one, waited for as long.
+
     Example::
 
         TokenFile("~/.slurm/token", user_name="alice")
     """
+
+    reread_window: ClassVar[float] = 5.0
 
     def __init__(
         self,
@@ -219,9 +225,14 @@ class JWTKeyAuth(TokenProvider):
         user_name: str,
         *,
         lifespan: float = 1800.0,
-        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        refresh_margin: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not lifespan >= 2:  # also refuses NaN
+            raise ConfigurationError(f"JWTKeyAuth: lifespan must be >= 2 seconds, got {lifespan}")
+        if refresh_margin is None:
+            # Renew a minute ahead, or a quarter of the life of a short-lived token.
+            refresh_margin = min(DEFAULT_REFRESH_MARGIN, lifespan / 4)
         super().__init__(user_name=user_name, refresh_margin=refresh_margin, clock=clock)
         if not user_name:
             raise ConfigurationError("JWTKeyAuth: user_name is required (it becomes 'sun')")

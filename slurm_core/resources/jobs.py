@@ -15,6 +15,7 @@ from .._exceptions import NotFoundError, SlurmError
 from .._versions import validate_job_id
 from .._versions._parse import job_from_accounting
 from .._versions.base import JobId
+from .._versions.negotiate import withdrawn_version
 from ..models import Infinite, Job, JobBaseState
 from ._submission import AsyncSubmitMixin, SubmitMixin
 from ._watch import AsyncWatchMixin, WatchMixin
@@ -77,13 +78,18 @@ class _JobsOps(BaseResource):
             return a.parse_job(response, job_id)
         except NotFoundError as missing:
             # slurmctld forgets finished jobs after MinJobAge; the database remembers them.
-            if not self._core.accounting_served():
+            # (Not for a withdrawn version's 404: that is for the engine to renegotiate.)
+            if not self._core.accounting_served() or withdrawn_version(missing):
                 raise
             try:
                 response = yield a.accounting_job(job_id)
                 record = a.parse_accounting_job(response, job_id)
-            except SlurmError:
+            except NotFoundError:
                 raise missing from None
+            except SlurmError as outage:
+                # The database cannot answer (slurmdbd down, its circuit open): say so, a
+                # NotFoundError would claim the job never existed.
+                raise outage from missing
             return job_from_accounting(record)
 
     def _cancel(self, job_id: JobId, signal: int | str | None) -> Op[None]:
@@ -160,7 +166,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             pending = client.jobs.list(states=JobBaseState.PENDING, partition="gpu")
         """
-        return self._run(self._list(user, states, partition))
+        return self._run(lambda: self._list(user, states, partition))
 
     def get(self, job_id: JobId) -> Job:
         """One job by id (``42`` or an array task ``"40_2"``).
@@ -174,7 +180,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
             job = client.jobs.get(42)
             if job.state.is_finished and job.exit_code and not job.exit_code.ok: ...
         """
-        return self._run(self._get(job_id))
+        return self._run(lambda: self._get(job_id))
 
     def cancel(self, job_id: JobId, signal: int | str | None = None) -> None:
         """Cancel a job, or send it ``signal`` (``15``, ``"SIGTERM"``, ``"USR1"``).
@@ -184,7 +190,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
             client.jobs.cancel(42)                    # like scancel 42
             client.jobs.cancel(42, signal="SIGUSR1")  # like scancel -s USR1 42
         """
-        self._run(self._cancel(job_id, signal))
+        self._run(lambda: self._cancel(job_id, signal))
 
     def hold(self, job_id: JobId) -> None:
         """Hold a pending job (priority 0) until :meth:`release`.
@@ -193,7 +199,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             client.jobs.hold(42)
         """
-        self._run(self._hold(job_id))
+        self._run(lambda: self._hold(job_id))
 
     def release(self, job_id: JobId) -> None:
         """Release a held job. Not possible with REST API v0.0.38
@@ -203,7 +209,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             client.jobs.release(42)
         """
-        self._run(self._release(job_id))
+        self._run(lambda: self._release(job_id))
 
     def requeue(self, job_id: JobId) -> None:
         """Requeue a job. slurmrestd only offers this from REST API v0.0.45 (Slurm 26.05);
@@ -213,7 +219,7 @@ class Jobs(_JobsOps, WatchMixin, SubmitMixin, SyncResource):
 
             client.jobs.requeue(42)
         """
-        self._run(self._requeue(job_id))
+        self._run(lambda: self._requeue(job_id))
 
     def update(
         self,
@@ -259,27 +265,27 @@ class AsyncJobs(_JobsOps, AsyncWatchMixin, AsyncSubmitMixin, AsyncResource):
         partition: str | None = None,
     ) -> builtins.list[Job]:
         """See :meth:`Jobs.list`."""
-        return await self._run(self._list(user, states, partition))
+        return await self._run(lambda: self._list(user, states, partition))
 
     async def get(self, job_id: JobId) -> Job:
         """See :meth:`Jobs.get`."""
-        return await self._run(self._get(job_id))
+        return await self._run(lambda: self._get(job_id))
 
     async def cancel(self, job_id: JobId, signal: int | str | None = None) -> None:
         """See :meth:`Jobs.cancel`."""
-        await self._run(self._cancel(job_id, signal))
+        await self._run(lambda: self._cancel(job_id, signal))
 
     async def hold(self, job_id: JobId) -> None:
         """See :meth:`Jobs.hold`."""
-        await self._run(self._hold(job_id))
+        await self._run(lambda: self._hold(job_id))
 
     async def release(self, job_id: JobId) -> None:
         """See :meth:`Jobs.release`."""
-        await self._run(self._release(job_id))
+        await self._run(lambda: self._release(job_id))
 
     async def requeue(self, job_id: JobId) -> None:
         """See :meth:`Jobs.requeue`."""
-        await self._run(self._requeue(job_id))
+        await self._run(lambda: self._requeue(job_id))
 
     async def update(
         self,

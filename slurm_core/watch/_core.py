@@ -138,6 +138,7 @@ class WatchCore:
         self._subs: dict[Subscription, None] = {}
         self._tracks: dict[str, Track] = {}
         self._refs: dict[str, int] = {}
+        self._unseen: set[str] = set()  # tracked, not yet looked at by a complete listing
         self._cursor: Cursor | None = None
         self._due = -float("inf")
         self._last_poll = -float("inf")
@@ -186,6 +187,7 @@ class WatchCore:
                 track = self._tracks.get(key)
                 if track is None:
                     self._tracks[key] = track = Track(key)
+                    self._unseen.add(key)
                     fresh = True
                 self._refs[key] = self._refs.get(key, 0) + 1
                 if track.last is not None:
@@ -208,6 +210,7 @@ class WatchCore:
                     else:
                         self._refs.pop(key, None)
                         self._tracks.pop(key, None)
+                        self._unseen.discard(key)
 
     def delay(self) -> float:
         """Seconds until the next poll is due (0: now)."""
@@ -261,10 +264,13 @@ class WatchCore:
             cursor.calibrate(stamp, sent, self._wall())
         with self.lock:
             keys = [k for k, t in self._tracks.items() if not t.done]
+            unseen = self._unseen.intersection(keys)
         if not keys:
             return False
         sent_mono, sent_wall = self._clock(), self._wall()
-        params = cursor.params(sent_mono)
+        # A job watched since the last complete listing may not have changed since then, so
+        # an update_time delta would never show it: list in full once to look at it now.
+        params = None if unseen else cursor.params(sent_mono)
         path = f"{a.slurm}/jobs"
         try:
             response = yield Request("GET", path, params=params)
@@ -281,6 +287,8 @@ class WatchCore:
             return False
         jobs = a.parse_jobs(response)
         cursor.after_listing(response, sent_mono, sent_wall)
+        with self.lock:
+            self._unseen.difference_update(keys)
         return (yield from self._observe(a, keys, jobs))
 
     def _observe(
@@ -356,7 +364,8 @@ class WatchCore:
     def _failed(self, exc: SlurmError, started: float) -> None:
         if self._cursor is not None:
             self._cursor.reset()
-        fatal = not isinstance(exc, _TRANSIENT)
+        # An upgrade withdrew the version: the next poll renegotiates (once per server).
+        fatal = not isinstance(exc, _TRANSIENT) and not self._core.withdrawn(exc)
         if isinstance(exc, ResponseValidationError):
             self._bad_bodies += 1
             fatal = self._bad_bodies >= _MAX_BAD_BODIES

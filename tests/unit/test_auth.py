@@ -393,8 +393,10 @@ def test_jwt_key_auth_from_bytes_and_validation() -> None:
     assert KEY.decode("latin-1") not in repr(provider)
     with pytest.raises(ConfigurationError):
         JWTKeyAuth(KEY, "")
-    with pytest.raises(ConfigurationError):
-        JWTKeyAuth(KEY, "a", lifespan=30)
+    with pytest.raises(ConfigurationError, match="lifespan must be >= 2"):
+        JWTKeyAuth(KEY, "a", lifespan=1)
+    with pytest.raises(ConfigurationError, match="exceed refresh_margin"):
+        JWTKeyAuth(KEY, "a", lifespan=30, refresh_margin=60)
     with pytest.raises(ConfigurationError, match="cannot read key"):
         JWTKeyAuth("/nonexistent/key", "a")
 

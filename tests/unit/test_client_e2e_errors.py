@@ -522,10 +522,12 @@ async def test_a_bad_static_token(make_face: MakeFace, version: str) -> None:
     _, path = server.replay("diag_bad_token")
     face = make_face(server)
     if version == "v0.0.38":
-        # 22.05 answers HTTP 500 with error -1: indistinguishable from a failure of the
-        # server, and a static token cannot be replaced, so it surfaces as a ServerError.
-        exc = await raises(face, ServerError, "diag")
-        assert server.sent() == [f"GET {path}"] * 3
+        # 22.05 answers HTTP 500 with error -1 ("Unspecified error"): for a token the server
+        # never accepted, that is the rejection. Not retried, not counted by the breaker.
+        exc = await raises(face, AuthenticationError, "diag")
+        assert exc.status_code == 500
+        assert "never accepted" in str(exc)
+        assert server.sent() == [f"GET {path}"]
         return
     exc = await raises(face, AuthenticationError, "diag")
     assert exc.status_code == 511

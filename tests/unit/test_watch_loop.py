@@ -300,3 +300,21 @@ async def test_fatal_error_ends_the_watch(mode: str) -> None:
     with pytest.raises(AuthenticationError):
         await face.events(jid)
     assert face.watcher.brain.active == 0
+
+
+@pytest.mark.parametrize("version", ["v0.0.38", "v0.0.41", "v0.0.42"])
+async def test_a_later_wait_looks_at_a_quiet_job_at_once(mode: str, version: str) -> None:
+    """A job newly watched on a client whose cursor is past it (it has not changed since)
+    is looked at by the next poll: a full listing, not an update_time delta that omits it."""
+    sim = SimSlurm(version)
+    a, b = sim.add(), sim.add()
+    sim.set(b, "COMPLETED")
+    sim.script = {3: lambda: sim.set(a, "COMPLETED")}
+    face = Face(mode, sim)
+    await face.wait(a)
+    sim.tick(30)  # quiet: nothing changes any more
+    polls = face.watcher.brain.polls
+    done = await face.wait(b, timeout=20)
+    assert str(done.state.base) == "COMPLETED"
+    assert face.watcher.brain.polls == polls + 1  # the first poll found it
+    assert sim.listings()[-1].url.params.get("update_time") is None
