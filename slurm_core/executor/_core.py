@@ -147,7 +147,7 @@ class ExecutorCore:
         if indices is None:
             argv.append("0")
         line = " ".join(shlex.quote(a) for a in argv)
-        script = f"#!/bin/sh\ncd {d} || exit 3\nexec {line}\n"
+        script = f"#!/bin/sh\numask 077\ncd {d} || exit 3\nexec {line}\n"
         if checkpoint is not None:
             builder: JobBuilder = TrainingJob.from_spec(self._base.to_spec())
         else:

@@ -22,6 +22,7 @@ without unpickling anything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     directory, batch = args[0], args[1]
     index = args[2] if len(args) == 3 else os.environ.get("SLURM_ARRAY_TASK_ID", "0")
     base = os.path.join(directory, f"{batch}.{index}")
+    os.umask(0o077)
+    with contextlib.suppress(OSError):  # slurmd created the output with the site's umask
+        os.chmod(base + ".log", 0o600)
     try:
         batch_key = bytes.fromhex(_read(os.path.join(directory, f"{batch}.key"), 1024).decode())
         key = item_key(batch_key, index)

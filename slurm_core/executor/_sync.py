@@ -63,7 +63,11 @@ class SlurmFuture(cf.Future):  # type: ignore[type-arg]
         if self.done():
             return self.cancelled()
         self._executor._cancel_job(self._task)
-        return super().cancel()
+        if not super().cancel():
+            return False
+        # CANCELLED -> CANCELLED_AND_NOTIFIED, so concurrent.futures.wait sees it done
+        self.set_running_or_notify_cancel()
+        return True
 
     def __repr__(self) -> str:
         return f"<SlurmFuture job {self.job_id} {'done' if self.done() else 'pending'}>"

@@ -17,7 +17,7 @@ from ._daemons import DaemonSet, daemon_specs
 from ._errors import ClusterError
 from ._proc import chroot_run, lives_in
 from ._release import Ports, get_release
-from ._root import build_root, file_lock
+from ._root import build_root, file_lock, user_id
 from ._share import share_python as _share_python
 from ._state import ClusterStatus, RunDir, RunState
 
@@ -188,6 +188,16 @@ class LocalSlurmCluster:
                 self.rest_url,
             )
         return self
+
+    def uid(self, user: str | None = None) -> int:
+        """The uid of ``user`` (default :attr:`user_name`) inside the root: the uid its jobs
+        run as, e.g. for ``SlurmExecutor(job_user=...)`` from a process running as root.
+
+        Example::
+
+            SlurmExecutor(client, workspace=str(c.shared_dir), job_user=c.uid())
+        """
+        return user_id(self.root, user or self.user_name)
 
     def share_python(self, check: bool = True) -> list[Path]:
         """Make this process's Python (venv, base interpreter, ``slurm_core`` source tree)
