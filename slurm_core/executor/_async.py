@@ -22,7 +22,7 @@ from ..watch import JobEvent
 from ._core import (
     DEFAULT_MAX_ARRAY_SIZE,
     DEFAULT_MAX_RESULT_BYTES,
-    ExecutorCore,
+    ExecutorBase,
     Plan,
     Task,
     as_delta,
@@ -107,7 +107,7 @@ class AsyncSlurmFuture:
         return f"<AsyncSlurmFuture job {self.job_id} {'done' if self.done() else 'pending'}>"
 
 
-class AsyncSlurmExecutor:
+class AsyncSlurmExecutor(ExecutorBase):
     """Async twin of :class:`~slurm_core.SlurmExecutor` (same options and semantics).
 
     ``await ex.submit(fn, ...)`` submits the job and returns an :class:`AsyncSlurmFuture`
@@ -136,8 +136,8 @@ class AsyncSlurmExecutor:
         keep_files: bool = False,
         **job_options: Any,
     ) -> None:
-        self._client = client
-        self._core = ExecutorCore(
+        super().__init__(
+            keep_files,
             workspace=workspace,
             python=python,
             spec=spec,
@@ -146,18 +146,8 @@ class AsyncSlurmExecutor:
             max_result_bytes=max_result_bytes,
             options=job_options,
         )
-        self._keep_files = keep_files
+        self._client = client
         self._pending: dict[str, AsyncSlurmFuture] = {}
-        self._shutdown = False
-
-    @property
-    def directory(self) -> str:
-        """This executor's private directory under the workspace (mode 0700)."""
-        return str(self._core.files.path)
-
-    def _check_open(self) -> None:
-        if self._shutdown:
-            raise RuntimeError("cannot schedule new futures after shutdown")
 
     async def _launch(self, plan: Plan) -> list[AsyncSlurmFuture]:
         job = await self._client.jobs.submit_spec(plan.spec)

@@ -22,7 +22,7 @@ from ..watch import JobEvent, JobEventType
 from ._errors import ExecutorError, MissingResultError
 from ._files import Batch, Workspace
 
-__all__ = ["ExecutorCore", "Plan", "Task", "as_delta"]
+__all__ = ["ExecutorBase", "ExecutorCore", "Plan", "Task", "as_delta"]
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
 """Slurm's default ``MaxArraySize`` (indices 0-1000); sites may set less or more."""
@@ -234,3 +234,21 @@ class ExecutorCore:
 
     def close(self) -> None:
         self.files.close()
+
+
+class ExecutorBase:
+    """What both executor twins hold: the core, the shutdown flag, the directory."""
+
+    def __init__(self, keep_files: bool, **settings: Any) -> None:
+        self._core = ExecutorCore(**settings)
+        self._keep_files = keep_files
+        self._shutdown = False
+
+    @property
+    def directory(self) -> str:
+        """This executor's private directory under the workspace (mode 0700)."""
+        return str(self._core.files.path)
+
+    def _check_open(self) -> None:
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")

@@ -19,7 +19,7 @@ from ..watch import JobEvent, WaitTimeoutError
 from ._core import (
     DEFAULT_MAX_ARRAY_SIZE,
     DEFAULT_MAX_RESULT_BYTES,
-    ExecutorCore,
+    ExecutorBase,
     Plan,
     Task,
     as_delta,
@@ -167,7 +167,7 @@ class _Follower:
                     fut.set_exception(exc)
 
 
-class SlurmExecutor(cf.Executor):
+class SlurmExecutor(ExecutorBase, cf.Executor):
     """Run Python functions as SLURM jobs, with the ``concurrent.futures`` interface.
 
     Each :meth:`submit` is one job; each :meth:`map` one job array (one submit request).
@@ -202,8 +202,8 @@ class SlurmExecutor(cf.Executor):
         keep_files: bool = False,
         **job_options: Any,
     ) -> None:
-        self._client = client
-        self._core = ExecutorCore(
+        super().__init__(
+            keep_files,
             workspace=workspace,
             python=python,
             spec=spec,
@@ -212,19 +212,9 @@ class SlurmExecutor(cf.Executor):
             max_result_bytes=max_result_bytes,
             options=job_options,
         )
-        self._keep_files = keep_files
+        self._client = client
         self._follower = _Follower(self)
         self._lock = threading.Lock()
-        self._shutdown = False
-
-    @property
-    def directory(self) -> str:
-        """This executor's private directory under the workspace (mode 0700)."""
-        return str(self._core.files.path)
-
-    def _check_open(self) -> None:
-        if self._shutdown:
-            raise RuntimeError("cannot schedule new futures after shutdown")
 
     def _launch(self, plan: Plan) -> list[SlurmFuture]:
         job = self._client.jobs.submit_spec(plan.spec)
