@@ -3,8 +3,8 @@
 The cluster runs the functions with this very interpreter: ``share_python`` bind-mounts the
 venv, its base install and the source tree into the cluster's root at the same paths. Jobs
 run as ``alice``; the test process is root, so the executor hands its directory to alice's
-uid (``job_user``). The slow scenarios (a time-limit kill, a checkpoint requeue) run on one
-release: the executor's part in them does not depend on the release.
+uid (``job_user``). The slow time-limit kill runs on one release: the executor's part in
+it does not depend on the release.
 """
 
 from __future__ import annotations
@@ -220,8 +220,7 @@ def _train(steps: int, progress: str) -> tuple[int, bool]:
 def test_requeue_resumes_from_the_checkpoint(
     client: SlurmClient, slurm_cluster: LocalSlurmCluster
 ) -> None:
-    if slurm_cluster.release != SLOW_RELEASE:
-        pytest.skip(f"slow scenario, run on {SLOW_RELEASE}")
+    # On every release: 22.05 (v0.0.38) gets no B: signal and relies on the wrapper's watchdog.
     progress = Path(slurm_cluster.shared_dir) / f"progress-{os.getpid()}-{time.time_ns()}"
     with _executor(client, slurm_cluster, time_limit="10:00") as ex:
         fut = ex.submit(_train, 40, str(progress), checkpoint=120)
@@ -235,7 +234,7 @@ def test_requeue_resumes_from_the_checkpoint(
         until(requeued, timeout=60, what="the requeue")
         # Slurm delays a requeued job's start by about two minutes: start it now.
         slurm_cluster.run(["scontrol", "update", f"JobId={fut.job_id}", "StartTime=now"])
-        start, resumed = fut.result(timeout=180)
+        start, resumed = fut.result(timeout=300)
     assert resumed
     assert start >= 3
 
