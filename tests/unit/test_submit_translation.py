@@ -113,6 +113,21 @@ fields: dict[str, st.SearchStrategy[Any]] = {
     ),
     "array": st.sampled_from(["0-9%2", "1,3,5", "0-15:4", "7"]).map(ArraySpec.parse),
     "submission_key": st.from_regex(r"sck-[0-9a-f]{8}", fullmatch=True),
+    # read from batch scripts (JobSpec.from_sbatch)
+    "time_min": st.integers(1, 10**6).map(lambda m: timedelta(minutes=m)),
+    "cpus_per_gpu": st.integers(1, 256),
+    "gpus_per_node": st.builds(
+        GresRequest, name=st.just("gpu"), type=gres_types, count=st.integers(1, 8)
+    ),
+    "gpus_per_task": st.builds(
+        GresRequest, name=st.just("gpu"), type=gres_types, count=st.integers(1, 8)
+    ),
+    "input": texts,
+    "licenses": texts,
+    "reservation": texts,
+    "wckey": texts,
+    "deadline": st.integers(1, 10**7).map(lambda s: datetime.fromtimestamp(NOW + s, timezone.utc)),
+    "argv": st.lists(texts, min_size=1, max_size=3).map(tuple),
 }
 
 
@@ -120,7 +135,9 @@ fields: dict[str, st.SearchStrategy[Any]] = {
 def specs(draw: st.DrawFn) -> JobSpec:
     chosen = draw(st.sets(st.sampled_from(sorted(fields))))
     data: dict[str, Any] = {f: draw(fields[f]) for f in chosen}
-    memory = draw(st.sampled_from(["memory_per_cpu", "memory_per_node", None]))
+    if "gpus_per_node" in data and "gres" in data:
+        data["gres"] = tuple(g for g in data["gres"] if g.name != "gpu")
+    memory = draw(st.sampled_from(["memory_per_cpu", "memory_per_node", "memory_per_gpu", None]))
     if memory:
         data[memory] = draw(st.integers(1, 2**30))
     if draw(st.booleans()):
@@ -310,6 +327,8 @@ def test_the_job_record_reads_back_to_the_spec(version: str, spec: JobSpec) -> N
             continue
         if field == "dependency":
             wanted = wanted.canonical()
+        if field == "gres" and spec.gpus_per_node is not None and version != LEGACY:
+            wanted = (spec.gpus_per_node, *wanted)  # both are the per-node TRES string
         if field == "mail_types" and MailType.ALL in wanted:  # sent expanded
             wanted = tuple(m for m in MailType if m in _ALL or (m in wanted and m != MailType.ALL))
         if field == "begin" and version == LEGACY and wanted.timestamp() < NOW:
