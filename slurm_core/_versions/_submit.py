@@ -227,6 +227,8 @@ def _per_gpu(spec: JobSpec, fmt: SubmitFormat) -> dict[str, Any]:
         if g is not None:
             if legacy:
                 out[wire] = f"{g.type}:{g.count}" if g.type else str(g.count)
+            elif tres == "tres_per_task":  # "gres/gpu=1", as sbatch sends it (24.11)
+                out[tres] = f"gres/gpu{':' + g.type if g.type else ''}={g.count}"
             else:
                 out[tres] = f"gres/{g}"
     for field, wire, tres in (

@@ -372,12 +372,25 @@ def _component(
             fields.update((f, (v, origin)) for f, v in translate(name, value, ctx).items())
         except JobSpecError as exc:
             raise origin.error(exc.message) from None
+    _absolute_streams(fields)
     try:
         env = export_environment("--export", export[1] if export else None, environ)
     except JobSpecError as exc:
         raise (export[2] if export else Origin("--export", "")).error(exc.message) from None
     fields["environment"] = (env, export[2] if export else None)
     return fields
+
+
+def _absolute_streams(fields: dict[str, tuple[object, Origin | None]]) -> None:
+    """sbatch's ``_fullpath``: stdin is ``/dev/null`` unless given, and relative stream
+    paths are made absolute against the working directory (26.05 reports them so)."""
+    fields.setdefault("input", ("/dev/null", None))
+    chdir = str(fields["working_directory"][0])
+    for field in ("output", "error", "input"):
+        if field in fields:
+            value, origin = fields[field]
+            if isinstance(value, str) and value and not value.startswith("/"):
+                fields[field] = (os.path.join(chdir, value), origin)
 
 
 def read_sbatch(

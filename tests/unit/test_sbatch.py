@@ -74,7 +74,7 @@ def test_quotes_escapes_and_hash_inside_quotes() -> None:
     )
     assert spec.comment == "a # inside"
     assert spec.name == "two words"
-    assert spec.output == "o_%j.txt"
+    assert spec.output == f"{CWD}/o_%j.txt"
 
 
 def test_every_covered_family() -> None:
@@ -101,7 +101,7 @@ def test_every_covered_family() -> None:
     assert spec.exclusive is Exclusive.USER
     assert str(spec.array) == "0-15:4%2"
     assert str(spec.dependency) == "afterok:11:12"
-    assert spec.error == "e.txt"
+    assert spec.error == f"{CWD}/sub/e.txt"  # against --chdir, as sbatch's _fullpath
     assert spec.input == "/dev/null"
     assert spec.working_directory == f"{CWD}/sub"  # relative to the submitting directory
     assert spec.mail_types == (MailType.END, MailType.FAIL)
@@ -122,6 +122,15 @@ def test_defaults_chdir_is_the_submitting_directory_and_nice_is_100() -> None:
     assert spec.working_directory == CWD
     assert spec.nice == 100
     assert spec.exclusive is Exclusive.NODE
+
+
+def test_stream_paths_are_absolute_and_stdin_is_dev_null_as_with_sbatch() -> None:
+    spec = read("#!/bin/sh\n#SBATCH -o out/%j.log -e /abs/err.log\n")
+    assert (spec.output, spec.error, spec.input) == (
+        f"{CWD}/out/%j.log",
+        "/abs/err.log",
+        "/dev/null",
+    )
 
 
 def test_memory_units_as_str_to_mbytes() -> None:
@@ -306,10 +315,11 @@ def test_new_fields_on_the_wire() -> None:
     new = submit_body(get_adapter("v0.0.42"), [spec])["job"]
     assert new["time_minimum"] == {"set": True, "infinite": False, "number": 5}
     assert new["tres_per_node"] == "gres/gpu:2"
-    assert new["tres_per_task"] == "gres/gpu:1"
+    assert new["tres_per_task"] == "gres/gpu=1"
     assert new["cpus_per_tres"] == "gres/gpu:4"
     assert new["memory_per_tres"] == "gres/gpu:1024"
-    assert (new["standard_input"], new["licenses"], new["reservation"]) == ("in", "l:1", "r")
+    assert new["standard_input"] == f"{CWD}/in"
+    assert (new["licenses"], new["reservation"]) == ("l:1", "r")
     assert new["wckey"] == "w"
     assert new["argv"] == ["script", "a1"]
     old = submit_body(get_adapter("v0.0.38"), [spec])["job"]

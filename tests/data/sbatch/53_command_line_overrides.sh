@@ -1,0 +1,6 @@
+#!/bin/bash
+# args: --time=9 --job-name=from-args -- first second
+#SBATCH --job-name=from-script
+#SBATCH --time=5
+#SBATCH --partition=gpu
+echo "$@"
