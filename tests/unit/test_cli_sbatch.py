@@ -75,7 +75,7 @@ def test_a_bad_directive_is_one_error_line_naming_option_and_line(cli: Cli, tmp_
     line = one_error_line(cli("sbatch", "--nodelist=n1", "job.sh"))
     assert "--nodelist" in line
     assert "not translated" in line
-    assert "args" in one_error_line(cli("sbatch", "--wrap=true", "job.sh"))
+    assert "not permitted with --wrap" in one_error_line(cli("sbatch", "--wrap=true", "job.sh"))
 
 
 def test_the_script_from_standard_input(cli: Cli) -> None:
