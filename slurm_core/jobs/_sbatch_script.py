@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Iterator
 from typing import Final
 
@@ -14,7 +15,29 @@ from slurm_core._exceptions import JobSpecError
 from slurm_core._localfile import read_regular
 from slurm_core.jobs._units import MAX_SCRIPT_BYTES
 
-__all__ = ["Origin", "ignored_directives", "load_script", "named", "script_components"]
+__all__ = [
+    "IgnoredDirectivesWarning",
+    "Origin",
+    "check_directives",
+    "ignored_directives",
+    "load_script",
+    "named",
+    "script_components",
+]
+
+
+class IgnoredDirectivesWarning(UserWarning):
+    """A script given to a builder has ``#SBATCH`` directives, which slurmrestd ignores.
+
+    ``directives`` holds (line number, line). Make it an error per call with
+    ``builder.script(text, strict=True)``, or everywhere with
+    ``warnings.simplefilter("error", IgnoredDirectivesWarning)``.
+    """
+
+    def __init__(self, message: str, directives: list[tuple[int, str]]) -> None:
+        super().__init__(message)
+        self.directives = directives
+
 
 _MAGIC: Final = ("#SBATCH", "#SLURM")
 _SEPARATORS: Final = ("hetjob", "packjob")
@@ -145,3 +168,21 @@ def ignored_directives(script: str) -> list[tuple[int, str]]:
         if in_block and rest.strip():
             found.append((lineno, lines[lineno - 1].rstrip()))
     return found
+
+
+def check_directives(script: str, *, strict: bool, stacklevel: int = 3) -> None:
+    """Warn (or, ``strict``, raise :class:`JobSpecError`) when ``script`` has ``#SBATCH``
+    directives that a REST submission would ignore, naming each with its line."""
+    found = ignored_directives(script)
+    if not found:
+        return
+    shown = "; ".join(f"line {n}: {text}" for n, text in found[:8])
+    more = f" and {len(found) - 8} more" if len(found) > 8 else ""
+    message = (
+        f"slurmrestd ignores #SBATCH directives, so these would be ignored: {shown}{more}. "
+        "Set them with the builder's methods, or submit with client.jobs.submit_script() "
+        "(JobSpec.from_sbatch) to have them read as sbatch reads them"
+    )
+    if strict:
+        raise JobSpecError("script", message, line=found[0][0])
+    warnings.warn(IgnoredDirectivesWarning(message, found), stacklevel=stacklevel)

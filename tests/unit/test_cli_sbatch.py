@@ -90,3 +90,13 @@ def test_the_script_from_standard_input(cli: Cli) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert cli.fake.job(int(result.stdout)).name == "from-script"
+
+
+def test_jobs_submit_names_the_directives_it_ignores(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "job.sh").write_text(SCRIPT)
+    result = cli("jobs", "submit", "--script", "job.sh")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: slurmrestd ignores #SBATCH directives" in result.stderr
+    assert "line 3: #SBATCH --mem=123M" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "UserWarning" not in result.stderr

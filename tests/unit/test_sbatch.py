@@ -325,3 +325,31 @@ def test_new_fields_on_the_wire() -> None:
     old = submit_body(get_adapter("v0.0.38"), [spec])["job"]
     assert (old["time_minimum"], old["gpus_per_node"], old["gpus_per_task"]) == (5, "2", "1")
     assert (old["cpus_per_gpu"], old["memory_per_gpu"]) == ("4", 1024)
+
+
+def test_the_builder_warns_about_directives_it_would_ignore() -> None:
+    from slurm_core.jobs import IgnoredDirectivesWarning, JobBuilder
+
+    script = "#!/bin/bash\n#SBATCH --job-name=x\n#SBATCH --mem=123M\nhostname\n#SBATCH -t 5\n"
+    with pytest.warns(IgnoredDirectivesWarning) as caught:
+        JobBuilder().script(script)
+    (warning,) = caught
+    assert isinstance(warning.message, IgnoredDirectivesWarning)
+    assert warning.message.directives == [(2, "#SBATCH --job-name=x"), (3, "#SBATCH --mem=123M")]
+    assert "line 3: #SBATCH --mem=123M" in str(warning.message)
+    assert warning.filename == __file__  # points at the caller
+    with pytest.raises(JobSpecError) as strict:
+        JobBuilder().script(script, strict=True)
+    assert strict.value.line == 2
+    assert "--mem=123M" in str(strict.value)
+
+
+def test_no_warning_without_directives_or_when_they_are_read(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    from slurm_core.jobs import JobBuilder
+
+    JobBuilder().script("#!/bin/bash\n# SBATCH is only mentioned\nhostname\n")
+    JobBuilder().command(["hostname"])
+    JobBuilder.from_spec(read("#!/bin/bash\n#SBATCH --mem=1G\nhostname\n")).to_spec()
+    assert not recwarn.list
