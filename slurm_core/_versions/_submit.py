@@ -11,7 +11,8 @@ numbers           plain; unlimited 0xFFFFFFFF  ``{"set", "infinite", "number"}``
 environment       ``{"K": "v"}``               ``["K=v"]``
 script            beside ``job``               v0.0.39: beside; v0.0.40+: in ``job``
 nodes/max_nodes   ``nodes: [min, max]``        ``minimum_nodes``/``maximum_nodes``
-                  (exactly two items)
+                  (exactly two items;
+                  ``"N-N"`` for max == min)
 gpus              ``gpus: "[type:]N"``         ``tres_per_job: "gres/gpu[:type]:N"``
 gres              ``gres: "gpu:1,..."``        ``tres_per_node: "gres/gpu:1,..."``
 exclusive         ``exclusive: "exclusive"``   ``shared: ["none"|"user"|"mcs"]``
@@ -32,7 +33,9 @@ mail_types        ``"END,FAIL"``               ``["END", "FAIL"]``, ``TIME_LIMIT
 
 What a version refuses or ignores raises :class:`~slurm_core.UnsupportedOperationError`
 before anything is sent (``operation``: :data:`SIGNAL_BATCH_OPERATION`,
-:data:`NO_REQUEUE_OPERATION`). Other fields map by name (``constraint`` -> ``constraints``,
+:data:`NO_REQUEUE_OPERATION`, :data:`SCRIPT_ARGS_OPERATION`: 22.05's slurmrestd crashes on
+``argv``, so v0.0.38 never gets it; only ``argv[0]``, the script's name, is then lost).
+Other fields map by name (``constraint`` -> ``constraints``,
 ``ntasks[_per_node]`` -> ``tasks[_per_node]``, ``working_directory`` ->
 ``current_working_directory``, ``output``/``error`` -> ``standard_output``/``_error``;
 ``dependency``, ``array`` as text); the submission key rides in ``comment``.
@@ -80,6 +83,7 @@ class WireFlags(Protocol):
 __all__ = [
     "DEFAULT_PATH",
     "NO_REQUEUE_OPERATION",
+    "SCRIPT_ARGS_OPERATION",
     "SIGNAL_BATCH_OPERATION",
     "SubmitFormat",
     "place_body",
@@ -96,6 +100,8 @@ SIGNAL_BATCH_OPERATION: Final = "jobs.submit with signal 'B:' (batch shell only)
 """``UnsupportedOperationError.operation`` when a version cannot signal the batch shell."""
 NO_REQUEUE_OPERATION: Final = "jobs.submit with requeue=False"
 """``UnsupportedOperationError.operation`` when a version cannot refuse requeueing."""
+SCRIPT_ARGS_OPERATION: Final = "jobs.submit with script arguments (argv)"
+"""``UnsupportedOperationError.operation`` when a version cannot pass script arguments."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,10 +261,17 @@ def _special(spec: JobSpec, fmt: SubmitFormat, now: float) -> dict[str, Any]:
     if spec.time_min is not None:
         out["time_minimum"] = fmt.number(as_minutes(spec.time_min))
     if spec.argv is not None:
-        out["argv"] = list(spec.argv)
+        # 22.05's slurmrestd frees a job's argv twice and dies (seen here): never send it
+        if legacy and len(spec.argv) > 1:
+            raise _unsupported(fmt, SCRIPT_ARGS_OPERATION)
+        if not legacy:
+            out["argv"] = list(spec.argv)
     if spec.nodes is not None:
         high = spec.max_nodes if spec.max_nodes is not None else spec.nodes
-        if legacy:
+        if legacy and spec.max_nodes == spec.nodes:
+            # "-N 2-2": a [2, 2] list leaves 22.05's maximum unset (0); text sets it
+            out["nodes"] = f"{spec.nodes}-{high}"
+        elif legacy:
             out["nodes"] = [spec.nodes, high]
         else:
             out["minimum_nodes"], out["maximum_nodes"] = spec.nodes, high

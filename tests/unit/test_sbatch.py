@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from slurm_core import JobSpecError
+from slurm_core import JobSpecError, UnsupportedOperationError
 from slurm_core._versions import get_adapter
-from slurm_core._versions._submit import submit_body
+from slurm_core._versions._submit import SCRIPT_ARGS_OPERATION, submit_body
 from slurm_core.jobs import Exclusive, GresRequest, JobSpec, MailType
 from slurm_core.jobs._sbatch import ignored_directives
 from slurm_core.jobs._sbatch_values import export_environment, sbatch_time
@@ -322,7 +322,11 @@ def test_new_fields_on_the_wire() -> None:
     assert (new["licenses"], new["reservation"]) == ("l:1", "r")
     assert new["wckey"] == "w"
     assert new["argv"] == ["script", "a1"]
-    old = submit_body(get_adapter("v0.0.38"), [spec])["job"]
+    with pytest.raises(UnsupportedOperationError) as refused:  # 22.05's slurmrestd crashes
+        submit_body(get_adapter("v0.0.38"), [spec])
+    assert refused.value.operation == SCRIPT_ARGS_OPERATION
+    old = submit_body(get_adapter("v0.0.38"), [spec.replace(argv=spec.argv[:1])])["job"]
+    assert "argv" not in old
     assert (old["time_minimum"], old["gpus_per_node"], old["gpus_per_task"]) == (5, "2", "1")
     assert (old["cpus_per_gpu"], old["memory_per_gpu"]) == ("4", 1024)
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# 22.05 cannot signal the batch shell alone (B:) over REST: refused there
+# rest-refuses: 22.05
 #SBATCH -J train-resnet
 #SBATCH -p gpu
 #SBATCH --gres=gpu:1
