@@ -31,7 +31,7 @@ from test_submit_helpers import make_client, unique
 
 from slurm_core import SlurmClient, UnsupportedOperationError
 from slurm_core.jobs import JobSpec, split_comment
-from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster
+from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster, license_reservation
 
 CORPUS = sorted((Path(__file__).parent.parent / "data" / "sbatch").glob("*.sh"))
 FEATURE = "slurmclient"  # the node feature 25_constraint.sh requires (as test_submit.py)
@@ -98,14 +98,7 @@ class Parity:
         self.dir.chmod(0o777)  # alice writes the scripts' output here
         (self.dir / "sub").mkdir(mode=0o777)
         self.reservation = unique("sbatch-parity")
-        cluster.run(
-            [
-                "scontrol", "create", "reservation", f"ReservationName={self.reservation}",
-                "StartTime=now+1day", "Duration=60", "Users=alice", "Flags=ANY_NODES",
-                "Licenses=matlab:1",
-            ],
-            check=True,
-        )  # fmt: skip
+        cluster.run(license_reservation(self.reservation, [cluster.user_name]), check=True)
         anchor = self.dir / "anchor.sh"
         anchor.write_text("#!/bin/sh\ntrue\n")
         self.anchor = cluster.sbatch(anchor, "--hold", "--time=1")
