@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from test_submit_helpers import make_client, unique
 
-from slurm_core import SlurmClient, UnsupportedOperationError
+from slurm_core import JobSpecError, RequestHooks, SlurmClient, UnsupportedOperationError
 from slurm_core.jobs import JobSpec, split_comment
 from slurm_core.testing.cluster import ClusterError, LocalSlurmCluster, license_reservation
 
@@ -207,3 +207,20 @@ def test_submit_script_matches_sbatch(parity: Parity, script: Path) -> None:
             if not _agree(key, a, b):
                 differences.append(f"{key}: sbatch {b!r}, submit_script {a!r}")
     assert not differences, f"{script.name} on {parity.cluster.release}:\n" + "\n".join(differences)
+
+
+BAD = sorted((Path(__file__).parent.parent / "data" / "sbatch" / "bad").glob("*.sh"))
+
+
+@pytest.mark.parametrize("script", BAD, ids=[p.stem for p in BAD])
+def test_a_script_sbatch_refuses_is_refused_with_its_line(parity: Parity, script: Path) -> None:
+    path = parity.dir / script.name
+    path.write_text(script.read_text())
+    with pytest.raises(ClusterError, match="sbatch refused"):
+        parity.cluster.sbatch(path, "--hold")
+    sent: list[str] = []
+    hooks = RequestHooks(on_request=lambda r: sent.append(f"{r.method} {r.url}"))
+    with make_client(parity.cluster, hooks=hooks) as client, pytest.raises(JobSpecError) as refused:
+        client.jobs.submit_script(path, "--hold", environ={}, cwd=parity.dir)
+    assert refused.value.line == int(header(script.read_text(), "line")[0])
+    assert sent == []  # refused before anything was sent
