@@ -39,6 +39,8 @@ class IgnoredDirectivesWarning(UserWarning):
         self.directives = directives
 
 
+MAX_DIRECTIVES: Final = 1000
+"""Directive lines read from one script (a hostile one stays cheap to read)."""
 _MAGIC: Final = ("#SBATCH", "#SLURM")
 _SEPARATORS: Final = ("hetjob", "packjob")
 
@@ -139,15 +141,24 @@ def named(word: str) -> str:
 def script_components(script: str) -> list[list[tuple[str, Origin]]]:
     """Per het component, the directive words, each with its line."""
     components: list[list[tuple[str, Origin]]] = [[]]
+    count = 0
     for lineno, rest, in_block in _directive_lines(script):
         if not in_block:
             continue
+        count += 1
+        if count > MAX_DIRECTIVES or len(components) > MAX_DIRECTIVES // 10:
+            message = f"line {lineno}: more than {MAX_DIRECTIVES} directive lines"
+            raise JobSpecError("script", message, line=lineno)
         body = rest.lstrip()
         head = body.split(None, 1)[0].lower() if body.strip() else ""
         if head in _SEPARATORS:
             components.append([])
             body = body[len(head) :]
-        for word in _words(body, lineno):
+        words = _words(body, lineno)
+        count += len(words) // 10  # a line of many words counts as many lines
+        if count > MAX_DIRECTIVES:
+            raise JobSpecError("script", f"line {lineno}: too many directive words", line=lineno)
+        for word in words:
             if word.startswith(":"):
                 raise JobSpecError("script", f"line {lineno}: unexpected ':'", line=lineno)
             components[-1].append((word, Origin(named(word), word, line=lineno)))

@@ -282,6 +282,16 @@ def test_a_bad_variable_or_argument_is_named() -> None:
     assert "unmatched" in str(exc)
 
 
+def test_a_hostile_script_stays_cheap() -> None:
+    exc = error("#!/bin/sh\n" + "#SBATCH -H -H -H -H\n" * 2000)
+    assert exc.line == 1002
+    assert "more than 1000 directive lines" in exc.message
+    exc = error("#!/bin/sh\n" + "#SBATCH hetjob\n" * 200)
+    assert "directive lines" in exc.message
+    exc = error("#!/bin/sh\n#SBATCH" + " -H" * 100_000 + "\n")
+    assert "too many directive words" in exc.message
+
+
 def test_a_script_without_shebang_is_refused_like_sbatch() -> None:
     assert error("echo hi\n").field == "script"
 
