@@ -367,3 +367,13 @@ def test_no_warning_without_directives_or_when_they_are_read(
     JobBuilder().command(["hostname"])
     JobBuilder.from_spec(read("#!/bin/bash\n#SBATCH --mem=1G\nhostname\n")).to_spec()
     assert not recwarn.list
+
+
+def test_the_mock_client_reads_scripts_like_the_real_one() -> None:
+    from slurm_core.testing.mock import MockSlurmClient
+
+    mock = MockSlurmClient()
+    mock.expect_job_submit().with_spec(name="from-script", memory_per_node=123).return_job(7)
+    got = mock.jobs.submit_script("#!/bin/sh\n#SBATCH -J from-script --mem=123\ntrue\n", environ={})
+    assert got.job_id == 7
+    mock.verify()
