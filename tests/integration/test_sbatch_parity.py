@@ -140,12 +140,14 @@ def _number(value: Any) -> Any:
     return value.get("number") if isinstance(value, dict) else value
 
 
-def _normal(value: Any, job_id: int, key: str) -> Any:
-    """A record value with the job's own id replaced (``slurm-42.out``), our key removed."""
+def _normal(value: Any, job_id: int, key: str, where: Path) -> Any:
+    """A record value with the job's own id in a file name (``slurm-42.out``) replaced, and
+    our submission key removed (the directory is set aside: its name may hold the digits)."""
     if key == "comment" and isinstance(value, str):
         value = split_comment(value)[0]
     if isinstance(value, str):
-        return value.replace(str(job_id), "<id>")
+        rest = value.replace(str(where), "<dir>")
+        return re.sub(rf"(?<!\d){job_id}(?!\d)", "<id>", rest)
     return value
 
 
@@ -202,8 +204,8 @@ def test_submit_script_matches_sbatch(parity: Parity, script: Path) -> None:
         (spec, *spec.het), theirs_records, ours_records, strict=True
     ):
         for key in _compared_keys(component, header(text, "compare"), parity.cluster.release):
-            a = _normal(mine.get(key), ours.job_id, key)
-            b = _normal(theirs.get(key), reference, key)
+            a = _normal(mine.get(key), ours.job_id, key, parity.dir)
+            b = _normal(theirs.get(key), reference, key, parity.dir)
             if not _agree(key, a, b):
                 differences.append(f"{key}: sbatch {b!r}, submit_script {a!r}")
     assert not differences, f"{script.name} on {parity.cluster.release}:\n" + "\n".join(differences)
