@@ -24,7 +24,8 @@ by the engine itself.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar, overload
 
@@ -292,6 +293,27 @@ class SubmitMixin(_SubmitOps, SyncResource):
             return self._run(self._attach_or_submit(attachable_spec(spec, attach)))
         return self._run(self._submit([spec]))
 
+    def submit_script(
+        self,
+        script_or_path: str | os.PathLike[str],
+        *sbatch_args: str,
+        environ: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> SubmittedJob:
+        """Submit a batch script as ``sbatch [sbatch_args] script`` would: its ``#SBATCH``
+        directives, ``SBATCH_*`` variables and ``sbatch_args`` mean what they mean to sbatch.
+
+        ``script_or_path`` is the script's text or a path; ``sbatch_args`` are sbatch's
+        options, then the script's arguments. See :meth:`JobSpec.from_sbatch
+        <slurm_core.jobs.spec.JobSpec.from_sbatch>`; a directive that cannot be sent raises
+        :class:`~slurm_core.JobSpecError` naming it and its line, and nothing is sent.
+
+        Example::
+
+            job = client.jobs.submit_script("train.sh", "--partition=gpu", "--", "--epochs=3")
+        """
+        return self.submit_spec(JobSpec.from_sbatch(script_or_path, sbatch_args, environ, cwd=cwd))
+
     def submit_het(self, components: Sequence[Component]) -> SubmittedJob:
         """Submit a heterogeneous job; ``job_id`` is the leader's (``het_job_id``).
 
@@ -381,6 +403,21 @@ class AsyncSubmitMixin(_SubmitOps, AsyncResource):
         if attach:
             return await self._run(self._attach_or_submit(attachable_spec(spec, attach)))
         return await self._run(self._submit([spec]))
+
+    async def submit_script(
+        self,
+        script_or_path: str | os.PathLike[str],
+        *sbatch_args: str,
+        environ: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> SubmittedJob:
+        """See :meth:`SubmitMixin.submit_script` (a script file is read in a worker thread)."""
+        import anyio.to_thread
+
+        spec = await anyio.to_thread.run_sync(
+            lambda: JobSpec.from_sbatch(script_or_path, sbatch_args, environ, cwd=cwd)
+        )
+        return await self.submit_spec(spec)
 
     async def submit_het(self, components: Sequence[Component]) -> SubmittedJob:
         """See :meth:`SubmitMixin.submit_het`."""

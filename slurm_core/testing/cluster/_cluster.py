@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _jwks, _runtime
+from ._commands import run_sbatch
 from ._conf import JWT_KEY, ClusterConfig
 from ._daemons import DaemonSet, daemon_specs
 from ._errors import ClusterError
@@ -416,6 +417,28 @@ class LocalSlurmCluster:
                 f"{' '.join(cmd)!r} failed with exit code {res.returncode}: {res.stderr.strip()}"
             )
         return res
+
+    def sbatch(
+        self,
+        script: str | os.PathLike[str],
+        *options: str,
+        script_args: Sequence[str] = (),
+        user: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> int:
+        """The real ``sbatch [options] script [script_args]`` as ``user`` (default
+        :attr:`user_name`), from the script's directory (in :attr:`shared_dir`, which has
+        the same path inside); returns the job id, or raises :class:`ClusterError` with
+        sbatch's message. ``env`` adds variables (``SBATCH_*``) to a clean environment.
+
+        Example::
+
+            job_id = c.sbatch(c.shared_dir / "job.sh", "--hold")
+        """
+        _require_root()
+        return run_sbatch(
+            self.root, Path(script), options, script_args, user=user or self.user_name, env=env
+        )
 
     # ------------------------------------------------------------------ internals
     def _check_compatible(self, state: RunState) -> None:
