@@ -73,11 +73,12 @@ def test_no_auth_method_is_refused_naming_the_fields() -> None:
     msg = str(err.value)
     for name in ("token", "token_file", "token_command", "jwt_key_file"):
         assert name in msg
-    assert "got none" in msg
+    assert "no token" in msg
+    assert err.value.field == "token"
 
 
 def test_two_auth_methods_are_refused_naming_both() -> None:
-    with pytest.raises(ConfigurationError, match="got token and token_command"):
+    with pytest.raises(ConfigurationError, match="not token and token_command"):
         SlurmResource(url=URL, token=TOKEN, token_command=["scontrol", "token"])
 
 
@@ -87,7 +88,7 @@ def test_jwt_key_needs_a_user_name() -> None:
 
 
 def test_empty_values_do_not_count_as_an_auth_method() -> None:
-    with pytest.raises(ConfigurationError, match="got none"):
+    with pytest.raises(ConfigurationError, match="no token"):
         SlurmResource(url=URL, token="", token_command=[])
     assert SlurmResource(url=URL, token="", token_file="/t").auth_method() == "token_file"
 
@@ -138,28 +139,30 @@ def test_configured_at_launch_without_auth_fails_the_run_with_the_reason() -> No
     )
     assert not result.success
     errors = [str(getattr(e.event_specific_data, "error", "")) for e in result.all_events]
-    assert any("exactly one auth method" in e for e in errors)
+    assert any("no token: set one of token, token_file" in e for e in errors)
 
 
 def test_tls_options_reach_the_client_options(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("")
     res = SlurmResource(url=URL, token=TOKEN, ca_bundle=str(ca), request_timeout_seconds=7.0)
-    kwargs = res._client_kwargs()
-    assert kwargs["verify"] == str(ca)
-    assert kwargs["timeout"] == 7.0
+    settings = res.settings()
+    assert settings.verify == str(ca)
+    assert settings.timeout == 7.0
     no_verify = SlurmResource(url=URL, token=TOKEN, verify_tls=False)
-    assert no_verify._client_kwargs()["verify"] is False
-    with pytest.raises(ConfigurationError, match="client_key needs client_cert"):
+    assert no_verify.settings().verify is False
+    with pytest.raises(ConfigurationError, match="client_key given without client_cert"):
         SlurmResource(url=URL, token=TOKEN, client_key="/k.pem")
     mtls = SlurmResource(url=URL, token=TOKEN, client_cert="/c.pem", client_key="/k.pem")
-    assert mtls._client_kwargs()["cert"] == ("/c.pem", "/k.pem")
+    assert mtls.settings().cert == ("/c.pem", "/k.pem")
 
 
 def test_api_version_is_passed_to_the_client() -> None:
     res = SlurmResource(url=URL, token=TOKEN, api_version="v0.0.42")
-    assert res._client_kwargs()["api_version"] == "v0.0.42"
-    assert SlurmResource(url=URL, token=TOKEN)._client_kwargs()["api_version"] is None
+    with res.get_client() as client:
+        assert client.api_version == "v0.0.42"
+    with SlurmResource(url=URL, token=TOKEN).get_client() as client:
+        assert client.api_version is None
 
 
 # ---------------------------------------------------------------------- registration
