@@ -150,6 +150,8 @@ def _concrete(scenario: Scenario, method: str, template: str) -> tuple[str, Any]
     body: Any = None
     if template.endswith("/job/submit"):
         body = a.job_submit_body({"name": "x", "partition": "debug"}, script=SCRIPT)
+    elif template.endswith("/job/allocate"):
+        body = {"job": {"name": "alloc", "environment": ["PATH=/bin"], "tasks": 1}}
     elif "{job_id}" in template:
         job = {"GET": "done", "POST": "pending", "DELETE": "running"}[method]
         if template.endswith("/requeue"):

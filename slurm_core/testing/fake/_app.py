@@ -30,6 +30,14 @@ __all__ = ["FakeApp", "Reply", "TokenCheck"]
 
 TokenCheck = Callable[[str], bool]
 _NOT_FOUND = b"Unable find requested URL. Please view /openapi/v3 for API reference."
+_NOT_FOUND_26 = (
+    b"Unable to find requested URL endpoint. Please query the '/openapi/v3' endpoint or visit "
+    b"'https://slurm.schedmd.com/rest_api.html' for the OpenAPI specification which includes "
+    b"a list of all possible slurmrestd endpoints."
+)
+_NO_METHOD = (
+    b"Requested REST method is not defined at URL. Please view /openapi/v3 for API reference."
+)
 
 
 @dataclasses.dataclass
@@ -97,6 +105,8 @@ class FakeApp:
         ]
         if minor >= 39:
             table.append(("POST", f"{s}/node/{{node_name}}", self.update_node))
+        if minor >= 41:  # before job/{job_id}, which would take "allocate" for an id
+            table.insert(4, ("POST", f"{s}/job/allocate", self.allocate))
         if minor >= 45:
             table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.requeue))
         if self.accounting:
@@ -136,9 +146,15 @@ class FakeApp:
         user = headers.get("x-slurm-user-name") or _token_user(token) or self.user
         if method == "GET" and path == "/openapi/v3":
             return self._json(200, self._openapi())
+        if method == "HEAD" and _wire.minor(self.version) <= 42:
+            return Reply(411, b"", "text/plain")  # 22.05 and 24.11 want a body length
+        path_known = False
         for route_method, _, pattern, handler in self.routes:
             match = pattern.fullmatch(path)
-            if match is None or route_method != method:
+            if match is None:
+                continue
+            path_known = True
+            if route_method != method:
                 continue
             if not token_ok and handler != self.ping:
                 return self._auth_failure(user, diag=handler == self.diag)
@@ -152,8 +168,18 @@ class FakeApp:
                 status, out = handler(call)
             except Reject as reject:
                 return self._reject(reject, user)
+            except Exception as exc:  # a bug here must still answer, not hang up
+                bug = Reject(-1, "Unspecified error", f"fake slurmrestd: {type(exc).__name__}")
+                return self._reject(bug, user)
             return self._json(status, out)
-        return Reply(404, _NOT_FOUND, "text/plain")
+        return self._not_found(path_known)
+
+    def _not_found(self, path_known: bool) -> Reply:
+        """22.05 tells a missing method (405) from a missing path; 24.11+ answer 404."""
+        minor = _wire.minor(self.version)
+        if path_known and minor <= 38:
+            return Reply(405, _NO_METHOD, "text/plain")
+        return Reply(404, _NOT_FOUND if minor <= 42 else _NOT_FOUND_26, "text/plain")
 
     def _check(self, token: str | None) -> bool:
         if self.token is None:
@@ -205,7 +231,12 @@ class FakeApp:
     def jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
         now = c.sync()
-        since = _wire.update_time(self.version, call.query.get("update_time", [""])[0], now)
+        try:
+            since = _wire.update_time(self.version, call.query.get("update_time", [""])[0], now)
+        except Reject:
+            if _wire.minor(self.version) <= 38:  # 22.05: 400, no error entry, no jobs
+                return 400, self._env(call, {"jobs": []})
+            raise
         previous, c.last_listing = c.last_listing, now
         if since is not None and previous is not None:
             # Clients compute update_time from their own clocks, which do not follow a
@@ -250,6 +281,15 @@ class FakeApp:
         if request.hold:
             warnings.append({"description": held, "source": "slurm_submit_batch_job()"})
         return 200, self._env(call, out, warnings=warnings)
+
+    def allocate(self, call: Call) -> tuple[int, dict[str, Any]]:
+        """``POST job/allocate``: a job without a batch script (as salloc makes)."""
+        body = call.body
+        if isinstance(body, dict) and isinstance(body.get("job"), dict):
+            body = {**body, "job": {"script": "#!/bin/sh\n# allocation\n", **body["job"]}}
+        request = _wire.decode_submit(body, self.cluster.sync())
+        job = self.cluster.submit(request, call.user, self.uid)
+        return 200, self._env(call, {"job_id": job.job_id, "job_submit_user_msg": ""})
 
     def update(self, call: Call) -> tuple[int, dict[str, Any]]:
         job_id = call.groups["job_id"]
@@ -330,7 +370,8 @@ class FakeApp:
             name = call.groups["node_name"]
             status = 422 if _wire.minor(self.version) >= 43 else 500  # 26.05: 422
             raise Reject(2010, "Invalid user id", f"Failure to update node {name}", status)
-        self.cluster.update_node(call.groups["node_name"], _wire.decode_node_update(call.body))
+        name = call.groups["node_name"]
+        self.cluster.update_node(name, _wire.decode_node_update(self.version, name, call.body))
         return 200, self._env(call)
 
     def _partition_wire(self, name: str) -> dict[str, Any]:

@@ -360,7 +360,7 @@ class FakeCluster:
                     if name in job.alloc:
                         _sched.finish(self, job, "NODE_FAIL", now)
             else:
-                raise Reject(2009, "Invalid node state specified", f"state {state}", 400)
+                raise Reject(2028, "Invalid node state specified", f"Failure to update node {name}")
         if fields.get("reason") is not None:
             node.reason = str(fields["reason"])
         if fields.get("comment") is not None:

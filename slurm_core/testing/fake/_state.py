@@ -103,12 +103,22 @@ class Reject(Exception):
     older versions (which answer most errors with 500).
     """
 
-    def __init__(self, errno: int, error: str, description: str, status: int = 500) -> None:
+    def __init__(
+        self,
+        errno: int,
+        error: str,
+        description: str,
+        status: int = 500,
+        *,
+        also: tuple[Reject, ...] = (),
+    ) -> None:
         super().__init__(f"[{errno}] {error}: {description}")
         self.errno = errno
         self.error = error
         self.description = description
         self.status = status
+        self.also = also
+        """Further ``errors`` entries slurmrestd sends after this one (e.g. its 9000)."""
 
 
 def unknown_job(job_id: object, what: str = "query") -> Reject:

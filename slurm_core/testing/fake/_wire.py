@@ -98,7 +98,8 @@ def envelope(
     if minor(version) >= 39:
         out["warnings"] = warnings or []
     if last_update is not None and minor(version) >= 40:
-        out["last_backfill"] = wrap(0)
+        if "jobs" in out:  # only job answers carry it (recorded 24.11, 26.05)
+            out["last_backfill"] = wrap(0)
         out["last_update"] = wrap(last_update)
     return out
 
@@ -129,9 +130,8 @@ def error_body(
     **extra: Any,
 ) -> Wire:
     """The error response body: the envelope with one error entry."""
-    return envelope(
-        version, user, cluster, extra or None, errors=[error_entry(reject)], last_update=last_update
-    )
+    errors = [error_entry(r) for r in (reject, *reject.also)]
+    return envelope(version, user, cluster, extra or None, errors=errors, last_update=last_update)
 
 
 def update_time(version: str, value: str, now: int) -> int | None:
@@ -142,12 +142,17 @@ def update_time(version: str, value: str, now: int) -> int | None:
     """
     if not value:
         return None
-    relative = re.fullmatch(r"now-(\d+)", value.strip())
+    relative = re.fullmatch(r"now-([0-9]+)", value.strip())
     if relative:
         return now - int(relative.group(1))
-    if value.isdigit() and minor(version) not in (40, 41):
+    if re.fullmatch(r"[0-9]+", value) and minor(version) not in (40, 41):
         return int(value)
-    raise Reject(9200, "Unable to parse query", f"Parsing of {value!r} for timestamp failed", 422)
+    query = Reject(9000, _QUERY, "Rejecting request. Failure parsing query.", 422)
+    convert = "Unable to convert Data type"
+    raise Reject(9202, convert, f"Parsing of {value} for timestamp failed", 422, also=(query,))
+
+
+_QUERY = "Query empty or not RFC7320 compliant"
 
 
 # ---------------------------------------------------------------- request bodies -------------
@@ -279,8 +284,39 @@ def decode_update(body: Any) -> dict[str, Any]:
     return out
 
 
-def decode_node_update(body: Any) -> dict[str, Any]:
-    """``POST node/{name}``."""
+_NODE_STATES = ("RESUME", "UNDRAIN", "IDLE", "DRAIN", "FAIL", "DOWN")
+
+
+def decode_node_update(version: str, name: str, body: Any) -> dict[str, Any]:
+    """``POST node/{name}``: ``state`` flags checked, ``weight`` plain or wrapped.
+
+    An unknown state is refused as the data parser and slurmctld do (recorded on 24.11 and
+    26.05): error 9207 for the flag, then 2028 (v0.0.41/42) or 2180 (v0.0.43+).
+    """
     if not isinstance(body, dict):
         raise Reject(9001, "Unable to parse request", "expected a node update object", 400)
-    return body
+    out = dict(body)
+    states = body.get("state", [])
+    states = states.split(",") if isinstance(states, str) else states
+    if not isinstance(states, list):
+        raise Reject(9208, "Data parser expected a list", "state: expected a list", 400)
+    unknown = [s for s in states if str(s).upper() not in _NODE_STATES]
+    if unknown:
+        flag = "Data parser unable to parse invalid flag"
+        parsed = Reject(9207, flag, f'Unknown flag "{unknown[0]}"')
+        failure = f"Failure to update node {name}"
+        if minor(version) <= 40:
+            rest = Reject(9207, flag, "Parsing flags failed")
+        elif minor(version) <= 42:
+            rest = Reject(2028, "Invalid node state specified", failure)
+        else:
+            rest = Reject(2180, "Invalid node state transition", failure)
+        raise Reject(parsed.errno, parsed.error, parsed.description, also=(rest,))
+    out["state"] = [str(s).upper() for s in states]
+    try:
+        if body.get("weight") is not None:
+            weight = count(body["weight"], "weight")
+            out["weight"] = None if weight is None else int(weight)
+    except (WireError, ValueError) as exc:
+        raise Reject(9202, "Unable to convert Data type", str(exc), 400) from None
+    return out

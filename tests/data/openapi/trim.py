@@ -24,6 +24,7 @@ ENDPOINTS = [
     ("get", "slurm", "/diag"),
     ("get", "slurm", "/jobs"),
     ("post", "slurm", "/job/submit"),
+    ("post", "slurm", "/job/allocate"),
     ("get", "slurm", "/job/{job_id}"),
     ("post", "slurm", "/job/{job_id}"),
     ("delete", "slurm", "/job/{job_id}"),

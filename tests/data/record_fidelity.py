@@ -1,0 +1,148 @@
+"""Record what the fake must imitate (issue #22) from real slurmrestd (a dev tool).
+
+    .venv/bin/python tests/data/record_fidelity.py                  # 22.05, 24.11, 26.05
+    .venv/bin/python tests/data/record_fidelity.py --release 24.11
+
+Needs the local clusters running (``python -m slurm_core.testing.cluster up``). For every
+REST API version a cluster serves it writes ``responses/<version>/fidelity/<name>.json``
+(``{"source", "request", "response": {"status", "content_type", "body"}}``, like the
+scenarios): methods a path does not have, a query that is not a number, a percent-encoded
+path segment, a node update with ``weight`` in its ``{set, infinite, number}`` form and with
+a state that does not exist, ``job/allocate``, ``jobs/state`` with and without ``job_id``
+filters, and submissions slurmctld refuses (unknown reservation, license, constraint, node).
+``tests/unit/test_fake_fidelity.py`` replays them against the fake.
+
+Side effects on the clusters: a few short jobs (cancelled), node1's weight set to 1 (its
+configured value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from slurm_core._versions import CLIENT_VERSIONS
+from slurm_core.testing.cluster import LocalSlurmCluster
+
+HERE = Path(__file__).parent
+OUT = HERE / "responses"
+RELEASES = ("22.05", "24.11", "26.05")
+SCRIPT = "#!/bin/sh\nsleep 30\n"
+
+
+def _minor(version: str) -> int:
+    return int(version.rsplit(".", 1)[1])
+
+
+class Recorder:
+    def __init__(self, cluster: LocalSlurmCluster, version: str, release: str) -> None:
+        self.version = version
+        self.release = release
+        self.http = httpx.Client(base_url=cluster.rest_url, timeout=60, trust_env=False)
+        self.tokens = {u: cluster.token(u, lifespan=600) for u in ("alice", "root")}
+
+    def call(
+        self, name: str, method: str, path: str, *, body: Any = None, user: str = "alice"
+    ) -> Any:
+        headers = {"X-SLURM-USER-NAME": user, "X-SLURM-USER-TOKEN": self.tokens[user]}
+        response = self.http.request(method, path, json=body, headers=headers)
+        try:
+            decoded: Any = response.json()
+        except ValueError:
+            decoded = response.text
+        record = {
+            "source": f"recorded Slurm {self.release}: tests/data/record_fidelity.py",
+            "request": {"method": method, "path": path, "body": body, "user": user},
+            "response": {
+                "status": response.status_code,
+                "content_type": response.headers.get("content-type", ""),
+                "body": decoded,
+            },
+        }
+        target = OUT / self.version / "fidelity" / f"{name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"  {target.relative_to(HERE)}: HTTP {response.status_code}")
+        return decoded
+
+    def submit(self, name: str, **job: Any) -> Any:
+        job = {"name": "fidelity", "current_working_directory": "/tmp", **job}
+        if self.version == "v0.0.38":
+            job["environment"] = {"PATH": "/bin:/usr/bin"}
+            body: dict[str, Any] = {"script": SCRIPT, "job": job}
+        else:
+            job["environment"] = ["PATH=/bin:/usr/bin"]
+            body = {"job": {**job, "script": SCRIPT}}
+        return self.call(name, "POST", f"/slurm/{self.version}/job/submit", body=body)
+
+    def cancel(self, answer: Any) -> None:
+        if isinstance(answer, dict) and answer.get("job_id"):
+            headers = {"X-SLURM-USER-NAME": "alice", "X-SLURM-USER-TOKEN": self.tokens["alice"]}
+            self.http.delete(f"/slurm/{self.version}/job/{answer['job_id']}", headers=headers)
+
+    def record(self) -> None:
+        s, minor = f"/slurm/{self.version}", _minor(self.version)
+        for method in ("PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"):
+            self.call(f"method_{method.lower()}_ping", method, f"{s}/ping")
+        self.call("method_put_unknown", "PUT", f"{s}/no/such/path")
+        self.call("jobs_update_time_superscript", "GET", f"{s}/jobs?update_time=%C2%B2")
+        self.call("partition_percent_encoded", "GET", f"{s}/partition/%64ebug")
+        if minor >= 39:
+            weight = {"weight": {"set": True, "infinite": False, "number": 1}}
+            self.call("node_weight_number", "POST", f"{s}/node/node1", body=weight, user="root")
+            bogus = {"state": ["BOGUS"]}
+            self.call("node_state_bogus", "POST", f"{s}/node/node1", body=bogus, user="root")
+        for name, extra in (
+            ("submit_unknown_reservation", {"reservation": "nosuch"}),
+            ("submit_unknown_license", {"licenses": "nosuch:1"}),
+            ("submit_unknown_constraint", {"constraints": "nosuch"}),
+            (
+                "submit_unknown_node",
+                {"required_nodes": "nosuch" if minor <= 38 else ["nosuch"]},
+            ),
+        ):
+            self.cancel(self.submit(name, **extra))
+        if minor >= 41:
+            body = {"job": {"name": "alloc", "current_working_directory": "/tmp",
+                            "environment": ["PATH=/bin"], "tasks": 1}}  # fmt: skip
+            self.cancel(self.call("job_allocate", "POST", f"{s}/job/allocate", body=body))
+        if minor >= 40:
+            running = self.submit("jobs_state_submit")
+            time.sleep(2)
+            job_id = running["job_id"]
+            self.call("jobs_state_one", "GET", f"{s}/jobs/state?job_id={job_id}")
+            self.call("jobs_state_two", "GET", f"{s}/jobs/state?job_id={job_id},999999")
+            self.call("jobs_state_repeated", "GET", f"{s}/jobs/state?job_id={job_id}&job_id=999999")
+            self.call("jobs_state_unknown", "GET", f"{s}/jobs/state?job_id=999999")
+            self.call("jobs_state_bad", "GET", f"{s}/jobs/state?job_id=abc")
+            self.call("jobs_state_all", "GET", f"{s}/jobs/state")
+            self.cancel(running)
+
+
+def record_release(release: str) -> None:
+    cluster = LocalSlurmCluster.running(release)
+    if cluster is None:
+        raise SystemExit(f"SLURM {release} is not running: python -m slurm_core.testing.cluster up")
+    for version in cluster.served_versions:
+        if version not in CLIENT_VERSIONS:
+            continue
+        if release == "26.05" and version == "v0.0.42":
+            continue  # the v0.0.42 folder holds 24.11.5 recordings
+        print(f"SLURM {release} {version}")
+        Recorder(cluster, version, release).record()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--release", action="append", choices=RELEASES)
+    for release in parser.parse_args().release or RELEASES:
+        record_release(release)
+
+
+if __name__ == "__main__":
+    main()
