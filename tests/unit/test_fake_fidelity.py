@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from slurm_core._versions import get_adapter
@@ -134,3 +136,16 @@ def test_allocate_makes_a_job_and_updates_nothing(served: Served) -> None:
     assert answer["job_id"] == first + 1
     assert served.fake.job(answer["job_id"]).name == "alloc"
     assert served.fake.job(first).name == "x"
+
+
+def test_openapi_v3_is_the_real_document_of_the_served_versions() -> None:
+    fake = FakeSlurmServer("v0.0.42", also_serve=("v0.0.40", "v0.0.41"))
+    with httpx.Client(base_url=fake.url, transport=fake.transport()) as http:
+        doc = http.get("/openapi/v3", headers={"X-SLURM-USER-TOKEN": "t"}).json()
+    # the paths real 24.11.5 served (kept by the recording scripts)
+    live = json.loads((DATA.parent / "openapi" / "24.11.json").read_text())
+    assert doc["info"]["title"] == live["info"]["title"]
+    assert set(doc["paths"]) == set(live["paths"])
+    refs = re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc))
+    assert refs
+    assert set(refs) <= set(doc["components"]["schemas"])

@@ -20,7 +20,7 @@ import jwt
 
 from ..._versions import _encode as enc
 from ...models import License, Reservation
-from . import _models, _wire
+from . import _models, _openapi, _wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._db import SlurmdbHandlers
@@ -144,8 +144,9 @@ class FakeApp:
             return Reply(401, b"Authentication failure", "text/plain")
         token_ok = self._check(token)
         user = headers.get("x-slurm-user-name") or _token_user(token) or self.user
-        if method == "GET" and path == "/openapi/v3":
-            return self._json(200, self._openapi())
+        if method == "GET" and path in self._openapi_paths():
+            served = tuple(app.version for app in self.siblings)
+            return Reply(200, _openapi.document_bytes(served))
         if method == "HEAD" and _wire.minor(self.version) <= 42:
             return Reply(411, b"", "text/plain")  # 22.05 and 24.11 want a body length
         path_known = False
@@ -211,10 +212,10 @@ class FakeApp:
     def _env(self, call: Call, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
 
-    def _openapi(self) -> dict[str, Any]:
-        paths: dict[str, Any] = {t: {} for app in self.siblings for _, t in app.paths()}
-        info = {"title": "fake slurmrestd", "version": f"slurm-client fake {self.version}"}
-        return {"openapi": "3.0.3", "info": info, "paths": paths}
+    def _openapi_paths(self) -> tuple[str, ...]:
+        if _wire.minor(self.version) <= 38:  # 22.05 also has the older names
+            return ("/openapi/v3", "/openapi", "/openapi.json")
+        return ("/openapi/v3",)
 
     # ---------------------------------------------------------------- slurmctld ----------
     def ping(self, call: Call) -> tuple[int, dict[str, Any]]:
