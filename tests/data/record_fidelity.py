@@ -107,10 +107,20 @@ class Recorder:
             ),
         ):
             self.cancel(self.submit(name, **extra))
+        for name, extra in (
+            ("job_output_default", {}),
+            ("job_output_pattern", {"standard_output": "/tmp/out-%j-%x.log"}),
+        ):
+            submitted = self.submit(f"{name}_submit", **extra)
+            self.call(name, "GET", f"{s}/job/{submitted['job_id']}")
+            self.cancel(submitted)
         if minor >= 41:
             body = {"job": {"name": "alloc", "current_working_directory": "/tmp",
                             "environment": ["PATH=/bin"], "tasks": 1}}  # fmt: skip
-            self.cancel(self.call("job_allocate", "POST", f"{s}/job/allocate", body=body))
+            try:  # slurmrestd answers once the allocation is granted: a busy node blocks it
+                self.cancel(self.call("job_allocate", "POST", f"{s}/job/allocate", body=body))
+            except httpx.TimeoutException:
+                print("  job_allocate: no allocation within the timeout, kept the old recording")
         if minor >= 40:
             running = self.submit("jobs_state_submit")
             time.sleep(2)

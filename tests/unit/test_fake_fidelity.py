@@ -39,7 +39,27 @@ REPLAYED = {
     "node_weight_number": "plain",
     "node_state_bogus": "plain",
     "job_allocate": "plain",
+    "submit_unknown_reservation": "plain",
+    "submit_unknown_license": "plain",
+    "submit_unknown_constraint": "plain",
+    "submit_unknown_node": "plain",
+    "jobs_state_one": "jobs_state_submit",
+    "jobs_state_repeated": "jobs_state_submit",
+    "jobs_state_two": "jobs_state_submit",
+    "jobs_state_unknown": "jobs_state_submit",
+    "jobs_state_bad": "jobs_state_submit",
+    "jobs_state_all": "jobs_state_submit",
+    "job_output_default": "job_output_default_submit",
+    "job_output_pattern": "job_output_pattern_submit",
 }
+LOG_KEYS = (
+    "standard_output",
+    "standard_error",
+    "standard_input",
+    "stdout_expanded",
+    "stderr_expanded",
+    "stdin_expanded",
+)
 RECORDINGS = sorted(p for p in DATA.glob("v0.0.*/fidelity/*.json") if p.stem in REPLAYED)
 
 
@@ -106,8 +126,18 @@ def _submit(served: Served, version: str) -> int:
 def test_replayed_answer_matches_the_real_one(served: Served, recording: Path) -> None:
     record = json.loads(recording.read_text())
     request, expected = record["request"], record["response"]
+    path, real_id, fake_id = request["path"], "", ""
+    situation = REPLAYED[recording.stem]
+    if situation != "plain":  # first the recorded submission, then the request on that job
+        first = json.loads(recording.with_name(f"{situation}.json").read_text())
+        sent = first["request"]
+        status, _, answer = served.send(sent["method"], sent["path"], sent["body"], "alice")
+        assert status == 200, answer
+        real_id, fake_id = str(first["response"]["body"]["job_id"]), str(answer["job_id"])
+        served.fake.advance(1)
+        path = re.sub(rf"(?<![0-9]){real_id}(?![0-9])", fake_id, path)
     status, kind, body = served.send(
-        request["method"], request["path"], request["body"], request.get("user", "alice")
+        request["method"], path, request["body"], request.get("user", "alice")
     )
     assert status == expected["status"], (record["source"], body)
     assert kind.split(";")[0] == expected["content_type"].split(";")[0]
@@ -116,6 +146,14 @@ def test_replayed_answer_matches_the_real_one(served: Served, recording: Path) -
         return
     assert _numbers(body) == _numbers(expected["body"]), body
     assert _keys(body) == _keys(expected["body"])
+    if recording.stem in ("jobs_state_one", "jobs_state_repeated", "jobs_state_unknown"):
+        assert [j["job_id"] for j in body["jobs"]] == [fake_id] * len(expected["body"]["jobs"])
+        assert [set(j) for j in body["jobs"]] == [set(j) for j in expected["body"]["jobs"]]
+    if recording.stem.startswith("job_output_"):
+        real = {k: v for k, v in expected["body"]["jobs"][0].items() if k in LOG_KEYS}
+        real = json.loads(re.sub(rf"(?<![0-9]){real_id}(?![0-9])", fake_id, json.dumps(real)))
+        ours = {k: v for k, v in body["jobs"][0].items() if k in LOG_KEYS}
+        assert ours == real
 
 
 @pytest.mark.parametrize("served", ["v0.0.42"], indirect=True)
@@ -136,6 +174,48 @@ def test_allocate_makes_a_job_and_updates_nothing(served: Served) -> None:
     assert answer["job_id"] == first + 1
     assert served.fake.job(answer["job_id"]).name == "alloc"
     assert served.fake.job(first).name == "x"
+
+
+@pytest.mark.parametrize("served", ["v0.0.38", "v0.0.42", "v0.0.45"], indirect=True)
+def test_a_finished_job_keeps_its_allocation_and_frees_the_node(served: Served) -> None:
+    version = served.fake.api_version
+    job_id = _submit(served, version)
+    served.fake.advance(1)
+    served.fake.advance(700)  # the fixture's jobs run 600 s
+    status, _, answer = served.send("GET", f"/slurm/{version}/job/{job_id}", None, "alice")
+    job = answer["jobs"][0]
+    assert status == 200
+    assert job["nodes"] == job["batch_host"] == "node1"
+    assert "cpu=1" in job["tres_alloc_str"]
+    _, _, db = served.send("GET", f"/slurmdb/{version}/job/{job_id}", None, "alice")
+    assert db["jobs"][0]["nodes"] == "node1"
+    assert served.fake.node("node1").alloc_cpus == 0
+
+
+@pytest.mark.parametrize("served", ["v0.0.42"], indirect=True)
+def test_jobs_state_follows_the_job(served: Served) -> None:
+    job_id = _submit(served, "v0.0.42")
+    path = f"/slurm/v0.0.42/jobs/state?job_id={job_id}"
+    states = []
+    for step in (0, 1, 700):
+        if step:
+            served.fake.advance(step)
+        states.append(served.send("GET", path, None, "alice")[2]["jobs"][0]["state"])
+    assert states == [["PENDING"], ["RUNNING"], ["COMPLETED"]]
+
+
+@pytest.mark.parametrize("served", ["v0.0.42"], indirect=True)
+def test_a_time_limit_above_the_partition_maximum_never_starts(served: Served) -> None:
+    # EnforcePartLimits=NO, slurmctld's default: accepted, pending with this reason
+    body = get_adapter("v0.0.42").job_submit_body(
+        {"name": "long", "time_limit": 61}, script="#!/bin/sh\ntrue\n"
+    )
+    status, _, answer = served.send("POST", "/slurm/v0.0.42/job/submit", body, "alice")
+    assert status == 200, answer
+    served.fake.advance(1)
+    job = served.fake.job(answer["job_id"])
+    assert job.state.base.value == "PENDING"
+    assert job.state_reason == "PartitionTimeLimit"
 
 
 def test_openapi_v3_is_the_real_document_of_the_served_versions() -> None:

@@ -23,8 +23,9 @@ from ...models import License, Reservation
 from . import _models, _openapi, _wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
+from ._ctld import CtldHandlers
 from ._db import SlurmdbHandlers
-from ._state import FakeJob, Reject, unknown_job
+from ._state import FakeJob, PlainAnswer, Reject, unknown_job
 
 __all__ = ["FakeApp", "Reply", "TokenCheck"]
 
@@ -78,6 +79,10 @@ class FakeApp:
         self.licenses = licenses
         self.reservations = reservations
         self.admins = admins
+        self.ctld = CtldHandlers(
+            cluster, version, uid=uid, licenses=licenses, reservations=reservations
+        )
+        """More slurmctld handlers (``jobs/state``, ``job/allocate``...)."""
         self.db = SlurmdbHandlers(cluster, version, user=user)
         """The ``/slurmdb`` handlers (routed only with ``accounting``)."""
         self.routes = self._routes()
@@ -106,7 +111,9 @@ class FakeApp:
         if minor >= 39:
             table.append(("POST", f"{s}/node/{{node_name}}", self.update_node))
         if minor >= 41:  # before job/{job_id}, which would take "allocate" for an id
-            table.insert(4, ("POST", f"{s}/job/allocate", self.allocate))
+            table.insert(4, ("POST", f"{s}/job/allocate", self.ctld.allocate))
+        if minor >= 40:
+            table.append(("GET", f"{s}/jobs/state", self.ctld.jobs_state))
         if minor >= 45:
             table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.requeue))
         if self.accounting:
@@ -169,6 +176,8 @@ class FakeApp:
                 status, out = handler(call)
             except Reject as reject:
                 return self._reject(reject, user)
+            except PlainAnswer as plain:
+                return Reply(plain.status, plain.text.encode(), "text/plain")
             except Exception as exc:  # a bug here must still answer, not hang up
                 bug = Reject(-1, "Unspecified error", f"fake slurmrestd: {type(exc).__name__}")
                 return self._reject(bug, user)
@@ -227,7 +236,8 @@ class FakeApp:
         return 200, self._env(call, {"statistics": stats})
 
     def _job_wire(self, job: FakeJob) -> dict[str, Any]:
-        return enc.encode_job(_models.job_model(self.cluster, job), self.fmt)
+        wire = enc.encode_job(_models.job_model(self.cluster, job, self.version), self.fmt)
+        return _wire.log_paths(self.version, job, wire)
 
     def jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
@@ -264,8 +274,7 @@ class FakeApp:
         return 200, self._env(call, body, last_update=self.cluster.last_job_update)
 
     def submit(self, call: Call) -> tuple[int, dict[str, Any]]:
-        request = _wire.decode_submit(call.body, self.cluster.sync())
-        job = self.cluster.submit(request, call.user, self.uid)
+        job = self.ctld.submit_job(call)
         job_id = job.array_job_id or job.job_id
         minor = _wire.minor(self.version)
         out: dict[str, Any] = {
@@ -276,21 +285,12 @@ class FakeApp:
         if minor in (40, 41):
             out["result"] = {**out, "error_code": 0, "error": "No error"}
         held = "Job is in held state, pending scheduler release"
-        if request.hold and minor <= 38:  # 22.05 reports it as an error (of a 200)
+        if job.hold and minor <= 38:  # 22.05 reports it as an error (of a 200)
             return 200, self._env(call, out, errors=[{"error_code": 2042, "error": held}])
         warnings = []
-        if request.hold:
+        if job.hold:
             warnings.append({"description": held, "source": "slurm_submit_batch_job()"})
         return 200, self._env(call, out, warnings=warnings)
-
-    def allocate(self, call: Call) -> tuple[int, dict[str, Any]]:
-        """``POST job/allocate``: a job without a batch script (as salloc makes)."""
-        body = call.body
-        if isinstance(body, dict) and isinstance(body.get("job"), dict):
-            body = {**body, "job": {"script": "#!/bin/sh\n# allocation\n", **body["job"]}}
-        request = _wire.decode_submit(body, self.cluster.sync())
-        job = self.cluster.submit(request, call.user, self.uid)
-        return 200, self._env(call, {"job_id": job.job_id, "job_submit_user_msg": ""})
 
     def update(self, call: Call) -> tuple[int, dict[str, Any]]:
         job_id = call.groups["job_id"]

@@ -16,7 +16,7 @@ from ..._versions._decode import WireError, boolean, count, minutes, text
 from ..._versions._encode import Wire, wrap
 from ...models import INFINITE
 from ._cluster import SubmitRequest
-from ._state import Reject
+from ._state import FakeJob, Reject
 
 __all__ = [
     "decode_node_update",
@@ -115,8 +115,8 @@ def error_entry(reject: Reject) -> Wire:
 
 
 def error_status(version: str, reject: Reject) -> int:
-    """22.05 (v0.0.38) and 23.x (v0.0.39) answer most refusals with 500."""
-    if minor(version) <= 39 and reject.status not in (401, 511):
+    """22.05 (v0.0.38) and 23.x (v0.0.39) answer most refusals with 500 (parse failures 400)."""
+    if minor(version) <= 39 and reject.status not in (400, 401, 511):  # 400: parse failures
         return 500
     return reject.status
 
@@ -155,6 +155,19 @@ def update_time(version: str, value: str, now: int) -> int | None:
 _QUERY = "Query empty or not RFC7320 compliant"
 
 
+def log_paths(version: str, job: FakeJob, wire: Wire) -> Wire:
+    """22.05 and 26.05 send ``""`` for a path not given; 26.05 adds ``std*_expanded``."""
+    if minor(version) <= 38 or minor(version) >= 43:
+        for key in ("standard_output", "standard_error", "standard_input"):
+            wire.setdefault(key, "")
+    if minor(version) >= 43:
+        _, err, inp = job.patterns
+        wire["stdout_expanded"] = job.standard_output or ""
+        wire["stderr_expanded"] = (job.standard_error or "") if err else ""
+        wire["stdin_expanded"] = (job.standard_input or "") if inp else ""
+    return wire
+
+
 # ---------------------------------------------------------------- request bodies -------------
 def _bad(description: str) -> Reject:
     return Reject(9002, "Unable to parse job description", description, 400)
@@ -189,6 +202,15 @@ def _min_nodes(job: Wire) -> int | None:
         head = re.match(r"\d+", nodes)
         return int(head.group()) if head else None
     return count(nodes, "nodes") if type(nodes) in (int, dict) else None
+
+
+def _node_names(value: Any) -> tuple[str, ...]:
+    """``required_nodes``: a list (v0.0.40+) or a comma string."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(v).strip() for v in value if str(v).strip())
 
 
 def _environment(value: Any) -> dict[str, str]:
@@ -255,6 +277,10 @@ def decode_submit(body: Any, now: int) -> SubmitRequest:
             nice=count(job.get("nice"), "nice"),
             priority=count(job.get("priority"), "priority"),
             requeue=boolean(job.get("requeue"), "requeue"),
+            reservation=text(job.get("reservation"), "reservation"),
+            licenses=text(job.get("licenses"), "licenses"),
+            constraints=text(job.get("constraints"), "constraints"),
+            required_nodes=_node_names(job.get("required_nodes")),
         )
     except (WireError, ValueError) as exc:
         raise _bad(f"job.{exc}") from None

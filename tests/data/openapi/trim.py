@@ -23,6 +23,7 @@ ENDPOINTS = [
     ("get", "slurm", "/ping"),
     ("get", "slurm", "/diag"),
     ("get", "slurm", "/jobs"),
+    ("get", "slurm", "/jobs/state"),
     ("post", "slurm", "/job/submit"),
     ("post", "slurm", "/job/allocate"),
     ("get", "slurm", "/job/{job_id}"),
