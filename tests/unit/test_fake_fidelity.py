@@ -229,3 +229,21 @@ def test_openapi_v3_is_the_real_document_of_the_served_versions() -> None:
     refs = re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc))
     assert refs
     assert set(refs) <= set(doc["components"]["schemas"])
+
+
+@pytest.mark.parametrize("served", ["v0.0.42"], indirect=True)
+def test_more_operations_are_served(served: Served) -> None:
+    s, d = "/slurm/v0.0.42", "/slurmdb/v0.0.42"
+    assert served.send("GET", f"{s}/reservation/maint", None, "alice")[2]["reservations"]
+    assert served.send("GET", f"{s}/reservation/nope", None, "alice")[0] == 422
+    assert served.send("GET", f"{s}/reconfigure", None, "alice")[0] == 500
+    assert served.send("GET", f"{s}/reconfigure", None, "root")[0] == 200
+    assert served.send("GET", f"{d}/ping", None, "alice")[2]["pings"][0]["responding"]
+    clusters = served.send("GET", f"{d}/cluster/fakecluster", None, "alice")[2]["clusters"]
+    assert [c["name"] for c in clusters] == ["fakecluster"]
+    assert served.send("GET", f"{d}/qos/normal", None, "alice")[2]["qos"][0]["name"] == "normal"
+    assert served.send("GET", f"{d}/user/nobody", None, "alice")[2]["users"] == []
+    assert served.send("DELETE", f"{s}/node/gpu2", None, "alice")[0] == 500
+    assert served.send("DELETE", f"{s}/node/gpu2", None, "root")[0] == 200
+    names = [n["name"] for n in served.send("GET", f"{s}/nodes", None, "alice")[2]["nodes"]]
+    assert names == ["node1", "node2", "gpu1"]

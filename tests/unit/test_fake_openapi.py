@@ -147,6 +147,14 @@ def _concrete(scenario: Scenario, method: str, template: str) -> tuple[str, Any]
     a = scenario.adapter
     ids = scenario.ids
     path = template.replace("{node_name}", "node1").replace("{partition_name}", "debug")
+    for name, value in (
+        ("{reservation_name}", "maint"),
+        ("{cluster_name}", "fakecluster"),
+        ("{account_name}", "testacct"),
+        ("{name}", "root"),
+        ("{qos}", "normal"),
+    ):
+        path = path.replace(name, value)
     body: Any = None
     if template.endswith("/job/submit"):
         body = a.job_submit_body({"name": "x", "partition": "debug"}, script=SCRIPT)
@@ -173,6 +181,8 @@ def test_every_endpoint_answers_per_the_document(scenario: Scenario) -> None:
     for method, template in scenario.fake.app.paths():
         op = _operation(doc, method, template)
         assert op is not None, f"{method} {template} is not in the {scenario.version} document"
+        if method == "DELETE" and "/node/" in template:
+            continue  # it would take node1 from the shared scenario: see test_fake_fidelity
         path, body = _concrete(scenario, method, template)
         response = scenario.send(method, path, body)
         assert response.status_code == 200, f"{method} {path}: {response.text[:300]}"

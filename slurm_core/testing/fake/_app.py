@@ -25,6 +25,7 @@ from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._ctld import CtldHandlers
 from ._db import SlurmdbHandlers
+from ._more import MoreHandlers
 from ._state import FakeJob, PlainAnswer, Reject, unknown_job
 
 __all__ = ["FakeApp", "Reply", "TokenCheck"]
@@ -84,6 +85,9 @@ class FakeApp:
         )
         """More slurmctld handlers (``jobs/state``, ``job/allocate``...)."""
         self.db = SlurmdbHandlers(cluster, version, user=user)
+        self.more = MoreHandlers(
+            cluster, version, user=user, reservations=reservations, admins=admins
+        )
         """The ``/slurmdb`` handlers (routed only with ``accounting``)."""
         self.routes = self._routes()
         self.siblings: list[FakeApp] = [self]
@@ -127,6 +131,7 @@ class FakeApp:
                 ("GET", f"{d}/qos", db.static("qos", "qos")),
                 ("GET", f"{d}/tres", db.static("tres", "TRES" if minor >= 40 else "tres")),
             ]
+        table += self.more.routes(s, d, accounting=self.accounting)
         return [
             (m, path, re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)), h)
             for m, path, h in table

@@ -44,6 +44,17 @@ ENDPOINTS = [
     ("get", "slurmdb", "/associations"),
     ("get", "slurmdb", "/qos"),
     ("get", "slurmdb", "/tres"),
+    ("get", "slurm", "/reservation/{reservation_name}"),
+    ("delete", "slurm", "/node/{node_name}"),
+    ("get", "slurm", "/reconfigure"),
+    ("get", "slurmdb", "/clusters"),
+    ("get", "slurmdb", "/cluster/{cluster_name}"),
+    ("get", "slurmdb", "/wckeys"),
+    ("get", "slurmdb", "/account/{account_name}"),
+    ("get", "slurmdb", "/instances"),
+    ("get", "slurmdb", "/user/{name}"),
+    ("get", "slurmdb", "/qos/{qos}"),
+    ("get", "slurmdb", "/ping"),
 ]
 _REF = re.compile(r"^#/components/schemas/(.+)$")
 
