@@ -92,6 +92,12 @@ class Recorder:
         self.call("method_put_unknown", "PUT", f"{s}/no/such/path")
         self.call("jobs_update_time_superscript", "GET", f"{s}/jobs?update_time=%C2%B2")
         self.call("partition_percent_encoded", "GET", f"{s}/partition/%64ebug")
+        self.call("reservation_unknown", "GET", f"{s}/reservation/nosuch")
+        self.call("node_unknown", "GET", f"{s}/node/nosuch")
+        self.call("partition_unknown", "GET", f"{s}/partition/nosuch")
+        self.call("job_update_unknown_key", "POST", f"{s}/job/999999", body={"nosuch": 1})
+        if minor >= 39:
+            self.call("node_delete_unknown", "DELETE", f"{s}/node/nosuch", user="root")
         if minor >= 39:
             weight = {"weight": {"set": True, "infinite": False, "number": 1}}
             self.call("node_weight_number", "POST", f"{s}/node/node1", body=weight, user="root")

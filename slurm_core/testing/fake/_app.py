@@ -303,9 +303,18 @@ class FakeApp:
         try:
             self.cluster.update(job_id, fields, admin=call.user in self.admins)
         except Reject as reject:
-            if reject.errno == 2017:
-                reject = unknown_job(job_id, "update")
-            raise reject from None
+            minor = _wire.minor(self.version)
+            if reject.errno != 2017:
+                raise
+            reject = unknown_job(job_id, "update")
+            reject.description = "Job update requested failed"
+            if minor < 40:
+                raise reject from None
+            extra: dict[str, Any] = {"results": []}  # recorded: it keeps its usual keys
+            if minor <= 41:
+                extra.update(job_id="", step_id="", job_submit_user_msg="")
+            body = _wire.error_body(self.version, call.user, self.cluster.name, reject, **extra)
+            return _wire.error_status(self.version, reject), body
         minor = _wire.minor(self.version)
         if minor == 39:
             return 200, self._env(call, {"job_id": int(job_id.split("_")[0]), "step_id": "batch"})
@@ -394,6 +403,8 @@ class FakeApp:
     def partition(self, call: Call) -> tuple[int, dict[str, Any]]:
         name = call.groups["partition_name"]
         if name not in self.cluster.partitions:
+            if _wire.minor(self.version) >= 43:  # 26.05: 200 with nothing at all
+                return 200, self._env(call)
             query = "Query empty or not RFC7320 compliant"
             raise Reject(9000, query, f"Unable to find partition {name}", 422)
         body = {"partitions": [self._partition_wire(name)]}

@@ -84,9 +84,9 @@ class MoreHandlers:
     def reservation(self, call: Call) -> Answer:
         name = call.groups["reservation_name"]
         found = [r for r in self.reservations if r.name == name]
-        if not found:
-            query = "Query empty or not RFC7320 compliant"
-            raise Reject(9000, query, f"Unable to find reservation {name}", 422)
+        if not found:  # 24.11 and 26.05: 200, no "reservations", an error numbered 0
+            error = Reject(0, "No error", "Unable to query reservations")
+            return 200, self._env(call, errors=[_wire.error_entry(error)])
         wires = [enc.encode_reservation(r, self.fmt) for r in found]
         return 200, self._env(call, {"reservations": wires}, last_update=self.cluster.applied)
 
@@ -96,8 +96,12 @@ class MoreHandlers:
         c = self.cluster
         if call.user not in self.admins:
             raise Reject(2010, "Invalid user id", f"Failure to delete node {name}")
-        if name not in c.nodes:
-            raise Reject(2018, "Invalid node name specified", f"Failure to delete node {name}")
+        if name not in c.nodes:  # recorded: 24.11 says "update", 500; 26.05 "delete", 422
+            if _wire.minor(self.version) >= 43:
+                raise Reject(
+                    2018, "Invalid node name specified", f"Failure to delete node {name}", 422
+                )
+            raise Reject(2018, "Invalid node name specified", f"Failure to update node {name}")
         c.sync()
         if c.usage(name)[0]:
             raise Reject(2172, "Node is in use", f"Failure to delete node {name}")
