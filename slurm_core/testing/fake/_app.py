@@ -26,7 +26,7 @@ from ._cluster import FakeCluster
 from ._ctld import CtldHandlers
 from ._db import SlurmdbHandlers
 from ._more import MoreHandlers
-from ._state import FakeJob, PlainAnswer, Reject, unknown_job
+from ._state import FakeJob, PlainAnswer, Reject
 
 __all__ = ["FakeApp", "Reply", "TokenCheck"]
 
@@ -81,7 +81,7 @@ class FakeApp:
         self.reservations = reservations
         self.admins = admins
         self.ctld = CtldHandlers(
-            cluster, version, uid=uid, licenses=licenses, reservations=reservations
+            cluster, version, uid=uid, admins=admins, licenses=licenses, reservations=reservations
         )
         """More slurmctld handlers (``jobs/state``, ``job/allocate``...)."""
         self.db = SlurmdbHandlers(cluster, version, user=user)
@@ -103,8 +103,8 @@ class FakeApp:
             ("GET", f"{s}/jobs", self.jobs),
             ("POST", f"{s}/job/submit", self.submit),
             ("GET", f"{s}/job/{{job_id}}", self.job),
-            ("POST", f"{s}/job/{{job_id}}", self.update),
-            ("DELETE", f"{s}/job/{{job_id}}", self.cancel),
+            ("POST", f"{s}/job/{{job_id}}", self.ctld.update),
+            ("DELETE", f"{s}/job/{{job_id}}", self.ctld.cancel),
             ("GET", f"{s}/nodes", self.nodes),
             ("GET", f"{s}/node/{{node_name}}", self.node),
             ("GET", f"{s}/partitions", self.partitions),
@@ -119,7 +119,7 @@ class FakeApp:
         if minor >= 40:
             table.append(("GET", f"{s}/jobs/state", self.ctld.jobs_state))
         if minor >= 45:
-            table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.requeue))
+            table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.ctld.requeue))
         if self.accounting:
             db = self.db
             table += [
@@ -297,72 +297,6 @@ class FakeApp:
             warnings.append({"description": held, "source": "slurm_submit_batch_job()"})
         return 200, self._env(call, out, warnings=warnings)
 
-    def update(self, call: Call) -> tuple[int, dict[str, Any]]:
-        job_id = call.groups["job_id"]
-        fields = _wire.decode_update(call.body)
-        try:
-            self.cluster.update(job_id, fields, admin=call.user in self.admins)
-        except Reject as reject:
-            minor = _wire.minor(self.version)
-            if reject.errno != 2017:
-                raise
-            reject = unknown_job(job_id, "update")
-            reject.description = "Job update requested failed"
-            if minor < 40:
-                raise reject from None
-            extra: dict[str, Any] = {"results": []}  # recorded: it keeps its usual keys
-            if minor <= 41:
-                extra.update(job_id="", step_id="", job_submit_user_msg="")
-            body = _wire.error_body(self.version, call.user, self.cluster.name, reject, **extra)
-            return _wire.error_status(self.version, reject), body
-        minor = _wire.minor(self.version)
-        if minor == 39:
-            return 200, self._env(call, {"job_id": int(job_id.split("_")[0]), "step_id": "batch"})
-        if minor in (40, 41):
-            out = {"results": [], "job_id": "", "step_id": "", "job_submit_user_msg": ""}
-            return 200, self._env(call, out)
-        if minor >= 42:  # 24.11 sends "results": null; its document says a list
-            return 200, self._env(call, {"results": []})
-        return 200, self._env(call)
-
-    def cancel(self, call: Call) -> tuple[int, dict[str, Any]]:
-        job_id = call.groups["job_id"]
-        signal = call.query.get("signal", [None])[0]
-        minor = _wire.minor(self.version)
-        admin = call.user in self.admins
-        try:
-            done = self.cluster.cancel(job_id, signal, call.user, admin)
-        except Reject as reject:
-            if minor <= 39:
-                raise
-            if minor <= 41:  # v0.0.40/41 report nothing, not even a refusal
-                return 200, self._env(call)
-            known = None if reject.errno == 2017 else int(job_id.split("_")[0])
-            return 200, self._env(call, {"status": [_kill_status(job_id, reject, known)]})
-        if minor <= 41:
-            return 200, self._env(call)
-        already = Reject(2021, "Job/step already completing or completed", "")
-        status = [_kill_status(job_id, already, j.job_id) for j in done]
-        return 200, self._env(call, {"status": status})
-
-    def requeue(self, call: Call) -> tuple[int, dict[str, Any]]:
-        try:
-            jobs = self.cluster.requeue(call.groups["job_id"])
-        except Reject as reject:
-            body = _wire.error_body(self.version, call.user, self.cluster.name, reject, status=[])
-            return _wire.error_status(self.version, reject), body
-        status = [
-            {
-                "job_id": j.job_id,
-                "step_id": "batch",
-                "error": "No error",
-                "error_code": 0,
-                "why": "",
-            }
-            for j in jobs
-        ]
-        return 200, self._env(call, {"status": status})
-
     # ------------------------------------------------------------------ cluster ----------
     def nodes(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
@@ -417,15 +351,6 @@ class FakeApp:
     def licenses_list(self, call: Call) -> tuple[int, dict[str, Any]]:
         wires = [enc.encode_license(lic, self.fmt) for lic in self.licenses]
         return 200, self._env(call, {"licenses": wires}, last_update=self.cluster.applied)
-
-
-def _kill_status(job_id: str, reject: Reject, known: int | None) -> dict[str, Any]:
-    return {
-        "error": {"string": reject.error, "code": reject.errno, "message": reject.error},
-        "step_id": job_id,
-        "job_id": enc.wrap(known),
-        "federation": {"sibling": ""},
-    }
 
 
 def _bearer(value: str | None) -> str | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..._versions import _encode as enc
 from ...models import License, Reservation
 from . import _wire
 from ._call import Call
 from ._cluster import FakeCluster, SubmitRequest
-from ._state import FakeJob, PlainAnswer, Reject
+from ._state import FakeJob, PlainAnswer, Reject, unknown_job
 
 __all__ = ["CtldHandlers"]
 
@@ -30,6 +31,7 @@ class CtldHandlers:
         version: str,
         *,
         uid: int,
+        admins: tuple[str, ...],
         licenses: list[License],
         reservations: list[Reservation],
     ) -> None:
@@ -37,6 +39,7 @@ class CtldHandlers:
         self.version = version
         self.minor = _wire.minor(version)
         self.uid = uid
+        self.admins = admins
         self.licenses = licenses
         self.reservations = reservations
 
@@ -113,3 +116,78 @@ class CtldHandlers:
             body = {**body, "job": {"script": "#!/bin/sh\n# allocation\n", **body["job"]}}
         job = self.submit_job(call, body)
         return 200, self._env(call, {"job_id": job.job_id, "job_submit_user_msg": ""})
+
+    def update(self, call: Call) -> tuple[int, dict[str, Any]]:
+        job_id = call.groups["job_id"]
+        fields = _wire.decode_update(call.body)
+        try:
+            self.cluster.update(job_id, fields, admin=call.user in self.admins)
+        except Reject as reject:
+            minor = _wire.minor(self.version)
+            if reject.errno != 2017:
+                raise
+            reject = unknown_job(job_id, "update")
+            reject.description = "Job update requested failed"
+            if minor < 40:
+                raise reject from None
+            extra: dict[str, Any] = {"results": []}  # recorded: it keeps its usual keys
+            if minor <= 41:
+                extra.update(job_id="", step_id="", job_submit_user_msg="")
+            body = _wire.error_body(self.version, call.user, self.cluster.name, reject, **extra)
+            return _wire.error_status(self.version, reject), body
+        minor = _wire.minor(self.version)
+        if minor == 39:
+            return 200, self._env(call, {"job_id": int(job_id.split("_")[0]), "step_id": "batch"})
+        if minor in (40, 41):
+            out = {"results": [], "job_id": "", "step_id": "", "job_submit_user_msg": ""}
+            return 200, self._env(call, out)
+        if minor >= 42:  # 24.11 sends "results": null; its document says a list
+            return 200, self._env(call, {"results": []})
+        return 200, self._env(call)
+
+    def cancel(self, call: Call) -> tuple[int, dict[str, Any]]:
+        job_id = call.groups["job_id"]
+        signal = call.query.get("signal", [None])[0]
+        minor = _wire.minor(self.version)
+        admin = call.user in self.admins
+        try:
+            done = self.cluster.cancel(job_id, signal, call.user, admin)
+        except Reject as reject:
+            if minor <= 39:
+                raise
+            if minor <= 41:  # v0.0.40/41 report nothing, not even a refusal
+                return 200, self._env(call)
+            known = None if reject.errno == 2017 else int(job_id.split("_")[0])
+            return 200, self._env(call, {"status": [_kill_status(job_id, reject, known)]})
+        if minor <= 41:
+            return 200, self._env(call)
+        already = Reject(2021, "Job/step already completing or completed", "")
+        status = [_kill_status(job_id, already, j.job_id) for j in done]
+        return 200, self._env(call, {"status": status})
+
+    def requeue(self, call: Call) -> tuple[int, dict[str, Any]]:
+        try:
+            jobs = self.cluster.requeue(call.groups["job_id"])
+        except Reject as reject:
+            body = _wire.error_body(self.version, call.user, self.cluster.name, reject, status=[])
+            return _wire.error_status(self.version, reject), body
+        status = [
+            {
+                "job_id": j.job_id,
+                "step_id": "batch",
+                "error": "No error",
+                "error_code": 0,
+                "why": "",
+            }
+            for j in jobs
+        ]
+        return 200, self._env(call, {"status": status})
+
+
+def _kill_status(job_id: str, reject: Reject, known: int | None) -> dict[str, Any]:
+    return {
+        "error": {"string": reject.error, "code": reject.errno, "message": reject.error},
+        "step_id": job_id,
+        "job_id": enc.wrap(known),
+        "federation": {"sibling": ""},
+    }
