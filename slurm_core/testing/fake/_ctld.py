@@ -56,8 +56,8 @@ class CtldHandlers:
             parse = Reject(9001, "Failure during parsing", "Failure during parsing")
             disabled = 'Disabled key: "required_nodes"'
             raise Reject(1, "Operation not permitted", disabled, 400, also=(parse,))
-        request = _wire.decode_submit(body, self.cluster.sync())
         try:
+            request = _wire.decode_submit(body, self.cluster.sync())
             self._check_names(request)
             return self.cluster.submit(request, call.user, self.uid)
         except Reject as reject:
