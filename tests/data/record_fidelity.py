@@ -18,21 +18,18 @@ configured value).
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from record_responses import cli, submit_body, versions_to_record
 
-from slurm_core._versions import CLIENT_VERSIONS
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 HERE = Path(__file__).parent
 OUT = HERE / "responses"
-RELEASES = ("22.05", "24.11", "26.05")
-SCRIPT = "#!/bin/sh\nsleep 30\n"
 
 
 def _minor(version: str) -> int:
@@ -71,13 +68,7 @@ class Recorder:
         return decoded
 
     def submit(self, name: str, **job: Any) -> Any:
-        job = {"name": "fidelity", "current_working_directory": "/tmp", **job}
-        if self.version == "v0.0.38":
-            job["environment"] = {"PATH": "/bin:/usr/bin"}
-            body: dict[str, Any] = {"script": SCRIPT, "job": job}
-        else:
-            job["environment"] = ["PATH=/bin:/usr/bin"]
-            body = {"job": {**job, "script": SCRIPT}}
+        body = submit_body(self.version, {"name": "fidelity", **job})
         return self.call(name, "POST", f"/slurm/{self.version}/job/submit", body=body)
 
     def cancel(self, answer: Any) -> None:
@@ -90,11 +81,14 @@ class Recorder:
         for method in ("PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"):
             self.call(f"method_{method.lower()}_ping", method, f"{s}/ping")
         self.call("method_put_unknown", "PUT", f"{s}/no/such/path")
-        self.call("jobs_update_time_superscript", "GET", f"{s}/jobs?update_time=%C2%B2")
-        self.call("partition_percent_encoded", "GET", f"{s}/partition/%64ebug")
-        self.call("reservation_unknown", "GET", f"{s}/reservation/nosuch")
-        self.call("node_unknown", "GET", f"{s}/node/nosuch")
-        self.call("partition_unknown", "GET", f"{s}/partition/nosuch")
+        for name, method, path in (
+            ("jobs_update_time_superscript", "GET", "jobs?update_time=%C2%B2"),
+            ("partition_percent_encoded", "GET", "partition/%64ebug"),
+            ("reservation_unknown", "GET", "reservation/nosuch"),
+            ("node_unknown", "GET", "node/nosuch"),
+            ("partition_unknown", "GET", "partition/nosuch"),
+        ):
+            self.call(name, method, f"{s}/{path}")
         self.call("job_update_unknown_key", "POST", f"{s}/job/999999", body={"nosuch": 1})
         if minor >= 39:
             self.call("node_delete_unknown", "DELETE", f"{s}/node/nosuch", user="root")
@@ -131,12 +125,15 @@ class Recorder:
             running = self.submit("jobs_state_submit")
             time.sleep(2)
             job_id = running["job_id"]
-            self.call("jobs_state_one", "GET", f"{s}/jobs/state?job_id={job_id}")
-            self.call("jobs_state_two", "GET", f"{s}/jobs/state?job_id={job_id},999999")
-            self.call("jobs_state_repeated", "GET", f"{s}/jobs/state?job_id={job_id}&job_id=999999")
-            self.call("jobs_state_unknown", "GET", f"{s}/jobs/state?job_id=999999")
-            self.call("jobs_state_bad", "GET", f"{s}/jobs/state?job_id=abc")
-            self.call("jobs_state_all", "GET", f"{s}/jobs/state")
+            for name, query in (
+                ("jobs_state_one", f"?job_id={job_id}"),
+                ("jobs_state_two", f"?job_id={job_id},999999"),
+                ("jobs_state_repeated", f"?job_id={job_id}&job_id=999999"),
+                ("jobs_state_unknown", "?job_id=999999"),
+                ("jobs_state_bad", "?job_id=abc"),
+                ("jobs_state_all", ""),
+            ):
+                self.call(name, "GET", f"{s}/jobs/state{query}")
             self.cancel(running)
 
 
@@ -144,21 +141,9 @@ def record_release(release: str) -> None:
     cluster = LocalSlurmCluster.running(release)
     if cluster is None:
         raise SystemExit(f"SLURM {release} is not running: python -m slurm_core.testing.cluster up")
-    for version in cluster.served_versions:
-        if version not in CLIENT_VERSIONS:
-            continue
-        if release == "26.05" and version == "v0.0.42":
-            continue  # the v0.0.42 folder holds 24.11.5 recordings
-        print(f"SLURM {release} {version}")
+    for version in versions_to_record(cluster, release):
         Recorder(cluster, version, release).record()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--release", action="append", choices=RELEASES)
-    for release in parser.parse_args().release or RELEASES:
-        record_release(release)
-
-
 if __name__ == "__main__":
-    main()
+    cli(record_release, __doc__)

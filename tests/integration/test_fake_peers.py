@@ -62,16 +62,11 @@ for n in range(3):
     answer = call(slurm, ctld, "post_job_submit", body)
     if answer is not None:
         ids.append(str(answer.job_id))
-call(slurm, ctld, "get_ping")
-call(slurm, ctld, "get_diag")
-call(slurm, ctld, "get_nodes")
-call(slurm, ctld, "get_node", "node1")
-call(slurm, ctld, "get_partitions")
-call(slurm, ctld, "get_partition", "debug")
-call(slurm, ctld, "get_reservations")
-call(slurm, ctld, "get_reservation", "maint")
-call(slurm, ctld, "get_licenses")
-call(slurm, ctld, "get_jobs")
+for name, args in (("get_ping", ()), ("get_diag", ()), ("get_nodes", ()),
+                   ("get_node", ("node1",)), ("get_partitions", ()),
+                   ("get_partition", ("debug",)), ("get_reservations", ()),
+                   ("get_reservation", ("maint",)), ("get_licenses", ()), ("get_jobs", ())):
+    call(slurm, ctld, name, *args)
 for job_id in ids:
     call(slurm, ctld, "get_job", job_id)
 if ids:
@@ -82,14 +77,10 @@ call(slurmdb, db, "get_ping")
 call(slurmdb, db, "get_jobs")
 if ids:
     call(slurmdb, db, "get_job", ids[0])
-call(slurmdb, db, "get_accounts")
-call(slurmdb, db, "get_account", "testacct")
-call(slurmdb, db, "get_users")
-call(slurmdb, db, "get_user", "root")
-call(slurmdb, db, "get_associations")
-call(slurmdb, db, "get_qos")
-call(slurmdb, db, "get_tres")
-call(slurmdb, db, "get_clusters")
+for name, args in (("get_accounts", ()), ("get_account", ("testacct",)), ("get_users", ()),
+                   ("get_user", ("root",)), ("get_associations", ()), ("get_qos", ()),
+                   ("get_tres", ()), ("get_clusters", ())):
+    call(slurmdb, db, name, *args)
 print(json.dumps({"calls": calls, "failures": failures}))
 """
 
