@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from dagster import (
@@ -109,7 +110,6 @@ _OIDC_FIELDS = (
     "oidc_verify",
     "oidc_timeout",
 )
-_SECRET_FIELDS = frozenset({"token", "oidc_client_secret", "oidc_refresh_token"})
 
 
 def _secret(description: str) -> Any:
@@ -207,25 +207,17 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     """``run_job`` calls per step so far: the n-th call of a step gets the n-th key."""
 
     # ------------------------------------------------------------------ configuration
-    @model_validator(mode="after")
-    def _valid_settings(self) -> SlurmResource:
-        self._settings(resolve=False)
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_settings(cls, data: Any) -> Any:
+        # Before pydantic turns an EnvVar into its name (Dagster restores it afterwards).
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            _parse(lambda name: data.get(name, fields[name].default), resolve=False)
+        return data
 
     def _settings(self, *, resolve: bool = True) -> ClientSettings:
-        values: dict[str, Any] = {}
-        for name, key in _SETTING_OF.items():
-            value = getattr(self, name)
-            if name == "jwt_lifespan_seconds" and not self.jwt_key_file:
-                continue
-            if name in _SECRET_FIELDS:
-                value = _secret_setting(value, resolve)
-            values[key] = value
-        for name in _OIDC_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                values[name] = _secret_setting(value, resolve) if name in _SECRET_FIELDS else value
-        return settings_from_mapping(values, where="SlurmResource")
+        return _parse(lambda name: getattr(self, name), resolve=resolve)
 
     def settings(self) -> ClientSettings:
         """The resolved :class:`~slurm_core.config.ClientSettings` (the shared parser's).
@@ -311,6 +303,8 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
             "on_output": forward_line if self.forward_output else None,
             "on_event": lambda event: log.info(describe_event(event)),
             "classify": classify,
+            # A job an earlier attempt left failed is not adopted: the retry submits anew.
+            "reattach_failed": False,
         }
 
     def run_job(
@@ -432,11 +426,29 @@ def _log_submitted(
         log.warning(f"SLURM job {job_id}: {warning}")
 
 
-def _secret_setting(value: Any, resolve: bool) -> Any:
-    if isinstance(value, EnvVar):
-        # Checked before Dagster resolves the variable: any text stands in for it.
-        return secret_value(value) if resolve else "set-by-env-var"
-    return value
+def _parse(field: Callable[[str], Any], *, resolve: bool) -> ClientSettings:
+    """The fields (``field(name)`` gives one) through the one settings parser."""
+    values: dict[str, Any] = {}
+    for name, key in _SETTING_OF.items():
+        if name == "jwt_lifespan_seconds" and not field("jwt_key_file"):
+            continue
+        values[key] = _env_setting(name, field(name), resolve)
+    for name in _OIDC_FIELDS:
+        value = field(name)
+        if value is not None:
+            values[name] = _env_setting(name, value, resolve)
+    return settings_from_mapping(values, where="SlurmResource")
+
+
+def _env_setting(name: str, value: Any, resolve: bool) -> Any:
+    """A field's value; an ``EnvVar`` Dagster has not resolved yet is read here."""
+    if not isinstance(value, EnvVar):
+        return value
+    got = value.get_value()
+    if got is None and not resolve:
+        # Checked when the resource is defined: the variable may be set only where it runs.
+        return "http://set-by-env-var" if name == "url" else "set-by-env-var"
+    return got
 
 
 def secret_value(value: str | None) -> str:
