@@ -29,7 +29,8 @@ def _runner() -> Any:
     spec = importlib.util.spec_from_file_location(
         "docs_examples_runner", ROOT / "tests/integration/test_docs_examples.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)

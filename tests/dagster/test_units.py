@@ -574,3 +574,61 @@ def test_async_timeout_cancels_the_job(
     assert not result.success
     [job_id] = _ids(slurm_fake)
     assert slurm_fake.job(job_id).state.base == "CANCELLED"
+
+
+# ---------------------------------------------------------------------- settings and keys (#17)
+def test_fields_go_through_the_shared_parser_with_its_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=URL, token=TOKEN, poll_interval_seconds=0)
+    assert err.value.field == "poll_interval"
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=URL, token=TOKEN, working_directory="relative/dir")
+    assert err.value.field == "working_directory"
+    res = SlurmResource(url=URL, token=TOKEN, poll_interval_seconds=3, working_directory="/w")
+    assert (res.settings().poll_interval, res.settings().working_directory) == (3.0, "/w")
+
+
+def test_env_var_url_is_checked_when_set_and_read_when_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SLURM_DAGSTER_TEST_URL", raising=False)
+    res = SlurmResource(url=EnvVar("SLURM_DAGSTER_TEST_URL"), token=TOKEN)  # defined elsewhere
+    monkeypatch.setenv("SLURM_DAGSTER_TEST_URL", "http://slurm.test:6820")
+    assert res.settings().url == "http://slurm.test:6820"
+    monkeypatch.setenv("SLURM_DAGSTER_TEST_URL", "ftp://nope")
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=EnvVar("SLURM_DAGSTER_TEST_URL"), token=TOKEN)
+    assert err.value.field == "url"
+
+
+def test_oidc_fields_reach_the_parser_and_their_secrets_stay_out_of_repr() -> None:
+    secret = "an-oidc-client-secret-value"
+    res = SlurmResource(
+        url=URL,
+        oidc_issuer="https://idp.test/realms/hpc",
+        oidc_client_id="dagster",
+        oidc_client_secret=secret,
+    )
+    assert secret not in repr(res)
+    assert res.auth_method() == "oidc"
+
+
+def test_a_dynamic_step_key_makes_a_valid_distinct_submission_key() -> None:
+    from slurm_dagster._jobs import step_key
+
+    class Ctx:
+        def __init__(self, step: str) -> None:
+            self.run = type("R", (), {"root_run_id": None, "run_id": "3f2a-run"})()
+            self._step = step
+
+        def get_step_execution_context(self) -> object:
+            return type("S", (), {"step": type("T", (), {"key": self._step})()})()
+
+    a = step_key(Ctx("fan_out[a b]"))  # type: ignore[arg-type]
+    b = step_key(Ctx("fan_out[a_b]"))  # type: ignore[arg-type]
+    assert a != b
+    for key in (a, b, step_key(Ctx("x" * 300))):  # type: ignore[arg-type]
+        JobBuilder().submission_key(key)  # valid: 1-128 of letters, digits and ._:-
+        assert len(key) <= 120

@@ -229,14 +229,15 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         return self._settings()
 
     def auth_method(self) -> str:
-        """The one auth field that is set (the parser refuses anything else).
+        """The one auth field that is set, or ``"oidc"`` (the parser refuses anything else).
 
         Example::
 
             SlurmResource(url=u, token_file="~/.slurm/jwt").auth_method()   # "token_file"
         """
         self._settings(resolve=False)
-        return next(name for name in AUTH_FIELDS if getattr(self, name) not in (None, "", []))
+        given = [name for name in AUTH_FIELDS if getattr(self, name) not in (None, "", [])]
+        return given[0] if given else "oidc"  # the parser accepted an identity provider
 
     def token_provider(self) -> TokenProvider:
         """The ``slurm_core`` token provider for the configured auth method."""
