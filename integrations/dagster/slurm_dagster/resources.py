@@ -41,6 +41,7 @@ from dagster import (
 from pydantic import Field, PrivateAttr, model_validator
 
 from slurm_core import AsyncSlurmClient, JobFailedError, SlurmClient, SlurmError
+from slurm_core.auth import OIDC_SETTINGS
 from slurm_core.config import ClientSettings, settings_from_mapping
 from slurm_core.jobs import SharedFilesystemReader
 from slurm_core.lifecycle import (
@@ -94,22 +95,8 @@ _SETTING_OF: dict[str, str] = {
     "working_directory": "working_directory",
     "poll_interval_seconds": "poll_interval",
 }
-# Identity-provider settings (#23): passed on only when set, so the parser decides.
-_OIDC_FIELDS = (
-    "oidc_issuer",
-    "oidc_client_id",
-    "oidc_client_secret",
-    "oidc_grant",
-    "oidc_scope",
-    "oidc_audience",
-    "oidc_token_endpoint",
-    "oidc_refresh_token",
-    "oidc_refresh_token_file",
-    "oidc_keyring",
-    "oidc_ca_bundle",
-    "oidc_verify",
-    "oidc_timeout",
-)
+# Identity-provider settings (#23) keep their names; passed on only when set.
+_OIDC_FIELDS = OIDC_SETTINGS
 
 
 def _secret(description: str) -> Any:
