@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Callable
@@ -375,11 +374,9 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
                 outcome = await supervisor.run(timeout=timeout)
             except JobFailedError as exc:  # DependencyNeverSatisfiedError too
                 raise _failure(exc, supervisor.outcome) from None
-            except (Exception, asyncio.CancelledError):
-                # The supervisor applied the cancel policy; nothing left for teardown.
-                self._in_flight.discard(job_id)
-                raise
             finally:
+                # Supervision ended (the supervisor applied the cancel policy to whatever
+                # stopped it): nothing left for teardown.
                 self._in_flight.discard(job_id)
         return _finish(outcome, context, add_output_metadata)
 
