@@ -41,7 +41,10 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def fake_slurm(slurm_fake: FakeSlurmServer) -> Iterator[SlurmResource]:
     """A SlurmResource talking HTTP to the fake (the resource builds its own clients)."""
     with slurm_fake.serve() as url:
-        yield SlurmResource(url=url, token=FAKE_TOKEN, user_name="testuser")
+        # The fake runs nothing: any absolute working directory does for jobs that set none.
+        yield SlurmResource(
+            url=url, token=FAKE_TOKEN, user_name="testuser", working_directory="/tmp"
+        )
 
 
 # ---------------------------------------------------------------------- real clusters

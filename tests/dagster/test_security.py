@@ -197,7 +197,7 @@ def test_a_symlinked_pointer_file_is_refused(tmp_path: Path) -> None:
 def test_verify_tls_false_with_a_ca_bundle_is_refused(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("")
-    with pytest.raises(ConfigurationError, match="ca_bundle given with verify_tls false"):
+    with pytest.raises(ConfigurationError, match="ca_bundle given with verify false"):
         SlurmResource(url="https://slurm:6820", token="t", verify_tls=False, ca_bundle=str(ca))
 
 

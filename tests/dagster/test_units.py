@@ -73,11 +73,12 @@ def test_no_auth_method_is_refused_naming_the_fields() -> None:
     msg = str(err.value)
     for name in ("token", "token_file", "token_command", "jwt_key_file"):
         assert name in msg
-    assert "got none" in msg
+    assert "no token" in msg
+    assert err.value.field == "token"
 
 
 def test_two_auth_methods_are_refused_naming_both() -> None:
-    with pytest.raises(ConfigurationError, match="got token and token_command"):
+    with pytest.raises(ConfigurationError, match="not token and token_command"):
         SlurmResource(url=URL, token=TOKEN, token_command=["scontrol", "token"])
 
 
@@ -87,7 +88,7 @@ def test_jwt_key_needs_a_user_name() -> None:
 
 
 def test_empty_values_do_not_count_as_an_auth_method() -> None:
-    with pytest.raises(ConfigurationError, match="got none"):
+    with pytest.raises(ConfigurationError, match="no token"):
         SlurmResource(url=URL, token="", token_command=[])
     assert SlurmResource(url=URL, token="", token_file="/t").auth_method() == "token_file"
 
@@ -138,28 +139,30 @@ def test_configured_at_launch_without_auth_fails_the_run_with_the_reason() -> No
     )
     assert not result.success
     errors = [str(getattr(e.event_specific_data, "error", "")) for e in result.all_events]
-    assert any("exactly one auth method" in e for e in errors)
+    assert any("no token: set one of token, token_file" in e for e in errors)
 
 
 def test_tls_options_reach_the_client_options(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("")
     res = SlurmResource(url=URL, token=TOKEN, ca_bundle=str(ca), request_timeout_seconds=7.0)
-    kwargs = res._client_kwargs()
-    assert kwargs["verify"] == str(ca)
-    assert kwargs["timeout"] == 7.0
+    settings = res.settings()
+    assert settings.verify == str(ca)
+    assert settings.timeout == 7.0
     no_verify = SlurmResource(url=URL, token=TOKEN, verify_tls=False)
-    assert no_verify._client_kwargs()["verify"] is False
-    with pytest.raises(ConfigurationError, match="client_key needs client_cert"):
+    assert no_verify.settings().verify is False
+    with pytest.raises(ConfigurationError, match="client_key given without client_cert"):
         SlurmResource(url=URL, token=TOKEN, client_key="/k.pem")
     mtls = SlurmResource(url=URL, token=TOKEN, client_cert="/c.pem", client_key="/k.pem")
-    assert mtls._client_kwargs()["cert"] == ("/c.pem", "/k.pem")
+    assert mtls.settings().cert == ("/c.pem", "/k.pem")
 
 
 def test_api_version_is_passed_to_the_client() -> None:
     res = SlurmResource(url=URL, token=TOKEN, api_version="v0.0.42")
-    assert res._client_kwargs()["api_version"] == "v0.0.42"
-    assert SlurmResource(url=URL, token=TOKEN)._client_kwargs()["api_version"] is None
+    with res.get_client() as client:
+        assert client.api_version == "v0.0.42"
+    with SlurmResource(url=URL, token=TOKEN).get_client() as client:
+        assert client.api_version is None
 
 
 # ---------------------------------------------------------------------- registration
@@ -571,3 +574,61 @@ def test_async_timeout_cancels_the_job(
     assert not result.success
     [job_id] = _ids(slurm_fake)
     assert slurm_fake.job(job_id).state.base == "CANCELLED"
+
+
+# ---------------------------------------------------------------------- settings and keys (#17)
+def test_fields_go_through_the_shared_parser_with_its_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=URL, token=TOKEN, poll_interval_seconds=0)
+    assert err.value.field == "poll_interval"
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=URL, token=TOKEN, working_directory="relative/dir")
+    assert err.value.field == "working_directory"
+    res = SlurmResource(url=URL, token=TOKEN, poll_interval_seconds=3, working_directory="/w")
+    assert (res.settings().poll_interval, res.settings().working_directory) == (3.0, "/w")
+
+
+def test_env_var_url_is_checked_when_set_and_read_when_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SLURM_DAGSTER_TEST_URL", raising=False)
+    res = SlurmResource(url=EnvVar("SLURM_DAGSTER_TEST_URL"), token=TOKEN)  # defined elsewhere
+    monkeypatch.setenv("SLURM_DAGSTER_TEST_URL", "http://slurm.test:6820")
+    assert res.settings().url == "http://slurm.test:6820"
+    monkeypatch.setenv("SLURM_DAGSTER_TEST_URL", "ftp://nope")
+    with pytest.raises(ConfigurationError) as err:
+        SlurmResource(url=EnvVar("SLURM_DAGSTER_TEST_URL"), token=TOKEN)
+    assert err.value.field == "url"
+
+
+def test_oidc_fields_reach_the_parser_and_their_secrets_stay_out_of_repr() -> None:
+    secret = "an-oidc-client-secret-value"
+    res = SlurmResource(
+        url=URL,
+        oidc_issuer="https://idp.test/realms/hpc",
+        oidc_client_id="dagster",
+        oidc_client_secret=secret,
+    )
+    assert secret not in repr(res)
+    assert res.auth_method() == "oidc"
+
+
+def test_a_dynamic_step_key_makes_a_valid_distinct_submission_key() -> None:
+    from slurm_dagster._jobs import step_key
+
+    class Ctx:
+        def __init__(self, step: str) -> None:
+            self.run = type("R", (), {"root_run_id": None, "run_id": "3f2a-run"})()
+            self._step = step
+
+        def get_step_execution_context(self) -> object:
+            return type("S", (), {"step": type("T", (), {"key": self._step})()})()
+
+    a = step_key(Ctx("fan_out[a b]"))  # type: ignore[arg-type]
+    b = step_key(Ctx("fan_out[a_b]"))  # type: ignore[arg-type]
+    assert a != b
+    for key in (a, b, step_key(Ctx("x" * 300))):  # type: ignore[arg-type]
+        JobBuilder().submission_key(key)  # valid: 1-128 of letters, digits and ._:-
+        assert len(key) <= 120

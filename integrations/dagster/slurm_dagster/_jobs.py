@@ -1,34 +1,36 @@
 """What the resource and the Pipes client share: turning a builder into a spec, following a
 job through ``slurm_core``'s watcher into Dagster's log, cancelling an abandoned job, and
-the metadata a finished job leaves on its materialization.
+the submission key of a step, and the metadata a finished job leaves on its
+materialization.
 
-Nothing here polls: ``client.jobs.watch``/``wait`` (the project's one polling loop) do.
+Nothing here polls, waits or cancels: :mod:`slurm_core.lifecycle`'s supervisor does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from dagster import MetadataValue
 
 from slurm_core import Job, SlurmError
-from slurm_core.jobs import AsyncJobBuilder, JobBuilder, JobSpec
-
-# wait()'s verdict for a final event, so one watch both logs and decides.
-from slurm_core.watch import outcome
+from slurm_core.jobs import AsyncJobBuilder, JobBuilder, JobSpec, output_path
 
 if TYPE_CHECKING:
+    from dagster import AssetExecutionContext, OpExecutionContext
+
     from slurm_core import AsyncSlurmClient, SlurmClient
     from slurm_core.watch import JobEvent
 
 __all__ = ["AsyncJobInput", "JobInput", "SlurmJobRun", "job_metadata"]
 
 
-class _Log(Protocol):
-    def info(self, msg: str) -> None: ...
-    def warning(self, msg: str) -> None: ...
+_KEY_LIMIT: Final = 120
+"""Longest key made from a run and step (keys are at most 128 characters, room for ``-N``)."""
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._:-]")
 
 
 JobInput: TypeAlias = "JobSpec | JobBuilder | Callable[[SlurmClient], JobBuilder]"
@@ -109,6 +111,7 @@ def job_metadata(job: Job) -> dict[str, MetadataValue]:
     elapsed = elapsed_seconds(job)
     if elapsed is not None:
         md["slurm_elapsed_seconds"] = MetadataValue.float(elapsed)
+    md.update(output_metadata(job))
     return md
 
 
@@ -164,55 +167,39 @@ def describe_event(event: JobEvent) -> str:
     return text
 
 
-def follow(client: SlurmClient, job_id: int, log: _Log, timeout: float | None) -> Job:
-    """Log each watch event of ``job_id`` and return the finished job.
+def step_key(context: AssetExecutionContext | OpExecutionContext) -> str:
+    """The submission key of a step's job: the root run id and the step key.
 
-    Raises :class:`~slurm_core.JobFailedError` when the job ends in a failed state (the
-    verdict ``client.jobs.wait`` gives, taken from the same watch's final event),
-    :class:`~slurm_core.watch.WaitTimeoutError` after ``timeout`` seconds.
+    Re-executing a run (from failure, or a chosen step) makes a new run whose root is the
+    original run, so the re-executed step gets the same key and re-attaches to its job.
+
+    Example::
+
+        step_key(context)        # "dagster-3f2a...-my_asset"
     """
-    events = client.jobs.watch(job_id, timeout=timeout)
-    try:
-        for event in events:
-            log.info(describe_event(event))
-            if event.final:
-                return outcome(event)
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-    return client.jobs.wait(job_id, timeout=timeout)  # pragma: no cover - watch ends final
+    run = context.run
+    root = run.root_run_id or run.run_id
+    step = context.get_step_execution_context().step.key
+    safe = _UNSAFE.sub("_", step)
+    key = f"dagster-{root}-{safe}"
+    if safe != step or len(key) > _KEY_LIMIT:  # keep it valid, short and still unique
+        digest = hashlib.sha256(step.encode()).hexdigest()[:16]
+        key = f"dagster-{root}-{safe[:32]}-{digest}"
+    return key
 
 
-async def afollow(client: AsyncSlurmClient, job_id: int, log: _Log, timeout: float | None) -> Job:
-    """Async twin of :func:`follow`."""
-    events = client.jobs.watch(job_id, timeout=timeout)
-    try:
-        async for event in events:
-            log.info(describe_event(event))
-            if event.final:
-                return outcome(event)
-    finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    return await client.jobs.wait(job_id, timeout=timeout)  # pragma: no cover
+def output_metadata(job: Job) -> dict[str, MetadataValue]:
+    """The job's stdout/stderr files as path metadata (as the cluster sees them).
 
+    Example::
 
-def cancel_quietly(client: SlurmClient, job_id: int, log: _Log, why: str) -> None:
-    """Cancel a job the step is abandoning; a failure to cancel is logged, never raised
-    (the exception that made us abandon it is the one to report)."""
-    log.info(f"{why}: cancelling SLURM job {job_id}")
-    try:
-        client.jobs.cancel(job_id)
-    except SlurmError as exc:
-        log.warning(f"could not cancel SLURM job {job_id}: {exc}")
-
-
-async def acancel_quietly(client: AsyncSlurmClient, job_id: int, log: _Log, why: str) -> None:
-    """Async twin of :func:`cancel_quietly`."""
-    log.info(f"{why}: cancelling SLURM job {job_id}")
-    try:
-        await client.jobs.cancel(job_id)
-    except SlurmError as exc:
-        log.warning(f"could not cancel SLURM job {job_id}: {exc}")
+        output_metadata(client.jobs.get(42))["slurm_stdout"]   # MetadataValue.path(...)
+    """
+    md: dict[str, MetadataValue] = {}
+    for stream in ("stdout", "stderr"):
+        try:
+            path = output_path(job, stream)
+        except (SlurmError, ValueError):
+            continue  # no path can be told (e.g. %N before the job started)
+        md[f"slurm_{stream}"] = MetadataValue.path(str(path))
+    return md

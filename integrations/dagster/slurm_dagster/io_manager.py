@@ -56,7 +56,7 @@ from slurm_dagster._files import (
     resolve_gid,
     write_atomic,
 )
-from slurm_dagster.resources import secret_value
+from slurm_dagster._settings import secret_value
 
 __all__ = ["ALL_PARTITIONS", "SlurmIOManager", "UntrustedFileError", "asset_dir"]
 

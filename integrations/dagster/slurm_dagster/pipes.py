@@ -3,16 +3,16 @@
 The client opens a Pipes session whose context file and message file live in a fresh
 session directory under ``shared_dir`` (a filesystem the Dagster process and the cluster
 nodes see at the same path), submits the job with the Pipes bootstrap environment added,
-follows it through ``slurm_core``'s watcher, and hands Dagster what the job reported
-(materializations, asset checks, log lines). When the run is terminated, the job is
-cancelled.
+follows it with a :class:`slurm_core.lifecycle.JobSupervisor` (whose cancel policy
+decides: a terminated run cancels the job, a lost connection does not), and hands Dagster
+what the job reported (materializations, asset checks, log lines).
 
 Session directory (``<shared_dir>/<run id>/<step key>-<random>/``)::
 
     context.json      the Pipes context (written by Dagster, removed when the session ends)
     messages.jsonl    Pipes messages (appended by the job, tailed by Dagster, then removed)
     stdout.log        the job's standard output/error, when the spec sets no output of its
-    stderr.log        own (copied to the step's compute logs when the job ends)
+    stderr.log        own (copied to the step's compute logs while the job runs)
 
 Who may touch it: the job runs as its SLURM user, often not this process's, and other local
 users share the filesystem. The session directory is made 0700; the job is submitted held,
@@ -59,7 +59,6 @@ import os
 import secrets
 import shutil
 import stat
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,17 +76,18 @@ from dagster_pipes import PipesExtras
 from pydantic import Field
 
 from slurm_core import ConfigurationError, JobFailedError
+from slurm_core.jobs.output import JobOutputError
+from slurm_core.lifecycle import CancelReason, JobSupervisor
 from slurm_dagster._files import UntrustedFileError, make_dirs, open_checked, resolve_gid
 from slurm_dagster._jobs import (
     JobInput,
     bind,
-    cancel_quietly,
+    describe_event,
     failure_metadata,
-    follow,
     job_metadata,
 )
 from slurm_dagster._pipes_reader import PipesSharedFileMessageReader
-from slurm_dagster.resources import SlurmResource
+from slurm_dagster.resources import SlurmResource, classify, forward_line
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext, OpExecutionContext
@@ -97,7 +97,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PipesSharedFileMessageReader", "PipesSlurmClient"]
 
-_STREAM_LIMIT = 1 << 20  # bytes of a job's stdout/stderr copied into the compute logs
+_READ_LIMIT = 1 << 20  # bytes of a session log file read at once
 
 
 class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-arg]
@@ -121,7 +121,7 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
     )
     forward_stdio: bool = Field(
         default=True,
-        description="Copy the job's stdout/stderr into the step's compute logs when it ends.",
+        description="Copy the job's stdout/stderr into the step's compute logs while it runs.",
     )
     keep_session_dir: bool = Field(
         default=False,
@@ -219,7 +219,6 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
         """
         session_dir = self._session_dir(context)
         log = context.log
-        ok = False
         reader = PipesSharedFileMessageReader(str(session_dir / "messages.jsonl"), log=log)
         with (
             open_pipes_session(
@@ -240,17 +239,26 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
             held = self.session_group is None and not spec.hold
             if held:
                 builder.hold()
-            submitted = builder.execute()
-            job_id = submitted.job_id
+            # A Pipes session is one attempt's: a re-executed step opens a new session and
+            # submits a new job, so the key is the session's (nothing to re-attach to).
+            settings = self.slurm.settings()
+            session_logs = _SessionLogReader({os.geteuid()}, log)  # + the job's user, below
+            supervisor = JobSupervisor(
+                client,
+                builder,
+                key=f"dagster-pipes-{context.run.run_id}-{session_dir.name[-8:]}",
+                poll_interval=settings.poll_interval,
+                default_working_directory=settings.working_directory,
+                reader=session_logs if own_output else client.jobs.output_reader,
+                on_output=forward_line if self.forward_stdio else None,
+                on_event=lambda event: log.info(describe_event(event)),
+                classify=classify,
+            )
+            job_id = supervisor.start().job_id
             log.info(f"[pipes] submitted SLURM job {job_id}; session dir {session_dir}")
-            owners = {os.geteuid()}
             try:
-                try:
-                    owners = self._open_to_job(client, job_id, session_dir, reader, held)
-                    final = follow(client, job_id, log, timeout)
-                finally:
-                    if own_output and self.forward_stdio:
-                        _forward(session_dir, owners, log)
+                session_logs.owners |= self._open_to_job(client, job_id, session_dir, reader, held)
+                outcome = supervisor.run(timeout=timeout)
             except JobFailedError as exc:
                 raise Failure(
                     description=f"SLURM {exc}",
@@ -259,15 +267,44 @@ class PipesSlurmClient(ConfigurableResource, PipesClient):  # type: ignore[type-
                     ),
                 ) from None
             except DagsterExecutionInterruptedError:
-                cancel_quietly(client, job_id, log, "[pipes] run terminated")
+                log.info(f"[pipes] run terminated: cancelling SLURM job {job_id}")
                 raise
             except BaseException:
-                cancel_quietly(client, job_id, log, "[pipes] step stopped waiting")
+                # Our own failure before the job was released (e.g. the session could not be
+                # handed to its user): the held job would wait forever.
+                if held and supervisor.outcome is None:
+                    supervisor.cancel(CancelReason.MARKED_FAILED)
                 raise
-            ok = True
-        if ok and not self.keep_session_dir:
+        if not self.keep_session_dir:
             shutil.rmtree(session_dir, ignore_errors=True)
-        return PipesClientCompletedInvocation(session, metadata=job_metadata(final))
+        assert outcome.job is not None
+        return PipesClientCompletedInvocation(session, metadata=job_metadata(outcome.job))
+
+
+class _SessionLogReader:
+    """Reads the session's log files for the supervisor's tail: only regular files of the
+    job's user (or this process's), never through a link, whoever this process is; a
+    refused file is named in the step's log (and not tailed further)."""
+
+    def __init__(self, owners: set[int], log: Any) -> None:
+        self.owners, self._log = owners, log
+
+    def read(self, path: str) -> str:
+        return self.read_from(path, 0, _READ_LIMIT)[0].decode("utf-8", errors="replace")
+
+    def read_from(self, path: str, offset: int, max_bytes: int) -> tuple[bytes, int]:
+        try:
+            fd = open_checked(path, self.owners)
+        except UntrustedFileError as exc:
+            name = os.path.basename(path)
+            self._log.warning(f"[pipes] not copying {name} into the compute logs: {exc.reason}")
+            raise JobOutputError(f"refused: {exc.reason}", path=path) from None
+        except FileNotFoundError:
+            raise JobOutputError("no such file here yet", path=path) from None
+        with os.fdopen(fd, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(offset)
+            return fh.read(min(max_bytes, _READ_LIMIT)), size
 
 
 def _check_own_dir(path: Path) -> None:
@@ -278,21 +315,3 @@ def _check_own_dir(path: Path) -> None:
         raise UntrustedFileError(
             path, f"not a directory of uid {os.geteuid()} closed to other users' writes"
         )
-
-
-def _forward(session_dir: Path, owners: set[int], log: Any) -> None:
-    """Copy the job's output files into this process's stdout/stderr (Dagster captures
-    them as the step's compute logs); only regular files of the job's user, never a link."""
-    for name, stream in (("stdout.log", sys.stdout), ("stderr.log", sys.stderr)):
-        try:
-            fd = open_checked(session_dir / name, owners)
-        except UntrustedFileError as exc:
-            log.warning(f"[pipes] not copying {name} into the compute logs: {exc.reason}")
-            continue
-        except OSError:
-            continue
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(_STREAM_LIMIT)
-        if data:
-            stream.write(data.decode("utf-8", errors="replace"))
-            stream.flush()

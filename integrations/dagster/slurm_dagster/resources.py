@@ -24,48 +24,49 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import ssl
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, cast
 
 from dagster import (
     ConfigurableResource,
     DagsterExecutionInterruptedError,
     DagsterInvariantViolationError,
-    EnvVar,
     Failure,
+    MetadataValue,
 )
 from pydantic import Field, PrivateAttr, model_validator
 
-from slurm_core import (
-    AsyncSlurmClient,
-    ConfigurationError,
-    JobFailedError,
-    JWTKeyAuth,
-    SlurmClient,
-    StaticToken,
-    TokenCommand,
-    TokenFile,
+from slurm_core import AsyncSlurmClient, JobFailedError, SlurmClient, SlurmError
+from slurm_core.config import ClientSettings
+from slurm_core.jobs import SharedFilesystemReader
+from slurm_core.lifecycle import (
+    AsyncJobSupervisor,
+    CancelReason,
+    DependencyNeverSatisfiedError,
+    JobOutcome,
+    JobSupervisor,
+    OutputLine,
 )
 from slurm_dagster._jobs import (
     AsyncJobInput,
     JobInput,
     SlurmJobRun,
     abind,
-    acancel_quietly,
-    afollow,
     bind,
-    cancel_quietly,
+    describe_event,
     failure_metadata,
-    follow,
     job_metadata,
+    output_metadata,
+    step_key,
 )
+from slurm_dagster._settings import parse as _parse
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext, InitResourceContext, OpExecutionContext
 
     from slurm_core.auth import TokenProvider
+    from slurm_core.jobs.output import OutputReader
 
 __all__ = ["SlurmResource"]
 
@@ -74,15 +75,19 @@ _LOG = logging.getLogger("slurm_dagster")
 AUTH_FIELDS = ("token", "token_file", "token_command", "jwt_key_file")
 
 
+def _secret(description: str) -> Any:
+    return Field(default=None, repr=False, description=description)
+
+
 class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     """A slurmrestd endpoint and credentials; hands steps a ``slurm_core`` client and runs
     jobs for them.
 
-    Set exactly one of ``token``, ``token_file``, ``token_command`` or ``jwt_key_file``
-    (a clear :class:`~slurm_core.ConfigurationError` names them otherwise). ``user_name`` is
-    sent as ``X-SLURM-USER-NAME`` (required with ``jwt_key_file``; otherwise taken from the
-    token when left out). ``ca_bundle`` with ``verify_tls=False`` is refused (they
-    contradict each other).
+    The fields go through :func:`slurm_core.config.settings_from_mapping`, the parser every
+    adapter shares: exactly one of ``token``, ``token_file``, ``token_command`` or
+    ``jwt_key_file``, and a :class:`~slurm_core.ConfigurationError` naming the field
+    otherwise. ``user_name`` is sent as ``X-SLURM-USER-NAME`` (required with
+    ``jwt_key_file``). ``ca_bundle`` with ``verify_tls=False`` is refused.
 
     Example::
 
@@ -92,11 +97,9 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     """
 
     url: str = Field(description="slurmrestd base URL, e.g. https://slurm.example:6820")
-    token: str | None = Field(
-        default=None,
-        repr=False,
-        description="A JWT for slurmrestd. Use EnvVar('SLURM_JWT') so the value stays out of "
-        "the stored run config.",
+    token: str | None = _secret(
+        "A JWT for slurmrestd. Use EnvVar('SLURM_JWT') so the value stays out of "
+        "the stored run config."
     )
     token_file: str | None = Field(
         default=None,
@@ -127,68 +130,81 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
     request_timeout_seconds: float | None = Field(
         default=None, description="Timeout of each HTTP request (the client's default if unset)."
     )
+    poll_interval_seconds: float | None = Field(
+        default=None,
+        description="Longest pause between two polls of a running job (the client's adaptive "
+        "interval when unset).",
+    )
+    working_directory: str | None = Field(
+        default=None,
+        description="Working directory (absolute, on the cluster) of jobs that set none.",
+    )
+    forward_output: bool = Field(
+        default=True,
+        description="Copy the job's stdout/stderr into the step's compute logs while it runs.",
+    )
+    output_roots: list[str] | None = Field(
+        default=None,
+        description="Directories the job's output files must lie in to be read (recommended "
+        "when other users' jobs write output here).",
+    )
+    oidc_issuer: str | None = Field(default=None, description="OIDC issuer URL (#23).")
+    oidc_client_id: str | None = Field(default=None, description="OIDC client id.")
+    oidc_client_secret: str | None = _secret("OIDC client secret (use an EnvVar).")
+    oidc_grant: str | None = Field(default=None, description="OIDC grant type.")
+    oidc_scope: str | None = Field(default=None, description="OIDC scope.")
+    oidc_audience: str | None = Field(default=None, description="OIDC audience.")
+    oidc_token_endpoint: str | None = Field(default=None, description="OIDC token endpoint.")
+    oidc_refresh_token: str | None = _secret("OIDC refresh token (use an EnvVar).")
+    oidc_refresh_token_file: str | None = Field(
+        default=None, description="File holding the OIDC refresh token."
+    )
+    oidc_keyring: str | None = Field(default=None, description="Keyring entry of the token.")
+    oidc_ca_bundle: str | None = Field(default=None, description="CA bundle of the provider.")
+    oidc_verify: bool | None = Field(default=None, description="Verify the provider's TLS.")
+    oidc_timeout: float | None = Field(default=None, description="Provider request timeout.")
 
     _in_flight: set[int] = PrivateAttr(default_factory=set)
     """Jobs an ``arun_job`` of this run submitted and has not seen end (see teardown)."""
+    _calls: dict[str, int] = PrivateAttr(default_factory=dict)
+    """``run_job`` calls per step so far: the n-th call of a step gets the n-th key."""
 
     # ------------------------------------------------------------------ configuration
-    @model_validator(mode="after")
-    def _one_auth_method(self) -> SlurmResource:
-        self.auth_method()
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_settings(cls, data: Any) -> Any:
+        # Before pydantic turns an EnvVar into its name (Dagster restores it afterwards).
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            _parse(lambda name: data.get(name, fields[name].default), resolve=False)
+        return data
+
+    def _settings(self, *, resolve: bool = True) -> ClientSettings:
+        return _parse(lambda name: getattr(self, name), resolve=resolve)
+
+    def settings(self) -> ClientSettings:
+        """The resolved :class:`~slurm_core.config.ClientSettings` (the shared parser's).
+
+        Example::
+
+            SlurmResource(url=u, token_file="~/.slurm/jwt").settings().poll_interval
+        """
+        return self._settings()
 
     def auth_method(self) -> str:
-        """The one auth field that is set; :class:`~slurm_core.ConfigurationError` otherwise.
+        """The one auth field that is set, or ``"oidc"`` (the parser refuses anything else).
 
         Example::
 
             SlurmResource(url=u, token_file="~/.slurm/jwt").auth_method()   # "token_file"
         """
+        self._settings(resolve=False)
         given = [name for name in AUTH_FIELDS if getattr(self, name) not in (None, "", [])]
-        if len(given) != 1:
-            found = "none of them" if not given else " and ".join(given)
-            raise ConfigurationError(
-                "SlurmResource: set exactly one auth method of "
-                f"{', '.join(AUTH_FIELDS)}; got {found}"
-            )
-        if given[0] == "jwt_key_file" and not self.user_name:
-            raise ConfigurationError("SlurmResource: jwt_key_file needs user_name (the 'sun')")
-        if (self.client_key is not None) and self.client_cert is None:
-            raise ConfigurationError("SlurmResource: client_key needs client_cert")
-        if self.ca_bundle and not self.verify_tls:
-            # Either field alone says what the user means; together they contradict.
-            raise ConfigurationError("SlurmResource: ca_bundle given with verify_tls false")
-        return given[0]
+        return given[0] if given else "oidc"  # the parser accepted an identity provider
 
     def token_provider(self) -> TokenProvider:
         """The ``slurm_core`` token provider for the configured auth method."""
-        method = self.auth_method()
-        if method == "token":
-            return StaticToken(secret_value(self.token), user_name=self.user_name)
-        if method == "token_file":
-            return TokenFile(str(self.token_file), user_name=self.user_name)
-        if method == "token_command":
-            return TokenCommand(list(self.token_command or ()), user_name=self.user_name)
-        return JWTKeyAuth(
-            str(self.jwt_key_file),
-            user_name=str(self.user_name),
-            lifespan=float(self.jwt_lifespan_seconds),
-        )
-
-    def _client_kwargs(self) -> dict[str, Any]:
-        verify: bool | str | ssl.SSLContext = self.ca_bundle or self.verify_tls
-        kwargs: dict[str, Any] = {
-            "auth": self.token_provider(),
-            "api_version": self.api_version,
-            "verify": verify,
-        }
-        if self.client_cert:
-            kwargs["cert"] = (
-                (self.client_cert, self.client_key) if self.client_key else self.client_cert
-            )
-        if self.request_timeout_seconds is not None:
-            kwargs["timeout"] = self.request_timeout_seconds
-        return kwargs
+        return cast("TokenProvider", self.settings().auth)
 
     def get_client(self) -> SlurmClient:
         """A new blocking client (close it, or use it in a ``with`` block).
@@ -198,29 +214,63 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
             with slurm.get_client() as client:
                 job = client.jobs.get(42)
         """
-        return SlurmClient(self.url, **self._client_kwargs())
+        return SlurmClient.from_settings(self.settings())
 
     def get_async_client(self) -> AsyncSlurmClient:
         """A new async client (``async with slurm.get_async_client() as client: ...``)."""
-        return AsyncSlurmClient(self.url, **self._client_kwargs())
+        return AsyncSlurmClient.from_settings(self.settings())
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        """Cancel the jobs this run submitted and never saw end.
+        """Cancel the jobs this run's ``arun_job`` calls were abandoned on.
 
-        ``run_job`` cancels its job itself when the run is terminated. ``arun_job`` cannot:
-        the termination interrupts the step's event loop, not the coroutine waiting in it
-        (which Dagster then abandons), so its job is cancelled here, when Dagster tears the
-        run's resources down (which it does on termination too).
+        ``run_job`` hands a terminated run to the supervisor's cancel policy itself.
+        ``arun_job`` cannot: the termination interrupts the step's event loop, not the
+        coroutine waiting in it (which Dagster then abandons), so its job is cancelled
+        here, as the policy says for a killed task, when Dagster tears the run's resources
+        down (which it does on termination too).
         """
         if not self._in_flight:
             return
         log = context.log if context.log is not None else _LOG
         with self.get_client() as client:
             for job_id in sorted(self._in_flight):
-                cancel_quietly(client, job_id, log, "run ended before the job")
+                log.info(f"run ended before the job: cancelling SLURM job {job_id}")
+                try:
+                    JobSupervisor(client, job_id).cancel(CancelReason.ORCHESTRATOR_KILLED)
+                except SlurmError as exc:
+                    log.warning(f"could not cancel SLURM job {job_id}: {exc}")
         self._in_flight.clear()
 
     # ------------------------------------------------------------------ running jobs
+    def _key(self, context: AssetExecutionContext | OpExecutionContext, key: str | None) -> str:
+        if key is not None:
+            return key
+        base = step_key(context)
+        n = self._calls.get(base, 0) + 1
+        self._calls[base] = n
+        return base if n == 1 else f"{base}-{n}"
+
+    def _reader(self, default: OutputReader) -> OutputReader:
+        if self.output_roots:
+            return SharedFilesystemReader(roots=list(self.output_roots))
+        return default
+
+    def _supervision(
+        self, context: AssetExecutionContext | OpExecutionContext, key: str | None
+    ) -> dict[str, Any]:
+        log = context.log
+        settings = self._settings(resolve=False)
+        return {
+            "key": self._key(context, key),
+            "poll_interval": settings.poll_interval,
+            "default_working_directory": settings.working_directory,
+            "on_output": forward_line if self.forward_output else None,
+            "on_event": lambda event: log.info(describe_event(event)),
+            "classify": classify,
+            # A job an earlier attempt left failed is not adopted: the retry submits anew.
+            "reattach_failed": False,
+        }
+
     def run_job(
         self,
         job: JobInput,
@@ -228,19 +278,27 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         *,
         timeout: float | None = None,
         add_output_metadata: bool = True,
+        key: str | None = None,
     ) -> SlurmJobRun:
-        """Submit ``job``, follow it to the end and return the finished job.
+        """Submit ``job`` (or re-attach to it), follow it to the end and return it.
 
         ``job`` is a :class:`~slurm_core.jobs.JobSpec`, a builder, or a function making a
-        builder from the step's client, for presets whose ``execute()`` does more than
-        submit a spec (``lambda c: c.jobs.submit(TrainingJob)...with_checkpointing()``).
+        builder from the step's client (``lambda c: c.jobs.submit(TrainingJob)...``).
 
-        State changes go to ``context.log``; the job id, state, exit code, nodes and elapsed
-        time become the step output's metadata (``add_output_metadata``) and are on the
-        returned :class:`SlurmJobRun`. A job that ends badly fails the step with a
-        :class:`dagster.Failure` naming its state, exit code and reason. If the step stops
-        waiting before the job ends (the run is terminated, ``timeout`` passes, the
-        connection fails), the job is cancelled.
+        The job runs under one :class:`~slurm_core.lifecycle.JobSupervisor`. Its
+        submission key is the run's root run id plus the step key (plus a count for a
+        second ``run_job`` of the same step), or ``key``: re-executing the step, or a step
+        retry, re-attaches to the job instead of submitting another. Its stdout and stderr
+        are copied into the step's compute logs while it runs (``forward_output``), state
+        changes go to ``context.log``, and the job id, state, exit code, nodes, elapsed
+        time and output paths become the step output's metadata (``add_output_metadata``)
+        and are on the returned :class:`SlurmJobRun`.
+
+        A job that ends badly, or that can never start (an ``afterok`` upstream failed),
+        fails the step with a :class:`dagster.Failure` naming its state and reason. The
+        core's cancel policy decides the rest: a terminated run or ``timeout`` cancels
+        the job; a lost connection or a dying process does not (the next attempt
+        re-attaches).
 
         Example::
 
@@ -250,30 +308,23 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
                 run = slurm.run_job(job, context, add_output_metadata=False)
                 return MaterializeResult(metadata=run.metadata)
         """
-        log = context.log
         with self.get_client() as client:
-            builder = bind(client, job)
-            submitted = builder.execute()
-            job_id = submitted.job_id
-            log.info(f"submitted SLURM job {job_id} ({builder.to_spec().name or 'unnamed'})")
-            for warning in submitted.warnings:
-                log.warning(f"SLURM job {job_id}: {warning}")
-            self._in_flight.add(job_id)  # until it ends or is cancelled (see teardown)
+            supervisor = JobSupervisor(
+                client,
+                bind(client, job),
+                reader=self._reader(client.jobs.output_reader),
+                **self._supervision(context, key),
+            )
+            submitted = supervisor.start()
+            _log_submitted(context, submitted.job_id, submitted.attached, submitted.warnings)
             try:
-                final = follow(client, job_id, log, timeout)
-            except JobFailedError as exc:
-                self._in_flight.discard(job_id)
-                raise _failure(exc) from None
+                outcome = supervisor.run(timeout=timeout)
+            except JobFailedError as exc:  # DependencyNeverSatisfiedError too
+                raise _failure(exc, supervisor.outcome) from None
             except DagsterExecutionInterruptedError:
-                cancel_quietly(client, job_id, log, "run terminated")
-                self._in_flight.discard(job_id)
+                context.log.info(f"run terminated: cancelling SLURM job {submitted.job_id}")
                 raise
-            except BaseException:
-                cancel_quietly(client, job_id, log, "step stopped waiting")
-                self._in_flight.discard(job_id)
-                raise
-            self._in_flight.discard(job_id)
-        return _finish(final, context, add_output_metadata)
+        return _finish(outcome, context, add_output_metadata)
 
     async def arun_job(
         self,
@@ -282,51 +333,80 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         *,
         timeout: float | None = None,
         add_output_metadata: bool = True,
+        key: str | None = None,
     ) -> SlurmJobRun:
         """Async twin of :meth:`run_job` (for ``async def`` assets and ops)."""
-        log = context.log
         async with self.get_async_client() as client:
-            builder = abind(client, job)
-            submitted = await builder.execute()
+            supervisor = AsyncJobSupervisor(
+                client,
+                abind(client, job),
+                reader=self._reader(client.jobs.output_reader),
+                **self._supervision(context, key),
+            )
+            submitted = await supervisor.start()
             job_id = submitted.job_id
-            log.info(f"submitted SLURM job {job_id} ({builder.to_spec().name or 'unnamed'})")
-            for warning in submitted.warnings:
-                log.warning(f"SLURM job {job_id}: {warning}")
-            self._in_flight.add(job_id)  # until it ends or is cancelled (see teardown)
+            _log_submitted(context, job_id, submitted.attached, submitted.warnings)
+            self._in_flight.add(job_id)  # until supervision ends (see teardown)
             try:
-                final = await afollow(client, job_id, log, timeout)
-            except JobFailedError as exc:
+                outcome = await supervisor.run(timeout=timeout)
+            except JobFailedError as exc:  # DependencyNeverSatisfiedError too
+                raise _failure(exc, supervisor.outcome) from None
+            finally:
+                # Supervision ended (the supervisor applied the cancel policy to whatever
+                # stopped it): nothing left for teardown.
                 self._in_flight.discard(job_id)
-                raise _failure(exc) from None
-            except (Exception, asyncio.CancelledError):
-                # An error, a timeout, or this task cancelled while the loop still runs.
-                await acancel_quietly(client, job_id, log, "step stopped waiting")
-                self._in_flight.discard(job_id)
-                raise
-            self._in_flight.discard(job_id)
-        return _finish(final, context, add_output_metadata)
+        return _finish(outcome, context, add_output_metadata)
 
 
-def secret_value(value: str | None) -> str:
-    """A secret field's value, whether Dagster resolved its ``EnvVar`` yet or not."""
-    # Dagster resolves an EnvVar when it initializes the resource; a resource used outside
-    # a run (a script, a test) still holds the EnvVar itself.
-    if isinstance(value, EnvVar):
-        return value.get_value() or ""
-    return value or ""
+def classify(exc: BaseException) -> CancelReason | None:
+    """Dagster's exceptions as cancel reasons: a terminated run is a kill."""
+    if isinstance(exc, DagsterExecutionInterruptedError):
+        return CancelReason.ORCHESTRATOR_KILLED
+    return None
 
 
-def _failure(exc: JobFailedError) -> Failure:
-    return Failure(
-        description=f"SLURM {exc}",
-        metadata=failure_metadata(int(exc.job_id), exc.state, exc.exit_code, exc.reason),
-    )
+def forward_line(line: OutputLine) -> None:
+    """One line of the job's output into this process's stdout or stderr, which Dagster
+    captures as the step's compute logs."""
+    stream = sys.stderr if line.stream == "stderr" else sys.stdout
+    stream.write(line.text if line.text.endswith("\n") else line.text + "\n")
+    stream.flush()
+
+
+def _log_submitted(
+    context: AssetExecutionContext | OpExecutionContext,
+    job_id: int,
+    attached: bool,
+    warnings: Any,
+) -> None:
+    log = context.log
+    if attached:
+        log.info(f"re-attached to SLURM job {job_id} (submitted by an earlier attempt)")
+    else:
+        log.info(f"submitted SLURM job {job_id}")
+    for warning in warnings or ():
+        log.warning(f"SLURM job {job_id}: {warning}")
+
+
+def _failure(exc: JobFailedError, outcome: JobOutcome | None) -> Failure:
+    md = failure_metadata(int(exc.job_id), exc.state, exc.exit_code, exc.reason)
+    if isinstance(exc, DependencyNeverSatisfiedError):
+        md["slurm_upstream_job_id"] = MetadataValue.text(str(exc.upstream_job_id))
+        md["slurm_upstream_state"] = MetadataValue.text(exc.upstream_state)
+    if outcome is not None and outcome.job is not None:
+        md.update(output_metadata(outcome.job))
+    return Failure(description=f"SLURM {exc}", metadata=md)
 
 
 def _finish(
-    final: Any, context: AssetExecutionContext | OpExecutionContext, add: bool
+    outcome: JobOutcome, context: AssetExecutionContext | OpExecutionContext, add: bool
 ) -> SlurmJobRun:
-    run = SlurmJobRun(job=final, metadata=job_metadata(final))
+    assert outcome.job is not None
+    md = job_metadata(outcome.job)
+    if outcome.submission_key:
+        md["slurm_submission_key"] = MetadataValue.text(outcome.submission_key)
+    md["slurm_attached"] = MetadataValue.bool(outcome.attached)
+    run = SlurmJobRun(job=outcome.job, metadata=md)
     if add:
         try:
             context.add_output_metadata(dict(run.metadata))
