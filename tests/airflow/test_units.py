@@ -315,6 +315,7 @@ def test_trigger_serializes_to_plain_values_that_recreate_it() -> None:
         target_states=["running", "COMPLETED"],
         failure_states=["SUSPENDED"],
         cancel_on_kill=True,
+        log_output=True,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "slurm_airflow.triggers.slurm.SlurmJobTrigger"
@@ -325,6 +326,7 @@ def test_trigger_serializes_to_plain_values_that_recreate_it() -> None:
         "target_states": ["RUNNING", "COMPLETED"],
         "failure_states": ["SUSPENDED"],
         "cancel_on_kill": True,
+        "log_output": True,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs  # plain JSON values only
     # what the task runner and dag.test() do with them
@@ -533,8 +535,9 @@ REALTIME = pytest.mark.slurm_fake(realtime=True, speed=30, default_runtime=30)  
 class _TI:
     """What ``execute`` and ``resume_execution`` use of a task instance."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_id: str = "manual__2026-12-07T12:00:00+00:00") -> None:
         self.xcom: dict[str, Any] = {}
+        self.dag_id, self.run_id, self.task_id, self.map_index = "dag", run_id, "task", -1
 
     def xcom_push(self, key: str, value: Any) -> None:
         json.dumps(value)  # XCom values must be plain JSON
