@@ -31,7 +31,7 @@ _SEPARATE = {"spec", "python", "workspace", "job_user", "max_array_size", "max_r
 
 
 def _pickle(obj: object) -> bytes:
-    import cloudpickle  # type: ignore[import-untyped]
+    import cloudpickle
 
     return bytes(cloudpickle.dumps(obj))
 

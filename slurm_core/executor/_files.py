@@ -47,7 +47,7 @@ _LOG_TAIL = 4096
 
 def client_versions() -> dict[str, str | None]:
     """This process's Python major.minor and cloudpickle version (cloudpickle is imported)."""
-    import cloudpickle  # type: ignore[import-untyped]
+    import cloudpickle
 
     return {"python": python_version(), "cloudpickle": cloudpickle.__version__}
 

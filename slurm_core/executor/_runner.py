@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP
     mine: dict[str, Any] = {"python": python_version(), "cloudpickle": None, "task": header["task"]}
     try:
-        import cloudpickle  # type: ignore[import-untyped]
+        import cloudpickle
     except ImportError:
         cloudpickle = None
     else:

@@ -110,7 +110,13 @@ class MockJobs(_Resource):
         expected call ``jobs.submit``."""
         return builder(submitter=self.submit_spec)
 
-    def submit_spec(self, spec: JobSpec, *, attach: bool = False) -> SubmittedJob:
+    def submit_spec(
+        self, spec: JobSpec, *, attach: bool = False, reattach_failed: bool = True
+    ) -> SubmittedJob:
+        if attach and not reattach_failed:
+            return self._call(  # type: ignore[no-any-return]
+                "jobs.submit", spec, attach=True, reattach_failed=False
+            )
         if attach:
             return self._call("jobs.submit", spec, attach=True)  # type: ignore[no-any-return]
         return self._call("jobs.submit", spec)  # type: ignore[no-any-return]
