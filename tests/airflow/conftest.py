@@ -112,7 +112,9 @@ def slurm_conn(slurm_cluster: LocalSlurmCluster) -> Iterator[SlurmConn]:
     token = slurm_cluster.token()
     key = "AIRFLOW_CONN_SLURM_DEFAULT"
     before = os.environ.get(key)
-    os.environ[key] = conn_json(slurm_cluster, token, working_directory=slurm_cluster.shared_dir)
+    os.environ[key] = conn_json(
+        slurm_cluster, token, working_directory=str(slurm_cluster.shared_dir)
+    )
     try:
         yield SlurmConn("slurm_default", token, slurm_cluster)
     finally:

@@ -345,7 +345,7 @@ class SlurmSubmitJobOperator(BaseOperator):
             return spec.replace(comment=task_comment(ti, spec.comment))
         preset = TrainingJob if self.checkpoint_dir is not None else JobBuilder
         builder = self.build(preset())
-        return builder.comment(task_comment(ti, self.comment))
+        return builder.comment(task_comment(ti, getattr(self, "comment", None)))
 
     def _supervisor(self, client: SlurmClient, settings: ClientSettings, job: Any) -> Any:
         from slurm_core.lifecycle import JobSupervisor  # import cost: see the imports
@@ -500,7 +500,7 @@ class SlurmSubmitJobOperator(BaseOperator):
 def _remember(context: Context, job_id: int) -> None:
     """The job id in Airflow's task state store (where the installed Airflow has one), for
     tools that read it; re-attaching itself goes by the task's key in the core."""
-    store = context.get("task_state_store")  # type: ignore[call-overload]
+    store = context.get("task_state_store")
     if store is None:
         return
     try:

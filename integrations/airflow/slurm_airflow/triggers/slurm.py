@@ -28,7 +28,8 @@ from slurm_airflow.hooks.slurm import DEFAULT_CONN_ID, SlurmHook
 from slurm_core import JobBaseState, JobFailedError, SlurmError
 
 if TYPE_CHECKING:
-    from slurm_core import Job
+    from slurm_core import AsyncSlurmClient, Job
+    from slurm_core.lifecycle import OutputLine
     from slurm_core.watch import JobEvent
 
 __all__ = [
@@ -196,18 +197,15 @@ class SlurmJobTrigger(BaseTrigger):
 
     async def _outcome(self) -> dict[str, Any]:
         """Follow the job with the core supervisor until it decides the wait."""
-        from slurm_core.lifecycle import AsyncJobSupervisor, DependencyNeverSatisfiedError
+        from slurm_core.lifecycle import DependencyNeverSatisfiedError
         from slurm_core.watch import JobEvent
 
         emit = line_logger(self.log)
         try:
             client = await SlurmHook(self.conn_id).get_async_client()
             async with client:
-                supervisor = AsyncJobSupervisor(
-                    client, self.job_id, poll_interval=self.poll_interval
-                )
                 # Leaving this loop early (a target state reached) leaves the job running.
-                async for item in supervisor.follow():
+                async for item in self._follow(client):
                     if not isinstance(item, JobEvent):
                         if self.log_output:
                             emit(item)
@@ -226,6 +224,20 @@ class SlurmJobTrigger(BaseTrigger):
             return event_payload("error", self.job_id, None, message=message)
         message = f"watching job {self.job_id} ended without a final state"
         return event_payload("error", self.job_id, None, message=message)
+
+    def _follow(self, client: AsyncSlurmClient) -> AsyncIterator[JobEvent | OutputLine]:
+        from slurm_core.lifecycle import AsyncJobSupervisor
+
+        if isinstance(self.job_id, str):
+            # An array task ("40_2"): the supervisor follows whole jobs; the client's one
+            # watch loop follows the task.
+            return self._watch(client)
+        return AsyncJobSupervisor(client, self.job_id, poll_interval=self.poll_interval).follow()
+
+    async def _watch(self, client: AsyncSlurmClient) -> AsyncIterator[JobEvent | OutputLine]:
+        async with client.jobs.watch(self.job_id, max_interval=self.poll_interval) as events:
+            async for event in events:
+                yield event
 
     def _decide(self, event: JobEvent) -> dict[str, Any] | None:
         # UNKNOWN: the job's fate cannot be learned (purged, no accounting)
@@ -255,6 +267,10 @@ class SlurmJobTrigger(BaseTrigger):
         with anyio.fail_after(_KILL_TIMEOUT):
             client = await SlurmHook(self.conn_id).get_async_client()
             async with client:
-                supervisor = AsyncJobSupervisor(client, self.job_id)
-                if await supervisor.cancel(CancelReason.MARKED_FAILED):
+                if isinstance(self.job_id, str):  # an array task: see _follow
+                    await client.jobs.cancel(self.job_id)
+                    self.log.info("cancelled SLURM job %s", self.job_id)
+                elif await AsyncJobSupervisor(client, self.job_id).cancel(
+                    CancelReason.MARKED_FAILED
+                ):
                     self.log.info("cancelled SLURM job %s", self.job_id)
