@@ -112,7 +112,9 @@ def slurm_conn(slurm_cluster: LocalSlurmCluster) -> Iterator[SlurmConn]:
     token = slurm_cluster.token()
     key = "AIRFLOW_CONN_SLURM_DEFAULT"
     before = os.environ.get(key)
-    os.environ[key] = conn_json(slurm_cluster, token)
+    os.environ[key] = conn_json(
+        slurm_cluster, token, working_directory=str(slurm_cluster.shared_dir)
+    )
     try:
         yield SlurmConn("slurm_default", token, slurm_cluster)
     finally:
@@ -131,7 +133,13 @@ def fake_conn(
     The code under test reads its connection as in production; only the server is fake.
     """
     with slurm_fake.serve() as url:
-        conn = {"conn_type": "slurm", "host": url, "login": "testuser", "password": FAKE_TOKEN}
+        conn = {
+            "conn_type": "slurm",
+            "host": url,
+            "login": "testuser",
+            "password": FAKE_TOKEN,
+            "extra": {"working_directory": "/tmp"},  # the connection's default for jobs
+        }
         monkeypatch.setenv("AIRFLOW_CONN_SLURM_DEFAULT", json.dumps(conn))
         yield slurm_fake
 

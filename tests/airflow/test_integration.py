@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from airflow.sdk import DAG
-from slurm_airflow.exceptions import SlurmJobFailedException
 from slurm_airflow.hooks.slurm import SlurmHook
 from slurm_airflow.operators.slurm import SlurmSubmitJobOperator
 from slurm_airflow.sensors.slurm import SlurmJobSensor
@@ -126,6 +125,7 @@ def test_submit_defers_and_the_trigger_sees_the_job_complete(
             name="af-{{ ti.task_id }}",
             environment={"GREETING": "{{ dag.dag_id }}"},
             log_output=True,
+            deferrable=True,
             **job_args(workdir),
         )
     dag_run = run_dag(dag)
@@ -196,10 +196,12 @@ def test_submit_without_waiting_returns_the_job_id(
 
 
 class _TaskInstance:
-    """The part of a task instance ``execute`` uses (``xcom_push``)."""
+    """The part of a task instance ``execute`` uses (its ids, ``xcom_push``)."""
 
     def __init__(self) -> None:
         self.xcom: dict[str, Any] = {}
+        self.dag_id, self.task_id, self.map_index = "kill", "long", -1
+        self.run_id = f"manual__{uuid.uuid4().hex}"  # a task instance of its own
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
@@ -240,10 +242,12 @@ def test_on_kill_cancels_the_running_job(
     with pytest.raises(JobFailedError) as info:
         client.jobs.wait(job_id, timeout=60)
     assert info.value.state == "CANCELLED"
-    # the blocking wait in execute saw it too, and failed the task with the state
+    # the task says Airflow stopped it, not a misleading "the job failed" (#17)
+    from airflow.sdk.exceptions import AirflowTaskTerminated
+
     (error,) = outcome
-    assert isinstance(error, SlurmJobFailedException)
-    assert (error.job_id, error.state) == (job_id, "CANCELLED")
+    assert isinstance(error, AirflowTaskTerminated), repr(error)
+    assert f"SLURM job {job_id} cancelled" in str(error)
 
 
 def _await_job_id(ti: _TaskInstance, worker: threading.Thread) -> int:

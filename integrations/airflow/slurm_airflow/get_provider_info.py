@@ -14,6 +14,8 @@ __all__ = ["get_provider_info"]
 _INTEGRATION = "SLURM"
 
 _STRING: dict[str, Any] = {"type": ["string", "null"]}
+_SECRET: dict[str, Any] = {"type": ["string", "null"], "format": "password"}  # masked
+_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
 
 _CONN_FIELDS: dict[str, dict[str, Any]] = {
     "token_command": {
@@ -54,6 +56,37 @@ _CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "slurmrestd's unix socket path, instead of host and port",
         "schema": _STRING,
     },
+    "working_directory": {
+        "label": "Default working directory",
+        "description": "An absolute path on the cluster, for jobs that set none",
+        "schema": _STRING,
+    },
+    "poll_interval": {
+        "label": "Poll interval (s)",
+        "description": "Longest pause between two looks at a job",
+        "schema": _NUMBER,
+    },
+    "timeout": {"label": "Request timeout (s)", "schema": _NUMBER},
+    # Tokens from an identity provider (slurm_core.auth OIDC providers).
+    "oidc_issuer": {"label": "OIDC issuer URL", "schema": _STRING},
+    "oidc_client_id": {"label": "OIDC client id", "schema": _STRING},
+    "oidc_client_secret": {
+        "label": "OIDC client secret",
+        "schema": _SECRET,
+    },
+    "oidc_grant": {"label": "OIDC grant", "schema": _STRING},
+    "oidc_scope": {"label": "OIDC scope", "schema": _STRING},
+    "oidc_audience": {"label": "OIDC audience", "schema": _STRING},
+    "oidc_token_endpoint": {"label": "OIDC token endpoint", "schema": _STRING},
+    "oidc_refresh_token": {
+        "label": "OIDC refresh token",
+        "schema": _SECRET,
+    },
+    "oidc_refresh_token_file": {"label": "OIDC refresh token file", "schema": _STRING},
+    "oidc_keyring": {"label": "OIDC keyring entry", "schema": _STRING},
+    "oidc_ca_bundle": {"label": "OIDC CA bundle file", "schema": _STRING},
+    "oidc_verify": {"label": "OIDC: verify TLS", "schema": {"type": ["boolean", "null"]}},
+    "oidc_timeout": {"label": "OIDC timeout (s)", "schema": _NUMBER},
 }
 
 _UI_FIELD_BEHAVIOUR: dict[str, Any] = {

@@ -8,22 +8,27 @@ Never a token.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, TaskDeferralError, TaskDeferralTimeout
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    AirflowTaskTerminated,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+)
 
+from slurm_airflow._lifecycle import classify, line_logger, task_comment, task_key
 from slurm_airflow.exceptions import SlurmJobFailedException
 from slurm_airflow.hooks.slurm import DEFAULT_CONN_ID, SlurmHook
-from slurm_airflow.triggers.slurm import (
-    DEFAULT_POLL_INTERVAL,
-    SlurmJobTrigger,
-    event_payload,
-    job_payload,
-)
-from slurm_core import JobFailedError, SlurmError
+from slurm_airflow.triggers.slurm import DEFAULT_POLL_INTERVAL, SlurmJobTrigger, event_payload
+from slurm_core import SlurmError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
     # Imported where used, not here: a DAG file imports this module on every parse, and
     # the job builders and the client are most of what importing slurm_core costs.
     from slurm_core import JobBuilder, JobSpec, SlurmClient
+    from slurm_core.config import ClientSettings
+    from slurm_core.lifecycle import CancelReason
 
 __all__ = ["SlurmSubmitJobOperator"]
 
@@ -66,6 +73,16 @@ def _templated(value: object) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_templated(v) for v in value)
     return False
+
+
+# Counts a template renders as text ("4"); the builder wants numbers for these.
+_COUNTS = frozenset({"nodes", "ntasks", "cpus_per_task", "gpus"})
+
+
+def _rendered(attr: str, value: Any) -> Any:
+    if attr in _COUNTS and isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
 
 
 def _spec_value(job_spec: JobSpec | Mapping[str, Any] | str) -> dict[str, Any] | str:
@@ -140,6 +157,15 @@ class SlurmSubmitJobOperator(BaseOperator):
         "job_spec",
         "name",
         "partition",
+        "account",
+        "qos",
+        "time_limit",
+        "nodes",
+        "ntasks",
+        "cpus_per_task",
+        "memory_per_node",
+        "memory_per_cpu",
+        "gpus",
         "environment",
         "working_directory",
         "output_path",
@@ -186,10 +212,11 @@ class SlurmSubmitJobOperator(BaseOperator):
         checkpoint_signal_before: timedelta | int = timedelta(minutes=5),
         slurm_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = True,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        log_output: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | None = None,
+        log_output: bool | None = None,
         cancel_on_kill: bool = True,
+        skip_on_exit_code: int | Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -236,12 +263,20 @@ class SlurmSubmitJobOperator(BaseOperator):
             taken = [k for k in ("signal", "requeue") if fields[k] is not None]
             if taken:
                 raise ValueError(f"checkpoint_dir sets {' and '.join(taken)} itself; drop them")
-        if not isinstance(poll_interval, (int, float)) or not poll_interval > 0:
+        if poll_interval is not None and (
+            isinstance(poll_interval, bool)
+            or not isinstance(poll_interval, (int, float))
+            or not poll_interval > 0
+        ):
             raise ValueError(
                 f"poll_interval must be a number of seconds > 0, got {poll_interval!r}"
             )
         if log_output and not wait_for_completion:
-            raise ValueError("log_output needs wait_for_completion (the job must have ended)")
+            raise ValueError("log_output needs wait_for_completion (output comes while waiting)")
+        skip = [] if skip_on_exit_code is None else skip_on_exit_code
+        skip = [skip] if isinstance(skip, int) else list(skip)
+        if any(isinstance(c, bool) or not isinstance(c, int) for c in skip):
+            raise TypeError(f"skip_on_exit_code must be exit codes, got {skip_on_exit_code!r}")
 
         self.script = script
         self.command = list(command) if command is not None else None
@@ -257,10 +292,14 @@ class SlurmSubmitJobOperator(BaseOperator):
         self.slurm_conn_id = slurm_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
-        self.log_output = log_output
+        self.poll_interval = None if poll_interval is None else float(poll_interval)
+        self.log_output = wait_for_completion if log_output is None else bool(log_output)
         self.cancel_on_kill = cancel_on_kill
+        self.skip_on_exit_code: tuple[int, ...] = tuple(skip)
         self.job_id: int | None = None
+        self._key: str | None = None
+        self._active: Any = None  # the supervisor while the job is followed here
+        self._stopped: str | None = None
 
     # ------------------------------------------------------------------ building ----------
     @property
@@ -279,7 +318,7 @@ class SlurmSubmitJobOperator(BaseOperator):
         for attr, setter in _BUILDER_FIELDS.items():
             value = getattr(self, attr)
             if value is not None:
-                getattr(builder, setter)(value)
+                getattr(builder, setter)(_rendered(attr, value))
         if self.dependency:
             builder.depends_on(str(self.dependency))
         elif self.afterok:
@@ -295,95 +334,176 @@ class SlurmSubmitJobOperator(BaseOperator):
             )
         return builder
 
-    def _submit(self, client: SlurmClient) -> int:
+    def _job(self, context: Context) -> JobBuilder | JobSpec:
+        """What to submit: the parsed spec or the builder, with the task's comment."""
         from slurm_core import JobBuilder  # import cost: see the imports at the top
         from slurm_core.jobs import TrainingJob
 
+        ti = context["ti"]
         if self.job_spec is not None:
-            submitted = client.jobs.submit_spec(_parse_spec(self.job_spec))
-        else:
-            preset = TrainingJob if self.checkpoint_dir is not None else JobBuilder
-            submitted = self.build(client.jobs.submit(preset)).execute()
-        for warning in submitted.warnings:
-            self.log.warning("slurmrestd: %s", warning)
-        return submitted.job_id
+            spec = _parse_spec(self.job_spec)
+            return spec.replace(comment=task_comment(ti, spec.comment))
+        preset = TrainingJob if self.checkpoint_dir is not None else JobBuilder
+        builder = self.build(preset())
+        return builder.comment(task_comment(ti, getattr(self, "comment", None)))
+
+    def _supervisor(self, client: SlurmClient, settings: ClientSettings, job: Any) -> Any:
+        from slurm_core.lifecycle import JobSupervisor  # import cost: see the imports
+
+        return JobSupervisor(
+            client,
+            job,
+            key=self._key,
+            poll_interval=self._interval(settings),
+            on_output=line_logger(self.log) if self.log_output else None,
+            default_working_directory=settings.working_directory,
+            classify=classify,
+            reattach_failed=False,
+        )
+
+    def _interval(self, settings: ClientSettings) -> float:
+        if self.poll_interval is not None:
+            return self.poll_interval
+        return settings.poll_interval or DEFAULT_POLL_INTERVAL
 
     # ------------------------------------------------------------------ running -----------
     def execute(self, context: Context) -> dict[str, Any]:
-        with self.hook.get_client() as client:
-            self.job_id = job_id = self._submit(client)
-            self.log.info("submitted SLURM job %s", job_id)
-            context["ti"].xcom_push(key="job_id", value=job_id)
+        """Submit the job, or re-attach to the one this task instance already submitted
+        (any earlier try: the key is the dag, run, task and map index), then wait."""
+        from slurm_core import SlurmClient  # import cost: see the imports at the top
+        from slurm_core.lifecycle import DependencyNeverSatisfiedError
+
+        ti = context["ti"]
+        self._key = task_key(ti)
+        settings = self.hook.settings()
+        with SlurmClient.from_settings(settings, **self.hook.client_options) as client:
+            self._active = supervisor = self._supervisor(client, settings, self._job(context))
+            submitted = supervisor.start()
+            self.job_id = job_id = submitted.job_id
+            for warning in submitted.warnings:
+                self.log.warning("slurmrestd: %s", warning)
+            verb = "re-attached to" if submitted.attached else "submitted"
+            self.log.info("%s SLURM job %s (key %s)", verb, job_id, self._key)
+            ti.xcom_push(key="job_id", value=job_id)
+            _remember(context, job_id)
             if not self.wait_for_completion:
                 return event_payload("success", job_id, None, message=f"job {job_id} submitted")
             if self.deferrable:
+                self._active = None
                 self.defer(
                     trigger=SlurmJobTrigger(
                         job_id=job_id,
                         conn_id=self.slurm_conn_id,
-                        poll_interval=self.poll_interval,
+                        poll_interval=self._interval(settings),
                         cancel_on_kill=self.cancel_on_kill,
+                        log_output=self.log_output,
                     ),
                     method_name="execute_complete",
                     timeout=self.execution_timeout,
                 )
             try:
-                job = client.jobs.wait(job_id, max_interval=self.poll_interval)
-            except JobFailedError as exc:
-                self._log_output(client, job_id)
-                raise SlurmJobFailedException.from_error(exc) from None
-            self._log_output(client, job_id)
-            return self._finish(context, job_payload("success", job_id, job))
+                outcome = supervisor.run(raise_on_failure=False)
+            except DependencyNeverSatisfiedError as exc:
+                raise AirflowFailException(str(exc)) from None
+            finally:
+                self._active = None
+        if self._stopped is not None:
+            # Airflow stopped the task (marked failed, killed): say so, not "job CANCELLED".
+            raise AirflowTaskTerminated(
+                f"task stopped by Airflow ({self._stopped}); SLURM job {job_id} "
+                f"{'cancelled' if self.cancel_on_kill else 'left running'}"
+            )
+        payload = event_payload(
+            "success" if outcome.ok else "error",
+            job_id,
+            outcome.state,
+            exit_code=outcome.exit_code,
+            reason=outcome.reason,
+        )
+        return self._end(context, payload)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after :class:`SlurmJobTrigger` fired: finish, or fail with the job's fate."""
-        job_id = event["job_id"]
-        self.job_id = job_id
-        if self.log_output and event.get("state"):
-            with self.hook.get_client() as client:
-                self._log_output(client, job_id)
-        if event.get("status") != "success":
-            if event.get("state") is None:
-                raise AirflowException(event.get("message") or f"job {job_id}: no final state")
+        self.job_id = event["job_id"]
+        if event.get("upstream_job_id") is not None:
+            raise AirflowFailException(event.get("message"))
+        if event.get("state") is None:
+            raise AirflowException(event.get("message") or f"job {self.job_id}: no final state")
+        return self._end(context, event)
+
+    def _end(self, context: Context, payload: dict[str, Any]) -> dict[str, Any]:
+        code = payload.get("exit_code")
+        if payload.get("status") != "success":
+            if code is not None and code in self.skip_on_exit_code:
+                raise AirflowSkipException(
+                    f"SLURM job {payload['job_id']} exited with code {code} (skip_on_exit_code)"
+                )
             raise SlurmJobFailedException(
-                job_id, event["state"], event.get("exit_code"), event.get("reason")
+                payload["job_id"], payload["state"], code, payload.get("reason")
             )
-        return self._finish(context, event)
+        ti = context["ti"]
+        ti.xcom_push(key="state", value=payload["state"])
+        ti.xcom_push(key="exit_code", value=code)
+        self.log.info("SLURM job %s ended %s", payload["job_id"], payload["state"])
+        return payload
 
     def resume_execution(
         self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context
     ) -> Any:
+        from slurm_core.lifecycle import CancelReason
+
         try:
             return super().resume_execution(next_method, next_kwargs, context)
-        except (TaskDeferralTimeout, TaskDeferralError):
-            # The deferral timed out or the trigger broke: do not leave the job running.
-            job_id = context["ti"].xcom_pull(task_ids=self.task_id, key="job_id")
-            if job_id is not None and self.cancel_on_kill:
-                self.job_id = int(job_id)
-                self.on_kill()
+        except TaskDeferralTimeout:
+            # The core's policy: a time-out is the task's, so the job is cancelled.
+            self._cancel_deferred(context, CancelReason.TIMED_OUT)
+            raise
+        except TaskDeferralError:
+            # The trigger failed (our side, not the job): the job runs on, the retry
+            # re-attaches to it by the task's key.
+            self._cancel_deferred(context, CancelReason.SUPERVISOR_FAILED)
             raise
 
-    def _finish(self, context: Context, payload: dict[str, Any]) -> dict[str, Any]:
-        ti = context["ti"]
-        ti.xcom_push(key="state", value=payload["state"])
-        ti.xcom_push(key="exit_code", value=payload["exit_code"])
-        self.log.info("SLURM job %s ended %s", payload["job_id"], payload["state"])
-        return payload
+    def _cancel_deferred(self, context: Context, reason: CancelReason) -> None:
+        job_id = context["ti"].xcom_pull(task_ids=self.task_id, key="job_id")
+        if job_id is None or not self.cancel_on_kill:
+            return
+        from slurm_core.lifecycle import JobSupervisor
 
-    def _log_output(self, client: SlurmClient, job_id: int | str) -> None:
-        if not self.log_output:
-            return
-        try:
-            text = client.jobs.output(job_id, stream="stdout")
-        except (SlurmError, OSError) as exc:
-            self.log.warning("cannot read the output of job %s: %s", job_id, exc)
-            return
-        self.log.info("output of SLURM job %s:\n%s", job_id, text)
+        with self.hook.get_client() as client:
+            if JobSupervisor(client, int(job_id)).cancel(reason):
+                self.log.info("cancelled SLURM job %s (%s)", job_id, reason)
 
     def on_kill(self) -> None:
-        """Cancel the job this task submitted (unless ``cancel_on_kill=False``)."""
-        if self.job_id is None or not self.cancel_on_kill:
+        """Airflow stops the task (marked failed, killed, timed out): the core's cancel
+        policy applies to the job (unless ``cancel_on_kill=False``)."""
+        from slurm_core.lifecycle import CancelReason
+
+        self._stopped = "killed"
+        supervisor = self._active
+        if supervisor is None or not self.cancel_on_kill or supervisor.job_id is None:
             return
-        with self.hook.get_client() as client:
-            client.jobs.cancel(self.job_id)
-        self.log.info("cancelled SLURM job %s", self.job_id)
+        from slurm_core.lifecycle import JobSupervisor
+
+        # A client of its own: this runs in a signal handler, maybe inside a request of the
+        # supervisor's client.
+        try:
+            with self.hook.get_client() as client:
+                if JobSupervisor(client, supervisor.job_id).cancel(
+                    CancelReason.ORCHESTRATOR_KILLED
+                ):
+                    self.log.info("cancelled SLURM job %s", supervisor.job_id)
+        except SlurmError as exc:
+            self.log.error("could not cancel SLURM job %s: %s", supervisor.job_id, exc)
+
+
+def _remember(context: Context, job_id: int) -> None:
+    """The job id in Airflow's task state store (where the installed Airflow has one), for
+    tools that read it; re-attaching itself goes by the task's key in the core."""
+    store = context.get("task_state_store")
+    if store is None:
+        return
+    try:
+        store.set("slurm_job_id", job_id)
+    except Exception as exc:  # a store failure must not fail a running job
+        logging.getLogger(__name__).warning("task state store: %s", exc)

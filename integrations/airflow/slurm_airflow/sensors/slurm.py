@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException
 
 from slurm_airflow.exceptions import SlurmJobSensorFailedException
@@ -40,8 +41,9 @@ class SlurmJobSensor(BaseSensorOperator):
     ``poke_interval``, ``mode="reschedule"`` and ``soft_fail`` behave as for any Airflow
     sensor; with ``deferrable=True`` the wait happens in the triggerer
     (:class:`~slurm_airflow.triggers.slurm.SlurmJobTrigger`, which polls at most every
-    ``poke_interval`` seconds) and ``timeout`` bounds the deferral. The sensor never cancels
-    the job it watches.
+    ``poke_interval`` seconds) and ``timeout`` bounds the deferral; ``deferrable`` defaults
+    to Airflow's ``[operators] default_deferrable``. The sensor never cancels the job it
+    watches (except, by the core's cancel policy, one that can never start).
 
     The XCom return value is ``{"status", "job_id", "state", "exit_code", "signal",
     "reason", "message"}``.
@@ -67,7 +69,7 @@ class SlurmJobSensor(BaseSensorOperator):
         target_states: Sequence[str] = ("COMPLETED",),
         failure_states: Sequence[str] = (),
         slurm_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -1,8 +1,9 @@
 """``SlurmJobTrigger``: wait in the triggerer until a SLURM job reaches a state.
 
 The trigger holds plain values only (job id, connection id, interval, state names), opens
-its client inside :meth:`SlurmJobTrigger.run`, follows the job with slurm-client's
-``AsyncSlurmClient.jobs.watch`` (the project's one polling loop) and yields ONE event::
+its client inside :meth:`SlurmJobTrigger.run`, follows the job with the core's
+:class:`~slurm_core.lifecycle.AsyncJobSupervisor` (the project's one polling loop, live
+output, the dependency check) and yields ONE event::
 
     {"status": "success" | "error", "job_id": 42, "state": "COMPLETED",
      "exit_code": 0, "signal": None, "reason": None, "message": "job 42 ended COMPLETED"}
@@ -22,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from slurm_airflow._lifecycle import line_logger
 from slurm_airflow.hooks.slurm import DEFAULT_CONN_ID, SlurmHook
 from slurm_core import JobBaseState, JobFailedError, SlurmError
 
 if TYPE_CHECKING:
-    from slurm_core import Job
+    from slurm_core import AsyncSlurmClient, Job
+    from slurm_core.lifecycle import OutputLine
+    from slurm_core.watch import JobEvent
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
@@ -115,6 +119,8 @@ class SlurmJobTrigger(BaseTrigger):
     :param failure_states: base-state names that end it with an error before the job is
         final (a final state that is not a target always does).
     :param cancel_on_kill: cancel the job when the user kills the deferred task.
+    :param log_output: write the job's stdout and stderr lines to the log while it runs
+        (the triggerer's log of the task).
 
     Example::
 
@@ -132,6 +138,7 @@ class SlurmJobTrigger(BaseTrigger):
         target_states: Sequence[str] = ("COMPLETED",),
         failure_states: Sequence[str] = (),
         cancel_on_kill: bool = False,
+        log_output: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped in Airflow
         # Imported here, not at the top: the operator imports this module in every DAG
@@ -162,6 +169,7 @@ class SlurmJobTrigger(BaseTrigger):
         if both:
             raise ValueError(f"states both target and failure: {', '.join(sorted(both))}")
         self.cancel_on_kill = bool(cancel_on_kill)
+        self.log_output = bool(log_output)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -173,6 +181,7 @@ class SlurmJobTrigger(BaseTrigger):
                 "target_states": list(self.target_states),
                 "failure_states": list(self.failure_states),
                 "cancel_on_kill": self.cancel_on_kill,
+                "log_output": self.log_output,
             },
         )
 
@@ -187,42 +196,81 @@ class SlurmJobTrigger(BaseTrigger):
         yield _event(await self._outcome())
 
     async def _outcome(self) -> dict[str, Any]:
-        """Follow the job until it decides the wait; the payload of the one event."""
+        """Follow the job with the core supervisor until it decides the wait."""
+        from slurm_core.lifecycle import DependencyNeverSatisfiedError
+        from slurm_core.watch import JobEvent
+
+        emit = line_logger(self.log)
         try:
             client = await SlurmHook(self.conn_id).get_async_client()
-            async with (
-                client,
-                client.jobs.watch(self.job_id, max_interval=self.poll_interval) as events,
-            ):
-                async for event in events:
-                    # UNKNOWN: the job's fate cannot be learned (purged, no accounting)
-                    state = str(event.new_state.base) if event.new_state else "UNKNOWN"
-                    code = event.exit_code
-                    fields: dict[str, Any] = {
-                        "exit_code": code.return_code if code else None,
-                        "signal": code.signal if code else None,
-                        "reason": event.reason,
-                    }
-                    if state in self.target_states:
-                        self.log.info("job %s reached %s", self.job_id, state)
-                        return event_payload("success", self.job_id, state, **fields)
-                    if state in self.failure_states or event.final:
-                        self.log.info("job %s ended %s", self.job_id, state)
-                        return event_payload("error", self.job_id, state, **fields)
-                    self.log.info("job %s is %s", self.job_id, event.new_state)
+            async with client:
+                # Leaving this loop early (a target state reached) leaves the job running.
+                async for item in self._follow(client):
+                    if not isinstance(item, JobEvent):
+                        if self.log_output:
+                            emit(item)
+                        continue
+                    payload = self._decide(item)
+                    if payload is not None:
+                        return payload
+        except DependencyNeverSatisfiedError as exc:
+            payload = event_payload("error", self.job_id, exc.state, message=str(exc))
+            payload["upstream_job_id"] = exc.upstream_job_id
+            payload["reason"] = exc.reason
+            return payload
         except SlurmError as exc:
-            # Transient trouble is retried inside watch(); what reaches here will not pass.
+            # Transient trouble is retried inside the watch; what reaches here will not pass.
             message = f"watching job {self.job_id} failed: {type(exc).__name__}: {exc}"
             return event_payload("error", self.job_id, None, message=message)
         message = f"watching job {self.job_id} ended without a final state"
         return event_payload("error", self.job_id, None, message=message)
 
+    def _follow(self, client: AsyncSlurmClient) -> AsyncIterator[JobEvent | OutputLine]:
+        from slurm_core.lifecycle import AsyncJobSupervisor
+
+        if isinstance(self.job_id, str):
+            # An array task ("40_2"): the supervisor follows whole jobs; the client's one
+            # watch loop follows the task.
+            return self._watch(client)
+        return AsyncJobSupervisor(client, self.job_id, poll_interval=self.poll_interval).follow()
+
+    async def _watch(self, client: AsyncSlurmClient) -> AsyncIterator[JobEvent | OutputLine]:
+        async with client.jobs.watch(self.job_id, max_interval=self.poll_interval) as events:
+            async for event in events:
+                yield event
+
+    def _decide(self, event: JobEvent) -> dict[str, Any] | None:
+        # UNKNOWN: the job's fate cannot be learned (purged, no accounting)
+        state = str(event.new_state.base) if event.new_state else "UNKNOWN"
+        code = event.exit_code
+        fields: dict[str, Any] = {
+            "exit_code": code.return_code if code else None,
+            "signal": code.signal if code else None,
+            "reason": event.reason,
+        }
+        if state in self.target_states:
+            self.log.info("job %s reached %s", self.job_id, state)
+            return event_payload("success", self.job_id, state, **fields)
+        if state in self.failure_states or event.final:
+            self.log.info("job %s ended %s", self.job_id, state)
+            return event_payload("error", self.job_id, state, **fields)
+        self.log.info("job %s is %s", self.job_id, event.new_state)
+        return None
+
     async def on_kill(self) -> None:
-        """Cancel the job when the user kills the deferred task (if ``cancel_on_kill``)."""
+        """The user stopped the deferred task (marked it failed, killed it): the core's
+        cancel policy applies to the job (if ``cancel_on_kill``)."""
         if not self.cancel_on_kill:
             return
+        from slurm_core.lifecycle import AsyncJobSupervisor, CancelReason
+
         with anyio.fail_after(_KILL_TIMEOUT):
             client = await SlurmHook(self.conn_id).get_async_client()
             async with client:
-                await client.jobs.cancel(self.job_id)
-        self.log.info("cancelled SLURM job %s", self.job_id)
+                if isinstance(self.job_id, str):  # an array task: see _follow
+                    await client.jobs.cancel(self.job_id)
+                    self.log.info("cancelled SLURM job %s", self.job_id)
+                elif await AsyncJobSupervisor(client, self.job_id).cancel(
+                    CancelReason.MARKED_FAILED
+                ):
+                    self.log.info("cancelled SLURM job %s", self.job_id)

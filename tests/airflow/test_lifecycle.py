@@ -1,0 +1,189 @@
+"""Issue #17 through the real Airflow (``dag.test()``) and the real 24.11 cluster.
+
+A DAG runs in a child process (``dag.test()`` there, against this session's metadata
+database), so that the test can ``kill -9`` it mid-job, or read its task log as it comes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from slurm_core import SlurmClient, StaticToken
+
+if TYPE_CHECKING:
+    from conftest import SlurmConn
+
+_RUNNER = """
+import sys
+from airflow.dag_processing.bundles.manager import DagBundlesManager
+from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+from datetime import datetime, timezone
+from airflow.sdk import DAG
+from slurm_airflow.operators.slurm import SlurmSubmitJobOperator
+
+with DAG(dag_id=sys.argv[1], schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+{tasks}
+DagBundlesManager().sync_bundles_to_db()
+bag = DagBag(dag_folder="/dev/null")
+bag.bag_dag(dag)
+sync_bag_to_db(bag, "dags-folder", None)
+when = datetime(2026, 1, 1, tzinfo=timezone.utc)  # the same dag run on every start
+run = dag.test(run_after=when, logical_date=when)
+print("TASK STATES", {{ti.task_id: str(ti.state) for ti in run.get_task_instances()}}, flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def client(slurm_conn: SlurmConn) -> Iterator[SlurmClient]:
+    cluster = slurm_conn.cluster
+    with SlurmClient(
+        cluster.rest_url, auth=StaticToken(slurm_conn.token, user_name=cluster.user_name)
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def workdir(slurm_conn: SlurmConn, airflow_db: None) -> Path:
+    path = slurm_conn.shared_dir / f"airflow-{uuid.uuid4().hex[:8]}"
+    path.mkdir(mode=0o777)
+    path.chmod(0o777)  # jobs run as the cluster user
+    return path
+
+
+def _dag(workdir: Path, tasks: str) -> tuple[str, Path]:
+    dag_id = f"lifecycle_{uuid.uuid4().hex[:8]}"
+    path = workdir / f"{dag_id}.py"
+    path.write_text(_RUNNER.format(tasks=textwrap.indent(textwrap.dedent(tasks), "    ")))
+    return dag_id, path
+
+
+def _start(dag_id: str, path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(path), dag_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+        start_new_session=True,
+    )
+
+
+def _wait_for(proc: subprocess.Popen[str], needle: str, limit: float = 120) -> tuple[str, str]:
+    """Read the child's log until a line holds ``needle``: (that line, all read so far)."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + limit
+    for line in proc.stdout:
+        seen.append(line)
+        if needle in line:
+            return line, "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    raise AssertionError(f"{needle!r} never came; log:\n{''.join(seen)[-4000:]}")
+
+
+def _jobs_named(client: SlurmClient, name: str) -> list[int]:
+    return sorted(j.job_id for j in client.jobs.list() if j.name == name)
+
+
+def test_kill_9_of_the_task_process_then_a_retry_reattaches_to_the_one_job(
+    slurm_conn: SlurmConn, workdir: Path, client: SlurmClient
+) -> None:
+    name = f"af-kill-{uuid.uuid4().hex[:6]}"
+    dag_id, path = _dag(
+        workdir,
+        f"""
+        SlurmSubmitJobOperator(
+            task_id="train", deferrable=False, poll_interval=2, name="{name}",
+            script="#!/bin/bash\\necho working\\nsleep 25\\necho done\\n",
+            working_directory="{workdir}", output_path="{workdir}/%j.out", time_limit="5:00",
+        )
+        """,
+    )
+    first = _start(dag_id, path)
+    try:
+        line, _ = _wait_for(first, "submitted SLURM job")
+        os.killpg(first.pid, signal.SIGKILL)  # the worker and its task process, no on_kill
+    finally:
+        first.wait(30)
+    job_id = int(line.split("submitted SLURM job ")[1].split()[0])
+    assert not client.jobs.get(job_id).state.is_finished  # the job ran on
+
+    retry = _start(dag_id, path)  # the same dag run and task: another try of it
+    out, _ = retry.communicate(timeout=240)
+    assert f"re-attached to SLURM job {job_id}" in out, out[-4000:]
+    assert "'train': 'success'" in out, out[-4000:]
+    assert _jobs_named(client, name) == [job_id]  # ONE job
+    assert client.jobs.get(job_id).state.is_success
+    comment = client.jobs.get(job_id).comment or ""
+    assert f"dag_id={dag_id}" in comment
+    assert "task_id=train" in comment
+
+
+def test_stderr_reaches_the_task_log_while_the_job_runs(
+    slurm_conn: SlurmConn, workdir: Path, client: SlurmClient
+) -> None:
+    dag_id, path = _dag(
+        workdir,
+        f"""
+        SlurmSubmitJobOperator(
+            task_id="job", deferrable=False, poll_interval=1,
+            script="#!/bin/bash\\necho warming-up >&2\\nsleep 20\\necho finished\\n",
+            working_directory="{workdir}", output_path="{workdir}/%j.out",
+            error_path="{workdir}/%j.err", time_limit="5:00",
+        )
+        """,
+    )
+    proc = _start(dag_id, path)
+    try:
+        line, _ = _wait_for(proc, "stderr] warming-up")
+        job_id = int(line.split("[job ")[1].split()[0])
+        assert client.jobs.get(job_id).state.is_running  # seen while the job runs
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    assert f"[job {job_id} stdout] finished" in out
+    assert "'job': 'success'" in out
+
+
+def test_an_upstream_failure_in_an_afterok_chain_fails_the_downstream_task(
+    slurm_conn: SlurmConn, workdir: Path, client: SlurmClient
+) -> None:
+    dag_id, path = _dag(
+        workdir,
+        f"""
+        common = dict(working_directory="{workdir}", output_path="{workdir}/%j.out",
+                      time_limit="5:00")
+        prep = SlurmSubmitJobOperator(
+            task_id="prep", wait_for_completion=False,
+            script="#!/bin/bash\\nexit 4\\n", **common,
+        )
+        train = SlurmSubmitJobOperator(
+            task_id="train", deferrable=False, poll_interval=2, retries=0,
+            script="#!/bin/bash\\necho never\\n", afterok=[prep.output["job_id"]], **common,
+        )
+        prep >> train
+        """,
+    )
+    proc = _start(dag_id, path)
+    started = time.monotonic()
+    out, _ = proc.communicate(timeout=240)
+    took = time.monotonic() - started
+    assert "'train': 'failed'" in out, out[-4000:]
+    upstream = int(out.split("submitted SLURM job ")[1].split()[0])
+    assert f"it depends on job {upstream}" in out, out[-4000:]
+    assert "which ended FAILED" in out
+    print(f"downstream failed {took:.1f} s after the DAG started")
