@@ -47,3 +47,31 @@ def submits_a_long_job(work_dir: str, name: str) -> None:
     credentials = cast(SlurmCredentials, SlurmCredentials.load(CREDENTIALS_BLOCK))
     future: Any = run_slurm_job.submit(credentials, long_job(work_dir, name))
     future.result()
+
+
+def restartable_job(work_dir: str, name: str) -> JobSpec:
+    """A job of about half a minute that leaves its output behind."""
+    return (
+        JobBuilder()
+        .script("#!/bin/bash\nsleep 30\necho done\n")
+        .name(name)
+        .partition("debug")
+        .time_limit("5:00")
+        .working_directory(work_dir)
+        .output(f"{work_dir}/%x-%j.out")
+        .to_spec()
+    )
+
+
+@flow
+async def restartable(work_dir: str, name: str) -> int:
+    """One task that runs one job: what the restart test kills and runs again."""
+    credentials = await SlurmCredentials.aload(CREDENTIALS_BLOCK)
+    result = await run_slurm_job(credentials, restartable_job(work_dir, name))
+    return result.job_id
+
+
+if __name__ == "__main__":  # ``python prefect_flows.py NAME``: serve ``restartable`` as NAME
+    import sys
+
+    restartable.serve(name=sys.argv[1])

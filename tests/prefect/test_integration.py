@@ -240,9 +240,7 @@ async def test_cancelling_a_flow_run_through_the_api_cancels_its_job(
         request, slurm_cluster, cluster_credentials, work_dir, prefect_flows.awaits_a_long_job
     )
     assert final_state is StateType.CANCELLED
-    assert any(
-        m.startswith(f"Cancelling SLURM job {job_id}: the task was interrupted") for m in logs
-    )
+    assert any(m.startswith(f"Cancelling SLURM job {job_id}: the run was cancelled") for m in logs)
 
 
 async def test_the_hook_cancels_jobs_of_tasks_prefect_cannot_interrupt(

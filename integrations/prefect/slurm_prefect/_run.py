@@ -150,20 +150,26 @@ _calls_lock = threading.Lock()
 
 
 def supervision_key() -> str | None:
-    """The durable submission key of the next job this task run starts (``None`` outside one).
+    """The durable submission key of the next job started here (``None`` outside a run).
 
-    Flow run, task and call: the same on a re-execution of the flow run (the task keys and
-    their order repeat), different for each job one task run starts.
+    The flow run, the task run's task and call index, and a count of the jobs started so
+    far: the same when the flow run is executed again (the task keys and their order
+    repeat), different for each job one run starts.
     """
-    context = TaskRunContext.get()
-    if context is None:
+    task = TaskRunContext.get()
+    flow_run_id = current_flow_run_id()
+    if task is not None:
+        run = task.task_run
+        scope, where = run.id, f"{run.task_key}/{run.dynamic_key}"
+    elif flow_run_id is not None:
+        scope, where = flow_run_id, "flow"
+    else:
         return None
-    run = context.task_run
     with _calls_lock:
-        index = _calls.get(run.id, 0)
-        _calls[run.id] = index + 1
-    digest = hashlib.sha256(f"{run.task_key}/{run.dynamic_key}/{index}".encode()).hexdigest()
-    return f"prefect-{run.flow_run_id or run.id}-{digest[:16]}"
+        index = _calls.get(scope, 0)
+        _calls[scope] = index + 1
+    digest = hashlib.sha256(f"{where}/{index}".encode()).hexdigest()
+    return f"prefect-{flow_run_id or scope}-{digest[:16]}"
 
 
 def _keyed(spec: JobSpec) -> JobSpec:

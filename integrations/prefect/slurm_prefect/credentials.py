@@ -75,11 +75,13 @@ class SlurmCredentials(CredentialsBlock):
     _documentation_url: ClassVar[HttpUrl] = HttpUrl(DOCS_URL)
     _logo_url: ClassVar[HttpUrl] = HttpUrl(LOGO_URL)
     _code_example: ClassVar[str] = """
+        ```python
         from slurm_prefect import SlurmCredentials
 
         slurm_credentials = SlurmCredentials.load("BLOCK_NAME")
         with slurm_credentials.get_client() as client:
             print(client.diag())
+        ```
     """
 
     url: str = Field(
