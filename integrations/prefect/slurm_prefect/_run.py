@@ -145,37 +145,35 @@ def describe_event(event: JobEvent) -> str:
     return line
 
 
-_calls: dict[UUID, int] = {}
+_calls: dict[tuple[UUID, str], int] = {}
 _calls_lock = threading.Lock()
 
 
-def supervision_key() -> str | None:
-    """The durable submission key of the next job started here (``None`` outside a run).
+def supervision_key(spec: JobSpec) -> str | None:
+    """The durable submission key for ``spec`` started here (``None`` outside a flow run).
 
-    The flow run, the task run's task and call index, and a count of the jobs started so
-    far: the same when the flow run is executed again (the task keys and their order
-    repeat), different for each job one run starts.
+    The flow run, the task (Prefect's ``task_key``: its function), the job (a digest of
+    the spec, its environment left out: it may hold secrets) and how many such jobs this
+    run started before. All of it repeats when the flow run is executed again, so the
+    task re-attaches; Prefect's own ``dynamic_key`` does not (it is random).
     """
-    task = TaskRunContext.get()
     flow_run_id = current_flow_run_id()
-    if task is not None:
-        run = task.task_run
-        scope, where = run.id, f"{run.task_key}/{run.dynamic_key}"
-    elif flow_run_id is not None:
-        scope, where = flow_run_id, "flow"
-    else:
+    if flow_run_id is None:
         return None
+    task = TaskRunContext.get()
+    job = spec.model_dump_json(exclude={"submission_key", "environment"})
+    where = f"{task.task.task_key if task is not None else 'flow'}/{job}"
     with _calls_lock:
-        index = _calls.get(scope, 0)
-        _calls[scope] = index + 1
+        index = _calls.get((flow_run_id, where), 0)
+        _calls[(flow_run_id, where)] = index + 1
     digest = hashlib.sha256(f"{where}/{index}".encode()).hexdigest()
-    return f"prefect-{flow_run_id or scope}-{digest[:16]}"
+    return f"prefect-{flow_run_id}-{digest[:16]}"
 
 
 def _keyed(spec: JobSpec) -> JobSpec:
     if spec.submission_key:
         return spec
-    return spec.replace(submission_key=supervision_key() or new_submission_key())
+    return spec.replace(submission_key=supervision_key(spec) or new_submission_key())
 
 
 def _classifier(
