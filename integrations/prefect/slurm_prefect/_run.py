@@ -6,8 +6,9 @@ the core's cancel policy (:data:`~slurm_core.lifecycle.CANCEL_POLICY`). This mod
 translates:
 
 * the task run into the supervisor's durable key (:func:`supervision_key`): the flow run,
-  the task and its call index, so a flow run re-executed after ``serve``/worker and flow
-  processes died re-attaches to the job instead of submitting a second one;
+  the task, the job and how many such jobs came before, so a flow run re-executed after
+  ``serve``/worker and flow processes died re-attaches to the job instead of submitting
+  a second one;
 * Prefect's exceptions into a :class:`~slurm_core.lifecycle.CancelReason` (``classify``):
   a ``TerminationSignal`` is how Prefect cancels a run; ``cancel_on_interrupt=False``
   turns a cancel or kill into "our process exited" (the job runs on);
