@@ -19,18 +19,22 @@ from slurm_core.jobs import JobBuilder, JobSpec
 CREDENTIALS_BLOCK = "prefect-tests-cluster"
 
 
-def long_job(work_dir: str, name: str) -> JobSpec:
-    """A job that would run for five minutes unless cancelled."""
+def _job(work_dir: str, name: str, script: str, output: str) -> JobSpec:
     return (
         JobBuilder()
-        .script("#!/bin/bash\nsleep 300\n")
+        .script(f"#!/bin/bash\n{script}\n")
         .name(name)
         .partition("debug")
         .time_limit("10:00")
         .working_directory(work_dir)
-        .output(f"{work_dir}/%j.out")
+        .output(f"{work_dir}/{output}")
         .to_spec()
     )
+
+
+def long_job(work_dir: str, name: str) -> JobSpec:
+    """A job that would run for five minutes unless cancelled."""
+    return _job(work_dir, name, "sleep 300", "%j.out")
 
 
 @flow
@@ -51,16 +55,7 @@ def submits_a_long_job(work_dir: str, name: str) -> None:
 
 def restartable_job(work_dir: str, name: str) -> JobSpec:
     """A job of about half a minute that leaves its output behind."""
-    return (
-        JobBuilder()
-        .script("#!/bin/bash\nsleep 30\necho done\n")
-        .name(name)
-        .partition("debug")
-        .time_limit("5:00")
-        .working_directory(work_dir)
-        .output(f"{work_dir}/%x-%j.out")
-        .to_spec()
-    )
+    return _job(work_dir, name, "sleep 30\necho done", "%x-%j.out")
 
 
 @flow

@@ -9,13 +9,11 @@ are tests/integration/test_docs_examples.py's (the same rules as every other pag
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from prefect_helpers import load_module
 
 if TYPE_CHECKING:
     from slurm_core.testing.cluster import LocalSlurmCluster
@@ -24,24 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = "docs/prefect.md"
 
 
-def _runner() -> ModuleType:
-    path = ROOT / "tests" / "integration" / "test_docs_examples.py"
-    spec = importlib.util.spec_from_file_location("slurm_docs_runner", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_every_example_of_the_prefect_page_runs(
     slurm_cluster: LocalSlurmCluster,
     work_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    runner = _runner()
+    runner = load_module(
+        "slurm_docs_runner", ROOT / "tests" / "integration" / "test_docs_examples.py"
+    )
     found = runner.blocks((ROOT / PAGE).read_text())
     python = [b for b in found if b.lang in runner._PYTHON]
     assert len(python) == 4

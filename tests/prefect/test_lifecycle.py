@@ -19,27 +19,13 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.runtime import flow_run
-from prefect_helpers import eventually, flow_run_logs
+from prefect_helpers import eventually, flow_run_logs, job
 from slurm_prefect import SlurmCredentials
 from slurm_prefect.tasks import run_slurm_job, submit_slurm_job
 
-from slurm_core.jobs import JobBuilder
 from slurm_core.lifecycle import DependencyNeverSatisfiedError
 
 pytestmark = pytest.mark.anyio
-
-
-def job(work_dir: Path, name: str, script: str) -> JobBuilder:
-    return (
-        JobBuilder()
-        .script(f"#!/bin/bash\n{script}\n")
-        .name(name)
-        .partition("debug")
-        .time_limit("5:00")
-        .working_directory(str(work_dir))
-        .output(f"{work_dir}/%x-%j.out")
-        .error(f"{work_dir}/%x-%j.err")
-    )
 
 
 async def test_stderr_reaches_the_run_log_while_the_job_runs(

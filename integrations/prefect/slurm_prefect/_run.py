@@ -18,6 +18,7 @@ translates:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -314,10 +315,26 @@ async def asubmit(
     supervisor = _supervise(
         AsyncJobSupervisor, client, _keyed(spec), credentials, logger, cancel_on_interrupt
     )
-    submitted = await supervisor.start()
-    _log_submitted(submitted, logger)
-    if cancel_on_interrupt:
-        await arecord(submitted.job_id, credentials, logger)
+    return await _astart(supervisor, credentials, logger, cancel_on_interrupt)
+
+
+async def _astart(
+    supervisor: AsyncJobSupervisor,
+    credentials: SlurmCredentials,
+    logger: Logger,
+    cancel_on_interrupt: bool,
+) -> SubmittedJob:
+    """Submit or re-attach, log, record on the flow run; stopped midway, the policy applies."""
+    try:
+        submitted = await supervisor.start()
+        _log_submitted(submitted, logger)
+        if cancel_on_interrupt:
+            await arecord(submitted.job_id, credentials, logger)
+    except BaseException as exc:
+        classify = _classifier(cancel_on_interrupt, logger, lambda: supervisor.job_id)
+        with contextlib.suppress(SlurmError, TimeoutError):  # never hide what got us here
+            await supervisor.cancel(classify(exc) or CancelReason.SUPERVISOR_FAILED)
+        raise
     return submitted
 
 
@@ -355,10 +372,7 @@ async def arun_job(
     supervisor = _supervise(
         AsyncJobSupervisor, client, _keyed(spec), credentials, logger, cancel_on_interrupt
     )
-    submitted = await supervisor.start()
-    _log_submitted(submitted, logger)
-    if cancel_on_interrupt:
-        await arecord(submitted.job_id, credentials, logger)
+    submitted = await _astart(supervisor, credentials, logger, cancel_on_interrupt)
     await supervisor.run(timeout=wait_timeout)
     return submitted.job_id
 
