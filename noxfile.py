@@ -74,7 +74,7 @@ def unit(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    session.install("-e", ".[fast]")
+    session.install("-e", ".[fast,functions]")
     session.run("python", "examples/demo.py", *session.posargs)
 
 

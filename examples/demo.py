@@ -6,8 +6,9 @@ It starts a real single-machine cluster (slurmctld, slurmd, slurmrestd with JWT 
 slurmdbd on MariaDB) unless one of that release is already running, builds a three-job
 graph -- preprocess -> train (GPUs, checkpointing) -> evaluate -- submits it as Slurm
 dependencies, prints every job's progress as it happens, writes the graph as DOT (and PNG
-when graphviz is installed), prints a short cost summary from accounting, and stops the
-cluster it started.
+when graphviz is installed), runs a Python function step (``SlurmExecutor.map``: one job
+array, results back as Python objects), prints a short cost summary from accounting, and
+stops the cluster it started.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from slurm_core import JobBuilder, JobEvent, JobGraph, SlurmClient, StaticToken
+from slurm_core import JobBuilder, JobEvent, JobGraph, SlurmClient, SlurmExecutor, StaticToken
 from slurm_core.analytics import RateCard
 from slurm_core.jobs import TrainingJob
 from slurm_core.testing.cluster import LocalSlurmCluster
@@ -97,6 +98,7 @@ def main() -> int:
             print(f"== slurmrestd at {cluster.rest_url}, REST API {client.negotiate()}")
             started = datetime.now(timezone.utc)
             ok, job_ids = run_pipeline(client, work)
+            ok = function_step(client, cluster, work) and ok
             summarize_costs(client, cluster.user_name, started, job_ids)
     print(f"== cluster {'stopped' if ours else 'left running'}; output in {OUT}")
     return 0 if ok else 1
@@ -156,6 +158,31 @@ def run_pipeline(client: SlurmClient, work: Path) -> tuple[bool, set[int]]:
     except ImportError as missing:
         print(f"== no PNG ({missing})")
     return bool(result.ok), set(run.job_ids.values())
+
+
+def function_step(client: SlurmClient, cluster: LocalSlurmCluster, work: Path) -> bool:
+    """Python functions as jobs: label balance per shard of the dataset, one job array."""
+    cluster.share_python()  # this interpreter, visible inside the cluster at the same path
+    dataset = str(work / "dataset.json")
+
+    def positives(shard: int) -> tuple[int, int]:
+        import json
+
+        with open(dataset) as fh:
+            rows = json.load(fh)[shard::4]
+        return sum(r["y"] for r in rows), len(rows)
+
+    with SlurmExecutor(
+        client,
+        workspace=str(work),
+        job_user=cluster.uid(),
+        time_limit="5:00",
+        memory_per_cpu="100M",
+    ) as ex:
+        counts = list(ex.map(positives, range(4), timeout=300))
+    pos, total = map(sum, zip(*counts, strict=True))
+    print(f"== function step (one job array of 4): {pos} of {total} rows positive, {counts}")
+    return total == 2000
 
 
 def summarize_costs(client: SlurmClient, user: str, since: datetime, jobs: set[int]) -> None:

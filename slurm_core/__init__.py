@@ -40,6 +40,9 @@ _EXPORTS: dict[str, str] = {
     # clients
     "SlurmClient": "._client",
     "AsyncSlurmClient": "._client",
+    # Python functions as jobs
+    "SlurmExecutor": ".executor",
+    "AsyncSlurmExecutor": ".executor",
     # auth
     "StaticToken": ".auth",
     "TokenFile": ".auth",
@@ -148,6 +151,7 @@ _DEPRECATED: dict[str, str] = {
 __all__ = [
     "AsyncJobBuilder",
     "AsyncSlurmClient",
+    "AsyncSlurmExecutor",
     "AuthenticationError",
     "CallableAuth",
     "CircuitBreakerConfig",
@@ -185,6 +189,7 @@ __all__ = [
     "SlurmConnectionError",
     "SlurmError",
     "SlurmErrorEntry",
+    "SlurmExecutor",
     "SlurmSecurityWarning",
     "SlurmTimeoutError",
     "StaticToken",
@@ -227,6 +232,7 @@ if _typing.TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._transport import CircuitBreakerConfig
     from .auth import CallableAuth, JWTKeyAuth, SlurmAuth, StaticToken, TokenCommand, TokenFile
+    from .executor import AsyncSlurmExecutor, SlurmExecutor
     from .graph import GraphError, JobGraph
     from .jobs import AsyncJobBuilder, JobBuilder, JobSpec, SubmissionUnknownError, SubmittedJob
     from .models import ExitCode, Job, JobBaseState, JobState, Node, Partition

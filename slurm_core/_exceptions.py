@@ -410,11 +410,13 @@ class CircuitOpenError(SlurmError):
 
 
 class JobSpecError(SlurmError, ValueError):
-    """A job description is invalid before it is sent. ``field`` names the offending field."""
+    """A job description is invalid before it is sent. ``field`` names the offending field
+    (for a batch script read like ``sbatch``, the option); ``line`` is the script's line."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, line: int | None = None) -> None:
         self.field = field
         self.message = message
+        self.line = line
         super().__init__(f"{field}: {message}")
 
 

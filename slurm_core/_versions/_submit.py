@@ -11,7 +11,8 @@ numbers           plain; unlimited 0xFFFFFFFF  ``{"set", "infinite", "number"}``
 environment       ``{"K": "v"}``               ``["K=v"]``
 script            beside ``job``               v0.0.39: beside; v0.0.40+: in ``job``
 nodes/max_nodes   ``nodes: [min, max]``        ``minimum_nodes``/``maximum_nodes``
-                  (exactly two items)
+                  (exactly two items;
+                  ``"N-N"`` for max == min)
 gpus              ``gpus: "[type:]N"``         ``tres_per_job: "gres/gpu[:type]:N"``
 gres              ``gres: "gpu:1,..."``        ``tres_per_node: "gres/gpu:1,..."``
 exclusive         ``exclusive: "exclusive"``   ``shared: ["none"|"user"|"mcs"]``
@@ -32,7 +33,9 @@ mail_types        ``"END,FAIL"``               ``["END", "FAIL"]``, ``TIME_LIMIT
 
 What a version refuses or ignores raises :class:`~slurm_core.UnsupportedOperationError`
 before anything is sent (``operation``: :data:`SIGNAL_BATCH_OPERATION`,
-:data:`NO_REQUEUE_OPERATION`). Other fields map by name (``constraint`` -> ``constraints``,
+:data:`NO_REQUEUE_OPERATION`, :data:`SCRIPT_ARGS_OPERATION`: 22.05's slurmrestd crashes on
+``argv``, so v0.0.38 never gets it; only ``argv[0]``, the script's name, is then lost).
+Other fields map by name (``constraint`` -> ``constraints``,
 ``ntasks[_per_node]`` -> ``tasks[_per_node]``, ``working_directory`` ->
 ``current_working_directory``, ``output``/``error`` -> ``standard_output``/``_error``;
 ``dependency``, ``array`` as text); the submission key rides in ``comment``.
@@ -80,6 +83,7 @@ class WireFlags(Protocol):
 __all__ = [
     "DEFAULT_PATH",
     "NO_REQUEUE_OPERATION",
+    "SCRIPT_ARGS_OPERATION",
     "SIGNAL_BATCH_OPERATION",
     "SubmitFormat",
     "place_body",
@@ -96,6 +100,8 @@ SIGNAL_BATCH_OPERATION: Final = "jobs.submit with signal 'B:' (batch shell only)
 """``UnsupportedOperationError.operation`` when a version cannot signal the batch shell."""
 NO_REQUEUE_OPERATION: Final = "jobs.submit with requeue=False"
 """``UnsupportedOperationError.operation`` when a version cannot refuse requeueing."""
+SCRIPT_ARGS_OPERATION: Final = "jobs.submit with script arguments (argv)"
+"""``UnsupportedOperationError.operation`` when a version cannot pass script arguments."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +159,10 @@ _BY_NAME: Final = {  # spec field -> wire name, value sent as it is
     "working_directory": "current_working_directory",
     "output": "standard_output",
     "error": "standard_error",
+    "input": "standard_input",
+    "licenses": "licenses",
+    "reservation": "reservation",
+    "wckey": "wckey",
     "cpus_per_task": "cpus_per_task",
     "ntasks": "tasks",
     "ntasks_per_node": "tasks_per_node",
@@ -212,16 +222,56 @@ def _begin(when: datetime, fmt: SubmitFormat, now: float) -> Any:
     return fmt.number(epoch) if fmt.wrapped_begin else epoch
 
 
+def _per_gpu(spec: JobSpec, fmt: SubmitFormat) -> dict[str, Any]:
+    """The per-GPU and per-task GPU counts: v0.0.38's own fields, TRES strings after."""
+    legacy, out = fmt.legacy_options, {}
+    for field, wire, tres in (
+        ("gpus_per_node", "gpus_per_node", "tres_per_node"),
+        ("gpus_per_task", "gpus_per_task", "tres_per_task"),
+    ):
+        g = getattr(spec, field)
+        if g is not None:
+            if legacy:
+                out[wire] = f"{g.type}:{g.count}" if g.type else str(g.count)
+            elif tres == "tres_per_task":  # "gres/gpu=1", as sbatch sends it (24.11)
+                out[tres] = f"gres/gpu{':' + g.type if g.type else ''}={g.count}"
+            else:
+                out[tres] = f"gres/{g}"
+    for field, wire, tres in (
+        ("cpus_per_gpu", "cpus_per_gpu", "cpus_per_tres"),
+        ("memory_per_gpu", "memory_per_gpu", "memory_per_tres"),
+    ):
+        n = getattr(spec, field)
+        if n is not None:  # v0.0.38's cpus_per_gpu is a string, memory_per_gpu a number
+            out.update(
+                {wire: str(n) if wire == "cpus_per_gpu" else n}
+                if legacy
+                else {tres: f"gres/gpu:{n}"}
+            )
+    return out
+
+
 def _special(spec: JobSpec, fmt: SubmitFormat, now: float) -> dict[str, Any]:
     legacy = fmt.legacy_options
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = _per_gpu(spec, fmt)
     if legacy and spec.requeue is False:  # 22.05 takes "requeue": false and ignores it
         raise _unsupported(fmt, NO_REQUEUE_OPERATION)
     if spec.time_limit is not None:
         out["time_limit"] = fmt.number(as_minutes(spec.time_limit))
+    if spec.time_min is not None:
+        out["time_minimum"] = fmt.number(as_minutes(spec.time_min))
+    if spec.argv is not None:
+        # 22.05's slurmrestd frees a job's argv twice and dies (seen here): never send it
+        if legacy and len(spec.argv) > 1:
+            raise _unsupported(fmt, SCRIPT_ARGS_OPERATION)
+        if not legacy:
+            out["argv"] = list(spec.argv)
     if spec.nodes is not None:
         high = spec.max_nodes if spec.max_nodes is not None else spec.nodes
-        if legacy:
+        if legacy and spec.max_nodes == spec.nodes:
+            # "-N 2-2": a [2, 2] list leaves 22.05's maximum unset (0); text sets it
+            out["nodes"] = f"{spec.nodes}-{high}"
+        elif legacy:
             out["nodes"] = [spec.nodes, high]
         else:
             out["minimum_nodes"], out["maximum_nodes"] = spec.nodes, high
@@ -232,9 +282,10 @@ def _special(spec: JobSpec, fmt: SubmitFormat, now: float) -> dict[str, Any]:
         else:
             out["tres_per_job"] = f"gres/{g}"
     if spec.gres:
-        out["gres" if legacy else "tres_per_node"] = ",".join(
-            str(g) if legacy else f"gres/{g}" for g in spec.gres
-        )
+        per_node = ",".join(str(g) if legacy else f"gres/{g}" for g in spec.gres)
+        if not legacy and "tres_per_node" in out:  # gpus_per_node is one more item
+            per_node = f"{out['tres_per_node']},{per_node}"
+        out["gres" if legacy else "tres_per_node"] = per_node
     if spec.exclusive is not None:
         if legacy:
             out["exclusive"] = _LEGACY_EXCLUSIVE.get(spec.exclusive, spec.exclusive.value)
@@ -244,6 +295,9 @@ def _special(spec: JobSpec, fmt: SubmitFormat, now: float) -> dict[str, Any]:
         out.update(_signal(spec.signal, fmt))
     if spec.begin is not None:
         out["begin_time"] = _begin(spec.begin, fmt, now)
+    if spec.deadline is not None:  # a plain epoch from v0.0.39 on (never wrapped)
+        epoch = int(spec.deadline.timestamp())
+        out["deadline"] = _begin(spec.deadline, fmt, now) if legacy else epoch
     if spec.mail_types:
         mail = _mail_list(spec.mail_types)
         out["mail_type"] = ",".join(t.value for t in spec.mail_types) if legacy else mail
@@ -311,6 +365,10 @@ def submit_body(
     """
     if not specs:
         raise ValueError("no job to submit")
+    # a spec read from a script with 'hetjob' carries its further components
+    specs = [c for s in specs for c in (s.replace(het=()) if s.het else s, *s.het)]
+    key = specs[0].submission_key
+    specs = [s if s.submission_key == key else s.replace(submission_key=key) for s in specs]
     fmt = submit_format(adapter)
     specs = [watchdog_instead(s) if fmt.legacy_options else s for s in specs]
     descs = [job_desc(s, fmt, now=now) for s in specs]

@@ -123,9 +123,10 @@ def _root(
 
 
 def _register() -> None:
-    from . import _analytics, _cluster, _config, _doctor, _jobs, _login, _resources
+    from . import _analytics, _cluster, _config, _doctor, _jobs, _login, _resources, _sbatch
 
     app.add_typer(_jobs.app, name="jobs")
+    app.command("sbatch", context_settings=_sbatch.CONTEXT)(_sbatch.sbatch)
     app.add_typer(_resources.nodes_app, name="nodes")
     app.add_typer(_resources.partitions_app, name="partitions")
     app.command("graph")(_resources.graph)

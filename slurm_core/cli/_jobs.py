@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,6 +11,7 @@ import typer
 
 from .._versions.base import JobId
 from ..jobs._units import MAX_SCRIPT_BYTES
+from ..jobs.builder import IgnoredDirectivesWarning
 from ..models import Job
 from ._progress import follow, wait_for, watch_options
 from ._render import job_pairs, job_table, kv_table, safe_text
@@ -146,7 +148,11 @@ def submit(
     with cli.client() as client:
         builder = client.jobs.submit()
         if script is not None:
-            builder.script(_read_script(script))
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always", IgnoredDirectivesWarning)
+                builder.script(_read_script(script))
+            for ignored in seen:  # one clean line: `slurm-client sbatch` reads them
+                cli.err.print(safe_text(f"warning: {ignored.message}"))
         else:
             assert command is not None
             builder.command(command)

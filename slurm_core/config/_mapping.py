@@ -9,8 +9,21 @@ same keys with the same rules and the same errors. Keys (blank strings count as 
     token           a JWT                                   \\
     token_file      a file holding one (re-read on change)   | exactly one of these,
     token_command   a command printing one (str or list)     | or none with a socket
-    jwt_key_file    the cluster's HS256 key, to mint tokens  /
+    jwt_key_file    the cluster's HS256 key, to mint tokens  |
+    oidc_issuer     an OAuth2/OIDC identity provider's URL  /
     jwt_lifespan    seconds a minted token lives (default 1800)
+    oidc_client_id  the identity provider's client (see oidc_provider_from_settings)
+    oidc_grant      "client_credentials" (default) or "refresh_token"
+    oidc_client_secret  the client's secret (client credentials)
+    oidc_refresh_token  a refresh token, or one of:
+    oidc_refresh_token_file  a 0600 file holding it (what `slurm-client login` wrote)
+    oidc_keyring    "true": the refresh token is in the OS keyring
+    oidc_scope      scopes to ask for
+    oidc_audience   the audience to ask for
+    oidc_token_endpoint  the token endpoint, if discovery must be skipped
+    oidc_ca_bundle  a CA bundle for the identity provider
+    oidc_verify     TLS verification of the identity provider: true/false
+    oidc_timeout    seconds per request to the identity provider
     user_name       the Slurm user (X-SLURM-USER-NAME); ``user`` is the same key
     header_style    "x-slurm" (default) or "bearer"
     api_version     pin a REST API version ("v0.0.42")
@@ -38,12 +51,14 @@ import httpx
 
 from slurm_core._exceptions import ConfigurationError
 from slurm_core.auth import (
+    OIDC_SETTINGS,
     JWTKeyAuth,
     SlurmAuth,
     StaticToken,
     TokenCommand,
     TokenFile,
     TokenProvider,
+    oidc_provider_from_settings,
 )
 
 from ._settings import UDS_HOST, ClientSettings, path_value, split_unix
@@ -91,11 +106,31 @@ def _key(value: Any, user: str | None, ctx: Ctx, lifespan: float = 1800.0) -> To
     return JWTKeyAuth(key, user, lifespan=lifespan)
 
 
+def _oidc(values: Mapping[str, Any], where: str) -> TokenProvider:
+    """The identity-provider source reads every ``oidc_*`` key, not one value."""
+    plain = {}
+    for key in OIDC_SETTINGS:
+        value = _given(values, key)
+        if value is not None:
+            value = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            plain[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    try:
+        provider = oidc_provider_from_settings(plain)
+    except ConfigurationError as exc:  # its messages start with the key at fault
+        key = str(exc).split(":", 1)[0]
+        raise ConfigurationError(
+            f"{where}: {exc}", field=key if key in OIDC_SETTINGS else "oidc_issuer"
+        ) from None
+    assert provider is not None, "oidc_issuer is set"
+    return provider
+
+
 AUTH_KINDS: Final[Mapping[str, Callable[..., TokenProvider]]] = {
     "token": _static,
     "token_file": _file,
     "token_command": _command,
     "jwt_key_file": _key,
+    "oidc_issuer": _oidc,
 }
 """Each token source: its key and how it becomes a provider (a new kind goes here)."""
 
@@ -104,6 +139,7 @@ SETTING_KEYS: Final = frozenset(
         "url",
         "socket",
         *AUTH_KINDS,
+        *OIDC_SETTINGS,
         "jwt_lifespan",
         "user_name",
         "user",
@@ -174,6 +210,11 @@ def token_provider(
         kind, provider = token_provider({"token_file": "~/.slurm/jwt"}, where="x", user_name=None)
     """
     given = [k for k in AUTH_KINDS if _given(values, k) is not None]
+    stray = [k for k in OIDC_SETTINGS if _given(values, k) is not None]
+    if stray and "oidc_issuer" not in given:
+        raise ConfigurationError(
+            f"{where}: oidc_issuer is required with {stray[0]}", field="oidc_issuer"
+        )
     if len(given) > 1:
         raise ConfigurationError(
             f"{where}: give one token source, not {' and '.join(given)}", field=given[1]
@@ -185,6 +226,8 @@ def token_provider(
     if kind == "jwt_key_file":
         lifespan = _number(values, "jwt_lifespan", where) or 1800.0
         return kind, _key(_given(values, kind), user_name, ctx, lifespan)
+    if kind == "oidc_issuer":
+        return kind, _oidc(values, where)
     return kind, AUTH_KINDS[kind](_given(values, kind), user_name, ctx)
 
 

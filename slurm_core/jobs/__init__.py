@@ -30,6 +30,7 @@ from slurm_core.jobs._units import (
 from slurm_core.jobs.builder import (
     AsyncJobBuilder,
     AsyncJobSubmitter,
+    IgnoredDirectivesWarning,
     JobBuilder,
     JobSubmitter,
     SpecRenderer,
@@ -91,6 +92,7 @@ __all__ = [
     "Exclusive",
     "Experiment",
     "GresRequest",
+    "IgnoredDirectivesWarning",
     "JobBuilder",
     "JobOutputError",
     "JobRef",

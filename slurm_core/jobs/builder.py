@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from slurm_core._exceptions import JobSpecError
+from slurm_core.jobs._sbatch_script import IgnoredDirectivesWarning, check_directives
 from slurm_core.jobs._units import ArraySpec, GresRequest, describe
 from slurm_core.jobs.dependency import Dependency, JobIds, build_dependency
 from slurm_core.jobs.spec import (
@@ -43,7 +44,14 @@ from slurm_core.models._base import InfiniteType
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["AsyncJobBuilder", "AsyncJobSubmitter", "JobBuilder", "JobSubmitter", "SpecRenderer"]
+__all__ = [
+    "AsyncJobBuilder",
+    "AsyncJobSubmitter",
+    "IgnoredDirectivesWarning",
+    "JobBuilder",
+    "JobSubmitter",
+    "SpecRenderer",
+]
 
 
 class JobSubmitter(Protocol):
@@ -145,11 +153,17 @@ class _BaseJobBuilder(Generic[_S]):
         return f"{type(self).__name__}({shown})"
 
     # ---------------------------------------------------------------- the script ----------
-    def script(self, text: str) -> Self:
-        """The batch script; it must start with a ``#!`` line. Exclusive with :meth:`command`."""
+    def script(self, text: str, *, strict: bool = False) -> Self:
+        """The batch script; it must start with a ``#!`` line. Exclusive with :meth:`command`.
+
+        ``#SBATCH`` directives in it are ignored by slurmrestd: they give an
+        :class:`IgnoredDirectivesWarning` naming them (``strict=True``: a
+        :class:`JobSpecError`). ``client.jobs.submit_script`` reads them as sbatch does.
+        """
         if self._script_from == "command":
             raise JobSpecError("script", ".script() and .command() are mutually exclusive")
         self._set("script", text)
+        check_directives(text, strict=strict)
         self._script_from = "script"
         return self
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from functools import partial
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, Final
 
 from pydantic import (
     BaseModel,
@@ -39,6 +39,8 @@ from pydantic import (
 )
 
 from slurm_core._exceptions import JobSpecError
+from slurm_core.jobs._sbatch import load_script, read_sbatch
+from slurm_core.jobs._signal import SignalSpec
 from slurm_core.jobs._units import (
     MAX_COUNT16,
     MAX_SCRIPT_BYTES,
@@ -82,65 +84,6 @@ class MailType(str, Enum):
     TIME_LIMIT_80 = "TIME_LIMIT_80"
     TIME_LIMIT_50 = "TIME_LIMIT_50"
     ARRAY_TASKS = "ARRAY_TASKS"
-
-
-# fmt: off
-_SIGNAL_NAMES: Final = frozenset((  # the names Slurm's sig_name2num() knows
-    "HUP", "INT", "QUIT", "ABRT", "KILL", "ALRM", "TERM", "USR1", "USR2", "URG", "CONT",
-    "STOP", "TSTP", "TTIN", "TTOU", "XCPU"))
-# fmt: on
-_SIGNAL_RE = re.compile(r"(?:([RB]{1,2}):)?(?:SIG)?([A-Z0-9]{1,8})(?:@(\d{1,6}))?", re.I | re.A)
-
-
-class SignalSpec(SpecModel):
-    """``--signal=[{R|B}:]SIG[@SECONDS]``: send ``signal`` ``delay`` seconds before the end.
-
-    ``batch_only`` (``B:``) signals only the batch shell; ``reservation`` (``R:``) uses the
-    end of the job's reservation instead of its time limit. ``signal`` is a name without the
-    ``SIG`` prefix (``"USR2"``) or a number (``"10"``).
-
-    Example::
-
-        >>> s = SignalSpec.parse("B:SIGUSR2@300")
-        >>> s.signal, s.delay, s.batch_only, str(s)
-        ('USR2', 300, True, 'B:USR2@300')
-    """
-
-    _error_field: ClassVar[str | None] = "signal"
-    signal: str
-    delay: int = 60
-    batch_only: bool = False
-    reservation: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> SignalSpec:
-        if self.signal.isascii() and self.signal.isdigit():
-            check_int(int(self.signal), "signal", maximum=64)
-        elif self.signal not in _SIGNAL_NAMES:
-            known = ", ".join(sorted(_SIGNAL_NAMES))
-            raise JobSpecError("signal", f"unknown signal {self.signal!r} (known: {known})")
-        check_int(self.delay, "signal", minimum=0, maximum=0xFFFF)
-        return self
-
-    @classmethod
-    def parse(cls, value: object) -> SignalSpec:
-        """Parse ``"USR2"``, ``"B:USR2@300"``, ``"R:10@60"``; a SignalSpec is returned as is."""
-        if isinstance(value, SignalSpec):
-            return value
-        match = _SIGNAL_RE.fullmatch(value.strip()) if isinstance(value, str) else None
-        if match is None:
-            raise JobSpecError("signal", f"{describe(value)} is not '[B:|R:]SIGNAL[@SECONDS]'")
-        flags = (match[1] or "").upper()
-        if len(set(flags)) != len(flags):
-            raise JobSpecError("signal", f"repeated flag in {value!r}")
-        delay = int(match[3]) if match[3] is not None else 60
-        return cls(
-            signal=match[2].upper(), delay=delay, batch_only="B" in flags, reservation="R" in flags
-        )
-
-    def __str__(self) -> str:
-        flags = ("R" if self.reservation else "") + ("B" if self.batch_only else "")
-        return f"{flags + ':' if flags else ''}{self.signal}@{self.delay}"
 
 
 # ------------------------------------------------------------------------- normalizers -------
@@ -211,23 +154,41 @@ def _bool(value: object, field: str) -> bool:
     return value
 
 
-def _begin(value: object) -> datetime:
+def _moment(value: object, field: str) -> datetime:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise JobSpecError("begin", f"{describe(value)} is not an ISO 8601 time") from None
+            raise JobSpecError(field, f"{describe(value)} is not an ISO 8601 time") from None
     if not isinstance(value, datetime):
-        raise JobSpecError("begin", f"expected a timezone-aware datetime, got {describe(value)}")
+        raise JobSpecError(field, f"expected a timezone-aware datetime, got {describe(value)}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise JobSpecError("begin", "must be timezone-aware (e.g. tzinfo=timezone.utc)")
+        raise JobSpecError(field, "must be timezone-aware (e.g. tzinfo=timezone.utc)")
     try:
         when = value.astimezone(timezone.utc)
         if when.microsecond:  # slurmctld counts whole seconds: never start early
             when = when.replace(microsecond=0) + timedelta(seconds=1)
     except OverflowError:
-        raise JobSpecError("begin", f"{describe(value)} is out of range") from None
+        raise JobSpecError(field, f"{describe(value)} is out of range") from None
     return when
+
+
+def _argv(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise JobSpecError("argv", f"expected a list of strings, got {describe(value)}")
+    items = tuple(value)
+    if not all(isinstance(a, str) and "\x00" not in a for a in items):
+        raise JobSpecError("argv", "every argument must be a string without NUL")
+    return items
+
+
+def _het(value: object) -> tuple[JobSpec, ...]:
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+        raise JobSpecError("het", f"expected a list of job specs, got {describe(value)}")
+    items = tuple(v if isinstance(v, JobSpec) else JobSpec.model_validate(v) for v in value)
+    if any(item.het for item in items):
+        raise JobSpecError("het", "a component of a heterogeneous job has no components")
+    return items
 
 
 def _mail_types(value: object) -> tuple[MailType, ...]:
@@ -279,31 +240,43 @@ def _submission_key(value: object) -> str:
 _NORMALIZERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "script": _script,
     **{f: partial(_text, field=f) for f in ("name", "partition", "account", "qos")},
-    **{f: partial(_text, field=f) for f in ("constraint", "mail_user")},
+    **{f: partial(_text, field=f) for f in ("constraint", "mail_user", "input")},
+    **{f: partial(_text, field=f) for f in ("licenses", "reservation", "wckey")},
     "comment": partial(_text, field="comment", multiline=True),
     **{f: partial(_text, field=f) for f in ("working_directory", "output", "error")},
-    "time_limit": partial(parse_time_limit, field="time_limit"),
+    **{f: partial(parse_time_limit, field=f) for f in ("time_limit", "time_min")},
     "memory_per_cpu": partial(parse_memory, field="memory_per_cpu"),
     "memory_per_node": partial(parse_memory, field="memory_per_node"),
+    "memory_per_gpu": partial(parse_memory, field="memory_per_gpu"),
     **{f: partial(check_int, field=f) for f in ("ntasks", "nodes", "max_nodes")},
     **{
         f: partial(check_int, field=f, maximum=MAX_COUNT16)
-        for f in ("cpus_per_task", "ntasks_per_node")
+        for f in ("cpus_per_task", "ntasks_per_node", "cpus_per_gpu")
     },
-    "gpus": _model(GresRequest, partial(parse_gpus, field="gpus")),
+    **{
+        f: _model(GresRequest, partial(parse_gpus, field=f))
+        for f in ("gpus", "gpus_per_node", "gpus_per_task")
+    },
     "gres": _gres,
     "exclusive": _exclusive,
     **{f: partial(_bool, field=f) for f in ("requeue", "hold")},
     "signal": _model(SignalSpec, SignalSpec.parse),
     "nice": partial(check_int, field="nice", minimum=-_NICE_LIMIT, maximum=_NICE_LIMIT),
-    "begin": _begin,
+    **{f: partial(_moment, field=f) for f in ("begin", "deadline")},
     "mail_types": _mail_types,
     "environment": _environment,
     "dependency": _dependency,
     "array": _model(ArraySpec, ArraySpec.parse),
     "submission_key": _submission_key,
+    "argv": _argv,
+    "het": _het,
 }
-_EMPTY_DEFAULTS: Final[Mapping[str, Any]] = {"gres": (), "mail_types": (), "environment": {}}
+_EMPTY_DEFAULTS: Final[Mapping[str, Any]] = {
+    "gres": (),
+    "mail_types": (),
+    "environment": {},
+    "het": (),
+}
 
 
 def normalize_field(field: str, value: object) -> Any:
@@ -343,7 +316,9 @@ class JobSpec(SpecModel):
     Units: ``memory_per_cpu``/``memory_per_node`` in MiB; ``time_limit`` a whole-minute
     timedelta or ``INFINITE``; ``begin`` an aware UTC datetime (whole seconds); ``nodes`` the
     minimum node count and ``max_nodes`` the maximum (``None``: same as ``nodes``); ``gpus`` a
-    per-job request, ``gres`` per-node requests. ``submission_key`` is set by the client to
+    per-job request, ``gres`` per-node requests. ``argv`` is the script's argv (``argv[0]``
+    its name, then ``$1``...). ``het`` holds the further components of a heterogeneous job
+    (each a spec without components of its own). ``submission_key`` is set by the client to
     find a job again after an uncertain submission (no duplicates on retry).
     """
 
@@ -355,14 +330,19 @@ class JobSpec(SpecModel):
     comment: str | None = None
     constraint: str | None = None
     time_limit: TimeLimit | None = None
+    time_min: TimeLimit | None = None
     memory_per_cpu: int | None = None
     memory_per_node: int | None = None
+    memory_per_gpu: int | None = None
     cpus_per_task: int | None = None
+    cpus_per_gpu: int | None = None
     ntasks: int | None = None
     ntasks_per_node: int | None = None
     nodes: int | None = None
     max_nodes: int | None = None
     gpus: GresRequest | None = None
+    gpus_per_node: GresRequest | None = None
+    gpus_per_task: GresRequest | None = None
     gres: tuple[GresRequest, ...] = ()
     exclusive: Exclusive | None = None
     requeue: bool | None = None
@@ -370,15 +350,22 @@ class JobSpec(SpecModel):
     signal: SignalSpec | None = None
     nice: int | None = None
     begin: datetime | None = None
+    deadline: datetime | None = None
     mail_types: tuple[MailType, ...] = ()
     mail_user: str | None = None
     environment: dict[str, str] = Field(default_factory=dict)
     working_directory: str | None = None
     output: str | None = None
     error: str | None = None
+    input: str | None = None
+    licenses: str | None = None
+    reservation: str | None = None
+    wckey: str | None = None
+    argv: tuple[str, ...] | None = None
     dependency: Annotated[Dependency, _JsonText] | None = None
     array: Annotated[ArraySpec, _JsonText] | None = None
     submission_key: str | None = None
+    het: tuple[JobSpec, ...] = ()
 
     @field_validator("*", mode="before")
     @classmethod
@@ -388,13 +375,51 @@ class JobSpec(SpecModel):
 
     @model_validator(mode="after")
     def _check_combination(self) -> JobSpec:
-        if self.memory_per_cpu is not None and self.memory_per_node is not None:
-            raise JobSpecError(
-                "memory_per_node", "memory_per_cpu and memory_per_node are mutually exclusive"
-            )
+        memory = [f for f in _MEMORY_FIELDS if getattr(self, f) is not None]
+        if len(memory) > 1:
+            raise JobSpecError(memory[-1], f"{' and '.join(memory)} are mutually exclusive")
+        if self.gpus_per_node is not None and any(g.name == "gpu" for g in self.gres):
+            raise JobSpecError("gpus_per_node", "excludes a 'gpu' request in gres")
         if self.max_nodes is not None and (self.nodes is None or self.max_nodes < self.nodes):
             raise JobSpecError("max_nodes", "needs nodes set, and must be at least nodes")
         return self
+
+    @classmethod
+    def from_sbatch(
+        cls,
+        script: str | os.PathLike[str],
+        args: Sequence[str] = (),
+        environ: Mapping[str, str] | None = None,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> JobSpec:
+        """The job ``sbatch [args] script`` would submit, read the way ``sbatch`` reads it.
+
+        ``script`` is the text, or a path (then ``argv[0]``). ``args`` are sbatch's
+        command-line words: options (``:`` between het components), then the script's
+        arguments. ``environ`` (default ``os.environ``) gives ``SBATCH_*`` options and what
+        ``--export`` sends; ``cwd`` (default: the current directory) is the default
+        ``--chdir``. Directive rules, precedence and het jobs: :mod:`slurm_core.jobs._sbatch`.
+        Raises :class:`JobSpecError` naming the option and line for what cannot be sent.
+
+        Example::
+
+            spec = JobSpec.from_sbatch("#!/bin/bash\n#SBATCH --mem=4G -t 10\nsrun app\n",
+                                       ["--partition=debug"], environ={})
+            spec.memory_per_node, spec.partition          # 4096, 'debug'
+        """
+        text, path = load_script(script)
+        home = os.fspath(cwd) if cwd is not None else None
+        env = os.environ if environ is None else environ
+        specs = []
+        for settings in read_sbatch(text, args, env, cwd=home, argv0=path):
+            try:
+                specs.append(
+                    cls.model_validate(settings.validated(normalize_field) | {"script": text})
+                )
+            except JobSpecError as exc:
+                raise settings.blame(exc) from None
+        return specs[0].replace(het=specs[1:]) if len(specs) > 1 else specs[0]
 
     def replace(self, **changes: Any) -> JobSpec:
         """A copy with ``changes`` applied and validated (``pydantic``'s ``model_copy`` is not).
@@ -404,6 +429,9 @@ class JobSpec(SpecModel):
             keyed = spec.replace(submission_key="3f2a9c")
         """
         return type(self).model_validate({**dict(self), **changes})
+
+
+_MEMORY_FIELDS: Final = ("memory_per_cpu", "memory_per_node", "memory_per_gpu")
 
 
 class SubmittedJob(BaseModel):

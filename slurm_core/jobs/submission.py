@@ -87,7 +87,8 @@ def split_comment(comment: str | None) -> tuple[str | None, str | None]:
 
 
 def job_id_for_key(jobs: Iterable[Job], key: str, *, owner: str | None) -> int | None:
-    """The id a submission with ``key`` by user ``owner`` got, if one of ``jobs`` is it.
+    """The id a submission with ``key`` by user ``owner`` got, if one of ``jobs`` is it
+    (the newest, when several of ``owner``'s jobs carry the key).
 
     Only jobs whose ``user_name`` is ``owner`` count; other users' jobs carrying the key
     are ignored. An array reports one record per task and a heterogeneous job one per
@@ -120,7 +121,7 @@ def job_id_for_key(jobs: Iterable[Job], key: str, *, owner: str | None) -> int |
             ", ".join(f"{i} ({u})" for i, u in sorted(foreign.items())),
         )
     if mine:
-        return min(mine)
+        return max(mine)  # the newest: a retry after a failure resubmits under the same key
     if unknown:
         raise SubmissionOwnerError(key, sorted(unknown), owner)
     return None

@@ -50,6 +50,7 @@ class AsyncJobSupervisor(SupervisorFace):
         on_event: Callable[[JobEvent], None] | None = None,
         default_working_directory: str | os.PathLike[str] | None = None,
         classify: Classifier | None = None,
+        reattach_failed: bool = True,
     ) -> None:
         super().__init__(
             job,
@@ -62,13 +63,18 @@ class AsyncJobSupervisor(SupervisorFace):
             classify=classify,
         )
         self._client = client
+        self._reattach_failed = reattach_failed
 
     async def start(self) -> SubmittedJob:
         """See :meth:`JobSupervisor.start`."""
         brain = self._brain
         if brain.submitted is None:
             assert brain.spec is not None
-            brain.record(await self._client.jobs.submit_spec(brain.spec, attach=True))
+            brain.record(
+                await self._client.jobs.submit_spec(
+                    brain.spec, attach=True, reattach_failed=self._reattach_failed
+                )
+            )
         assert brain.submitted is not None
         return brain.submitted
 

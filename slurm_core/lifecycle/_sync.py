@@ -27,7 +27,10 @@ class JobSupervisor(SupervisorFace):
     already submitted. ``key`` is the durable submission key (e.g. the orchestrator's task
     run id): the job is submitted with ``execute(attach=True)`` semantics, so a second
     supervisor with the same key (a retry, a restarted worker) finds the calling user's
-    job carrying it, running or finished, instead of submitting another.
+    job carrying it, running or finished, instead of submitting another. With
+    ``reattach_failed=False`` (an orchestrator's retry after a real failure) a found job
+    that ended other than COMPLETED is left alone and a new job is submitted under the
+    same key; later lookups find the newest.
 
     Following uses the client's shared watch loop (``poll_interval`` caps its interval).
     ``on_output`` gets each line of stdout/stderr while the job runs (read through
@@ -61,6 +64,7 @@ class JobSupervisor(SupervisorFace):
         on_event: Callable[[JobEvent], None] | None = None,
         default_working_directory: str | os.PathLike[str] | None = None,
         classify: Classifier | None = None,
+        reattach_failed: bool = True,
     ) -> None:
         super().__init__(
             job,
@@ -73,13 +77,18 @@ class JobSupervisor(SupervisorFace):
             classify=classify,
         )
         self._client = client
+        self._reattach_failed = reattach_failed
 
     def start(self) -> SubmittedJob:
         """Submit the job, or attach to the calling user's job with the same key (once)."""
         brain = self._brain
         if brain.submitted is None:
             assert brain.spec is not None
-            brain.record(self._client.jobs.submit_spec(brain.spec, attach=True))
+            brain.record(
+                self._client.jobs.submit_spec(
+                    brain.spec, attach=True, reattach_failed=self._reattach_failed
+                )
+            )
         assert brain.submitted is not None
         return brain.submitted
 

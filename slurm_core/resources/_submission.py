@@ -24,7 +24,8 @@ by the engine itself.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar, overload
 
@@ -53,7 +54,7 @@ from ..jobs.builder import AsyncJobBuilder, JobBuilder, attachable_spec
 from ..jobs.output import OutputReader, SharedFilesystemReader, Stream, output_path
 from ..jobs.spec import JobSpec, SubmittedJob
 from ..jobs.submission import SubmissionUnknownError, job_id_for_key, new_submission_key
-from ..models import Job
+from ..models import Job, JobBaseState
 
 __all__ = ["SUBMIT_ATTEMPTS", "AsyncSubmitMixin", "SubmitMixin"]
 
@@ -168,13 +169,21 @@ class _SubmitOps(BaseResource):
         assert cause is not None
         raise cause  # sent every time, never created: the last error stands
 
-    def _attach_or_submit(self, spec: JobSpec) -> PausingOp[SubmittedJob]:
-        """The calling user's job carrying ``spec``'s key (live, finished, or in accounting);
-        only when there is none, a submission."""
+    def _attach_or_submit(
+        self, spec: JobSpec, *, reattach_failed: bool = True
+    ) -> PausingOp[SubmittedJob]:
+        """The calling user's newest job carrying ``spec``'s key (live, finished, or in
+        accounting); only when there is none, a submission. ``reattach_failed=False``: a
+        found job that ended other than COMPLETED is left alone and a new one submitted
+        under the same key (a retry after a real failure; later lookups find the new one)."""
         key = spec.submission_key
         assert key, "checked by the builder"
         a = yield from self._core.adapter()
         job_id = yield from self._lookup(a, key, accounting=True, since=None)
+        if job_id is not None and not reattach_failed:
+            job = yield from self._job_for_output(job_id)
+            if job.state.is_finished and job.state.base is not JobBaseState.COMPLETED:
+                job_id = None
         if job_id is not None:
             return SubmittedJob(job_id=job_id, submission_key=key, attached=True)
         return (yield from self._submit([spec]))
@@ -278,19 +287,44 @@ class SubmitMixin(_SubmitOps, SyncResource):
         key = spec.submission_key or new_submission_key()
         return submit_body(a, [spec.replace(submission_key=key)])
 
-    def submit_spec(self, spec: JobSpec, *, attach: bool = False) -> SubmittedJob:
+    def submit_spec(
+        self, spec: JobSpec, *, attach: bool = False, reattach_failed: bool = True
+    ) -> SubmittedJob:
         """Submit a :class:`JobSpec` (retrying without duplicates, see the module docstring).
 
         ``attach=True``: return the calling user's job that already carries the spec's
-        submission key if there is one (see :meth:`JobBuilder.execute`).
+        submission key if there is one (see :meth:`JobBuilder.execute`);
+        ``reattach_failed=False`` submits anew when that job ended other than COMPLETED.
 
         Example::
 
             job = client.jobs.submit_spec(JobSpec(script="#!/bin/sh\\ntrue", name="t"))
         """
         if attach:
-            return self._run(self._attach_or_submit(attachable_spec(spec, attach)))
+            attachable = attachable_spec(spec, attach)
+            return self._run(self._attach_or_submit(attachable, reattach_failed=reattach_failed))
         return self._run(self._submit([spec]))
+
+    def submit_script(
+        self,
+        script_or_path: str | os.PathLike[str],
+        *sbatch_args: str,
+        environ: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> SubmittedJob:
+        """Submit a batch script as ``sbatch [sbatch_args] script`` would: its ``#SBATCH``
+        directives, ``SBATCH_*`` variables and ``sbatch_args`` mean what they mean to sbatch.
+
+        ``script_or_path`` is the script's text or a path; ``sbatch_args`` are sbatch's
+        options, then the script's arguments. See :meth:`JobSpec.from_sbatch
+        <slurm_core.jobs.spec.JobSpec.from_sbatch>`; a directive that cannot be sent raises
+        :class:`~slurm_core.JobSpecError` naming it and its line, and nothing is sent.
+
+        Example::
+
+            job = client.jobs.submit_script("train.sh", "--partition=gpu", "--", "--epochs=3")
+        """
+        return self.submit_spec(JobSpec.from_sbatch(script_or_path, sbatch_args, environ, cwd=cwd))
 
     def submit_het(self, components: Sequence[Component]) -> SubmittedJob:
         """Submit a heterogeneous job; ``job_id`` is the leader's (``het_job_id``).
@@ -376,11 +410,30 @@ class AsyncSubmitMixin(_SubmitOps, AsyncResource):
         key = spec.submission_key or new_submission_key()
         return submit_body(ADAPTERS[version](), [spec.replace(submission_key=key)])
 
-    async def submit_spec(self, spec: JobSpec, *, attach: bool = False) -> SubmittedJob:
+    async def submit_spec(
+        self, spec: JobSpec, *, attach: bool = False, reattach_failed: bool = True
+    ) -> SubmittedJob:
         """See :meth:`SubmitMixin.submit_spec`."""
         if attach:
-            return await self._run(self._attach_or_submit(attachable_spec(spec, attach)))
+            attachable = attachable_spec(spec, attach)
+            op = self._attach_or_submit(attachable, reattach_failed=reattach_failed)
+            return await self._run(op)
         return await self._run(self._submit([spec]))
+
+    async def submit_script(
+        self,
+        script_or_path: str | os.PathLike[str],
+        *sbatch_args: str,
+        environ: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> SubmittedJob:
+        """See :meth:`SubmitMixin.submit_script` (a script file is read in a worker thread)."""
+        import anyio.to_thread
+
+        spec = await anyio.to_thread.run_sync(
+            lambda: JobSpec.from_sbatch(script_or_path, sbatch_args, environ, cwd=cwd)
+        )
+        return await self.submit_spec(spec)
 
     async def submit_het(self, components: Sequence[Component]) -> SubmittedJob:
         """See :meth:`SubmitMixin.submit_het`."""

@@ -8,7 +8,8 @@ resource is given the mock's ``call`` function, never the mock itself.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -109,10 +110,26 @@ class MockJobs(_Resource):
         expected call ``jobs.submit``."""
         return builder(submitter=self.submit_spec)
 
-    def submit_spec(self, spec: JobSpec, *, attach: bool = False) -> SubmittedJob:
+    def submit_spec(
+        self, spec: JobSpec, *, attach: bool = False, reattach_failed: bool = True
+    ) -> SubmittedJob:
+        if attach and not reattach_failed:
+            return self._call(  # type: ignore[no-any-return]
+                "jobs.submit", spec, attach=True, reattach_failed=False
+            )
         if attach:
             return self._call("jobs.submit", spec, attach=True)  # type: ignore[no-any-return]
         return self._call("jobs.submit", spec)  # type: ignore[no-any-return]
+
+    def submit_script(
+        self,
+        script_or_path: str | os.PathLike[str],
+        *sbatch_args: str,
+        environ: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> SubmittedJob:
+        """Read as sbatch reads it (``JobSpec.from_sbatch``); then the call ``jobs.submit``."""
+        return self.submit_spec(JobSpec.from_sbatch(script_or_path, sbatch_args, environ, cwd=cwd))
 
     def find_submission(self, key: str, *, since: datetime | None = None) -> int | None:
         return self._call("jobs.find_submission", key, since=since)  # type: ignore[no-any-return]

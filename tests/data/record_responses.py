@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,14 @@ def slurm_release(body: Any) -> str:
         if release:
             return str(release)
     return "?"
+
+
+def submit_body(version: str, job: dict[str, Any]) -> dict[str, Any]:
+    """A ``job/submit`` body of ``version`` (v0.0.38: script beside the job, env a dict)."""
+    job = {"current_working_directory": "/tmp", **job}
+    if version == "v0.0.38":
+        return {"script": SCRIPT, "job": {**job, "environment": {"PATH": "/bin:/usr/bin"}}}
+    return {"job": {**job, "environment": ["PATH=/bin:/usr/bin"], "script": SCRIPT}}
 
 
 class Recorder:
@@ -109,13 +118,7 @@ class Recorder:
             self.save(name, record, note)
 
     def submit(self, user: str = "alice", **job: Any) -> int:
-        job = {"name": "recorder", "current_working_directory": "/tmp", **job}
-        if self.version == "v0.0.38":
-            job["environment"] = {"PATH": "/bin:/usr/bin"}
-            body: dict[str, Any] = {"script": SCRIPT, "job": job}
-        else:
-            job["environment"] = ["PATH=/bin:/usr/bin"]
-            body = {"job": {**job, "script": SCRIPT}}
+        body = submit_body(self.version, {"name": "recorder", **job})
         record, decoded = self.call(
             "POST", f"/slurm/{self.version}/job/submit", user=user, body=body
         )
@@ -189,12 +192,7 @@ def record_release(release: str) -> None:
         check=True,
     )  # fmt: skip
     try:
-        for version in cluster.served_versions:
-            if version not in CLIENT_VERSIONS:
-                continue
-            if release == "26.05" and version == "v0.0.42":
-                continue  # the v0.0.42 folder holds 24.11.5 recordings (build_responses.py)
-            print(f"SLURM {release} {version}")
+        for version in versions_to_record(cluster, release):
             recorder = Recorder(cluster, version)
             try:
                 recorder.reads()
@@ -205,12 +203,24 @@ def record_release(release: str) -> None:
         cluster.run(["scontrol", "delete", f"ReservationName={resv}"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def versions_to_record(cluster: LocalSlurmCluster, release: str) -> Iterator[str]:
+    """The client's versions ``cluster`` serves, each recorded from one release only."""
+    for version in cluster.served_versions:
+        if version not in CLIENT_VERSIONS:
+            continue
+        if release == "26.05" and version == "v0.0.42":
+            continue  # the v0.0.42 folder holds 24.11.5 recordings (build_responses.py)
+        print(f"SLURM {release} {version}")
+        yield version
+
+
+def cli(record: Callable[[str], None], doc: str) -> None:
+    """``--release`` (repeatable; all by default), each recorded with ``record``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     parser.add_argument("--release", action="append", choices=RELEASES)
     for release in parser.parse_args().release or RELEASES:
-        record_release(release)
+        record(release)
 
 
 if __name__ == "__main__":
-    main()
+    cli(record_release, __doc__)

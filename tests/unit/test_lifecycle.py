@@ -157,6 +157,38 @@ def test_a_supervisor_attaches_and_reports_it(client: SlurmClient) -> None:
     assert again.ok
 
 
+def test_a_retry_after_a_real_failure_submits_anew_only_when_asked(
+    fake: FakeSlurmServer, client: SlurmClient
+) -> None:
+    fake.set_job_outcome(name="flaky", state="FAILED", exit_code=2)
+    failed = JobSupervisor(client, spec(name="flaky"), key="r1").run(raise_on_failure=False)
+    assert failed.state == "FAILED"
+    # default: the failed job is the job of this key (a re-attach, no new submission)
+    again = JobSupervisor(client, spec(name="flaky"), key="r1").run(raise_on_failure=False)
+    assert (again.job_id, again.attached) == (failed.job_id, True)
+    # a retry after a real failure: a new job under the same key, later found by the key
+    fake.set_job_outcome(name="fixed", state="COMPLETED", exit_code=0)
+    retry = JobSupervisor(client, spec(name="fixed"), key="r1", reattach_failed=False).run()
+    assert not retry.attached
+    assert retry.job_id != failed.job_id
+    latest = JobSupervisor(client, spec(name="fixed"), key="r1", reattach_failed=False).run()
+    assert (latest.job_id, latest.attached) == (retry.job_id, True)  # completed: adopted
+    assert len(client.jobs.list()) == 2
+
+
+@pytest.mark.anyio
+async def test_async_twin_resubmits_after_a_failure(fake: FakeSlurmServer) -> None:
+    fake.set_job_outcome(name="flaky", state="FAILED", exit_code=2)
+    async with fake.async_client() as client:
+        first = await AsyncJobSupervisor(client, spec(name="flaky"), key="r2").start()
+        fake.advance(120)
+        retry = await AsyncJobSupervisor(
+            client, spec(name="flaky"), key="r2", reattach_failed=False
+        ).start()
+        assert not retry.attached
+        assert retry.job_id != first.job_id
+
+
 # --- following --------------------------------------------------------------------------------
 def test_run_returns_the_outcome_and_calls_on_event(client: SlurmClient) -> None:
     seen: list[JobEvent] = []

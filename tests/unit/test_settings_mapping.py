@@ -146,3 +146,42 @@ def test_from_settings_builds_a_working_client() -> None:
         client.ping()  # any answer will do: the request is what is checked
     assert seen[0]["x-slurm-user-token"] == "tok"
     assert seen[0]["x-slurm-user-name"] == "al"
+
+
+# --- tokens from an identity provider ------------------------------------------------------
+def test_oidc_keys_make_an_identity_provider_source() -> None:
+    from pydantic import SecretStr
+
+    from slurm_core.auth import ClientCredentials
+
+    settings = settings_from_mapping(
+        {
+            "url": "http://127.0.0.1:6820",
+            "oidc_issuer": "https://id.example.org/realms/hpc",
+            "oidc_client_id": "airflow",
+            "oidc_client_secret": SecretStr("s3cret"),  # a block's secret field as it comes
+        },
+        where="block 'hpc'",
+    )
+    assert isinstance(settings.auth, ClientCredentials)
+    assert settings.auth.client_id == "airflow"
+    assert "s3cret" not in repr(settings.auth)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"oidc_client_id": "airflow", "token": "t"}, "oidc_issuer"),  # no issuer: not ignored
+        ({"oidc_issuer": "https://id.example.org"}, "oidc_client_id"),
+        (
+            {"oidc_issuer": "https://id.example.org", "oidc_client_id": "a", "token": "t"},
+            "oidc_issuer",
+        ),
+        ({"oidc_issuer": "http://id.example.org", "oidc_client_id": "a"}, "oidc_issuer"),
+    ],
+)
+def test_bad_oidc_settings_name_the_field(values: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        settings_from_mapping({"url": "http://127.0.0.1:6820", **values}, where="conn 'x'")
+    assert caught.value.field == field
+    assert str(caught.value).startswith("conn 'x'")

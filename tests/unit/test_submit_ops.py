@@ -25,6 +25,7 @@ from slurm_core import (
     AsyncSlurmClient,
     InvalidRequestError,
     JobBaseState,
+    JobSpecError,
     RetryPolicy,
     ServerError,
     SlurmClient,
@@ -32,6 +33,7 @@ from slurm_core import (
     SlurmTimeoutError,
     StaticToken,
     SubmissionUnknownError,
+    UnsupportedOperationError,
 )
 from slurm_core._versions.negotiate import clear_cache
 from slurm_core.jobs import AsyncTrainingJob, JobBuilder, JobSpec, TrainingJob, split_comment
@@ -506,3 +508,55 @@ async def test_the_key_marker_keeps_any_user_comment(comment: str | None, key: s
     marked = comment_with_key(comment, key)
     assert split_comment(marked) == (comment, key)
     assert split_comment(comment) == (comment, None)
+
+
+# ------------------------------------------------------------------ submit_script ---------
+SBATCH_SCRIPT = (
+    "#!/bin/bash\n#SBATCH --job-name=from-script --time=00:07:00\n#SBATCH --mem=123M\nhostname\n"
+)
+
+
+@pytest.mark.parametrize("version", ["v0.0.38", "v0.0.42"])
+async def test_submit_script_sends_what_the_directives_say(
+    make: Callable[..., Face], version: str, tmp_path: Any
+) -> None:
+    rest = Rest(version)
+    face = make(rest)
+    path = tmp_path / "job.sh"
+    path.write_text(SBATCH_SCRIPT)
+    if version == "v0.0.38":  # 22.05's slurmrestd dies on argv: script arguments refused
+        with pytest.raises(UnsupportedOperationError):
+            await face("jobs.submit_script", path, "in.txt", environ={}, cwd="/w")
+        assert rest.posts == 0
+    words = ["-p", "gpu"] if version == "v0.0.38" else ["-p", "gpu", "in.txt"]
+    got = await face("jobs.submit_script", path, *words, environ={}, cwd="/w")
+    job = rest.bodies[0]["job"]
+    assert got.job_id == 100
+    assert (job["name"], job["partition"], job["current_working_directory"]) == (
+        "from-script",
+        "gpu",
+        "/w",
+    )
+    assert job["time_limit"] == (7 if version == "v0.0.38" else n(7))
+    assert job["memory_per_node"] == (123 if version == "v0.0.38" else n(123))
+    assert job.get("argv") == (None if version == "v0.0.38" else [str(path), "in.txt"])
+
+
+async def test_submit_script_refuses_a_bad_directive_before_sending(
+    make: Callable[..., Face],
+) -> None:
+    rest = Rest()
+    face = make(rest)
+    with pytest.raises(JobSpecError) as caught:
+        await face("jobs.submit_script", SBATCH_SCRIPT.replace("123M", "123Q"), environ={})
+    assert (caught.value.field, caught.value.line) == ("--mem", 3)
+    assert rest.posts == 0
+
+
+async def test_submit_script_het_job(make: Callable[..., Face]) -> None:
+    rest = Rest()
+    face = make(rest)
+    script = "#!/bin/sh\n#SBATCH -n1\n#SBATCH hetjob\n#SBATCH -n2\nsrun true\n"
+    got = await face("jobs.submit_script", script, environ={}, cwd="/w")
+    assert [j["tasks"] for j in rest.bodies[0]["jobs"]] == [1, 2]
+    assert [j.get("het_job_id") for j in rest.jobs] == [got.job_id, got.job_id]

@@ -29,6 +29,7 @@ from slurm_core import UnsupportedOperationError
 from slurm_core._versions import CLIENT_VERSIONS, get_adapter
 from slurm_core._versions._submit import (
     NO_REQUEUE_OPERATION,
+    SCRIPT_ARGS_OPERATION,
     SIGNAL_BATCH_OPERATION,
     place_body,
     reported_fields,
@@ -113,6 +114,21 @@ fields: dict[str, st.SearchStrategy[Any]] = {
     ),
     "array": st.sampled_from(["0-9%2", "1,3,5", "0-15:4", "7"]).map(ArraySpec.parse),
     "submission_key": st.from_regex(r"sck-[0-9a-f]{8}", fullmatch=True),
+    # read from batch scripts (JobSpec.from_sbatch)
+    "time_min": st.integers(1, 10**6).map(lambda m: timedelta(minutes=m)),
+    "cpus_per_gpu": st.integers(1, 256),
+    "gpus_per_node": st.builds(
+        GresRequest, name=st.just("gpu"), type=gres_types, count=st.integers(1, 8)
+    ),
+    "gpus_per_task": st.builds(
+        GresRequest, name=st.just("gpu"), type=gres_types, count=st.integers(1, 8)
+    ),
+    "input": texts,
+    "licenses": texts,
+    "reservation": texts,
+    "wckey": texts,
+    "deadline": st.integers(1, 10**7).map(lambda s: datetime.fromtimestamp(NOW + s, timezone.utc)),
+    "argv": st.lists(texts, min_size=1, max_size=3).map(tuple),
 }
 
 
@@ -120,7 +136,9 @@ fields: dict[str, st.SearchStrategy[Any]] = {
 def specs(draw: st.DrawFn) -> JobSpec:
     chosen = draw(st.sets(st.sampled_from(sorted(fields))))
     data: dict[str, Any] = {f: draw(fields[f]) for f in chosen}
-    memory = draw(st.sampled_from(["memory_per_cpu", "memory_per_node", None]))
+    if "gpus_per_node" in data and "gres" in data:
+        data["gres"] = tuple(g for g in data["gres"] if g.name != "gpu")
+    memory = draw(st.sampled_from(["memory_per_cpu", "memory_per_node", "memory_per_gpu", None]))
     if memory:
         data[memory] = draw(st.integers(1, 2**30))
     if draw(st.booleans()):
@@ -131,6 +149,8 @@ def specs(draw: st.DrawFn) -> JobSpec:
 
 
 def legacy_refuses(spec: JobSpec) -> bool:
+    if spec.argv is not None and len(spec.argv) > 1:  # 22.05's slurmrestd dies on argv
+        return True
     return spec.requeue is False or (spec.signal is not None and spec.signal.batch_only)
 
 
@@ -165,7 +185,11 @@ def test_every_spec_renders_a_body_the_schema_accepts(version: str, spec: JobSpe
     if version == LEGACY and legacy_refuses(spec):
         with pytest.raises(UnsupportedOperationError) as refused:
             submit_body(adapter, [spec], now=NOW)
-        assert refused.value.operation in (SIGNAL_BATCH_OPERATION, NO_REQUEUE_OPERATION)
+        assert refused.value.operation in (
+            SIGNAL_BATCH_OPERATION,
+            NO_REQUEUE_OPERATION,
+            SCRIPT_ARGS_OPERATION,
+        )
         assert refused.value.version == LEGACY
         return
     body = submit_body(adapter, [spec], now=NOW)
@@ -181,6 +205,7 @@ def test_every_spec_renders_a_body_the_schema_accepts(version: str, spec: JobSpe
 # signal: the schema's "pattern" is prose ("(B:|)sig_num(@sig_time|)"), and "B:" is refused.
 _V38_SERVER_FORMS = {
     "begin_time": re.compile(r"now(\+[1-9]\d*)?"),
+    "nodes": re.compile(r"\d+-\d+"),
     "exclusive": re.compile(r"exclusive"),
     "signal": re.compile(r"(R:)?[A-Z0-9]{1,8}@\d{1,5}"),
 }
@@ -241,7 +266,10 @@ def record_of(version: str, desc: dict[str, Any]) -> dict[str, Any]:
             rec[key] = n(plain(desc[key]))
     cpus = desc.get("cpus_per_task", 1)
     rec["cpus_per_task"] = None if legacy and cpus == 1 else n(cpus)
-    if legacy and "nodes" in desc:
+    if legacy and isinstance(desc.get("nodes"), str):  # "min-max": the count is set
+        low, high = map(int, desc["nodes"].split("-"))
+        rec["node_count"], rec["max_nodes"] = low, high
+    elif legacy and "nodes" in desc:
         low, high = desc["nodes"]
         rec["node_count"], rec["max_nodes"] = low, 0 if high == low else high
     elif "minimum_nodes" in desc:
@@ -310,6 +338,8 @@ def test_the_job_record_reads_back_to_the_spec(version: str, spec: JobSpec) -> N
             continue
         if field == "dependency":
             wanted = wanted.canonical()
+        if field == "gres" and spec.gpus_per_node is not None and version != LEGACY:
+            wanted = (spec.gpus_per_node, *wanted)  # both are the per-node TRES string
         if field == "mail_types" and MailType.ALL in wanted:  # sent expanded
             wanted = tuple(m for m in MailType if m in _ALL or (m in wanted and m != MailType.ALL))
         if field == "begin" and version == LEGACY and wanted.timestamp() < NOW:

@@ -26,6 +26,7 @@ From Python::
 """
 
 from ._cluster import ClusterStatus, LocalSlurmCluster, default_cache_dir
+from ._commands import license_reservation
 from ._errors import ClusterError
 from ._release import RELEASES, Ports
 
@@ -36,4 +37,5 @@ __all__ = [
     "LocalSlurmCluster",
     "Ports",
     "default_cache_dir",
+    "license_reservation",
 ]

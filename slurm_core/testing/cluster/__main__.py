@@ -1,4 +1,7 @@
-"""``python -m slurm_core.testing.cluster up|down|status|env --release R``.
+"""``python -m slurm_core.testing.cluster up|down|status|env|share --release R``.
+
+``share`` makes this interpreter (its venv, base install and the ``slurm_core`` source
+tree) visible inside a running cluster at the same paths, for Python function jobs.
 
 Exit codes: 0 success; 1 a cluster error (message on stderr); 2 usage error; ``status``
 exits 3 when a cluster is not running, so scripts can test ``status`` directly.
@@ -36,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
             "nodes 0666. Run it only on a disposable machine or CI runner."
         ),
     )
-    parser.add_argument("command", choices=("up", "down", "status", "env"))
+    parser.add_argument("command", choices=("up", "down", "status", "env", "share"))
     parser.add_argument(
         "--release",
         default="24.11",
@@ -91,6 +94,10 @@ def _run(command: str, cluster: LocalSlurmCluster, quiet: bool) -> int:
         cluster.stop()
         if not quiet:
             print(f"SLURM {cluster.release} down")
+    elif command == "share":
+        shared = cluster.share_python()
+        if not quiet:
+            print(f"SLURM {cluster.release}: shared {', '.join(map(str, shared)) or 'nothing new'}")
     elif command == "status":
         st = cluster.status()
         if not quiet:

@@ -13,12 +13,14 @@ from types import TracebackType
 from typing import Any
 
 from . import _jwks, _runtime
+from ._commands import run_sbatch
 from ._conf import JWT_KEY, ClusterConfig
 from ._daemons import DaemonSet, daemon_specs
 from ._errors import ClusterError
 from ._proc import chroot_run, lives_in
 from ._release import Ports, get_release
 from ._root import build_root, file_lock, group_id, user_id
+from ._share import share_python as _share_python
 from ._state import ClusterStatus, RunDir, RunState
 
 __all__ = ["ClusterStatus", "LocalSlurmCluster", "default_cache_dir"]
@@ -181,6 +183,7 @@ class LocalSlurmCluster:
                 self._teardown(self._run.load())
                 raise
             self._started_here = True
+            _share_python(self.root)
             log.info(
                 "SLURM %s started in %.1f s at %s",
                 self.release,
@@ -188,6 +191,33 @@ class LocalSlurmCluster:
                 self.rest_url,
             )
         return self
+
+    def uid(self, user: str | None = None) -> int:
+        """The uid of ``user`` (default :attr:`user_name`) inside the root: the uid its jobs
+        run as, e.g. for ``SlurmExecutor(job_user=...)`` from a process running as root.
+
+        Example::
+
+            SlurmExecutor(client, workspace=str(c.shared_dir), job_user=c.uid())
+        """
+        return user_id(self.root, user or self.user_name)
+
+    def share_python(self, check: bool = True) -> list[Path]:
+        """Make this process's Python (venv, base interpreter, ``slurm_core`` source tree)
+        visible inside the root at the same paths, read-only; idempotent, no restart.
+
+        With ``check``, also run the interpreter as :attr:`user_name` inside the root and
+        raise :class:`ClusterError` if it cannot import what a function job needs
+        (cloudpickle). Returns the paths mounted by this call. ``start`` shares too.
+
+        Example::
+
+            LocalSlurmCluster.running("24.11").share_python()
+        """
+        _require_root()
+        with file_lock(self._run.lock_file):
+            self._live_state()
+            return _share_python(self.root, self.user_name if check else None)
 
     def stop(self) -> None:
         """Stop every daemon, kill leftover job steps, unmount; no-op if not running."""
@@ -387,6 +417,28 @@ class LocalSlurmCluster:
                 f"{' '.join(cmd)!r} failed with exit code {res.returncode}: {res.stderr.strip()}"
             )
         return res
+
+    def sbatch(
+        self,
+        script: str | os.PathLike[str],
+        *options: str,
+        script_args: Sequence[str] = (),
+        user: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> int:
+        """The real ``sbatch [options] script [script_args]`` as ``user`` (default
+        :attr:`user_name`), from the script's directory (in :attr:`shared_dir`, which has
+        the same path inside); returns the job id, or raises :class:`ClusterError` with
+        sbatch's message. ``env`` adds variables (``SBATCH_*``) to a clean environment.
+
+        Example::
+
+            job_id = c.sbatch(c.shared_dir / "job.sh", "--hold")
+        """
+        _require_root()
+        return run_sbatch(
+            self.root, Path(script), options, script_args, user=user or self.user_name, env=env
+        )
 
     # ------------------------------------------------------------------ internals
     def _check_compatible(self, state: RunState) -> None:

@@ -20,16 +20,26 @@ import jwt
 
 from ..._versions import _encode as enc
 from ...models import License, Reservation
-from . import _models, _wire
+from . import _models, _openapi, _wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
+from ._ctld import CtldHandlers
 from ._db import SlurmdbHandlers
-from ._state import FakeJob, Reject, unknown_job
+from ._more import MoreHandlers
+from ._state import FakeJob, PlainAnswer, Reject
 
 __all__ = ["FakeApp", "Reply", "TokenCheck"]
 
 TokenCheck = Callable[[str], bool]
 _NOT_FOUND = b"Unable find requested URL. Please view /openapi/v3 for API reference."
+_NOT_FOUND_26 = (
+    b"Unable to find requested URL endpoint. Please query the '/openapi/v3' endpoint or visit "
+    b"'https://slurm.schedmd.com/rest_api.html' for the OpenAPI specification which includes "
+    b"a list of all possible slurmrestd endpoints."
+)
+_NO_METHOD = (
+    b"Requested REST method is not defined at URL. Please view /openapi/v3 for API reference."
+)
 
 
 @dataclasses.dataclass
@@ -70,7 +80,14 @@ class FakeApp:
         self.licenses = licenses
         self.reservations = reservations
         self.admins = admins
+        self.ctld = CtldHandlers(
+            cluster, version, uid=uid, admins=admins, licenses=licenses, reservations=reservations
+        )
+        """More slurmctld handlers (``jobs/state``, ``job/allocate``...)."""
         self.db = SlurmdbHandlers(cluster, version, user=user)
+        self.more = MoreHandlers(
+            cluster, version, user=user, reservations=reservations, admins=admins
+        )
         """The ``/slurmdb`` handlers (routed only with ``accounting``)."""
         self.routes = self._routes()
         self.siblings: list[FakeApp] = [self]
@@ -86,8 +103,8 @@ class FakeApp:
             ("GET", f"{s}/jobs", self.jobs),
             ("POST", f"{s}/job/submit", self.submit),
             ("GET", f"{s}/job/{{job_id}}", self.job),
-            ("POST", f"{s}/job/{{job_id}}", self.update),
-            ("DELETE", f"{s}/job/{{job_id}}", self.cancel),
+            ("POST", f"{s}/job/{{job_id}}", self.ctld.update),
+            ("DELETE", f"{s}/job/{{job_id}}", self.ctld.cancel),
             ("GET", f"{s}/nodes", self.nodes),
             ("GET", f"{s}/node/{{node_name}}", self.node),
             ("GET", f"{s}/partitions", self.partitions),
@@ -97,8 +114,12 @@ class FakeApp:
         ]
         if minor >= 39:
             table.append(("POST", f"{s}/node/{{node_name}}", self.update_node))
+        if minor >= 41:  # before job/{job_id}, which would take "allocate" for an id
+            table.insert(4, ("POST", f"{s}/job/allocate", self.ctld.allocate))
+        if minor >= 40:
+            table.append(("GET", f"{s}/jobs/state", self.ctld.jobs_state))
         if minor >= 45:
-            table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.requeue))
+            table.insert(4, ("GET", f"{s}/job/{{job_id}}/requeue", self.ctld.requeue))
         if self.accounting:
             db = self.db
             table += [
@@ -110,6 +131,7 @@ class FakeApp:
                 ("GET", f"{d}/qos", db.static("qos", "qos")),
                 ("GET", f"{d}/tres", db.static("tres", "TRES" if minor >= 40 else "tres")),
             ]
+        table += self.more.routes(s, d, accounting=self.accounting)
         return [
             (m, path, re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)), h)
             for m, path, h in table
@@ -134,11 +156,18 @@ class FakeApp:
             return Reply(401, b"Authentication failure", "text/plain")
         token_ok = self._check(token)
         user = headers.get("x-slurm-user-name") or _token_user(token) or self.user
-        if method == "GET" and path == "/openapi/v3":
-            return self._json(200, self._openapi())
+        if method == "GET" and path in self._openapi_paths():
+            served = tuple(app.version for app in self.siblings)
+            return Reply(200, _openapi.document_bytes(served))
+        if method == "HEAD" and _wire.minor(self.version) <= 42:
+            return Reply(411, b"", "text/plain")  # 22.05 and 24.11 want a body length
+        path_known = False
         for route_method, _, pattern, handler in self.routes:
             match = pattern.fullmatch(path)
-            if match is None or route_method != method:
+            if match is None:
+                continue
+            path_known = True
+            if route_method != method:
                 continue
             if not token_ok and handler != self.ping:
                 return self._auth_failure(user, diag=handler == self.diag)
@@ -152,8 +181,20 @@ class FakeApp:
                 status, out = handler(call)
             except Reject as reject:
                 return self._reject(reject, user)
+            except PlainAnswer as plain:
+                return Reply(plain.status, plain.text.encode(), "text/plain")
+            except Exception as exc:  # a bug here must still answer, not hang up
+                bug = Reject(-1, "Unspecified error", f"fake slurmrestd: {type(exc).__name__}")
+                return self._reject(bug, user)
             return self._json(status, out)
-        return Reply(404, _NOT_FOUND, "text/plain")
+        return self._not_found(path_known)
+
+    def _not_found(self, path_known: bool) -> Reply:
+        """22.05 tells a missing method (405) from a missing path; 24.11+ answer 404."""
+        minor = _wire.minor(self.version)
+        if path_known and minor <= 38:
+            return Reply(405, _NO_METHOD, "text/plain")
+        return Reply(404, _NOT_FOUND if minor <= 42 else _NOT_FOUND_26, "text/plain")
 
     def _check(self, token: str | None) -> bool:
         if self.token is None:
@@ -185,10 +226,10 @@ class FakeApp:
     def _env(self, call: Call, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
 
-    def _openapi(self) -> dict[str, Any]:
-        paths: dict[str, Any] = {t: {} for app in self.siblings for _, t in app.paths()}
-        info = {"title": "fake slurmrestd", "version": f"slurm-client fake {self.version}"}
-        return {"openapi": "3.0.3", "info": info, "paths": paths}
+    def _openapi_paths(self) -> tuple[str, ...]:
+        if _wire.minor(self.version) <= 38:  # 22.05 also has the older names
+            return ("/openapi/v3", "/openapi", "/openapi.json")
+        return ("/openapi/v3",)
 
     # ---------------------------------------------------------------- slurmctld ----------
     def ping(self, call: Call) -> tuple[int, dict[str, Any]]:
@@ -200,12 +241,18 @@ class FakeApp:
         return 200, self._env(call, {"statistics": stats})
 
     def _job_wire(self, job: FakeJob) -> dict[str, Any]:
-        return enc.encode_job(_models.job_model(self.cluster, job), self.fmt)
+        wire = enc.encode_job(_models.job_model(self.cluster, job, self.version), self.fmt)
+        return _wire.log_paths(self.version, job, wire)
 
     def jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
         now = c.sync()
-        since = _wire.update_time(self.version, call.query.get("update_time", [""])[0], now)
+        try:
+            since = _wire.update_time(self.version, call.query.get("update_time", [""])[0], now)
+        except Reject:
+            if _wire.minor(self.version) <= 38:  # 22.05: 400, no error entry, no jobs
+                return 400, self._env(call, {"jobs": []})
+            raise
         previous, c.last_listing = c.last_listing, now
         if since is not None and previous is not None:
             # Clients compute update_time from their own clocks, which do not follow a
@@ -232,8 +279,7 @@ class FakeApp:
         return 200, self._env(call, body, last_update=self.cluster.last_job_update)
 
     def submit(self, call: Call) -> tuple[int, dict[str, Any]]:
-        request = _wire.decode_submit(call.body, self.cluster.sync())
-        job = self.cluster.submit(request, call.user, self.uid)
+        job = self.ctld.submit_job(call)
         job_id = job.array_job_id or job.job_id
         minor = _wire.minor(self.version)
         out: dict[str, Any] = {
@@ -244,69 +290,12 @@ class FakeApp:
         if minor in (40, 41):
             out["result"] = {**out, "error_code": 0, "error": "No error"}
         held = "Job is in held state, pending scheduler release"
-        if request.hold and minor <= 38:  # 22.05 reports it as an error (of a 200)
+        if job.hold and minor <= 38:  # 22.05 reports it as an error (of a 200)
             return 200, self._env(call, out, errors=[{"error_code": 2042, "error": held}])
         warnings = []
-        if request.hold:
+        if job.hold:
             warnings.append({"description": held, "source": "slurm_submit_batch_job()"})
         return 200, self._env(call, out, warnings=warnings)
-
-    def update(self, call: Call) -> tuple[int, dict[str, Any]]:
-        job_id = call.groups["job_id"]
-        fields = _wire.decode_update(call.body)
-        try:
-            self.cluster.update(job_id, fields, admin=call.user in self.admins)
-        except Reject as reject:
-            if reject.errno == 2017:
-                reject = unknown_job(job_id, "update")
-            raise reject from None
-        minor = _wire.minor(self.version)
-        if minor == 39:
-            return 200, self._env(call, {"job_id": int(job_id.split("_")[0]), "step_id": "batch"})
-        if minor in (40, 41):
-            out = {"results": [], "job_id": "", "step_id": "", "job_submit_user_msg": ""}
-            return 200, self._env(call, out)
-        if minor >= 42:  # 24.11 sends "results": null; its document says a list
-            return 200, self._env(call, {"results": []})
-        return 200, self._env(call)
-
-    def cancel(self, call: Call) -> tuple[int, dict[str, Any]]:
-        job_id = call.groups["job_id"]
-        signal = call.query.get("signal", [None])[0]
-        minor = _wire.minor(self.version)
-        admin = call.user in self.admins
-        try:
-            done = self.cluster.cancel(job_id, signal, call.user, admin)
-        except Reject as reject:
-            if minor <= 39:
-                raise
-            if minor <= 41:  # v0.0.40/41 report nothing, not even a refusal
-                return 200, self._env(call)
-            known = None if reject.errno == 2017 else int(job_id.split("_")[0])
-            return 200, self._env(call, {"status": [_kill_status(job_id, reject, known)]})
-        if minor <= 41:
-            return 200, self._env(call)
-        already = Reject(2021, "Job/step already completing or completed", "")
-        status = [_kill_status(job_id, already, j.job_id) for j in done]
-        return 200, self._env(call, {"status": status})
-
-    def requeue(self, call: Call) -> tuple[int, dict[str, Any]]:
-        try:
-            jobs = self.cluster.requeue(call.groups["job_id"])
-        except Reject as reject:
-            body = _wire.error_body(self.version, call.user, self.cluster.name, reject, status=[])
-            return _wire.error_status(self.version, reject), body
-        status = [
-            {
-                "job_id": j.job_id,
-                "step_id": "batch",
-                "error": "No error",
-                "error_code": 0,
-                "why": "",
-            }
-            for j in jobs
-        ]
-        return 200, self._env(call, {"status": status})
 
     # ------------------------------------------------------------------ cluster ----------
     def nodes(self, call: Call) -> tuple[int, dict[str, Any]]:
@@ -330,7 +319,8 @@ class FakeApp:
             name = call.groups["node_name"]
             status = 422 if _wire.minor(self.version) >= 43 else 500  # 26.05: 422
             raise Reject(2010, "Invalid user id", f"Failure to update node {name}", status)
-        self.cluster.update_node(call.groups["node_name"], _wire.decode_node_update(call.body))
+        name = call.groups["node_name"]
+        self.cluster.update_node(name, _wire.decode_node_update(self.version, name, call.body))
         return 200, self._env(call)
 
     def _partition_wire(self, name: str) -> dict[str, Any]:
@@ -347,6 +337,8 @@ class FakeApp:
     def partition(self, call: Call) -> tuple[int, dict[str, Any]]:
         name = call.groups["partition_name"]
         if name not in self.cluster.partitions:
+            if _wire.minor(self.version) >= 43:  # 26.05: 200 with nothing at all
+                return 200, self._env(call)
             query = "Query empty or not RFC7320 compliant"
             raise Reject(9000, query, f"Unable to find partition {name}", 422)
         body = {"partitions": [self._partition_wire(name)]}
@@ -359,15 +351,6 @@ class FakeApp:
     def licenses_list(self, call: Call) -> tuple[int, dict[str, Any]]:
         wires = [enc.encode_license(lic, self.fmt) for lic in self.licenses]
         return 200, self._env(call, {"licenses": wires}, last_update=self.cluster.applied)
-
-
-def _kill_status(job_id: str, reject: Reject, known: int | None) -> dict[str, Any]:
-    return {
-        "error": {"string": reject.error, "code": reject.errno, "message": reject.error},
-        "step_id": job_id,
-        "job_id": enc.wrap(known),
-        "federation": {"sibling": ""},
-    }
 
 
 def _bearer(value: str | None) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,6 +51,10 @@ class SubmitRequest:
     nice: int | None = None
     priority: int | None = None
     requeue: bool | None = None
+    reservation: str | None = None
+    licenses: str | None = None
+    constraints: str | None = None
+    required_nodes: tuple[str, ...] = ()
 
 
 class FakeCluster:
@@ -103,7 +108,7 @@ class FakeCluster:
         """CPUs, MiB and GPUs in use on ``node``."""
         cpus = mem = gpus = 0
         for j in self.jobs.values():
-            if node in j.alloc:
+            if node in j.alloc and not j.finished:  # finished jobs keep theirs, but free it
                 cpus += j.alloc[node]
                 mem += j.alloc_memory.get(node, 0)
                 gpus += j.alloc_gpus.get(node, 0)
@@ -164,6 +169,7 @@ class FakeCluster:
         partition = req.partition or self.default_partition()
         if partition not in self.partitions:
             raise Reject(2000, "Invalid partition name specified", "Batch job submission failed")
+        self._check_placement(req)
         dependency = self._dependency(req.dependency)
         try:
             tasks = ArraySpec.parse(req.array).task_ids() if req.array else [None]
@@ -187,6 +193,7 @@ class FakeCluster:
                 comment=req.comment,
                 working_directory=req.working_directory or "/tmp",  # noqa: S108
                 standard_input=req.standard_input or "/dev/null",
+                patterns=(req.standard_output, req.standard_error, req.standard_input),
                 environment=req.environment,
                 tasks=req.tasks or 1,
                 cpus_per_task=req.cpus_per_task or 1,
@@ -225,6 +232,17 @@ class FakeCluster:
             self.touch(job, now)
         self.stats["jobs_submitted"] += len(records)
         return records[0]
+
+    def _check_placement(self, req: SubmitRequest) -> None:
+        """Refuse unknown nodes and features, as slurmctld does at submission."""
+        failed = "Batch job submission failed"
+        if any(n not in self.nodes for n in req.required_nodes):
+            raise Reject(2018, "Invalid node name specified", failed)
+        if req.constraints:
+            known = {f for n in self.nodes.values() for f in n.features}
+            names = re.findall(r"[A-Za-z_][\w.-]*", req.constraints)
+            if any(name not in known for name in names):
+                raise Reject(2029, "Invalid feature specification", failed)
 
     def _dependency(self, text: str | None) -> Dependency | None:
         if not text:
@@ -357,10 +375,10 @@ class FakeCluster:
             elif state == "DOWN":
                 node.state = "DOWN"
                 for job in self.jobs.values():
-                    if name in job.alloc:
+                    if name in job.alloc and not job.finished:
                         _sched.finish(self, job, "NODE_FAIL", now)
             else:
-                raise Reject(2009, "Invalid node state specified", f"state {state}", 400)
+                raise Reject(2028, "Invalid node state specified", f"Failure to update node {name}")
         if fields.get("reason") is not None:
             node.reason = str(fields["reason"])
         if fields.get("comment") is not None:

@@ -245,7 +245,7 @@ class FakeSlurmServer:
             self.cluster.sync()
 
     def job(self, job_id: int | str) -> Job:
-        """The job as the client should see it now (versionless; raises KeyError if unknown).
+        """The job as the client of ``api_version`` should see it now (KeyError if unknown).
 
         Example::
 
@@ -257,13 +257,14 @@ class FakeSlurmServer:
                 found = self.cluster.find(job_id, visible=False)
             except Reject:
                 raise KeyError(job_id) from None
-            return _models.job_model(self.cluster, found[0])
+            return _models.job_model(self.cluster, found[0], self.api_version)
 
     def jobs(self) -> list[Job]:
         """Every job record, including those slurmctld already forgot."""
         with self._lock:
             self.cluster.sync()
-            return [_models.job_model(self.cluster, j) for j in self.cluster.jobs.values()]
+            jobs = self.cluster.jobs.values()
+            return [_models.job_model(self.cluster, j, self.api_version) for j in jobs]
 
     def node(self, name: str) -> Node:
         """A node as the client should see it now."""

@@ -78,8 +78,27 @@ def _limit(c: FakeCluster, job: FakeJob) -> timedelta | object | None:
     return timedelta(minutes=int(limit))
 
 
-def job_model(c: FakeCluster, job: FakeJob) -> Job:
-    """The :class:`Job` slurmctld reports for ``job`` now."""
+def log_paths(version: str | None, job: FakeJob) -> tuple[str | None, str | None, str | None]:
+    """stdout, stderr and stdin as ``version`` shows them (recorded on 22.05/24.11/26.05).
+
+    22.05 sends the patterns as submitted (nothing when none); 24.11 (and the versionless
+    view, ``None``) the expanded paths, the default ``<cwd>/slurm-%j.out``, stderr to
+    stdout; 26.05 the patterns, with the relative ``slurm-%j.out`` by default (the expanded
+    paths go to ``std*_expanded``, added by :func:`._wire.log_paths`).
+    """
+    out, err, inp = job.patterns
+    minor = int(version.rsplit(".", 1)[1]) if version else 42
+    if minor <= 38:
+        return out, err, inp
+    if minor >= 43:
+        default = "slurm-%A_%a.out" if job.array_job_id is not None else "slurm-%j.out"
+        return out or default, err, inp
+    return job.standard_output, job.standard_error, job.standard_input
+
+
+def job_model(c: FakeCluster, job: FakeJob, version: str | None = None) -> Job:
+    """The :class:`Job` slurmctld reports for ``job`` now (log paths as ``version`` shows)."""
+    stdout, stderr, stdin = log_paths(version, job)
     nodes = sorted(job.alloc)
     node_count = len(nodes) or job.min_nodes
     return Job.model_validate(
@@ -117,9 +136,9 @@ def job_model(c: FakeCluster, job: FakeJob) -> Job:
             "hold": job.hold,
             "dependency": job.dependency_text or None,
             "working_directory": job.working_directory,
-            "standard_output": job.standard_output,
-            "standard_error": job.standard_error,
-            "standard_input": job.standard_input,
+            "standard_output": stdout,
+            "standard_error": stderr,
+            "standard_input": stdin,
             "batch_host": nodes[0] if nodes else None,
             "tres_requested": _tres_text(_tres(job, node_count, allocated=False)),
             "tres_allocated": _tres_text(_tres(job, node_count, allocated=True)),

@@ -212,7 +212,8 @@ def finish(c: Schedulable, job: FakeJob, state: str, now: int) -> None:
         job.exit_code = _exit_for(state, job.outcome)
     failed = state in ("FAILED", "OUT_OF_MEMORY", "NODE_FAIL")
     job.derived_exit_code = job.exit_code if failed else ExitCode.of("SUCCESS", 0)
-    job.alloc, job.alloc_memory, job.alloc_gpus = {}, {}, {}
+    if not was_running:  # never started: nothing allocated (a finished job keeps its own)
+        job.alloc, job.alloc_memory, job.alloc_gpus = {}, {}, {}
     job.finish_at = None
     key = {"COMPLETED": "jobs_completed", "CANCELLED": "jobs_canceled"}.get(state, "jobs_failed")
     c.stats[key] += 1
@@ -252,6 +253,9 @@ def schedule(c: Schedulable, now: int) -> None:
         if c.partitions[job.partition].state != "UP":
             _set_reason(c, job, "PartitionDown", now)
             continue
+        if _over_partition_limit(c, job):  # EnforcePartLimits=NO: accepted, never started
+            _set_reason(c, job, "PartitionTimeLimit", now)
+            continue
         if job.array_throttle is not None:
             running = sum(
                 1
@@ -267,6 +271,13 @@ def schedule(c: Schedulable, now: int) -> None:
             blocked = True
             continue
         _start(c, job, alloc, now)
+
+
+def _over_partition_limit(c: Schedulable, job: FakeJob) -> bool:
+    most = c.partitions[job.partition].max_time
+    if most is None or job.time_limit is None:
+        return False
+    return job.time_limit is INFINITE or int(job.time_limit) > most
 
 
 def _next_event(c: Schedulable, after: int) -> int | None:

@@ -11,7 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ._endpoint import FakeEndpoint
 from ._faults import Dropped
@@ -29,7 +29,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
-        plan = self.endpoint.plan(self.command, url.path)
+        path = unquote(url.path)  # as httpx gives the in-process transport
+        plan = self.endpoint.plan(self.command, path)
         if plan.delay:
             threading.Event().wait(plan.delay)
         if plan.drop is not None and plan.drop.drop == "connect":
@@ -42,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             reply = self.endpoint.answer(
-                plan, self.command, url.path, parse_qs(url.query), headers, body
+                plan, self.command, path, parse_qs(url.query), headers, body
             )
         except Dropped:
             self.close_connection = True
@@ -58,6 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(reply.body)
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+    do_HEAD = do_OPTIONS = do_TRACE = _serve
 
 
 @contextlib.contextmanager
@@ -66,7 +68,10 @@ def serve(endpoint: FakeEndpoint, port: int = 0) -> Iterator[str]:
     handler = type("FakeSlurmrestdHandler", (_Handler,), {"endpoint": endpoint})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="fake-slurmrestd", daemon=True)
+    # A short poll interval: shutting down waits for one (tests start many servers).
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.02,), name="fake-slurmrestd", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

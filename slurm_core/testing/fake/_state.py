@@ -20,6 +20,7 @@ __all__ = [
     "FakeNode",
     "FakePartition",
     "Outcome",
+    "PlainAnswer",
     "Reject",
     "default_nodes",
     "default_partitions",
@@ -103,12 +104,31 @@ class Reject(Exception):
     older versions (which answer most errors with 500).
     """
 
-    def __init__(self, errno: int, error: str, description: str, status: int = 500) -> None:
+    def __init__(
+        self,
+        errno: int,
+        error: str,
+        description: str,
+        status: int = 500,
+        *,
+        also: tuple[Reject, ...] = (),
+    ) -> None:
         super().__init__(f"[{errno}] {error}: {description}")
         self.errno = errno
         self.error = error
         self.description = description
         self.status = status
+        self.also = also
+        """Further ``errors`` entries slurmrestd sends after this one (e.g. its 9000)."""
+
+
+class PlainAnswer(Exception):
+    """slurmrestd answers with a bare text body (no JSON envelope), e.g. a query it cannot read."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"{status} {text}")
+        self.status = status
+        self.text = text
 
 
 def unknown_job(job_id: object, what: str = "query") -> Reject:
@@ -156,6 +176,8 @@ class FakeJob:
     standard_output: str | None = None
     standard_error: str | None = None
     standard_input: str | None = None
+    patterns: tuple[str | None, str | None, str | None] = (None, None, None)
+    """``--output``, ``--error`` and ``--input`` as submitted (22.05 and 26.05 show these)."""
     environment: dict[str, str] = dataclasses.field(default_factory=dict)
     tasks: int = 1
     cpus_per_task: int = 1

@@ -16,7 +16,7 @@ from ..._versions._decode import WireError, boolean, count, minutes, text
 from ..._versions._encode import Wire, wrap
 from ...models import INFINITE
 from ._cluster import SubmitRequest
-from ._state import Reject
+from ._state import FakeJob, Reject
 
 __all__ = [
     "decode_node_update",
@@ -98,7 +98,8 @@ def envelope(
     if minor(version) >= 39:
         out["warnings"] = warnings or []
     if last_update is not None and minor(version) >= 40:
-        out["last_backfill"] = wrap(0)
+        if "jobs" in out:  # only job answers carry it (recorded 24.11, 26.05)
+            out["last_backfill"] = wrap(0)
         out["last_update"] = wrap(last_update)
     return out
 
@@ -114,8 +115,8 @@ def error_entry(reject: Reject) -> Wire:
 
 
 def error_status(version: str, reject: Reject) -> int:
-    """22.05 (v0.0.38) and 23.x (v0.0.39) answer most refusals with 500."""
-    if minor(version) <= 39 and reject.status not in (401, 511):
+    """22.05 (v0.0.38) and 23.x (v0.0.39) answer most refusals with 500 (parse failures 400)."""
+    if minor(version) <= 39 and reject.status not in (400, 401, 511):  # 400: parse failures
         return 500
     return reject.status
 
@@ -129,9 +130,8 @@ def error_body(
     **extra: Any,
 ) -> Wire:
     """The error response body: the envelope with one error entry."""
-    return envelope(
-        version, user, cluster, extra or None, errors=[error_entry(reject)], last_update=last_update
-    )
+    errors = [error_entry(r) for r in (reject, *reject.also)]
+    return envelope(version, user, cluster, extra or None, errors=errors, last_update=last_update)
 
 
 def update_time(version: str, value: str, now: int) -> int | None:
@@ -142,12 +142,30 @@ def update_time(version: str, value: str, now: int) -> int | None:
     """
     if not value:
         return None
-    relative = re.fullmatch(r"now-(\d+)", value.strip())
+    relative = re.fullmatch(r"now-([0-9]+)", value.strip())
     if relative:
         return now - int(relative.group(1))
-    if value.isdigit() and minor(version) not in (40, 41):
+    if re.fullmatch(r"[0-9]+", value) and minor(version) not in (40, 41):
         return int(value)
-    raise Reject(9200, "Unable to parse query", f"Parsing of {value!r} for timestamp failed", 422)
+    query = Reject(9000, _QUERY, "Rejecting request. Failure parsing query.", 422)
+    convert = "Unable to convert Data type"
+    raise Reject(9202, convert, f"Parsing of {value} for timestamp failed", 422, also=(query,))
+
+
+_QUERY = "Query empty or not RFC7320 compliant"
+
+
+def log_paths(version: str, job: FakeJob, wire: Wire) -> Wire:
+    """22.05 and 26.05 send ``""`` for a path not given; 26.05 adds ``std*_expanded``."""
+    if minor(version) <= 38 or minor(version) >= 43:
+        for key in ("standard_output", "standard_error", "standard_input"):
+            wire.setdefault(key, "")
+    if minor(version) >= 43:
+        _, err, inp = job.patterns
+        wire["stdout_expanded"] = job.standard_output or ""
+        wire["stderr_expanded"] = (job.standard_error or "") if err else ""
+        wire["stdin_expanded"] = (job.standard_input or "") if inp else ""
+    return wire
 
 
 # ---------------------------------------------------------------- request bodies -------------
@@ -184,6 +202,15 @@ def _min_nodes(job: Wire) -> int | None:
         head = re.match(r"\d+", nodes)
         return int(head.group()) if head else None
     return count(nodes, "nodes") if type(nodes) in (int, dict) else None
+
+
+def _node_names(value: Any) -> tuple[str, ...]:
+    """``required_nodes``: a list (v0.0.40+) or a comma string."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(v).strip() for v in value if str(v).strip())
 
 
 def _environment(value: Any) -> dict[str, str]:
@@ -250,6 +277,10 @@ def decode_submit(body: Any, now: int) -> SubmitRequest:
             nice=count(job.get("nice"), "nice"),
             priority=count(job.get("priority"), "priority"),
             requeue=boolean(job.get("requeue"), "requeue"),
+            reservation=text(job.get("reservation"), "reservation"),
+            licenses=text(job.get("licenses"), "licenses"),
+            constraints=text(job.get("constraints"), "constraints"),
+            required_nodes=_node_names(job.get("required_nodes")),
         )
     except (WireError, ValueError) as exc:
         raise _bad(f"job.{exc}") from None
@@ -279,8 +310,39 @@ def decode_update(body: Any) -> dict[str, Any]:
     return out
 
 
-def decode_node_update(body: Any) -> dict[str, Any]:
-    """``POST node/{name}``."""
+_NODE_STATES = ("RESUME", "UNDRAIN", "IDLE", "DRAIN", "FAIL", "DOWN")
+
+
+def decode_node_update(version: str, name: str, body: Any) -> dict[str, Any]:
+    """``POST node/{name}``: ``state`` flags checked, ``weight`` plain or wrapped.
+
+    An unknown state is refused as the data parser and slurmctld do (recorded on 24.11 and
+    26.05): error 9207 for the flag, then 2028 (v0.0.41/42) or 2180 (v0.0.43+).
+    """
     if not isinstance(body, dict):
         raise Reject(9001, "Unable to parse request", "expected a node update object", 400)
-    return body
+    out = dict(body)
+    states = body.get("state", [])
+    states = states.split(",") if isinstance(states, str) else states
+    if not isinstance(states, list):
+        raise Reject(9208, "Data parser expected a list", "state: expected a list", 400)
+    unknown = [s for s in states if str(s).upper() not in _NODE_STATES]
+    if unknown:
+        flag = "Data parser unable to parse invalid flag"
+        parsed = Reject(9207, flag, f'Unknown flag "{unknown[0]}"')
+        failure = f"Failure to update node {name}"
+        if minor(version) <= 40:
+            rest = Reject(9207, flag, "Parsing flags failed")
+        elif minor(version) <= 42:
+            rest = Reject(2028, "Invalid node state specified", failure)
+        else:
+            rest = Reject(2180, "Invalid node state transition", failure)
+        raise Reject(parsed.errno, parsed.error, parsed.description, also=(rest,))
+    out["state"] = [str(s).upper() for s in states]
+    try:
+        if body.get("weight") is not None:
+            weight = count(body["weight"], "weight")
+            out["weight"] = None if weight is None else int(weight)
+    except (WireError, ValueError) as exc:
+        raise Reject(9202, "Unable to convert Data type", str(exc), 400) from None
+    return out

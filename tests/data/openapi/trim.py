@@ -23,7 +23,9 @@ ENDPOINTS = [
     ("get", "slurm", "/ping"),
     ("get", "slurm", "/diag"),
     ("get", "slurm", "/jobs"),
+    ("get", "slurm", "/jobs/state"),
     ("post", "slurm", "/job/submit"),
+    ("post", "slurm", "/job/allocate"),
     ("get", "slurm", "/job/{job_id}"),
     ("post", "slurm", "/job/{job_id}"),
     ("delete", "slurm", "/job/{job_id}"),
@@ -42,6 +44,17 @@ ENDPOINTS = [
     ("get", "slurmdb", "/associations"),
     ("get", "slurmdb", "/qos"),
     ("get", "slurmdb", "/tres"),
+    ("get", "slurm", "/reservation/{reservation_name}"),
+    ("delete", "slurm", "/node/{node_name}"),
+    ("get", "slurm", "/reconfigure"),
+    ("get", "slurmdb", "/clusters"),
+    ("get", "slurmdb", "/cluster/{cluster_name}"),
+    ("get", "slurmdb", "/wckeys"),
+    ("get", "slurmdb", "/account/{account_name}"),
+    ("get", "slurmdb", "/instances"),
+    ("get", "slurmdb", "/user/{name}"),
+    ("get", "slurmdb", "/qos/{qos}"),
+    ("get", "slurmdb", "/ping"),
 ]
 _REF = re.compile(r"^#/components/schemas/(.+)$")
 

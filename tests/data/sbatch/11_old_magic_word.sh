@@ -1,0 +1,4 @@
+#!/bin/bash
+#SLURM --job-name=old-magic
+#SBATCH --time=6
+true

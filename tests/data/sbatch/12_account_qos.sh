@@ -1,0 +1,5 @@
+#!/bin/bash
+#SBATCH --account=research
+#SBATCH --qos=normal
+#SBATCH --time=5
+true

@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --time=1-12:30:00
+#SBATCH --time-min=2:00:00
+true

@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --mem=1G
+#SBATCH -t 5
+true

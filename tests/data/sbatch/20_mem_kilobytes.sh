@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --mem=204800K
+#SBATCH -t 5
+true

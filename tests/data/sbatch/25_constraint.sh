@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --constraint=slurmclient
+#SBATCH -t 5
+true

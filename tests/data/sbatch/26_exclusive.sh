@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --exclusive
+#SBATCH -t 5
+true

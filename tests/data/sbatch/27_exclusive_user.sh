@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --exclusive=user
+#SBATCH -t 5
+true

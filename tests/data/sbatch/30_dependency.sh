@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --dependency=afterok:@ANCHOR@
+#SBATCH -t 5
+true

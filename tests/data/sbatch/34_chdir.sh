@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --chdir=/tmp
+#SBATCH -t 5
+pwd

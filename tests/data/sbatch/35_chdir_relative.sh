@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH -D sub
+#SBATCH -t 5
+pwd

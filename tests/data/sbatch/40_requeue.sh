@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --requeue
+#SBATCH -t 5
+true

@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --reservation=@RESV@
+#SBATCH -t 5
+true

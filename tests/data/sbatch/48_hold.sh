@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --hold
+#SBATCH -t 5
+true

@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --nice
+#SBATCH -t 5
+true

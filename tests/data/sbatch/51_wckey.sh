@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --wckey=nightly
+#SBATCH -t 5
+true

@@ -1,0 +1,4 @@
+#!/bin/bash
+# line: 3
+#SBATCH --begin=now+3fortnights
+true

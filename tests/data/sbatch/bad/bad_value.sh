@@ -1,0 +1,5 @@
+#!/bin/bash
+# line: 4
+#SBATCH -J bad
+#SBATCH --ntasks=many
+true

@@ -1,0 +1,4 @@
+#!/bin/bash
+# line: 3
+#SBATCH --time=5 hostname
+true
