@@ -192,3 +192,18 @@ async def test_saved_block_document_hides_the_token() -> None:
     assert loaded.token is not None
     assert loaded.token.get_secret_value() == TOKEN
     assert loaded.user_name == "alice"
+
+
+def test_an_identity_provider_is_a_token_source_and_its_secrets_stay_secret() -> None:
+    creds = SlurmCredentials(
+        url="https://slurm:6820",
+        oidc_issuer="https://idp.example.org/realms/hpc",
+        oidc_client_id="slurm-client",
+        oidc_client_secret="client-secret-value",
+        oidc_grant="client_credentials",
+        header_style="bearer",
+    )
+    settings = creds.settings()  # the same parser as the config file and the other adapters
+    assert settings.auth is not None
+    shown = [repr(creds), str(creds), creds.model_dump_json(), repr(settings)]
+    assert not [text for text in shown if "client-secret-value" in text]

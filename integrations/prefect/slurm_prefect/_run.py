@@ -230,6 +230,7 @@ def _supervise(
         client,
         job if isinstance(job, JobSpec) else int(job),
         key=job.submission_key if isinstance(job, JobSpec) else None,
+        reattach_failed=False,  # a retry after a real failure runs the job again
         poll_interval=settings.poll_interval,
         default_working_directory=settings.working_directory,
         classify=classify,

@@ -179,8 +179,9 @@ class SlurmCredentials(CredentialsBlock):
     oidc_refresh_token_file: Path | None = Field(
         default=None, description="A file holding the OIDC refresh token."
     )
-    oidc_keyring: str | None = Field(
-        default=None, description="Keyring entry holding the OIDC refresh token."
+    oidc_keyring: bool | None = Field(
+        default=None,
+        description="The OIDC refresh token is in the OS keyring ('slurm-client login').",
     )
     oidc_ca_bundle: Path | None = Field(
         default=None, description="CA bundle (PEM) for the identity provider."
