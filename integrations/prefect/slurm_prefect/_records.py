@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -14,7 +14,6 @@ from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext, TaskRunContext
 
 if TYPE_CHECKING:
-    from slurm_prefect._run import SlurmJobResult
     from slurm_prefect.credentials import SlurmCredentials
 
 __all__ = [
@@ -31,6 +30,25 @@ __all__ = [
 # A string: logging.LoggerAdapter is subscriptable at runtime only from Python 3.11.
 Logger: TypeAlias = "logging.Logger | logging.LoggerAdapter[logging.Logger]"
 JobId: TypeAlias = int | str
+
+
+class SlurmJobResult(Protocol):
+    """What a row of the artifact shows (``slurm_prefect.SlurmJobResult`` has it)."""
+
+    @property
+    def job_id(self) -> int: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def nodes(self) -> str | None: ...
+    @property
+    def output_path(self) -> str | None: ...
+    @property
+    def error_path(self) -> str | None: ...
 
 
 # ------------------------------------------------------------------- artifacts --------------
