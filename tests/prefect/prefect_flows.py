@@ -19,18 +19,22 @@ from slurm_core.jobs import JobBuilder, JobSpec
 CREDENTIALS_BLOCK = "prefect-tests-cluster"
 
 
-def long_job(work_dir: str, name: str) -> JobSpec:
-    """A job that would run for five minutes unless cancelled."""
+def _job(work_dir: str, name: str, script: str, output: str) -> JobSpec:
     return (
         JobBuilder()
-        .script("#!/bin/bash\nsleep 300\n")
+        .script(f"#!/bin/bash\n{script}\n")
         .name(name)
         .partition("debug")
         .time_limit("10:00")
         .working_directory(work_dir)
-        .output(f"{work_dir}/%j.out")
+        .output(f"{work_dir}/{output}")
         .to_spec()
     )
+
+
+def long_job(work_dir: str, name: str) -> JobSpec:
+    """A job that would run for five minutes unless cancelled."""
+    return _job(work_dir, name, "sleep 300", "%j.out")
 
 
 @flow
@@ -47,3 +51,22 @@ def submits_a_long_job(work_dir: str, name: str) -> None:
     credentials = cast(SlurmCredentials, SlurmCredentials.load(CREDENTIALS_BLOCK))
     future: Any = run_slurm_job.submit(credentials, long_job(work_dir, name))
     future.result()
+
+
+def restartable_job(work_dir: str, name: str) -> JobSpec:
+    """A job of about half a minute that leaves its output behind."""
+    return _job(work_dir, name, "sleep 30\necho done", "%x-%j.out")
+
+
+@flow
+async def restartable(work_dir: str, name: str) -> int:
+    """One task that runs one job: what the restart test kills and runs again."""
+    credentials = await SlurmCredentials.aload(CREDENTIALS_BLOCK)
+    result = await run_slurm_job(credentials, restartable_job(work_dir, name))
+    return result.job_id
+
+
+if __name__ == "__main__":  # ``python prefect_flows.py NAME``: serve ``restartable`` as NAME
+    import sys
+
+    restartable.serve(name=sys.argv[1])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
 from typing import TypeVar
 from uuid import UUID
 
@@ -16,6 +20,8 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 from prefect.logging.handlers import APILogHandler
+
+from slurm_core.jobs import JobBuilder
 
 T = TypeVar("T")
 
@@ -53,3 +59,28 @@ async def eventually(check: Callable[[], Awaitable[T | None]], what: str, within
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:g}s waiting for {what}")
         await anyio.sleep(0.2)
+
+
+def job(work_dir: Path, name: str, script: str) -> JobBuilder:
+    """A short job in ``work_dir`` (shared with the cluster), stdout and stderr files there."""
+    return (
+        JobBuilder()
+        .script(f"#!/bin/bash\n{script}\n")
+        .name(name)
+        .partition("debug")
+        .time_limit("5:00")
+        .working_directory(str(work_dir))
+        .output(f"{work_dir}/%x-%j.out")
+        .error(f"{work_dir}/%x-%j.err")
+    )
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """Import the file at ``path`` as module ``name`` (an example, another test module)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

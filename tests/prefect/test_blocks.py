@@ -15,8 +15,10 @@ from prefect.client.orchestration import get_client
 from prefect.plugins import load_prefect_collections
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.standard_test_suites.blocks import BlockStandardTestSuite
+from prefect.utilities.dispatch import get_registry_for_type
 from pydantic import ValidationError
 from slurm_prefect import SlurmCredentials, SlurmJob
+from slurm_prefect.credentials import DOCS_URL
 
 from slurm_core.jobs import JobBuilder, JobSpec
 
@@ -47,6 +49,15 @@ def test_prefect_block_register_finds_both_blocks() -> None:
             block_type = prefect.read_block_type_by_slug(slug)
             schema = prefect.get_most_recent_block_schema_for_block_type(block_type.id)
             assert schema is not None
+            assert block_type.logo_url is not None
+            assert str(block_type.documentation_url) == DOCS_URL
+            example = block_type.code_example or ""
+            assert example.strip().startswith("```python"), example
+            assert example.strip().endswith("```"), example
+        # No stray type for the generic parent (pydantic's JobBlock[SlurmJobResult]).
+        slugs = {t.slug for t in prefect.read_block_types()}
+    assert not {s for s in slugs if "slurmjobresult" in s or "[" in s}, slugs
+    assert not [k for k in get_registry_for_type(Block) or {} if "slurmjobresult" in k]
 
 
 # ----------------------------------------------------------------------- SlurmJob ------------

@@ -47,14 +47,16 @@ def _headers_after_ping(credentials: SlurmCredentials) -> httpx.Headers:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({}, "a token source is required"),
-        ({"token": TOKEN, "token_file": "/t"}, "only one token source, got token, token_file"),
-        ({"token": "  "}, "token must not be empty"),
-        ({"token_command": []}, "token_command must name a program"),
+        ({}, "no token: set one of token, token_file"),
+        ({"token": TOKEN, "token_file": "/t"}, "one token source, not token and token_file"),
+        ({"token": "  "}, "token must be a non-empty string"),
+        ({"token_command": []}, "no token: set one of"),
         ({"jwt_key_file": "/k"}, "jwt_key_file needs user_name"),
-        ({"token": TOKEN, "verify": False, "ca_bundle": "/ca.pem"}, "verify is false"),
-        ({"token": TOKEN, "client_key": "/k.pem"}, "client_key is given without client_cert"),
-        ({"token": TOKEN, "url": " "}, "url must not be empty"),
+        ({"token": TOKEN, "verify": False, "ca_bundle": "/ca.pem"}, "with verify false"),
+        ({"token": TOKEN, "client_key": "/k.pem"}, "client_key given without client_cert"),
+        ({"token": TOKEN, "url": " "}, "url is required"),
+        ({"token": TOKEN, "working_directory": "rel"}, "working_directory must be an absolute"),
+        ({"token": TOKEN, "poll_interval": 0}, "greater than 0"),
         ({"token": TOKEN, "timeout": 0}, "greater than 0"),
     ],
 )
@@ -136,20 +138,20 @@ async def test_async_client_sends_the_same_headers() -> None:
 @pytest.mark.parametrize(
     ("fields", "verify", "cert"),
     [
-        ({}, None, None),
+        ({}, True, None),
         ({"verify": False}, False, None),
         ({"ca_bundle": "/etc/ca.pem"}, "/etc/ca.pem", None),
-        ({"client_cert": "/c.pem"}, None, "/c.pem"),
-        ({"client_cert": "/c.pem", "client_key": "/k.pem"}, None, ("/c.pem", "/k.pem")),
+        ({"client_cert": "/c.pem"}, True, "/c.pem"),
+        ({"client_cert": "/c.pem", "client_key": "/k.pem"}, True, ("/c.pem", "/k.pem")),
     ],
 )
 def test_tls_settings_translate_to_client_options(
     fields: dict[str, Any], verify: object, cert: object
 ) -> None:
     creds = SlurmCredentials(url="https://slurm:6820", token=TOKEN, **fields)
-    kwargs = creds._client_kwargs({})
-    assert kwargs.get("verify") == verify
-    assert kwargs.get("cert") == cert
+    settings = creds.settings()  # what the clients are built from
+    assert settings.verify == verify
+    assert settings.cert == cert
 
 
 def test_untrusted_certificate_is_refused(tmp_path: Path) -> None:
@@ -190,3 +192,18 @@ async def test_saved_block_document_hides_the_token() -> None:
     assert loaded.token is not None
     assert loaded.token.get_secret_value() == TOKEN
     assert loaded.user_name == "alice"
+
+
+def test_an_identity_provider_is_a_token_source_and_its_secrets_stay_secret() -> None:
+    creds = SlurmCredentials(
+        url="https://slurm:6820",
+        oidc_issuer="https://idp.example.org/realms/hpc",
+        oidc_client_id="slurm-client",
+        oidc_client_secret="client-secret-value",
+        oidc_grant="client_credentials",
+        header_style="bearer",
+    )
+    settings = creds.settings()  # the same parser as the config file and the other adapters
+    assert settings.auth is not None
+    shown = [repr(creds), str(creds), creds.model_dump_json(), repr(settings)]
+    assert not [text for text in shown if "client-secret-value" in text]

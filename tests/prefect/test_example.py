@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
+from prefect_helpers import load_module
 from slurm_prefect import SlurmCredentials
 
 if TYPE_CHECKING:
@@ -17,21 +15,11 @@ if TYPE_CHECKING:
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "prefect" / "ml_pipeline.py"
 
 
-def _load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("prefect_ml_pipeline_example", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.anyio
 async def test_ml_pipeline_example(
     slurm_cluster: LocalSlurmCluster, cluster_credentials: SlurmCredentials, work_dir: Path
 ) -> None:
-    example = _load_example()
+    example = load_module("prefect_ml_pipeline_example", EXAMPLE)
     await cluster_credentials.save("ml-example", overwrite=True)
 
     outcome = await example.ml_pipeline(

@@ -25,31 +25,18 @@ from prefect.client.schemas.objects import StateType
 from prefect.runner import Runner
 from prefect.settings import get_current_settings
 from prefect.states import Cancelling
-from prefect_helpers import eventually, flow_run_logs
+from prefect_helpers import eventually, flow_run_logs, job
 from slurm_prefect import SlurmCredentials, SlurmJob, SlurmJobResult
 from slurm_prefect.flows import run_slurm_graph
 from slurm_prefect.tasks import run_slurm_job
 
 from slurm_core import AsyncSlurmClient, JobFailedError
 from slurm_core.graph import JobGraph
-from slurm_core.jobs import JobBuilder
 
 if TYPE_CHECKING:
     from slurm_core.testing.cluster import LocalSlurmCluster
 
 pytestmark = pytest.mark.anyio
-
-
-def job(work_dir: Path, name: str, script: str) -> JobBuilder:
-    return (
-        JobBuilder()
-        .script(f"#!/bin/bash\n{script}\n")
-        .name(name)
-        .partition("debug")
-        .time_limit("5:00")
-        .working_directory(str(work_dir))
-        .output(f"{work_dir}/%x-%j.out")
-    )
 
 
 # ------------------------------------------------------------------------ run, fail ----------
@@ -240,9 +227,7 @@ async def test_cancelling_a_flow_run_through_the_api_cancels_its_job(
         request, slurm_cluster, cluster_credentials, work_dir, prefect_flows.awaits_a_long_job
     )
     assert final_state is StateType.CANCELLED
-    assert any(
-        m.startswith(f"Cancelling SLURM job {job_id}: the task was interrupted") for m in logs
-    )
+    assert any(m.startswith(f"Cancelling SLURM job {job_id}: the run was cancelled") for m in logs)
 
 
 async def test_the_hook_cancels_jobs_of_tasks_prefect_cannot_interrupt(

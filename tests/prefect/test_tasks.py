@@ -57,7 +57,7 @@ def fake() -> FakeSlurmServer:
 @pytest.fixture
 def credentials(fake: FakeSlurmServer) -> Iterator[SlurmCredentials]:
     with fake.serve() as url:
-        yield SlurmCredentials(url=url, token=TOKEN, user_name="alice")
+        yield SlurmCredentials(url=url, token=TOKEN, user_name="alice", working_directory="/tmp")
 
 
 def spec(name: str, *command: str) -> JobSpec:

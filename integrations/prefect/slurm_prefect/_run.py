@@ -1,42 +1,65 @@
-"""Running one job for Prefect: submit, log ``client.jobs.watch`` events, cancel if abandoned.
+"""Running one job for Prefect: a translation onto slurm_core's job supervisor.
 
-Nothing here polls or retries: ``client.jobs.watch`` (slurm_core's one polling loop) and the
-client's submission (no duplicates on retry) do. This module turns events into run-log
-lines, records the jobs a flow run started, decides which exits abandon a job, and builds
-the :class:`SlurmJobResult` a task returns.
+Nothing here polls, retries or decides to cancel: :class:`~slurm_core.lifecycle.JobSupervisor`
+(and its async twin) submits or re-attaches, follows the job, tails its output and applies
+the core's cancel policy (:data:`~slurm_core.lifecycle.CANCEL_POLICY`). This module
+translates:
 
-A job is *abandoned*, and cancelled, when the code that owns it stops before the job ends:
-
-* the flow run was cancelled or the task interrupted (``asyncio.CancelledError``, Prefect's
-  ``TerminationSignal``, ``KeyboardInterrupt``: any ``BaseException`` that is not an
-  ``Exception``), unless ``cancel_on_interrupt`` is false;
-* the wait's own ``wait_timeout`` passed.
-
-An API error does not cancel: the job may be fine, and a retried task can wait again. The
-guard covers every step after the job exists, and the submission itself: an interruption
-while the submit request is in flight looks the job up by its submission key.
+* the task run into the supervisor's durable key (:func:`supervision_key`): the flow run,
+  the task, the job and how many such jobs came before, so a flow run re-executed after
+  ``serve``/worker and flow processes died re-attaches to the job instead of submitting
+  a second one;
+* Prefect's exceptions into a :class:`~slurm_core.lifecycle.CancelReason` (``classify``):
+  a ``TerminationSignal`` is how Prefect cancels a run; ``cancel_on_interrupt=False``
+  turns a cancel or kill into "our process exited" (the job runs on);
+* events and output lines into run-log lines, and the jobs a flow run follows into
+  flow-run labels (for the ``on_cancellation`` hook) and a table artifact.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+import threading
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeAlias
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from uuid import UUID
 
-import anyio
-from prefect.client.orchestration import get_client
-from prefect.context import FlowRunContext, TaskRunContext
+from prefect.context import TaskRunContext
+from prefect.exceptions import TerminationSignal
 from pydantic import BaseModel, ConfigDict
 
-from slurm_core import AsyncSlurmClient, Job, JobBaseState, SlurmClient, SlurmError
+from slurm_core import (
+    AsyncSlurmClient,
+    Job,
+    JobBaseState,
+    JobFailedError,
+    SlurmClient,
+    SlurmError,
+)
 from slurm_core.graph import AsyncGraphRun, GraphResult, JobGraph
 from slurm_core.jobs import JobSpec, SubmittedJob
 from slurm_core.jobs.submission import new_submission_key
-from slurm_core.watch import JobEvent, WaitTimeoutError, outcome
+from slurm_core.lifecycle import (
+    CANCEL_POLICY,
+    AsyncJobSupervisor,
+    CancelReason,
+    JobSupervisor,
+    OutputLine,
+    reason_for,
+)
+from slurm_core.watch import JobEvent
+from slurm_prefect._records import (
+    LABEL_PREFIX,
+    apublish,
+    arecord,
+    current_flow_run_id,
+    publish,
+    record,
+    recorded_jobs,
+)
 
 if TYPE_CHECKING:
     from slurm_prefect.credentials import SlurmCredentials
@@ -44,12 +67,14 @@ if TYPE_CHECKING:
 __all__ = [
     "LABEL_PREFIX",
     "SlurmJobResult",
+    "apublish",
     "aresult",
     "arun_job",
     "asubmit",
     "asubmit_graph",
     "await_graph",
     "await_job",
+    "publish",
     "recorded_jobs",
     "result",
     "submit",
@@ -59,9 +84,7 @@ __all__ = [
 # A string: logging.LoggerAdapter is subscriptable at runtime only from Python 3.11.
 Logger: TypeAlias = "logging.Logger | logging.LoggerAdapter[logging.Logger]"
 JobId: TypeAlias = int | str
-
-_CANCEL_GRACE = 30.0
-"""Seconds an interrupted task may spend asking slurmrestd to cancel its job."""
+S = TypeVar("S", JobSupervisor, AsyncJobSupervisor)
 
 
 class SlurmJobResult(BaseModel):
@@ -84,6 +107,8 @@ class SlurmJobResult(BaseModel):
     start_time: datetime | None = None
     end_time: datetime | None = None
     stdout: str | None = None
+    output_path: str | None = None
+    error_path: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -106,6 +131,8 @@ class SlurmJobResult(BaseModel):
             start_time=job.start_time,
             end_time=job.end_time,
             stdout=stdout,
+            output_path=job.standard_output or None,
+            error_path=job.standard_error or None,
         )
 
 
@@ -126,39 +153,110 @@ def describe_event(event: JobEvent) -> str:
     return line
 
 
+_calls: dict[tuple[UUID, str], int] = {}
+_calls_lock = threading.Lock()
+
+
+def supervision_key(spec: JobSpec) -> str | None:
+    """The durable submission key for ``spec`` started here (``None`` outside a flow run).
+
+    The flow run, the task (Prefect's ``task_key``: its function), the job (a digest of
+    the spec, its environment left out: it may hold secrets) and how many such jobs this
+    run started before. All of it repeats when the flow run is executed again, so the
+    task re-attaches; Prefect's own ``dynamic_key`` does not (it is random).
+    """
+    flow_run_id = current_flow_run_id()
+    if flow_run_id is None:
+        return None
+    task = TaskRunContext.get()
+    job = spec.model_dump_json(exclude={"submission_key", "environment"})
+    where = f"{task.task.task_key if task is not None else 'flow'}/{job}"
+    with _calls_lock:
+        index = _calls.get((flow_run_id, where), 0)
+        _calls[(flow_run_id, where)] = index + 1
+    digest = hashlib.sha256(f"{where}/{index}".encode()).hexdigest()
+    return f"prefect-{flow_run_id}-{digest[:16]}"
+
+
 def _keyed(spec: JobSpec) -> JobSpec:
-    return spec if spec.submission_key else spec.replace(submission_key=new_submission_key())
+    if spec.submission_key:
+        return spec
+    return spec.replace(submission_key=supervision_key(spec) or new_submission_key())
 
 
-def _interrupted(exc: BaseException) -> bool:
-    return not isinstance(exc, Exception)
+def _classifier(
+    cancel_on_interrupt: bool,
+    logger: Logger | None = None,
+    job_id: Callable[[], int | None] = lambda: None,
+) -> Callable[[BaseException], CancelReason | None]:
+    """Prefect's exceptions as cancel reasons; logs when the policy will cancel the job."""
+
+    def classify(exc: BaseException) -> CancelReason | None:
+        reason = (
+            CancelReason.ORCHESTRATOR_CANCELLED
+            if isinstance(exc, TerminationSignal)
+            else reason_for(exc)
+        )
+        interrupted = reason in (
+            CancelReason.ORCHESTRATOR_CANCELLED,
+            CancelReason.ORCHESTRATOR_KILLED,
+        )
+        if interrupted and not cancel_on_interrupt:
+            reason = CancelReason.PROCESS_EXITED
+        decision = CANCEL_POLICY[reason]
+        if logger is not None and decision.cancel and not isinstance(exc, JobFailedError):
+            logger.warning(
+                "Cancelling SLURM job %s: %s (%s)", job_id(), decision.why, type(exc).__name__
+            )
+        return reason
+
+    return classify
+
+
+def _supervise(
+    make: Callable[..., S],
+    client: Any,
+    job: JobSpec | JobId,
+    credentials: SlurmCredentials,
+    logger: Logger,
+    cancel_on_interrupt: bool,
+) -> S:
+    """A supervisor for ``job`` with the block's settings and the run logger."""
+    settings = credentials.settings()
+    made: list[S] = []
+
+    def on_output(line: OutputLine) -> None:
+        logger.info("SLURM job %s %s: %s", line.job_id, line.stream, line.text)
+
+    def on_event(event: JobEvent) -> None:
+        logger.info(describe_event(event))
+
+    classify = _classifier(cancel_on_interrupt, logger, lambda: made[0].job_id if made else None)
+    supervisor = make(
+        client,
+        job if isinstance(job, JobSpec) else int(job),
+        key=job.submission_key if isinstance(job, JobSpec) else None,
+        reattach_failed=False,  # a retry after a real failure runs the job again
+        poll_interval=settings.poll_interval,
+        default_working_directory=settings.working_directory,
+        classify=classify,
+        on_output=on_output,
+        on_event=on_event,
+    )
+    made.append(supervisor)
+    return supervisor
+
+
+def _log_submitted(submitted: SubmittedJob, logger: Logger) -> None:
+    if submitted.attached:
+        logger.info("Re-attached to SLURM job %s", submitted.job_id)
+    else:
+        logger.info("Submitted SLURM job %s", submitted.job_id)
+    for warning in submitted.warnings:
+        logger.warning("slurmrestd: %s", warning)
 
 
 # ------------------------------------------------------------------------------ sync ---------
-def _cancel(client: SlurmClient, job_id: JobId, logger: Logger, why: str) -> None:
-    logger.warning("Cancelling SLURM job %s: %s", job_id, why)
-    try:
-        client.jobs.cancel(job_id)
-    except SlurmError as exc:  # never hide the exception that got us here
-        logger.error("Could not cancel SLURM job %s: %s", job_id, exc)
-
-
-@contextmanager
-def _owned(
-    client: SlurmClient, job_id: JobId, logger: Logger, cancel_on_interrupt: bool
-) -> Iterator[None]:
-    """Cancel ``job_id`` if the block is left by a wait timeout or an interruption."""
-    try:
-        yield
-    except WaitTimeoutError:
-        _cancel(client, job_id, logger, "the wait timed out")
-        raise
-    except BaseException as exc:
-        if _interrupted(exc) and cancel_on_interrupt:
-            _cancel(client, job_id, logger, f"the task was interrupted ({type(exc).__name__})")
-        raise
-
-
 def submit(
     client: SlurmClient,
     credentials: SlurmCredentials,
@@ -167,34 +265,15 @@ def submit(
     *,
     cancel_on_interrupt: bool = True,
 ) -> SubmittedJob:
-    """Submit ``spec``, log it, and record it on the flow run; an interruption cancels it."""
-    spec = _keyed(spec)
-    try:
-        submitted = client.jobs.submit_spec(spec)
-    except BaseException as exc:
-        if _interrupted(exc) and cancel_on_interrupt:
-            assert spec.submission_key is not None
-            try:
-                job_id = client.jobs.find_submission(spec.submission_key)
-            except SlurmError:
-                job_id = None
-            if job_id is not None:
-                _cancel(client, job_id, logger, "interrupted while submitting")
-        raise
-    with _owned(client, submitted.job_id, logger, cancel_on_interrupt):
-        _log_submitted(submitted, logger)
-        if cancel_on_interrupt:
-            record(submitted.job_id, credentials, logger)
+    """Submit ``spec`` (or re-attach to this task run's job), log it, record it on the run."""
+    supervisor = _supervise(
+        JobSupervisor, client, _keyed(spec), credentials, logger, cancel_on_interrupt
+    )
+    submitted = supervisor.start()
+    _log_submitted(submitted, logger)
+    if cancel_on_interrupt:
+        record(submitted.job_id, credentials, logger)
     return submitted
-
-
-def _follow(client: SlurmClient, job_id: JobId, logger: Logger, wait_timeout: float | None) -> Job:
-    with client.jobs.watch(job_id, timeout=wait_timeout) as events:
-        for event in events:
-            logger.info(describe_event(event))
-            if event.final:
-                return outcome(event)
-    raise AssertionError(f"the watch of job {job_id} ended without a final event")
 
 
 def wait_job(
@@ -205,17 +284,17 @@ def wait_job(
     *,
     wait_timeout: float | None = None,
     cancel_on_interrupt: bool = True,
-) -> Job:
-    """Log each event of ``job_id`` until it ends; raise ``JobFailedError`` unless it succeeded.
+) -> Job | None:
+    """Follow ``job_id`` to its end, logging events and output; raise unless it completed.
 
-    Returns the finished job. After ``wait_timeout`` seconds the job is cancelled and
-    :class:`~slurm_core.watch.WaitTimeoutError` raised; an interruption cancels it too
-    unless ``cancel_on_interrupt`` is false.
+    After ``wait_timeout`` seconds the job is cancelled and
+    :class:`~slurm_core.watch.WaitTimeoutError` raised; an interruption cancels it unless
+    ``cancel_on_interrupt`` is false (the core's cancel policy decides the rest).
     """
-    with _owned(client, job_id, logger, cancel_on_interrupt):
-        if cancel_on_interrupt:
-            record(job_id, credentials, logger)
-        return _follow(client, job_id, logger, wait_timeout)
+    if cancel_on_interrupt:
+        record(job_id, credentials, logger)
+    supervisor = _supervise(JobSupervisor, client, job_id, credentials, logger, cancel_on_interrupt)
+    return supervisor.run(timeout=wait_timeout).job
 
 
 def result(client: SlurmClient, job_id: JobId, *, fetch_output: bool = True) -> SlurmJobResult:
@@ -231,32 +310,6 @@ def result(client: SlurmClient, job_id: JobId, *, fetch_output: bool = True) -> 
 
 
 # ------------------------------------------------------------------------------ async --------
-async def _acancel(client: AsyncSlurmClient, job_id: JobId, logger: Logger, why: str) -> None:
-    logger.warning("Cancelling SLURM job %s: %s", job_id, why)
-    # Shielded: the surrounding scope is being cancelled, the request must still go out.
-    with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_GRACE):
-        try:
-            await client.jobs.cancel(job_id)
-        except SlurmError as exc:
-            logger.error("Could not cancel SLURM job %s: %s", job_id, exc)
-
-
-@asynccontextmanager
-async def _aowned(
-    client: AsyncSlurmClient, job_id: JobId, logger: Logger, cancel_on_interrupt: bool
-) -> AsyncIterator[None]:
-    try:
-        yield
-    except WaitTimeoutError:
-        await _acancel(client, job_id, logger, "the wait timed out")
-        raise
-    except BaseException as exc:
-        if _interrupted(exc) and cancel_on_interrupt:
-            why = f"the task was interrupted ({type(exc).__name__})"
-            await _acancel(client, job_id, logger, why)
-        raise
-
-
 async def asubmit(
     client: AsyncSlurmClient,
     credentials: SlurmCredentials,
@@ -266,36 +319,30 @@ async def asubmit(
     cancel_on_interrupt: bool = True,
 ) -> SubmittedJob:
     """Async :func:`submit`."""
-    spec = _keyed(spec)
+    supervisor = _supervise(
+        AsyncJobSupervisor, client, _keyed(spec), credentials, logger, cancel_on_interrupt
+    )
+    return await _astart(supervisor, credentials, logger, cancel_on_interrupt)
+
+
+async def _astart(
+    supervisor: AsyncJobSupervisor,
+    credentials: SlurmCredentials,
+    logger: Logger,
+    cancel_on_interrupt: bool,
+) -> SubmittedJob:
+    """Submit or re-attach, log, record on the flow run; stopped midway, the policy applies."""
     try:
-        submitted = await client.jobs.submit_spec(spec)
-    except BaseException as exc:
-        if _interrupted(exc) and cancel_on_interrupt:
-            assert spec.submission_key is not None
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_GRACE):
-                try:
-                    job_id = await client.jobs.find_submission(spec.submission_key)
-                except SlurmError:
-                    job_id = None
-                if job_id is not None:
-                    await _acancel(client, job_id, logger, "interrupted while submitting")
-        raise
-    async with _aowned(client, submitted.job_id, logger, cancel_on_interrupt):
+        submitted = await supervisor.start()
         _log_submitted(submitted, logger)
         if cancel_on_interrupt:
             await arecord(submitted.job_id, credentials, logger)
+    except BaseException as exc:
+        classify = _classifier(cancel_on_interrupt, logger, lambda: supervisor.job_id)
+        with contextlib.suppress(SlurmError, TimeoutError):  # never hide what got us here
+            await supervisor.cancel(classify(exc) or CancelReason.SUPERVISOR_FAILED)
+        raise
     return submitted
-
-
-async def _afollow(
-    client: AsyncSlurmClient, job_id: JobId, logger: Logger, wait_timeout: float | None
-) -> Job:
-    async with client.jobs.watch(job_id, timeout=wait_timeout) as events:
-        async for event in events:
-            logger.info(describe_event(event))
-            if event.final:
-                return outcome(event)
-    raise AssertionError(f"the watch of job {job_id} ended without a final event")
 
 
 async def await_job(
@@ -306,12 +353,14 @@ async def await_job(
     *,
     wait_timeout: float | None = None,
     cancel_on_interrupt: bool = True,
-) -> Job:
+) -> Job | None:
     """Async :func:`wait_job`."""
-    async with _aowned(client, job_id, logger, cancel_on_interrupt):
-        if cancel_on_interrupt:
-            await arecord(job_id, credentials, logger)
-        return await _afollow(client, job_id, logger, wait_timeout)
+    if cancel_on_interrupt:
+        await arecord(job_id, credentials, logger)
+    supervisor = _supervise(
+        AsyncJobSupervisor, client, job_id, credentials, logger, cancel_on_interrupt
+    )
+    return (await supervisor.run(timeout=wait_timeout)).job
 
 
 async def arun_job(
@@ -322,13 +371,17 @@ async def arun_job(
     *,
     wait_timeout: float | None = None,
     cancel_on_interrupt: bool = True,
-) -> Job:
-    """Submit ``spec`` and wait for it (:func:`asubmit` then the wait, one guard throughout)."""
-    submitted = await asubmit(
-        client, credentials, spec, logger, cancel_on_interrupt=cancel_on_interrupt
+) -> int:
+    """Submit ``spec`` (or re-attach to this task run's job) and follow it; its job id.
+
+    One supervisor throughout: an interruption after submission follows the cancel policy.
+    """
+    supervisor = _supervise(
+        AsyncJobSupervisor, client, _keyed(spec), credentials, logger, cancel_on_interrupt
     )
-    async with _aowned(client, submitted.job_id, logger, cancel_on_interrupt):
-        return await _afollow(client, submitted.job_id, logger, wait_timeout)
+    submitted = await _astart(supervisor, credentials, logger, cancel_on_interrupt)
+    await supervisor.run(timeout=wait_timeout)
+    return submitted.job_id
 
 
 async def aresult(
@@ -345,6 +398,22 @@ async def aresult(
     return SlurmJobResult.from_job(job, stdout)
 
 
+async def _acancel(
+    client: AsyncSlurmClient, job_id: int, reason: CancelReason, logger: Logger
+) -> None:
+    logger.warning("Cancelling SLURM job %s: %s", job_id, CANCEL_POLICY[reason].why)
+    try:
+        await AsyncJobSupervisor(client, job_id).cancel(reason)
+    except (SlurmError, TimeoutError) as exc:  # never hide the exception that got us here
+        logger.error("Could not cancel SLURM job %s: %s", job_id, exc)
+
+
+def _policy_cancels(exc: BaseException, cancel_on_interrupt: bool) -> CancelReason | None:
+    """The reason to cancel for ``exc`` under the core's policy, or None to leave the jobs."""
+    reason = CancelReason(_classifier(cancel_on_interrupt)(exc) or reason_for(exc))
+    return reason if CANCEL_POLICY[reason].cancel else None
+
+
 async def asubmit_graph(
     client: AsyncSlurmClient,
     credentials: SlurmCredentials,
@@ -355,9 +424,9 @@ async def asubmit_graph(
 ) -> dict[str, int]:
     """Submit every node of ``graph`` (each edge a Slurm dependency); ``{name: job id}``.
 
-    Each node goes through :func:`asubmit` (logged, recorded on the flow run). slurm_core
-    cancels what was submitted when a later node fails to submit; an interruption midway
-    cancels it here.
+    Each node goes through :func:`asubmit` (logged, recorded on the flow run, keyed by the
+    task run). slurm_core cancels what was submitted when a later node fails to submit; an
+    interruption midway is read by the core's cancel policy.
     """
     done: list[int] = []
 
@@ -371,9 +440,10 @@ async def asubmit_graph(
     try:
         run = await graph.asubmit(client, submit=submit_one)
     except BaseException as exc:
-        if _interrupted(exc) and cancel_on_interrupt:
+        reason = _policy_cancels(exc, cancel_on_interrupt)
+        if reason is not None:
             for job_id in done:
-                await _acancel(client, job_id, logger, "interrupted while submitting the graph")
+                await _acancel(client, job_id, reason, logger)
         raise
     job_ids = dict(run.job_ids)
     logger.info(
@@ -395,8 +465,8 @@ async def await_graph(
     cancel_on_interrupt: bool = True,
 ) -> GraphResult:
     """Follow a submitted graph to its end (slurm_core's ``GraphRun.wait``, cancelling
-    nodes that can never run), logging every event with its node's name. Abandoning it
-    cancels what is left.
+    nodes that can never run), logging every event with its node's name. Stopping early
+    applies the core's cancel policy to what is left.
     """
     run = AsyncGraphRun(graph, client, job_ids)
 
@@ -408,89 +478,13 @@ async def await_graph(
             wait_timeout, cancel_unrunnable=True, on_event=log_event
         )
     except BaseException as exc:
-        timed_out = isinstance(exc, WaitTimeoutError)
-        if timed_out or (_interrupted(exc) and cancel_on_interrupt):
-            why = "the wait timed out" if timed_out else f"interrupted ({type(exc).__name__})"
+        reason = _policy_cancels(exc, cancel_on_interrupt)
+        if reason is not None:
             for name, job_id in job_ids.items():
                 state = run.states.get(name)
                 if state is None or not state.is_finished:
-                    await _acancel(client, job_id, logger, f"{name}: {why}")
+                    await _acancel(client, job_id, reason, logger)
         raise
     for name in result.unrunnable:
         logger.warning("%s: SLURM job %s can never run (a dependency failed)", name, job_ids[name])
     return result
-
-
-def _log_submitted(submitted: SubmittedJob, logger: Logger) -> None:
-    logger.info("Submitted SLURM job %s", submitted.job_id)
-    for warning in submitted.warnings:
-        logger.warning("slurmrestd: %s", warning)
-
-
-# ------------------------------------------------------------------- job records ------------
-LABEL_PREFIX = "slurm.job."
-"""Flow-run label ``slurm.job.<job id>`` = slurmrestd URL: the jobs a flow run started.
-
-Written when a task submits or waits for a job, read by the ``on_cancellation`` hook
-(:func:`slurm_prefect.flows.cancel_slurm_jobs`), which runs in whichever process owns the
-cancellation (usually the runner or worker, not the flow run's own process).
-"""
-
-
-def current_flow_run_id() -> UUID | None:
-    """The id of the flow run this code runs in (a task's flow run), if any."""
-    task_run = TaskRunContext.get()
-    if task_run is not None and task_run.task_run.flow_run_id is not None:
-        return task_run.task_run.flow_run_id
-    flow_run = FlowRunContext.get()
-    if flow_run is not None and flow_run.flow_run is not None:
-        return flow_run.flow_run.id
-    return None
-
-
-def cluster_tag(url: str) -> str:
-    """``url`` without user info, query or fragment: which slurmrestd a label refers to."""
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
-
-
-def _labels(job_id: JobId, credentials: SlurmCredentials) -> dict[str, str | int | float | bool]:
-    return {f"{LABEL_PREFIX}{job_id}": cluster_tag(credentials.url)}
-
-
-def recorded_jobs(labels: Mapping[str, object], url: str) -> list[JobId]:
-    """The job ids recorded in a flow run's ``labels`` for the slurmrestd at ``url``."""
-    tag = cluster_tag(url)
-    ids: list[JobId] = []
-    for key, value in labels.items():
-        if key.startswith(LABEL_PREFIX) and value == tag:
-            raw = key[len(LABEL_PREFIX) :]
-            ids.append(int(raw) if raw.isdigit() else raw)
-    return ids
-
-
-async def arecord(job_id: JobId, credentials: SlurmCredentials, logger: Logger) -> None:
-    """Record ``job_id`` on the current flow run (nothing outside a flow run)."""
-    flow_run_id = current_flow_run_id()
-    if flow_run_id is None:
-        return
-    try:
-        async with get_client() as prefect:
-            await prefect.update_flow_run_labels(flow_run_id, _labels(job_id, credentials))
-    except Exception as exc:  # the job runs regardless; only the hook would miss it
-        logger.warning("Could not record SLURM job %s on the flow run: %s", job_id, exc)
-
-
-def record(job_id: JobId, credentials: SlurmCredentials, logger: Logger) -> None:
-    """Blocking :func:`arecord`."""
-    flow_run_id = current_flow_run_id()
-    if flow_run_id is None:
-        return
-    try:
-        with get_client(sync_client=True) as prefect:
-            prefect.update_flow_run_labels(flow_run_id, _labels(job_id, credentials))
-    except Exception as exc:
-        logger.warning("Could not record SLURM job %s on the flow run: %s", job_id, exc)

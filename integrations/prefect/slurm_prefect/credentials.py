@@ -37,15 +37,18 @@ from typing import Any, ClassVar, Literal
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 
-from slurm_core import AsyncSlurmClient, SlurmClient
-from slurm_core.auth import JWTKeyAuth, SlurmAuth, StaticToken, TokenCommand, TokenFile
+from slurm_core import AsyncSlurmClient, ConfigurationError, SlurmClient
+from slurm_core.config import ClientSettings, settings_from_mapping
 
-__all__ = ["DOCS_URL", "SlurmCredentials"]
+__all__ = ["DOCS_URL", "LOGO_URL", "SlurmCredentials"]
 
-DOCS_URL = "https://slurm.schedmd.com/rest.html"
-"""The documentation link shown for every slurm-prefect block in the Prefect UI."""
+DOCS_URL = "https://github.com/slurm-client/slurm-client/blob/main/docs/prefect.md"
+"""The documentation link shown for every slurm-prefect block in the Prefect UI: our docs."""
 
-_AUTH_FIELDS = ("token", "token_file", "token_command", "jwt_key_file")
+LOGO_URL = "https://slurm.schedmd.com/slurm_logo.png"
+"""The logo shown for every slurm-prefect block in the Prefect UI."""
+
+_WHERE = "SlurmCredentials block"
 
 
 class SlurmCredentials(CredentialsBlock):
@@ -70,12 +73,15 @@ class SlurmCredentials(CredentialsBlock):
     _block_type_name: ClassVar[str] = "SLURM Credentials"
     _block_type_slug: ClassVar[str] = "slurm-credentials"
     _documentation_url: ClassVar[HttpUrl] = HttpUrl(DOCS_URL)
+    _logo_url: ClassVar[HttpUrl] = HttpUrl(LOGO_URL)
     _code_example: ClassVar[str] = """
+        ```python
         from slurm_prefect import SlurmCredentials
 
         slurm_credentials = SlurmCredentials.load("BLOCK_NAME")
         with slurm_credentials.get_client() as client:
             print(client.diag())
+        ```
     """
 
     url: str = Field(
@@ -102,10 +108,10 @@ class SlurmCredentials(CredentialsBlock):
         default=None,
         description="The cluster's jwt_hs256.key, to mint tokens for user_name (admins only).",
     )
-    jwt_lifespan: float = Field(
-        default=1800.0,
+    jwt_lifespan: float | None = Field(
+        default=None,
         gt=60.0,
-        description="Lifetime in seconds of the tokens minted with jwt_key_file.",
+        description="Lifetime in seconds of the tokens minted with jwt_key_file (1800).",
     )
     user_name: str | None = Field(
         default=None,
@@ -115,11 +121,11 @@ class SlurmCredentials(CredentialsBlock):
         default=None,
         description="Pin a REST API version such as 'v0.0.42'; negotiated when empty.",
     )
-    header_style: Literal["x-slurm", "bearer"] = Field(
-        default="x-slurm",
+    header_style: Literal["x-slurm", "bearer"] | None = Field(
+        default=None,
         description=(
-            "How the token is sent: X-SLURM-USER-TOKEN, or 'Authorization: Bearer' "
-            "(slurmrestd 23.02 and later)."
+            "How the token is sent: X-SLURM-USER-TOKEN (the default), or "
+            "'Authorization: Bearer' (slurmrestd 23.02 and later; OIDC tokens need it)."
         ),
     )
     verify: bool = Field(
@@ -144,62 +150,83 @@ class SlurmCredentials(CredentialsBlock):
         description="Seconds to wait for each HTTP request; the client's default when empty.",
     )
 
+    working_directory: str | None = Field(
+        default=None,
+        description="Default working directory (on the cluster) of jobs that set none.",
+    )
+    poll_interval: float | None = Field(
+        default=None,
+        gt=0,
+        description="Longest seconds between two looks at a running job (the client's default).",
+    )
+    # Tokens from an identity provider (slurm_core.auth OIDC providers).
+    oidc_issuer: str | None = Field(default=None, description="OIDC issuer URL.")
+    oidc_client_id: str | None = Field(default=None, description="OIDC client id.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="OIDC client secret (kept secret)."
+    )
+    oidc_grant: str | None = Field(
+        default=None, description="OIDC grant, e.g. 'client_credentials' or 'refresh_token'."
+    )
+    oidc_scope: str | None = Field(default=None, description="OIDC scope(s) to request.")
+    oidc_audience: str | None = Field(default=None, description="OIDC audience to request.")
+    oidc_token_endpoint: str | None = Field(
+        default=None, description="OIDC token endpoint (found from the issuer when empty)."
+    )
+    oidc_refresh_token: SecretStr | None = Field(
+        default=None, description="OIDC refresh token (kept secret)."
+    )
+    oidc_refresh_token_file: Path | None = Field(
+        default=None, description="A file holding the OIDC refresh token."
+    )
+    oidc_keyring: bool | None = Field(
+        default=None,
+        description="The OIDC refresh token is in the OS keyring ('slurm-client login').",
+    )
+    oidc_ca_bundle: Path | None = Field(
+        default=None, description="CA bundle (PEM) for the identity provider."
+    )
+    oidc_verify: bool | None = Field(
+        default=None, description="Verify the identity provider's TLS certificate."
+    )
+    oidc_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds per request to the identity provider."
+    )
+
     @model_validator(mode="after")
     def _check(self) -> SlurmCredentials:
-        if not self.url.strip():
-            raise ValueError("url must not be empty")
-        given = [name for name in _AUTH_FIELDS if getattr(self, name) is not None]
-        if len(given) > 1:
-            raise ValueError(f"give only one token source, got {', '.join(given)}")
-        if not given and not self.url.startswith("unix:"):
-            raise ValueError(
-                "a token source is required: token, token_file, token_command or jwt_key_file"
-            )
-        if self.token is not None and not self.token.get_secret_value().strip():
-            raise ValueError("token must not be empty")
-        if self.token_command is not None and not self.token_command:
-            raise ValueError("token_command must name a program")
-        if self.jwt_key_file is not None and not self.user_name:
-            raise ValueError("jwt_key_file needs user_name (the user the tokens are minted for)")
-        if self.ca_bundle is not None and not self.verify:
-            raise ValueError("ca_bundle is given but verify is false")
-        if self.client_key is not None and self.client_cert is None:
-            raise ValueError("client_key is given without client_cert")
+        self.settings()  # one parser for every adapter: its error names the field
         return self
 
-    def auth(self) -> SlurmAuth | None:
-        """The ``httpx.Auth`` that puts this block's token on requests (``None``: no token).
+    def _values(self) -> dict[str, Any]:
+        """The fields that are set, as slurm_core's settings parser takes them."""
+        values: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None or name == "block_type_slug":
+                continue
+            values[name] = str(value) if isinstance(value, Path) else value
+        return values
 
-        A new provider each call: a ``token_command``/``jwt_key_file`` provider is only
-        called when a request needs a token.
+    def settings(self) -> ClientSettings:
+        """The block as :class:`~slurm_core.config.ClientSettings`, through
+        :func:`~slurm_core.config.settings_from_mapping` (the parser every adapter uses).
+
+        Raises ``ValueError`` naming the field at fault.
+
+        Example::
+
+            settings = credentials.settings()
+            print(settings.url, settings.poll_interval)
         """
-        provider: StaticToken | TokenFile | TokenCommand | JWTKeyAuth
-        if self.token is not None:
-            provider = StaticToken(self.token.get_secret_value(), user_name=self.user_name)
-        elif self.token_file is not None:
-            provider = TokenFile(self.token_file, user_name=self.user_name)
-        elif self.token_command is not None:
-            provider = TokenCommand(self.token_command, user_name=self.user_name)
-        elif self.jwt_key_file is not None:
-            assert self.user_name is not None  # checked by the validator
-            provider = JWTKeyAuth(self.jwt_key_file, self.user_name, lifespan=self.jwt_lifespan)
-        else:
-            return None
-        return SlurmAuth(provider, header_style=self.header_style)
+        try:
+            return settings_from_mapping(self._values(), where=_WHERE)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from exc
 
-    def _client_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"auth": self.auth(), "api_version": self.api_version}
-        if self.ca_bundle is not None:
-            kwargs["verify"] = str(self.ca_bundle)
-        elif not self.verify:
-            kwargs["verify"] = False
-        if self.client_cert is not None:
-            cert = str(self.client_cert)
-            kwargs["cert"] = (cert, str(self.client_key)) if self.client_key else cert
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        kwargs.update(options)
-        return kwargs
+    def auth(self) -> Any:
+        """The ``httpx.Auth`` or token provider the clients use (``None``: no token)."""
+        return self.settings().auth
 
     def get_client(self, **options: Any) -> SlurmClient:
         """A blocking :class:`~slurm_core.SlurmClient`; use it as a context manager.
@@ -212,7 +239,7 @@ class SlurmCredentials(CredentialsBlock):
             with credentials.get_client() as client:
                 job = client.jobs.get(42)
         """
-        return SlurmClient(self.url, **self._client_kwargs(options))
+        return SlurmClient.from_settings(self.settings(), **options)
 
     def get_async_client(self, **options: Any) -> AsyncSlurmClient:
         """An :class:`~slurm_core.AsyncSlurmClient`; use it with ``async with``.
@@ -222,4 +249,4 @@ class SlurmCredentials(CredentialsBlock):
             async with credentials.get_async_client() as client:
                 job = await client.jobs.get(42)
         """
-        return AsyncSlurmClient(self.url, **self._client_kwargs(options))
+        return AsyncSlurmClient.from_settings(self.settings(), **options)

@@ -14,7 +14,6 @@ process owns the cancellation (the runner or worker), cancels those still unfini
 Example::
 
     from prefect import flow
-from prefect.flows import FlowStateHook
     from slurm_prefect.flows import cancel_slurm_jobs
     from slurm_prefect.tasks import run_slurm_job
 

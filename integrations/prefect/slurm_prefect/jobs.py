@@ -40,7 +40,7 @@ from slurm_core.jobs import JobBuilder, JobSpec
 from slurm_prefect import _run
 from slurm_prefect._dispatch import sync_or_async
 from slurm_prefect._run import SlurmJobResult
-from slurm_prefect.credentials import DOCS_URL, SlurmCredentials
+from slurm_prefect.credentials import DOCS_URL, LOGO_URL, SlurmCredentials
 
 __all__ = ["SlurmJob", "SlurmJobResult", "SlurmJobRun"]
 
@@ -130,7 +130,9 @@ class SlurmJobRun(JobRun[SlurmJobResult]):
             client.jobs.cancel(self.job_id)
 
 
-class SlurmJob(JobBlock[SlurmJobResult]):
+# JobBlock, not JobBlock[SlurmJobResult]: pydantic would make the parametrised class a Block
+# of its own, which Prefect then registers as a stray "jobblock-slurmjobresult" block type.
+class SlurmJob(JobBlock):  # type: ignore[type-arg]
     """A SLURM batch job to run from Prefect: a script or command plus its resources.
 
     Give either ``script`` (a whole batch script starting with ``#!``) or ``command`` (one
@@ -157,13 +159,16 @@ class SlurmJob(JobBlock[SlurmJobResult]):
     _block_type_name: ClassVar[str] = "SLURM Job"
     _block_type_slug: ClassVar[str] = "slurm-job"
     _documentation_url: ClassVar[HttpUrl] = HttpUrl(DOCS_URL)
+    _logo_url: ClassVar[HttpUrl] = HttpUrl(LOGO_URL)
     _code_example: ClassVar[str] = """
+        ```python
         from slurm_prefect import SlurmJob
 
         slurm_job = SlurmJob.load("BLOCK_NAME")
         run = slurm_job.trigger()
         run.wait_for_completion()
         result = run.fetch_result()
+        ```
     """
 
     credentials: SlurmCredentials = Field(

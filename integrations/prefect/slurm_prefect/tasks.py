@@ -126,7 +126,9 @@ async def wait_for_slurm_job(
             wait_timeout=wait_timeout,
             cancel_on_interrupt=cancel_on_interrupt,
         )
-        return await _run.aresult(client, job_id, fetch_output=fetch_output)
+        result = await _run.aresult(client, job_id, fetch_output=fetch_output)
+    await _run.apublish([result], logger)
+    return result
 
 
 @task(name="cancel-slurm-job", cache_policy=NO_CACHE)
@@ -170,7 +172,7 @@ async def run_slurm_job(
     """
     logger = get_run_logger()
     async with credentials.get_async_client() as client:
-        job_done = await _run.arun_job(
+        job_id = await _run.arun_job(
             client,
             credentials,
             _spec(job),
@@ -178,7 +180,9 @@ async def run_slurm_job(
             wait_timeout=wait_timeout,
             cancel_on_interrupt=cancel_on_interrupt,
         )
-        return await _run.aresult(client, job_done.job_id, fetch_output=fetch_output)
+        result = await _run.aresult(client, job_id, fetch_output=fetch_output)
+    await _run.apublish([result], logger)
+    return result
 
 
 @task(name="submit-slurm-graph", cache_policy=NO_CACHE)
@@ -236,6 +240,7 @@ async def wait_for_slurm_graph(
             for name, job_id in outcome.job_ids.items()
             if name in outcome.events
         }
+    await _run.apublish(list(results.values()), logger)
     if not outcome.ok:
         failed = [
             f"{name} (job {outcome.job_ids[name]}) never ran: a dependency failed"

@@ -1,0 +1,50 @@
+"""docs/prefect.md: every ```python block runs as written, in order, against the real cluster.
+
+The page's blocks share one namespace, as a reader would paste them; the environment is
+the cluster's (``SLURM_REST_URL``, ``SLURM_JWT``, ``SLURM_USER_NAME``) and the working
+directory a fresh directory on the cluster's shared filesystem. The block parser and runner
+are tests/integration/test_docs_examples.py's (the same rules as every other page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from prefect_helpers import load_module
+
+if TYPE_CHECKING:
+    from slurm_core.testing.cluster import LocalSlurmCluster
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "docs/prefect.md"
+
+
+def test_every_example_of_the_prefect_page_runs(
+    slurm_cluster: LocalSlurmCluster,
+    work_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runner = load_module(
+        "slurm_docs_runner", ROOT / "tests" / "integration" / "test_docs_examples.py"
+    )
+    found = runner.blocks((ROOT / PAGE).read_text())
+    python = [b for b in found if b.lang in runner._PYTHON]
+    assert len(python) == 4
+    monkeypatch.setenv("SLURM_REST_URL", slurm_cluster.rest_url)
+    monkeypatch.setenv("SLURM_JWT", slurm_cluster.token())
+    monkeypatch.setenv("SLURM_USER_NAME", slurm_cluster.user_name)
+    monkeypatch.chdir(work_dir)
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    loop = asyncio.new_event_loop()
+    try:
+        for block in python:
+            runner._run_block(block, PAGE, namespace, loop)
+    finally:
+        loop.close()
+    printed = capsys.readouterr().out
+    assert "COMPLETED 0 rows=1000" in printed  # what the page says it prints
+    assert "state='COMPLETED'" in printed  # the SlurmJob block's result
