@@ -148,11 +148,17 @@ class SlurmAuth(httpx.Auth):
             token = self.provider.token()
             self._apply(request, token)
             response = yield request
+            if response.status_code >= 400:
+                # httpx reads bodies for ``requires_response_body`` only in the base flow,
+                # which this one replaces; the checks below read an error's body.
+                response.read()
             if self._rejected(response, token):
                 logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
                 token = self.provider.token(force_refresh=True, rejected=token)
                 self._apply(request, token)
                 response = yield request
+                if response.status_code >= 400:
+                    response.read()
                 self._note(response, token)
         except BaseException:  # transport error: httpx closes the flow (GeneratorExit)
             self._forget(request)
@@ -165,11 +171,15 @@ class SlurmAuth(httpx.Auth):
             token = await self.provider.atoken()
             self._apply(request, token)
             response = yield request
+            if response.status_code >= 400:
+                await response.aread()  # as in the sync flow
             if self._rejected(response, token):
                 logger.debug("token rejected (HTTP %s); refreshing once", response.status_code)
                 token = await self.provider.atoken(force_refresh=True, rejected=token)
                 self._apply(request, token)
                 response = yield request
+                if response.status_code >= 400:
+                    await response.aread()
                 self._note(response, token)
         except BaseException:  # transport error: httpx closes the flow (GeneratorExit)
             self._forget(request)

@@ -540,3 +540,26 @@ def test_an_opaque_token_is_redacted_where_jwts_are() -> None:
     message = "upstream said: bad credential opaque-0123456789abcdef for alice"
     assert "opaque-0123456789abcdef" not in redact_text(message)
     assert "alice" in redact_text(message)
+
+
+# --- error bodies arrive as streams over real transports --------------------------------------
+def _streamed_error(request: httpx.Request) -> httpx.Response:
+    body = b'{"errors": [{"error_number": 2084, "error": "Job has already finished"}]}'
+    return httpx.Response(500, stream=httpx.ByteStream(body), request=request)
+
+
+def test_a_static_token_flow_reads_a_streamed_error_body() -> None:
+    auth = SlurmAuth(StaticToken("a.b.c", user_name="alice"))
+    with httpx.Client(transport=httpx.MockTransport(_streamed_error), auth=auth) as client:
+        response = client.post("http://h/slurm/v0.0.42/job/1", json={})
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["error_number"] == 2084
+
+
+@pytest.mark.anyio
+async def test_the_async_flow_reads_a_streamed_error_body_too() -> None:
+    auth = SlurmAuth(StaticToken("a.b.c", user_name="alice"))
+    transport = httpx.MockTransport(_streamed_error)
+    async with httpx.AsyncClient(transport=transport, auth=auth) as client:
+        response = await client.post("http://h/slurm/v0.0.42/job/1", json={})
+    assert response.status_code == 500
