@@ -24,7 +24,7 @@ from slurm_core._transport import circuit_state
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 BREAKER = CircuitBreakerConfig(failure_threshold=2, recovery_timeout=60)
-PURGED = 1  # long forgotten by slurmctld (MinJobAge), so jobs.get() asks accounting
+PURGED = 67_000_000  # never a live job (below MaxJobId): jobs.get() must ask accounting
 
 
 def test_slurmdbd_down_leaves_job_submission_working(slurm_cluster: LocalSlurmCluster) -> None:
