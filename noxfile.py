@@ -41,14 +41,21 @@ def core(session: nox.Session) -> None:
     docs/concepts/graphs.md, run by tests/integration/test_docs_examples.py), and the OAuth2/OIDC
     tests against a real identity provider (tests/oidc: it installs itself in a cached venv)."""
     session.install("-e", ".[dev,fast,cli,docs,graphviz]")
-    session.run("pytest", "tests/unit", "tests/integration", "tests/oidc", *session.posargs)
+    session.run(
+        "pytest",
+        "--durations=25",
+        "tests/unit",
+        "tests/integration",
+        "tests/oidc",
+        *session.posargs,
+    )
 
 
 def _orchestrator(session: nox.Session, name: str) -> None:
     """An orchestrator's own environment: its unit tests (on slurm_core.testing fixtures) and
     its integration tests (the real orchestrator in-process against the real clusters)."""
     session.install("-e", f".[{name},dev]")
-    session.run("pytest", f"tests/{name}", *session.posargs)
+    session.run("pytest", "--durations=15", f"tests/{name}", *session.posargs)
 
 
 @nox.session

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -42,6 +42,13 @@ when = datetime(2026, 1, 1, tzinfo=timezone.utc)  # the same dag run on every st
 run = dag.test(run_after=when, logical_date=when)
 print("TASK STATES", {{ti.task_id: str(ti.state) for ti in run.get_task_instances()}}, flush=True)
 """
+
+
+@pytest.fixture(autouse=True)
+def _one_release(slurm_cluster: Any) -> None:
+    """Slow scenarios, the same on every release: run once (on 24.11)."""
+    if slurm_cluster.release != "24.11":
+        pytest.skip("a slow orchestrator scenario, run on 24.11 only")
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import (
@@ -88,6 +89,13 @@ def persistent_home(tmp_path: Path) -> Path:
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return home
+
+
+@pytest.fixture(autouse=True)
+def _one_release(slurm_cluster: Any) -> None:
+    """Slow scenarios, the same on every release: run once (on 24.11)."""
+    if slurm_cluster.release != "24.11":
+        pytest.skip("a slow orchestrator scenario, run on 24.11 only")
 
 
 def test_a_reexecuted_step_reattaches_to_its_running_job(

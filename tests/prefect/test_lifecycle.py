@@ -25,6 +25,14 @@ from slurm_prefect.tasks import run_slurm_job, submit_slurm_job
 
 from slurm_core.lifecycle import DependencyNeverSatisfiedError
 
+
+@pytest.fixture(autouse=True)
+def _one_release(slurm_cluster: Any) -> None:
+    """Slow scenarios, the same on every release: run once (on 24.11)."""
+    if slurm_cluster.release != "24.11":
+        pytest.skip("a slow orchestrator scenario, run on 24.11 only")
+
+
 pytestmark = pytest.mark.anyio
 
 

@@ -18,6 +18,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import prefect_flows
 import pytest
@@ -29,6 +30,14 @@ from prefect_helpers import eventually, flow_run_logs
 from slurm_prefect import SlurmCredentials
 
 from slurm_core import AsyncSlurmClient
+
+
+@pytest.fixture(autouse=True)
+def _one_release(slurm_cluster: Any) -> None:
+    """Slow scenarios, the same on every release: run once (on 24.11)."""
+    if slurm_cluster.release != "24.11":
+        pytest.skip("a slow orchestrator scenario, run on 24.11 only")
+
 
 pytestmark = pytest.mark.anyio
 
