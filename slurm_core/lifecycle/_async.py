@@ -70,6 +70,7 @@ class AsyncJobSupervisor(SupervisorFace):
         brain = self._brain
         if brain.submitted is None:
             assert brain.spec is not None
+            brain.submitting = True
             brain.record(
                 await self._client.jobs.submit_spec(
                     brain.spec, attach=True, reattach_failed=self._reattach_failed
@@ -135,12 +136,32 @@ class AsyncJobSupervisor(SupervisorFace):
 
     async def cancel(self, reason: CancelReason | str) -> bool:
         """See :meth:`JobSupervisor.cancel` (shielded: it completes inside a cancelled task)."""
+        key = self._brain.in_flight_key(reason)
+        if key is not None:
+            await self._resolve_in_flight(key)
         if not self._brain.decide(reason):
             return False
         assert self._brain.job_id is not None
         with anyio.fail_after(CANCEL_TIMEOUT, shield=True):
             await self._client.jobs.cancel(self._brain.job_id)
         return True
+
+    async def _resolve_in_flight(self, key: str) -> None:
+        """Find the job of an interrupted submission by its key (shielded, bounded)."""
+        found: int | None = None
+        with anyio.move_on_after(_brain.IN_FLIGHT_SETTLE, shield=True):
+            while found is None:
+                try:
+                    found = await self._client.jobs.find_submission(key)
+                except SlurmError as failed:
+                    logger.error("could not look up submission key %s: %s", key, failed)
+                    break
+                if found is None:
+                    await anyio.sleep(0.5)
+        if found is None:
+            self._brain.in_flight_missing(key)
+        else:
+            self._brain.record(SubmittedJob(job_id=found, submission_key=key, attached=True))
 
     async def _stop(self, exc: BaseException) -> None:
         reason = self._brain.stop_reason(exc)

@@ -39,6 +39,9 @@ Classifier = Callable[[BaseException], "CancelReason | None"]
 
 logger = logging.getLogger("slurm_core.lifecycle")
 
+IN_FLIGHT_SETTLE: Final = 5.0
+"""How long a cancel looks for a submission whose answer it interrupted (by its key)."""
+
 NEVER_SATISFIED: Final = "DependencyNeverSatisfied"
 """slurmctld's pending reason for a dependency that can never be met (every release)."""
 
@@ -145,6 +148,7 @@ class SupervisorBrain:
             self.upstreams = _upstream_key(self.spec.dependency)
         self.upstream_jobs: dict[str, JobEvent] = {}
         self.started = False
+        self.submitting = False
         self.last_job: Job | None = None
         self.dependency: str | None = (
             None if self.spec is None or self.spec.dependency is None else str(self.spec.dependency)
@@ -157,6 +161,26 @@ class SupervisorBrain:
     # -- before the watch ------------------------------------------------------------------
     def record(self, submitted: SubmittedJob) -> None:
         self.submitted = submitted
+        self.submitting = False
+
+    def in_flight_key(self, reason: CancelReason | str) -> str | None:
+        """The key of a submission sent but unanswered, if ``reason`` would cancel its job.
+
+        An interrupt can land between slurmctld creating the job and the answer reaching
+        us; the job is then found by its key so the cancel still reaches it.
+        """
+        if self.submitted is not None or not self.submitting or self.spec is None:
+            return None
+        if not CANCEL_POLICY[CancelReason(reason)].cancel:
+            return None
+        return self.spec.submission_key
+
+    def in_flight_missing(self, key: str) -> None:
+        logger.warning(
+            "no job with submission key %s found after an interrupted submission; if it "
+            "still arrives it runs: a supervisor with the same key re-attaches to it",
+            key,
+        )
 
     @property
     def job_id(self) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 
 from .._client import SlurmClient
@@ -84,6 +85,7 @@ class JobSupervisor(SupervisorFace):
         brain = self._brain
         if brain.submitted is None:
             assert brain.spec is not None
+            brain.submitting = True
             brain.record(
                 self._client.jobs.submit_spec(
                     brain.spec, attach=True, reattach_failed=self._reattach_failed
@@ -168,11 +170,33 @@ class JobSupervisor(SupervisorFace):
             def on_kill(self):                        # an Airflow operator
                 self.supervisor.cancel(CancelReason.ORCHESTRATOR_KILLED)
         """
+        key = self._brain.in_flight_key(reason)
+        if key is not None:
+            self._resolve_in_flight(key)
         if not self._brain.decide(reason):
             return False
         assert self._brain.job_id is not None
         self._client.jobs.cancel(self._brain.job_id)
         return True
+
+    def _resolve_in_flight(self, key: str) -> None:
+        """Find the job of an interrupted submission by its key (bounded)."""
+        found: int | None = None
+        deadline = time.monotonic() + _brain.IN_FLIGHT_SETTLE
+        while found is None:
+            try:
+                found = self._client.jobs.find_submission(key)
+            except SlurmError as failed:
+                logger.error("could not look up submission key %s: %s", key, failed)
+                break
+            if found is None and time.monotonic() + 0.5 < deadline:
+                time.sleep(0.5)
+            elif found is None:
+                break
+        if found is None:
+            self._brain.in_flight_missing(key)
+        else:
+            self._brain.record(SubmittedJob(job_id=found, submission_key=key, attached=True))
 
     def _stop(self, exc: BaseException) -> None:
         """The policy for an exception that ends supervision (a failed cancel is logged)."""

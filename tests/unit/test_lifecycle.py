@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from slurm_core import (
     SlurmClient,
     SlurmConnectionError,
 )
+from slurm_core.auth import StaticToken
 from slurm_core.lifecycle import (
     CANCEL_POLICY,
     AsyncJobSupervisor,
@@ -401,3 +404,38 @@ def test_the_documented_table_is_the_policy() -> None:
     assert {name: answer == "yes" for name, answer in rows} == {
         reason.name: decision.cancel for reason, decision in CANCEL_POLICY.items()
     }
+
+
+# --- an interrupt while the submission is on the wire ---------------------------------------
+@pytest.mark.anyio
+@pytest.mark.parametrize("reason_cancels", [True, False])
+async def test_a_task_cancelled_mid_submit_still_cancels_the_job_it_created(
+    fake: FakeSlurmServer, reason_cancels: bool
+) -> None:
+    # slurmctld creates the job 1 s after the request arrives; the task is cancelled before.
+    fake.set_job_outcome(name="mid", runtime=3600)
+    fake.delay_next(1.0, path=r"/job/submit$")
+    classify = None if reason_cancels else (lambda _: CancelReason.PROCESS_EXITED)
+    with fake.serve() as url:
+        async with AsyncSlurmClient(url, auth=StaticToken("t", user_name=fake.app.user)) as c:
+            supervisor = AsyncJobSupervisor(c, spec(name="mid"), key="m1", classify=classify)
+            with anyio.move_on_after(0.3):
+                await supervisor.run()
+            await anyio.sleep(1.2)  # the request is processed either way
+    (job,) = [j for j in fake.jobs() if j.name == "mid"]
+    assert supervisor.job_id == (job.job_id if reason_cancels else None)
+    assert str(job.state.base) == ("CANCELLED" if reason_cancels else "PENDING")
+
+
+def test_a_sync_cancel_during_submit_finds_the_job_by_its_key(fake: FakeSlurmServer) -> None:
+    fake.set_job_outcome(name="mid", runtime=3600)
+    fake.delay_next(1.0, path=r"/job/submit$")
+    with fake.serve() as url, SlurmClient(url, auth=StaticToken("t", user_name=fake.app.user)) as c:
+        supervisor = JobSupervisor(c, spec(name="mid"), key="m2")
+        starting = threading.Thread(target=supervisor.start)
+        starting.start()
+        time.sleep(0.3)  # the request is with slurmctld, its answer not back
+        assert supervisor.cancel(CancelReason.ORCHESTRATOR_KILLED) is True
+        starting.join()
+    (job,) = [j for j in fake.jobs() if j.name == "mid"]
+    assert str(job.state.base) == "CANCELLED"

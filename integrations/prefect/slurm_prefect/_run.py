@@ -206,7 +206,10 @@ def _classifier(
         decision = CANCEL_POLICY[reason]
         if logger is not None and decision.cancel and not isinstance(exc, JobFailedError):
             logger.warning(
-                "Cancelling SLURM job %s: %s (%s)", job_id(), decision.why, type(exc).__name__
+                "Cancelling SLURM job %s: %s (%s)",
+                job_id() or "(its submission in flight)",
+                decision.why,
+                type(exc).__name__,
             )
         return reason
 
