@@ -210,7 +210,11 @@ class RedisFleet:
         self._where = f"{parts.hostname}:{parts.port or 6379}"  # for logs: no password
         self.interval = max(float(interval), env_floor())
         self.ttl = float(ttl) if ttl is not None else max(5.0, 3 * self.interval)
+        if self.ttl <= 0:
+            raise ValueError(f"RedisFleet.ttl must be > 0, got {ttl!r}")
         self.hold = max(float(hold), self.ttl)
+        # A leader that stops asking gives the lead up soon: it no longer polls for the others.
+        self.lead_idle = max(self.ttl, 3 * self.interval)
         self.max_ids = max_ids
         ns = namespace(cluster_url, user)
         self._k = {n: f"{ns}:{n}" for n in ("lock", "epoch", "ids", "states", "seq", "news")}
@@ -282,7 +286,7 @@ class RedisFleet:
                 uncovered = any(k not in self._snap for k in keys)
                 if uncovered or now - self._last_poll >= self.interval:
                     self._last_poll = now
-                    return list(dict.fromkeys([*self._union, *keys]))[: self.max_ids], True
+                    return list(dict.fromkeys([*keys, *self._union]))[: self.max_ids], True
                 return [], False
             if self._connected and now < self._leader_until:
                 return [k for k in keys if k not in self._snap], False
@@ -344,8 +348,6 @@ class RedisFleet:
         return r, pubsub
 
     def _run(self) -> None:
-        import redis
-
         r: redis.Redis | None = None
         pubsub: Any = None
         rounds = _Rounds()
@@ -359,7 +361,7 @@ class RedisFleet:
                 self._round(r, rounds)
                 if pubsub.get_message(timeout=_TICK) is not None:
                     rounds.read = rounds.union = 0.0  # news: read again now
-            except (redis.RedisError, OSError, ValueError) as exc:
+            except Exception as exc:  # redis, socket, a reply we would not write: an outage
                 self._lost(exc)
                 for conn in (pubsub, r):
                     if conn is not None:
@@ -406,11 +408,13 @@ class RedisFleet:
             with self._mu:
                 self._registered = set(wanted)
             rounds.register = now + self.ttl / 3
-        if token is not None and now >= rounds.lock:
-            ours = r.eval(_RENEW, 1, self._k["lock"], token, ttl_ms)
+        idle = now - self._last_call > self.lead_idle
+        if token is not None and (now >= rounds.lock or idle):
+            ours = r.eval(_RENEW, 1, self._k["lock"], token, 0 if idle else ttl_ms)
+            ours = 0 if idle else ours
             token = self._took(token if ours == 1 else None, now)
             rounds.lock = now + self.ttl / 5
-        elif token is None and now >= rounds.lock:
+        elif token is None and now >= rounds.lock and not idle:
             lock, epoch = self._k["lock"], self._k["epoch"]
             got = r.eval(_ACQUIRE, 2, lock, epoch, secrets.token_hex(8), ttl_ms)
             if got[0] == 1:

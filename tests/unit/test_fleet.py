@@ -108,6 +108,20 @@ def test_a_new_leader_takes_over_when_the_leader_goes(fleets: list[RedisFleet]) 
     assert all(a["3"] == ("RUNNING",) for a in answers)
 
 
+def test_a_leader_that_stops_asking_hands_the_lead_on(fleets: list[RedisFleet]) -> None:
+    table = Table()
+    inners = [Inner(table) for _ in fleets]
+    run(fleets, inners, 1.0)
+    (leader,) = [f for f in fleets if f.leading]
+    rest = [f for f in fleets if f is not leader]
+    others = [i for f, i in zip(fleets, inners, strict=True) if f is not leader]
+    table.states["4"] = ("RUNNING",)
+    answers = run(rest, others, 3.0)  # the leader's watch has ended: it asks no more
+    assert not leader.leading
+    assert sum(f.leading for f in rest) == 1
+    assert all(a["4"] == ("RUNNING",) for a in answers)
+
+
 def test_a_stale_leader_cannot_publish(fleets: list[RedisFleet], redis_server: LocalRedis) -> None:
     table = Table()
     inners = [Inner(table) for _ in fleets]
