@@ -4,6 +4,7 @@ state sources standing in for ``jobs/state`` (the real one is in the integration
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -247,3 +248,20 @@ def test_the_repr_and_logs_show_no_password(caplog: pytest.LogCaptureFixture) ->
     fleet.close()
     assert "s3cr3t" not in repr(fleet) + caplog.text
     assert "127.0.0.1:1" in caplog.text
+
+
+def test_the_source_never_waits_for_redis(caplog: pytest.LogCaptureFixture) -> None:
+    """A Redis that accepts and never answers: questions are answered at once (directly),
+    while the fleet's thread is still waiting for the silent server."""
+    caplog.set_level(logging.WARNING, "slurm_core.watch")
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        fleet = RedisFleet(url, cluster_url=CLUSTER, user=USER, interval=0.2, ttl=6.0)
+        inner = Inner(Table())
+        source = fleet.source(inner)
+        answers = [drive(source.states(KEYS)) for _ in range(5)]
+        assert not caplog.records  # the thread has not given up on Redis yet...
+        assert len(inner.polls) == 5  # ...and every question was answered, directly
+        assert all(set(a) == set(KEYS) for a in answers)
+        until(lambda: bool(caplog.records))  # then the outage is noticed, once
+        fleet.close()
