@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
+from slurm_core._engine import run_async
 from slurm_core.testing.redis import LocalRedis
 from slurm_core.watch._fleet import RedisFleet, _Answer, namespace
 
 redis = pytest.importorskip("redis")
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
+from fleet_worker import JobsState  # noqa: E402  (the integration test's jobs/state source)
 
 CLUSTER, USER = "http://cluster.example:6820", "alice"
 KEYS = [str(i) for i in range(1, 21)]
@@ -265,3 +271,46 @@ def test_the_source_never_waits_for_redis(caplog: pytest.LogCaptureFixture) -> N
         assert all(set(a) == set(KEYS) for a in answers)
         until(lambda: bool(caplog.records))  # then the outage is noticed, once
         fleet.close()
+
+
+class Counted:
+    """A real ``jobs/state`` source, counting its polls."""
+
+    def __init__(self, version: str) -> None:
+        self.inner = JobsState(version)
+        self.polls = 0
+
+    def states(self, job_ids: Sequence[str]) -> Any:
+        self.polls += 1
+        return (yield from self.inner.states(job_ids))
+
+
+@pytest.mark.anyio
+async def test_async_watchers_share_through_the_engine(
+    redis_server: LocalRedis, slurm_fake: Any
+) -> None:
+    """Two async clients (two processes' worth) drive the fleet's source with run_async."""
+    async with slurm_fake.async_client() as a, slurm_fake.async_client() as b:
+        job = (await a.jobs.submit().script("#!/bin/sh\ntrue\n").hold().execute()).job_id
+        version = await a.negotiate()
+        made = [
+            RedisFleet(redis_server.url, cluster_url=CLUSTER, user=USER, interval=0.2, ttl=1.0)
+            for _ in range(2)
+        ]
+        inners = [Counted(version), Counted(version)]
+        sources = [f.source(i) for f, i in zip(made, inners, strict=True)]
+        try:
+            end = time.monotonic() + 2.5
+            while time.monotonic() < end:
+                for client, source in zip((a, b), sources, strict=True):
+                    states = await run_async(client._http, source.states([str(job)]))
+                    assert list(states) == [str(job)]
+                    assert states[str(job)][0] == "PENDING"
+                await anyio.sleep(0.05)
+        finally:
+            for fleet in made:
+                fleet.close()
+    polls = sum(i.polls for i in inners)
+    # one per 0.2 s for both (+ each one's first questions, before Redis answered), not
+    # one per question (about 70)
+    assert 8 <= polls <= 2.5 / 0.2 + 6
