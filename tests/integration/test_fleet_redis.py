@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from faultproxy import FaultProxy
 
 from slurm_core import SlurmClient, StaticToken
 from slurm_core.testing.cluster import LocalSlurmCluster
 from slurm_core.testing.redis import LocalRedis
-
-redis = pytest.importorskip("redis")
 
 WORKER = Path(__file__).with_name("fleet_worker.py")
 INTERVAL, TTL = 1.0, 3.0

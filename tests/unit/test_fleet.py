@@ -13,14 +13,14 @@ from typing import Any
 
 import anyio
 import pytest
+import redis
 
 from slurm_core._engine import run_async
 from slurm_core.testing.redis import LocalRedis
 from slurm_core.watch._fleet import RedisFleet, _Answer, namespace
 
-redis = pytest.importorskip("redis")
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from fleet_worker import JobsState  # noqa: E402  (the integration test's jobs/state source)
+from fleet_worker import JobsState
 
 CLUSTER, USER = "http://cluster.example:6820", "alice"
 KEYS = [str(i) for i in range(1, 21)]
