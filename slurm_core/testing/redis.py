@@ -89,7 +89,9 @@ def _free_port() -> int:
 def _libs(server: Path) -> str:
     """The library directory of the unpacked packages (for ``LD_LIBRARY_PATH``)."""
     usr = server.parent.parent
-    return os.pathsep.join(str(p) for p in (usr / "lib" / "x86_64-linux-gnu", usr / "lib"))
+    return os.pathsep.join(
+        str(p) for p in [*sorted((usr / "lib").glob("*-linux-gnu")), usr / "lib"]
+    )
 
 
 class LocalRedis:
