@@ -30,10 +30,12 @@ Redis layout (``<ns>`` is a hash of the cluster URL and the user; no token is st
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import logging
 import math
+import os
 import re
 import secrets
 import threading
@@ -172,8 +174,10 @@ class RedisFleet:
     Needs ``pip install 'slurm-client[redis]'``. ``interval`` is the fleet's poll interval
     (raised to ``$SLURM_CLIENT_MIN_POLL_INTERVAL`` if that is higher); ``ttl`` is how long
     a silent leader keeps the lock (default: 3 intervals, at least 5 s); a process keeps
-    its keys registered and its leadership while it asked for states in the last ``hold``
-    seconds.
+    its keys registered while it asked for states in the last ``hold`` seconds, and the
+    lead while it asked in the last ``lead_idle`` (3 intervals, at least ``ttl``).
+    ``stats`` counts this process's polls (``direct``: for itself alone), answers served
+    from the fleet, publishes and leaderships.
 
     Example::
 
@@ -222,6 +226,8 @@ class RedisFleet:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False
+        self._atexit = False
+        self._pid = os.getpid()
         # shared between the thread and the operations (under _mu)
         self._wanted: dict[str, float] = {}  # key -> monotonic time last asked
         self._registered: set[str] = set()
@@ -328,7 +334,14 @@ class RedisFleet:
     def _start(self) -> None:
         if self._closed:
             return
+        if self._pid != os.getpid():  # a forked child: the parent's lock and thread are not ours
+            self._pid, self._thread, self._token = os.getpid(), None, None
+            self._leading_until = self._leader_until = -math.inf
+            self._connected, self._registered, self._snap = False, set(), {}
         if self._thread is None or not self._thread.is_alive():
+            if not self._atexit:  # at a normal exit, hand the lead on at once
+                atexit.register(self.close)
+                self._atexit = True
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="slurm-fleet", daemon=True)
             self._thread.start()

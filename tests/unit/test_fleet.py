@@ -4,6 +4,7 @@ state sources standing in for ``jobs/state`` (the real one is in the integration
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import socket
 import sys
 import time
@@ -314,3 +315,26 @@ async def test_async_watchers_share_through_the_engine(
     # one per 0.2 s for both (+ each one's first questions, before Redis answered), not
     # one per question (about 70)
     assert 8 <= polls <= 2.5 / 0.2 + 6
+
+
+def _child(fleet: RedisFleet, out: Any) -> None:
+    answer = drive(fleet.source(Inner(Table())).states(KEYS))
+    out.put((fleet.leading, set(answer) == set(KEYS)))
+
+
+def test_a_forked_child_is_not_its_parents_leader(redis_server: LocalRedis) -> None:
+    """Worker pools fork: the child must not inherit the parent's lock and publish with it."""
+    fleet = RedisFleet(redis_server.url, cluster_url=CLUSTER, user=USER, interval=0.2, ttl=2.0)
+    try:
+        run([fleet], [Inner(Table())], 1.0)
+        assert fleet.leading
+        ctx = multiprocessing.get_context("fork")
+        out = ctx.Queue()
+        child = ctx.Process(target=_child, args=(fleet, out))
+        child.start()
+        leading, complete = out.get(timeout=30)
+        child.join(30)
+        assert (leading, complete) == (False, True)
+        assert fleet.leading
+    finally:
+        fleet.close()
