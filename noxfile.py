@@ -39,8 +39,10 @@ def core(session: nox.Session) -> None:
     """Unit tests plus integration tests against the real local clusters (and the docs
     site's ``mkdocs build --strict``, a test of its own; graphviz for the drawing example of
     docs/concepts/graphs.md, run by tests/integration/test_docs_examples.py), and the OAuth2/OIDC
-    tests against a real identity provider (tests/oidc: it installs itself in a cached venv)."""
-    session.install("-e", ".[dev,fast,cli,docs,graphviz]")
+    tests against a real identity provider (tests/oidc: it installs itself in a cached venv).
+    The Redis fleet's tests run a real redis-server, fetched from Debian into the cache by
+    slurm_core.testing.redis (no root install); redis-py comes with the [redis] extra."""
+    session.install("-e", ".[dev,fast,cli,docs,graphviz,redis]")
     session.run(
         "pytest",
         "--durations=25",
@@ -75,7 +77,7 @@ def dagster(session: nox.Session) -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    session.install("-e", ".[dev,fast,cli,docs]")
+    session.install("-e", ".[dev,fast,cli,docs,redis]")
     session.run("pytest", "tests/unit", *session.posargs)
 
 
