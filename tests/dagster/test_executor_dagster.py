@@ -70,7 +70,8 @@ def _job_ids(instance: DagsterInstance, run_id: str) -> dict[str, list[str]]:
         run_id, of_type=DagsterEventType.STEP_WORKER_STARTING
     ).records:
         event = record.event_log_entry.dagster_event
-        assert event is not None and event.step_key is not None
+        assert event is not None
+        assert event.step_key is not None
         meta = event.engine_event_data.metadata["SLURM job id"]
         ids.setdefault(event.step_key, []).append(str(meta.value))
     return ids
@@ -104,7 +105,8 @@ def test_three_ops_run_as_three_jobs(
         url=slurm_cluster.rest_url, token=slurm_cluster.admin_token(), user_name="root"
     ).get_client() as client:
         third = client.jobs.get(int(ids["third"][0]))
-    assert third.time_limit is not None and third.time_limit.total_seconds() == 180  # its tag
+    assert third.time_limit is not None
+    assert third.time_limit.total_seconds() == 180
     assert third.name == "dagster-third"
 
 
@@ -120,11 +122,13 @@ def test_a_failing_op_shows_its_traceback_and_is_retried(
     )
     assert not result.success
     ids = _job_ids(instance, result.run_id)
-    assert len(ids["flaky"]) == 2 and len(set(ids["flaky"])) == 2  # the retry is a new job
+    assert len(ids["flaky"]) == 2
+    assert len(set(ids["flaky"])) == 2
     retried = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert len(retried) == 1
     failure = result.failure_data_for_node("flaky")
-    assert failure is not None and failure.error is not None
+    assert failure is not None
+    assert failure.error is not None
     error = failure.error.cause or failure.error
     assert error.cls_name == "OpBroke"
     assert f"attempt 1 broke in job {ids['flaky'][1]}" in error.message

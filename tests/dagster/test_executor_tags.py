@@ -78,5 +78,6 @@ def test_a_run_with_a_bad_tag_fails_before_submitting(tmp_path: Path) -> None:
         failure = [e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"]
         error = failure[0].event_specific_data.error  # type: ignore[union-attr]
         text = str(error.message) + str(error.cause.message if error.cause else "")
-        assert "slurm/gpus" in text and "bad_tag" in text
+        assert "slurm/gpus" in text
+        assert "bad_tag" in text
         assert not list(tmp_path.glob("slurm-executor-*"))  # no call was even written

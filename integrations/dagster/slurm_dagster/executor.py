@@ -79,19 +79,19 @@ _CONFIG = {
         description="The user (name or uid) the jobs run as, when it is not this process's.",
     ),
     "job_options": Field(
-        Permissive(),
+        Permissive(),  # type: ignore[no-untyped-call]
         is_required=False,
         default_value={},
         description="Job options for every step, as the builder's fields "
         "(partition, time_limit, memory_per_cpu, ...); ops' slurm/... tags override them.",
     ),
-    "retries": get_retries_config(),
+    "retries": get_retries_config(),  # type: ignore[no-untyped-call]
     "max_concurrent": Field(
         IntSource,
         is_required=False,
         description="Most steps (jobs) of one run in flight at once (default: no limit).",
     ),
-    "tag_concurrency_limits": get_tag_concurrency_limits_config(),
+    "tag_concurrency_limits": get_tag_concurrency_limits_config(),  # type: ignore[no-untyped-call]
 }
 
 
@@ -242,7 +242,7 @@ class _SlurmStepDelegatingExecutor(StepDelegatingExecutor):
         super().__init__(handler, **kwargs)
         self._handler = handler
 
-    def execute(  # type: ignore[override]
+    def execute(
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
         self._handler.check_tags(execution_plan)
@@ -281,7 +281,7 @@ def slurm_executor(init_context: InitExecutorContext) -> Executor:
         }))
         def pipeline(): ...
     """
-    config = init_context.executor_config
+    config: Mapping[str, Any] = init_context.executor_config
     handler = SlurmStepHandler(
         SlurmResource(**config["slurm"]),
         workspace=check.str_elem(config, "workspace"),
@@ -291,7 +291,7 @@ def slurm_executor(init_context: InitExecutorContext) -> Executor:
     )
     return _SlurmStepDelegatingExecutor(
         handler,
-        retries=RetryMode.from_config(config["retries"]),  # type: ignore[arg-type]
+        retries=RetryMode.from_config(config["retries"]),
         max_concurrent=check.opt_int_elem(config, "max_concurrent"),
         tag_concurrency_limits=check.opt_list_elem(config, "tag_concurrency_limits"),
         should_verify_step=True,

@@ -19,7 +19,7 @@ from typing import Any
 from slurm_core import JobSpecError
 from slurm_core.jobs import JobBuilder
 
-__all__ = ["TAG_PREFIX", "TAGS", "SlurmTagError", "step_options"]
+__all__ = ["TAGS", "TAG_PREFIX", "SlurmTagError", "step_options"]
 
 TAG_PREFIX = "slurm/"
 
