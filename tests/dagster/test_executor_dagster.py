@@ -25,7 +25,7 @@ from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster_helpers import wait_for
 from slurm_dagster import SlurmResource
 
-from slurm_core import JobState
+from slurm_core.models import JobBaseState
 from slurm_core.testing.cluster import LocalSlurmCluster
 
 JOBS = str(Path(__file__).with_name("executor_jobs.py"))
@@ -153,11 +153,13 @@ def test_terminating_the_run_cancels_its_running_job(
             if not ids:
                 return False
             started[:] = [int(ids[0])]
-            return client.jobs.get(started[0]).state.base is JobState.RUNNING
+            return client.jobs.get(started[0]).state.base is JobBaseState.RUNNING
 
-        wait_for(running, timeout=120)
-        instance.report_run_canceling(instance.get_runs()[0])  # what "Terminate" records
-        os.kill(os.getpid(), signal.SIGINT)  # ... and the signal the run's process gets
+        try:
+            wait_for(running, timeout=120)
+        finally:  # terminate even if the job never ran, so the test cannot hang
+            instance.report_run_canceling(instance.get_runs()[0])  # what "Terminate" records
+            os.kill(os.getpid(), signal.SIGINT)  # ... and the signal the run's process gets
 
     thread = threading.Thread(target=terminate_when_running, daemon=True)
     thread.start()
@@ -172,6 +174,9 @@ def test_terminating_the_run_cancels_its_running_job(
         thread.join(130)
     assert not result.success
     with client:
-        wait_for(lambda: client.jobs.get(started[0]).state.base is JobState.CANCELLED, 60)
-    messages = [e.message or "" for e in result.all_events]
+        wait_for(lambda: client.jobs.get(started[0]).state.base is JobBaseState.CANCELLED, 60)
+    records = instance.get_records_for_run(result.run_id).records
+    messages = [
+        r.event_log_entry.dagster_event.message for r in records if r.event_log_entry.dagster_event
+    ]
     assert f"Cancelling SLURM job {started[0]} of step sleeper" in messages
