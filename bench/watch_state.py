@@ -61,7 +61,14 @@ class Counting(httpx.BaseTransport):
         self.bytes = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
+        for attempt in range(3):  # the shared slurmrestd may be restarted by others' tests
+            try:
+                response = self.inner.handle_request(request)
+                break
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
         self.requests += 1
         self.bytes += len(response.read())
         return response
@@ -112,7 +119,7 @@ def contenders(
     cluster: Any, token: str, ids: list[int], counter: Counting
 ) -> dict[str, Callable[[], None]]:
     headers = {"X-SLURM-USER-NAME": cluster.user_name, "X-SLURM-USER-TOKEN": token}
-    raw = httpx.Client(base_url=cluster.rest_url, headers=headers, transport=counter)
+    raw = httpx.Client(base_url=cluster.rest_url, headers=headers, transport=counter, timeout=300)
     client = SlurmClient(
         cluster.rest_url,
         auth=StaticToken(token, user_name=cluster.user_name),
@@ -163,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         ids = queue_held(http, args.jobs, name, str(cluster.shared_dir))
-        print(f"M = {len(ids)} held jobs queued in {time.monotonic() - started:.1f} s")
+        print(f"M = {len(ids)} held jobs queued in {time.monotonic() - started:.1f} s", flush=True)
         rows = []
         for n in (int(x) for x in args.watched.split(",")):
             counter = Counting()
@@ -180,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(
                     f"{k:12} {r['bytes']:11.0f} {r['requests']:9.1f} {r['rpc_us']:9.0f} "
-                    f"{r['cpu_ms']:8.1f}  {ratio}"
+                    f"{r['cpu_ms']:8.1f}  {ratio}",
+                    flush=True,
                 )
     finally:
         cluster.run(["scancel", f"--name={name}"])

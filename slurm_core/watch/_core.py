@@ -21,8 +21,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import httpx
 
@@ -91,7 +93,10 @@ class WatchCore:
         self._last_poll = -float("inf")
         self._bad_bodies = 0
         self._alias: dict[str, str] = {}  # a task's own id -> "array_task" (its jobs/state name)
-        self.source: StateSource = RestStates(core)
+        self.source: StateSource | None = None  # None: jobs/state through the polling client
+        self.polling = threading.Lock()  # held by the one leader polling, whichever client
+        self._active = core  # the core of the client driving the current poll
+        self._listeners: weakref.WeakSet[Any] = weakref.WeakSet()
         self.polls = 0
         self.records = 0
         self.set_options(options or WatchOptions())
@@ -125,12 +130,14 @@ class WatchCore:
         delivered: Delivered | None = None,
         *,
         ticks: bool = False,
+        owner: object = None,
     ) -> Subscription:
         """Attach a watch; jobs already tracked replay their latest event to it.
 
         With ``ticks`` the watch also gets a ``POLLED`` event per job after every poll.
+        ``owner`` (the client's watcher) scopes errors only that client's poll can cause.
         """
-        sub = Subscription(keys, cap, delivered, ticks=ticks)
+        sub = Subscription(keys, cap, delivered, ticks=ticks, owner=owner)
         with self.lock:
             fresh = False
             for key in sub.keys:
@@ -146,7 +153,18 @@ class WatchCore:
             if fresh:  # poll soon, but never faster than the floor
                 self.policy.reset()
                 self._due = max(self._clock(), self._last_poll + self.policy.floor)
+        if fresh:
+            self.notify()  # a leader sleeping in another client re-plans
         return sub
+
+    def listen(self, watcher: Any) -> None:
+        """Have ``watcher._notify()`` called after every poll and new job (weakly held)."""
+        self._listeners.add(watcher)
+
+    def notify(self) -> None:
+        """Wake every client's waiting watches (their events may be in; re-plan)."""
+        for watcher in list(self._listeners):
+            watcher._notify()
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Detach a watch; jobs no watch names any more are dropped."""
@@ -172,12 +190,20 @@ class WatchCore:
         return min(caps) if caps else None
 
     # -- the poll --------------------------------------------------------------------------
-    def poll(self) -> Op[None]:
-        """One poll: list jobs once, derive and dispatch the events, plan the next poll.
+    def poll(self, core: ClientCore | None = None, owner: object = None) -> Op[None]:
+        """One poll: the states (or a listing) once, derive and dispatch the events, plan
+        the next poll. ``core``/``owner``: the client polling, when the loop is shared.
 
         Transient failures (slurmrestd restarting, 5xx, timeouts) only delay the next
-        poll; other errors end every attached watch with that error.
+        poll; other errors end the watches of ``owner`` (all of them without an owner).
         """
+        self._active = core or self._core
+        try:
+            yield from self._poll_once(owner)
+        finally:
+            self.notify()
+
+    def _poll_once(self, owner: object) -> Op[None]:
         started = self._clock()
         self._last_poll = started
         self.polls += 1
@@ -186,7 +212,7 @@ class WatchCore:
         try:
             changed = yield from self._poll()
         except SlurmError as exc:
-            self._failed(exc, started)
+            self._failed(exc, started, owner)
             self._tick()
         else:
             self._tick()
@@ -197,7 +223,7 @@ class WatchCore:
                     self._due = min(self._due, started + self.policy.floor)
 
     def _poll(self) -> Generator[Request, httpx.Response, bool]:
-        a = yield from self._core.adapter()
+        a = yield from self._active.adapter()
         if states_served(a.version):
             return (yield from self._poll_states(a))
         cursor = self._cursor
@@ -253,7 +279,8 @@ class WatchCore:
             self._unseen.difference_update(keys)
         if not keys:
             return False
-        answer = yield from self.source.states(list(dict.fromkeys(asked.values())))
+        source = self.source or RestStates(self._active)
+        answer = yield from source.states(list(dict.fromkeys(asked.values())))
         tasks: dict[str, set[tuple[str, ...]]] = {}  # array id -> the states of its tasks
         for name, seen in answer.items():
             if "_" in name:
@@ -339,7 +366,7 @@ class WatchCore:
         self, a: Adapter, track: Track, now: datetime
     ) -> Generator[Request, httpx.Response, list[JobEvent]]:
         """A job slurmctld does not list: ask accounting once; else its fate is UNKNOWN."""
-        if not self._core.accounting_served():
+        if not self._active.accounting_served():
             return [track.unknown(now, "not known to slurmctld and accounting is not served")]
         try:
             record = a.parse_accounting_job((yield a.accounting_job(track.key)), track.key)
@@ -374,19 +401,25 @@ class WatchCore:
                     if track is not None and not track.done:
                         sub.offer(key, track.polled(now))
 
-    def _failed(self, exc: SlurmError, started: float) -> None:
+    def _failed(self, exc: SlurmError, started: float, owner: object) -> None:
         if self._cursor is not None:
             self._cursor.reset()
         # An upgrade withdrew the version: the next poll renegotiates (once per server).
-        fatal = not isinstance(exc, _TRANSIENT) and not self._core.withdrawn(exc)
+        fatal = not isinstance(exc, _TRANSIENT) and not self._active.withdrawn(exc)
         if isinstance(exc, ResponseValidationError):
             self._bad_bodies += 1
             fatal = self._bad_bodies >= _MAX_BAD_BODIES
         with self.lock:
             if fatal:
+                # Another client's credentials may still be good: only the poller's
+                # watches end, and the next poll (by another client) is not delayed.
                 logger.error("watch failed: %s", exc)
                 for sub in self._subs:
-                    sub.error = exc
+                    if owner is None or sub.owner is owner:
+                        sub.error = exc
+                if owner is not None and any(s.owner is not owner for s in self._subs):
+                    self._due = started
+                    return
             else:
                 logger.info("watch poll failed, will retry: %s", exc)
             self._due = started + self.policy.after_error(self._cap(), server_hint(exc))

@@ -8,7 +8,8 @@ as anything changed). Checked live on 24.11 (v0.0.40-42) and 26.05 (v0.0.42-45):
 - several ids are repeated ``job_id`` parameters (a comma list is refused);
 - the answer is ``{"jobs": [{"job_id": "42", "state": ["PENDING"]}, ...]}``; an array
   task is named ``"40_2"``, and asking for an array's id lists all its tasks;
-- an id slurmctld does not know is left out, not refused.
+- an id slurmctld does not know is left out, not refused (a 404 "Invalid job id" for
+  the whole request is read the same way).
 
 :class:`StateSource` is the one thing the watcher needs from a state provider; a fleet
 poller sharing states across processes can stand in for :class:`RestStates`.
@@ -24,7 +25,7 @@ import httpx
 
 from .._body import check_success_body, parse_json
 from .._engine import ClientCore, Op
-from .._exceptions import ResponseValidationError
+from .._exceptions import NotFoundError, ResponseValidationError
 from .._versions import Request
 
 __all__ = ["MAX_QUERY_BYTES", "RestStates", "StateSource", "parse_states", "states_served"]
@@ -139,6 +140,11 @@ class RestStates:
         out: dict[str, Sequence[str]] = {}
         for chunk in chunks(list(dict.fromkeys(job_ids)), self._limit):
             self.requests += 1
-            response = yield Request("GET", f"{a.slurm}/jobs/state", params={"job_id": chunk})
+            try:
+                response = yield Request("GET", f"{a.slurm}/jobs/state", params={"job_id": chunk})
+            except NotFoundError as exc:
+                if not exc.errors:
+                    raise  # no Slurm answer at all: the route is gone (a withdrawn version)
+                continue  # "Invalid job id" for the lot (as job/{id} says): none is known
             out.update(parse_states(response))
         return out

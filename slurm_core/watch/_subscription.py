@@ -30,8 +30,10 @@ class Subscription:
         delivered: Delivered | None = None,
         *,
         ticks: bool = False,
+        owner: object = None,
     ) -> None:
         self.keys = tuple(dict.fromkeys(keys))
+        self.owner = owner
         self.ticks = ticks
         self.remaining = set(self.keys)
         self.cap = cap
