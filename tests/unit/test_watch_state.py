@@ -34,16 +34,6 @@ T = JobEventType
 OPTIONS = WatchOptions(min_interval=5, initial_interval=5, max_interval=60)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def _state_polls(fake: FakeSlurmServer, mark: int = 0) -> list[Any]:
     return [r for r in fake.requests[mark:] if r.path.endswith("/jobs/state")]
 
