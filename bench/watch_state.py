@@ -7,13 +7,16 @@ for N = 1, 50, 1000 of them, P polls of each contender in turn:
 - ``watch``: our watcher's poll (:meth:`WatchCore.poll`, steady state: no job changed);
 - ``job/{id}``: one ``GET job/{id}`` per watched job (what a per-job poller sends);
 - ``update_time``: ``GET jobs?update_time=T`` as the old watcher sent it (T = the last
-  listing's ``last_update``; on a busy cluster something always changed: the whole table);
+  listing's ``last_update``): tiny while no job in the whole cluster changed, else the
+  whole table; ``update_time*`` is the same with one unwatched job changed before each
+  poll (``scontrol update``: a busy cluster, where something always changed);
 - ``bare``: a bare ``httpx`` ``GET jobs/state?job_id=...`` for the same ids (same chunks),
   decoded with ``json.loads``: the floor.
 
-Per poll: bytes received, requests, slurmctld RPC time (the delta of ``diag``'s
-``rpcs_by_message_type`` total_time over the job-information RPCs, µs) and client CPU;
-ratios against ``bare``. The cluster is shared, so RPC time carries others' noise::
+Per poll (median; the contenders take turns poll by poll): bytes received, requests,
+slurmctld RPC time (the delta of ``diag``'s ``rpcs_by_message_type`` total_time over the
+job-information RPCs, µs) and client CPU; ratios against ``bare``. The cluster is shared,
+so RPC time carries others' noise::
 
     .venv/bin/python -m bench --watch-state                # M = 2000
     .venv/bin/python bench/watch_state.py --jobs 10000     # if MaxJobCount allows
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 import uuid
@@ -98,25 +102,33 @@ def queue_held(http: httpx.Client, count: int, name: str, cwd: str) -> list[int]
 
 
 def measure(
-    fn: Callable[[], None], counter: Counting, http: httpx.Client, polls: int
-) -> dict[str, float]:
-    fn()  # warm: the watcher reads each record once, on first sight
-    counter.requests = counter.bytes = 0
-    rpc0, cpu0 = rpc_time(http), time.process_time()
-    for _ in range(polls):
-        fn()
-    cpu = time.process_time() - cpu0
-    rpc = rpc_time(http) - rpc0
-    return {
-        "bytes": counter.bytes / polls,
-        "requests": counter.requests / polls,
-        "rpc_us": rpc / polls,
-        "cpu_ms": cpu * 1000 / polls,
+    fns: dict[str, Callable[[], None]], counter: Counting, http: httpx.Client, polls: int
+) -> dict[str, dict[str, float]]:
+    """Per-poll medians, the contenders taking turns poll by poll (the cluster is shared:
+    a burst of others' RPCs then lands on one poll of one contender, not on all of its)."""
+    for fn in fns.values():
+        fn()  # warm: the watcher reads each record once, on first sight
+    per: dict[str, dict[str, list[float]]] = {
+        k: {"bytes": [], "requests": [], "rpc_us": [], "cpu_ms": []} for k in fns
     }
+    for _ in range(polls):
+        for name, fn in fns.items():
+            rpc0 = rpc_time(http)
+            counter.requests = counter.bytes = 0
+            cpu0 = time.process_time()
+            fn()
+            cpu = time.process_time() - cpu0
+            rpc = rpc_time(http) - rpc0
+            row = per[name]
+            row["bytes"].append(counter.bytes)
+            row["requests"].append(counter.requests)
+            row["rpc_us"].append(rpc)
+            row["cpu_ms"].append(cpu * 1000)
+    return {k: {m: statistics.median(v) for m, v in row.items()} for k, row in per.items()}
 
 
 def contenders(
-    cluster: Any, token: str, ids: list[int], counter: Counting
+    cluster: Any, token: str, ids: list[int], bystander: int, counter: Counting
 ) -> dict[str, Callable[[], None]]:
     headers = {"X-SLURM-USER-NAME": cluster.user_name, "X-SLURM-USER-TOKEN": token}
     raw = httpx.Client(base_url=cluster.rest_url, headers=headers, transport=counter, timeout=300)
@@ -147,11 +159,22 @@ def contenders(
         stamp = (body.get("last_update") or {}).get("number", 0)
         last[0] = stamp or last[0]
 
+    def busy_update_time() -> None:
+        stamp = str(time.monotonic_ns())
+        cluster.run(["scontrol", "update", f"jobid={bystander}", f"comment={stamp}"])
+        update_time()
+
     def bare() -> None:
         for chunk in chunks(keys):
             json.loads(raw.get(f"/slurm/{VERSION}/jobs/state", params={"job_id": chunk}).content)
 
-    return {"watch": watch, "job/{id}": per_job, "update_time": update_time, "bare": bare}
+    return {
+        "watch": watch,
+        "job/{id}": per_job,
+        "update_time": update_time,
+        "update_time*": busy_update_time,
+        "bare": bare,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,11 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for n in (int(x) for x in args.watched.split(",")):
             counter = Counting()
-            fns = contenders(cluster, token, ids[:n], counter)
-            result = {k: measure(fn, counter, http, args.polls) for k, fn in fns.items()}
+            fns = contenders(cluster, token, ids[:n], ids[-1], counter)
+            result = measure(fns, counter, http, args.polls)
             rows.append((n, result))
             floor = result["bare"]
-            print(f"\nN = {n} watched of M = {len(ids)} ({args.polls} polls each)")
+            print(f"\nN = {n} watched of M = {len(ids)} (medians of {args.polls} polls each)")
             print(f"{'':12} {'bytes':>11} {'requests':>9} {'rpc µs':>9} {'cpu ms':>8}  ratios")
             for k, r in result.items():
                 ratio = " ".join(
