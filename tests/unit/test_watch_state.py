@@ -16,7 +16,13 @@ import httpx
 import pytest
 from test_watch_sim import Face, SimSlurm
 
-from slurm_core import ResponseValidationError, StaticToken
+from slurm_core import (
+    AuthenticationError,
+    ResponseValidationError,
+    RetryPolicy,
+    SlurmClient,
+    StaticToken,
+)
 from slurm_core._engine import Op
 from slurm_core.testing import FakeSlurmServer
 from slurm_core.watch import (
@@ -261,3 +267,31 @@ def test_the_real_state_answer_shape_parses() -> None:
     }
     response = httpx.Response(200, json=body, request=httpx.Request("GET", "http://x/jobs/state"))
     assert parse_states(response) == {"7": ["RUNNING"], "8_2": ["PENDING"]}
+
+
+def test_a_client_whose_token_is_refused_ends_only_its_own_watches() -> None:
+    fake = FakeSlurmServer(api_version="v0.0.42", default_runtime=30)
+    good = fake.client()
+    inner = fake.transport()
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(("/jobs/state", "/openapi/v3")):
+            return httpx.Response(401, text="Authentication failure")
+        return inner.handle_request(request)
+
+    bad = SlurmClient(
+        fake.url, transport=httpx.MockTransport(refuse), retry=RetryPolicy(max_attempts=1)
+    )
+    brain = WatchCore(good._core, OPTIONS, clock=fake_clock(fake))
+    sleep = fake_sleep(fake)
+    watchers = [
+        SyncWatcher(c._core, c._http, brain=brain, sleep=sleep, clock=brain._clock)
+        for c in (good, bad)
+    ]
+    mine = good.jobs.submit().command(["true"]).execute().job_id
+    theirs = good.jobs.submit().command(["true"]).execute().job_id
+    with watchers[1].watch([theirs], timeout=3600) as refused, pytest.raises(AuthenticationError):
+        next(refused)  # the refused client leads the first poll: its watch ends...
+    events = [e.type for e in watchers[0].watch([mine], timeout=3600)]
+    assert events[-1] is T.COMPLETED  # ...the other's goes on, every event once
+    assert len(events) == len(set(events))
