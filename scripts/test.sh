@@ -5,9 +5,13 @@
 # The nox sessions run in four lanes at once (the suite waits on the clusters more than it
 # computes): the core's cluster tests on 24.11 (it carries the one-release scenarios), on
 # the other releases (distinct clusters: the lanes do not queue behind each other's jobs),
-# the CPU-bound sessions, the slower orchestrators. Each lane's output goes to a log,
-# printed whole when the lane ends.
+# lint+typecheck+dagster, and unit+airflow+prefect (the unit tests, some of which bound
+# elapsed time, run while the other lanes mostly wait, before Airflow's and Prefect's
+# servers compete for the CPU). Each lane's output goes to a log, printed whole when the
+# lane ends. NOX_SESSIONS=lint,typecheck,core,airflow,prefect,dagster runs the suite
+# serially, as before.
 # NOX_SESSIONS=a,b runs just those, one after the other; extra arguments go to every nox.
+# NOX overrides the nox to run (default: the tools venv's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CACHE:-$HOME/.cache/slurm-client}
@@ -65,8 +69,8 @@ NOX_ARGS=("$@")
 names=()
 lane cluster-24.11 "integration(lane='busy')"
 lane cluster-others "integration(lane='rest')"
-lane cpu unit lint typecheck dagster
-lane orchestrators airflow prefect
+lane checks lint typecheck dagster
+lane unit-orchestrators unit airflow prefect
 
 failed=0
 for i in "${!lanes[@]}"; do
