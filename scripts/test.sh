@@ -2,13 +2,12 @@
 # Runs every test. The real clusters are started once here (each pytest session then reuses
 # them instead of starting its own) and always stopped on the way out.
 #
-# The nox sessions run in four lanes at once (the suite waits on the clusters more than it
-# computes): the core's cluster tests on 24.11 (it carries the one-release scenarios), on
-# the other releases (distinct clusters: the lanes do not queue behind each other's jobs),
-# lint+typecheck+dagster, and unit+airflow+prefect (the unit tests, some of which bound
-# elapsed time, run while the other lanes mostly wait, before Airflow's and Prefect's
-# servers compete for the CPU). Each lane's output goes to a log, printed whole when the
-# lane ends. NOX_SESSIONS=lint,typecheck,core,airflow,prefect,dagster runs the suite
+# The nox sessions run in lanes (the suite waits on the clusters more than it computes).
+# Phase 1, the core: its cluster tests on 24.11 (it carries the one-release scenarios), on
+# the other releases (distinct clusters: the lanes do not queue behind each other's jobs,
+# and a test restarting a daemon disturbs only its own lane), and lint+typecheck+unit.
+# Phase 2, the orchestrators: airflow beside prefect+dagster. Each lane's output goes to a
+# log, printed whole when the phase ends. NOX_SESSIONS=lint,typecheck,core,airflow,prefect,dagster runs the suite
 # serially, as before.
 # NOX_SESSIONS=a,b runs just those, one after the other; extra arguments go to every nox.
 # NOX overrides the nox to run (default: the tools venv's).
@@ -65,18 +64,27 @@ lane() {
   lanes+=($!)
   names+=("$name")
 }
+# wait_lanes: wait for every lane started, print its log; remember a failure.
+failed=0
+wait_lanes() {
+  for i in "${!lanes[@]}"; do
+    wait "${lanes[$i]}" || failed=1
+    cat "$logs/${names[$i]}.log"
+  done
+  lanes=()
+  names=()
+}
 NOX_ARGS=("$@")
 names=()
+# Phase 1: the core. Each cluster serves one lane only, so the tests that stop, freeze or
+# restart its daemons disturb no one else's.
 lane cluster-24.11 "integration(lane='busy')"
 lane cluster-others "integration(lane='rest')"
-lane checks lint typecheck dagster
-lane unit-orchestrators unit airflow prefect
-
-failed=0
-for i in "${!lanes[@]}"; do
-  wait "${lanes[$i]}" || failed=1
-  cat "$logs/${names[$i]}.log"
-done
-lanes=()
+lane checks lint typecheck unit
+wait_lanes
+# Phase 2: the orchestrators, on clusters no core test is disturbing any more.
+lane airflow airflow
+lane prefect-dagster prefect dagster
+wait_lanes
 echo "whole suite: $((SECONDS - t0)) s"
 exit $failed
