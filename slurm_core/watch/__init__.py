@@ -25,8 +25,9 @@ from ._core import WatchCore, outcome
 from ._cursor import DeltaMode, delta_mode
 from ._errors import WaitTimeoutError
 from ._events import JobEvent, JobEventType
+from ._fleet import RedisFleet, namespace
 from ._policy import MIN_INTERVAL_ENV, IntervalPolicy, WatchOptions
-from ._source import RestStates, StateSource
+from ._source import Fleet, RestStates, StateSource
 from ._sync import JobWatch, SyncWatcher
 
 __all__ = [
@@ -34,10 +35,12 @@ __all__ = [
     "AsyncJobWatch",
     "AsyncWatcher",
     "DeltaMode",
+    "Fleet",
     "IntervalPolicy",
     "JobEvent",
     "JobEventType",
     "JobWatch",
+    "RedisFleet",
     "RestStates",
     "StateSource",
     "SyncWatcher",
@@ -45,5 +48,6 @@ __all__ = [
     "WatchCore",
     "WatchOptions",
     "delta_mode",
+    "namespace",
     "outcome",
 ]

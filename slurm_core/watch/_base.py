@@ -18,6 +18,7 @@ from .._http import AsyncHTTP, SyncHTTP
 from ._core import Delivered, Subscription, WatchCore
 from ._errors import WaitTimeoutError
 from ._policy import WatchOptions
+from ._source import Fleet
 
 __all__ = ["DeadlinePassed", "JobWatchBase", "WatcherBase"]
 
@@ -44,6 +45,20 @@ class WatcherBase:
         self._core = core
         self._clock = clock
         self.brain.listen(self)
+
+    def share_through(self, fleet: Fleet | None) -> None:
+        """Share the ``jobs/state`` polls of this cluster and user with other processes
+        through ``fleet`` (a :class:`~slurm_core.watch.RedisFleet`); ``None`` stops.
+
+        The loop is the process's one for this cluster and user, so every client of it
+        shares through the fleet from the next poll (v0.0.40+; v0.0.38 lists jobs).
+
+        Example::
+
+            fleet = RedisFleet(redis_url, cluster_url=client.base_url, user="alice")
+            client.jobs.watcher.share_through(fleet)
+        """
+        self.brain.fleet = fleet
 
     def _attach(
         self, keys: Iterable[str], cap: float | None, delivered: Delivered, ticks: bool = False

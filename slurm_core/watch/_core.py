@@ -47,7 +47,7 @@ from ..models import Job, JobState
 from ._cursor import Cursor, delta_mode
 from ._events import JobEvent, JobEventType, Track, phase_of
 from ._policy import IntervalPolicy, WatchOptions, server_hint
-from ._source import RestStates, StateSource, states_served
+from ._source import Fleet, RestStates, StateSource, states_served
 from ._subscription import Delivered, Subscription, index_jobs, job_key
 
 __all__ = ["Delivered", "Subscription", "WatchCore", "job_key", "outcome"]
@@ -94,6 +94,7 @@ class WatchCore:
         self._bad_bodies = 0
         self._alias: dict[str, str] = {}  # a task's own id -> "array_task" (its jobs/state name)
         self.source: StateSource | None = None  # None: jobs/state through the polling client
+        self.fleet: Fleet | None = None  # shares that jobs/state with other processes
         self.polling = threading.Lock()  # held by the one leader polling, whichever client
         self._active = core  # the core of the client driving the current poll
         self._listeners: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -280,6 +281,8 @@ class WatchCore:
         if not keys:
             return False
         source = self.source or RestStates(self._active)
+        if self.fleet is not None and self.source is None:
+            source = self.fleet.source(source)
         answer = yield from source.states(list(dict.fromkeys(asked.values())))
         tasks: dict[str, set[tuple[str, ...]]] = {}  # array id -> the states of its tasks
         for name, seen in answer.items():

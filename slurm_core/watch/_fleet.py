@@ -43,11 +43,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._engine import Op
 from ._policy import env_floor
+from ._source import StateSource
 
 if TYPE_CHECKING:
     import redis
@@ -123,12 +124,6 @@ for i = 2, #ARGV do
 end
 return out
 """
-
-
-class StateSource(Protocol):
-    """What the watch polls (job key -> ``job_state`` flags; a key left out is not known)."""
-
-    def states(self, job_ids: Sequence[str]) -> Op[Mapping[str, Sequence[str]]]: ...
 
 
 @dataclass(frozen=True, slots=True)

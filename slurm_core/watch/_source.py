@@ -28,7 +28,14 @@ from .._engine import ClientCore, Op
 from .._exceptions import NotFoundError, ResponseValidationError
 from .._versions import Request
 
-__all__ = ["MAX_QUERY_BYTES", "RestStates", "StateSource", "parse_states", "states_served"]
+__all__ = [
+    "MAX_QUERY_BYTES",
+    "Fleet",
+    "RestStates",
+    "StateSource",
+    "parse_states",
+    "states_served",
+]
 
 MAX_QUERY_BYTES = 3000
 """Longest query string of one ``jobs/state`` request (each id costs ``len(id) + 8``):
@@ -52,6 +59,13 @@ class StateSource(Protocol):
     """
 
     def states(self, job_ids: Sequence[str]) -> Op[Mapping[str, Sequence[str]]]: ...
+
+
+class Fleet(Protocol):
+    """Something that shares this process's state polls with others (:class:`RedisFleet`):
+    it wraps the process's own source and answers from the shared poll where it can."""
+
+    def source(self, inner: StateSource) -> StateSource: ...
 
 
 def states_served(version: str) -> bool:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,10 +16,8 @@ import redis
 
 from slurm_core._engine import run_async
 from slurm_core.testing.redis import LocalRedis
+from slurm_core.watch import RestStates
 from slurm_core.watch._fleet import RedisFleet, _Answer, namespace
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from fleet_worker import JobsState
 
 CLUSTER, USER = "http://cluster.example:6820", "alice"
 KEYS = [str(i) for i in range(1, 21)]
@@ -277,8 +273,8 @@ def test_the_source_never_waits_for_redis(caplog: pytest.LogCaptureFixture) -> N
 class Counted:
     """A real ``jobs/state`` source, counting its polls."""
 
-    def __init__(self, version: str) -> None:
-        self.inner = JobsState(version)
+    def __init__(self, client: Any) -> None:
+        self.inner = RestStates(client._core)
         self.polls = 0
 
     def states(self, job_ids: Sequence[str]) -> Any:
@@ -293,12 +289,11 @@ async def test_async_watchers_share_through_the_engine(
     """Two async clients (two processes' worth) drive the fleet's source with run_async."""
     async with slurm_fake.async_client() as a, slurm_fake.async_client() as b:
         job = (await a.jobs.submit().script("#!/bin/sh\ntrue\n").hold().execute()).job_id
-        version = await a.negotiate()
         made = [
             RedisFleet(redis_server.url, cluster_url=CLUSTER, user=USER, interval=0.2, ttl=1.0)
             for _ in range(2)
         ]
-        inners = [Counted(version), Counted(version)]
+        inners = [Counted(a), Counted(b)]
         sources = [f.source(i) for f, i in zip(made, inners, strict=True)]
         try:
             end = time.monotonic() + 2.5
