@@ -218,7 +218,8 @@ def test_three_processes_share_one_poll_through_redis(
             alone = sum(start <= t < end for t in list(polls))
             print(f"Redis stopped: {alone} requests in {end - start:.1f} s")
             per_poll = -(-JOBS // 250)  # 300 ids: 2 URL-sized chunks
-            assert alone > per_poll * ((end - start) / INTERVAL + 1)  # more than one poll each interval
+            # more than one poll each interval
+            assert alone > per_poll * ((end - start) / INTERVAL + 1)
             slurm_cluster.run(["scancel", f"--name={tag}-c"], check=True)
             for w in rest:
                 w.proc.wait(60)
