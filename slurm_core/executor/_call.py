@@ -122,20 +122,39 @@ class FunctionCall:
         if not submitted.attached:
             return self
         self.close()
-        job = client.jobs.get(submitted.job_id)
-        if not job.working_directory:
-            raise ExecutorError(
-                f"job {submitted.job_id}: no working directory, its call cannot be found",
-                submitted.job_id,
-            )
-        workspace = self._files.path.parent
-        found = FunctionCall.reopen(
-            workspace,
-            job.working_directory,
+        return FunctionCall.of_job(
+            client,
+            submitted.job_id,
+            self._files.path.parent,
             job_user=self._files.uid,
             max_result_bytes=self._files.max_result_bytes,
         )
-        found._task.key = str(submitted.job_id)
+
+    @classmethod
+    def of_job(
+        cls,
+        client: SlurmClient,
+        job_id: int,
+        workspace: str | os.PathLike[str],
+        *,
+        job_user: int | str | None = None,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    ) -> FunctionCall:
+        """The call job ``job_id`` runs, found by its working directory (see :meth:`reopen`).
+
+        Example::
+
+            call = FunctionCall.of_job(client, event["job_id"], "/shared/runs")
+        """
+        job = client.jobs.get(job_id)
+        if not job.working_directory:
+            raise ExecutorError(
+                f"job {job_id}: no working directory, its call cannot be found", job_id
+            )
+        found = cls.reopen(
+            workspace, job.working_directory, job_user=job_user, max_result_bytes=max_result_bytes
+        )
+        found._task.key = str(job_id)
         return found
 
     def outcome(

@@ -128,7 +128,7 @@ class SlurmDecoratedOperator(DecoratedOperator):
     """
 
     custom_operator_name = "@task.slurm"
-    template_fields = (*DecoratedOperator.template_fields, "slurm_options")
+    template_fields = (*DecoratedOperator.template_fields, "slurm_options", "workspace", "job_user")
     ui_color = "#d7e6f2"
 
     def __init__(
@@ -160,7 +160,7 @@ class SlurmDecoratedOperator(DecoratedOperator):
             raise ValueError(f"poll_interval must be seconds > 0, got {poll_interval!r}")
         if python is not None and not python.startswith("/"):
             raise ValueError(f"python must be an absolute path, got {python!r}")
-        if workspace is not None and not workspace.startswith("/"):
+        if workspace is not None and not (workspace.startswith("/") or "{{" in workspace):
             raise ValueError(f"workspace must be an absolute path, got {workspace!r}")
         super().__init__(
             python_callable=python_callable, op_args=op_args, op_kwargs=op_kwargs, **kwargs
@@ -192,6 +192,13 @@ class SlurmDecoratedOperator(DecoratedOperator):
                 f"the same path) or the connection's working_directory"
             )
         return str(where)
+
+    def _job_user(self) -> int | str | None:
+        user = self.job_user
+        if isinstance(user, str):
+            user = user.strip()
+            return int(user) if user.isdigit() else (user or None)  # a rendered uid, ""
+        return user
 
     def _interval(self, settings: ClientSettings) -> float:
         return self.poll_interval or settings.poll_interval or DEFAULT_POLL_INTERVAL
@@ -228,7 +235,7 @@ class SlurmDecoratedOperator(DecoratedOperator):
             self._arguments(context),
             workspace=self._workspace(settings),
             python=self.python,
-            job_user=self.job_user,
+            job_user=self._job_user(),
             checkpoint=self.checkpoint,
             **self.slurm_options,
         )
@@ -245,7 +252,6 @@ class SlurmDecoratedOperator(DecoratedOperator):
                         cancel_on_kill=self.cancel_on_kill,
                     ),
                     method_name="execute_complete",
-                    kwargs={"directory": call.directory},
                     timeout=self.execution_timeout,
                 )
             try:
@@ -290,20 +296,23 @@ class SlurmDecoratedOperator(DecoratedOperator):
         ti.xcom_push(key="job_id", value=self.job_id)
         return call, supervisor
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any], directory: str | None = None
-    ) -> Any:
-        """Resume after the trigger fired: read the call's result from its directory."""
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger fired: read the call's result, found by the job's
+        working directory (this may be another process than the one that submitted)."""
+        from slurm_core import SlurmClient
         from slurm_core.executor import FunctionCall
 
-        self.job_id = event["job_id"]
-        if event.get("state") is None or directory is None:
+        self.job_id = job_id = event["job_id"]
+        if event.get("state") is None:
             # The trigger could not follow the job: it runs on; a retry re-attaches.
-            raise AirflowException(event.get("message") or f"job {self.job_id}: no final state")
+            raise AirflowException(event.get("message") or f"job {job_id}: no final state")
         settings = self.hook.settings()
-        call = FunctionCall.reopen(self._workspace(settings), directory, job_user=self.job_user)
+        with SlurmClient.from_settings(settings, **self.hook.client_options) as client:
+            call = FunctionCall.of_job(
+                client, int(job_id), self._workspace(settings), job_user=self._job_user()
+            )
         result = self._finish(
-            call, event["job_id"], event["state"], event.get("exit_code"), event.get("reason")
+            call, job_id, event["state"], event.get("exit_code"), event.get("reason")
         )
         return self._handle_output(return_value=result)
 

@@ -1,0 +1,249 @@
+"""``@task.slurm`` in the real Airflow (``dag.test()``) against the real local clusters.
+
+Each decorated function is its own SLURM job, run by this very interpreter (shared into the
+cluster's root by ``share_python``) as the cluster's user (``job_user``: the test process
+is root). The two-task XCom DAG runs on every release; kill, failure and retry, and the
+re-attach of a retry, run on 24.11 only (the adapter's part in them does not depend on the
+release).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+import pytest
+from airflow.sdk import DAG, task
+from airflow.sdk.exceptions import AirflowTaskTerminated, TaskDeferred
+from slurm_airflow.decorators.slurm import SlurmDecoratedOperator
+
+from slurm_core import SlurmClient, StaticToken
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from conftest import SlurmConn
+
+# The functions of this module travel by value: the job need not import the test module.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+START = datetime(2025, 1, 1)
+SLOW_RELEASE = "24.11"
+
+
+@pytest.fixture
+def cluster_user(slurm_conn: SlurmConn) -> int:
+    slurm_conn.cluster.share_python()
+    return slurm_conn.cluster.uid(slurm_conn.cluster.user_name)
+
+
+@pytest.fixture
+def client(slurm_conn: SlurmConn) -> Iterator[SlurmClient]:
+    cluster = slurm_conn.cluster
+    auth = StaticToken(slurm_conn.token, user_name=cluster.user_name)
+    with SlurmClient(cluster.rest_url, auth=auth) as c:
+        yield c
+
+
+def _slow_only(slurm_conn: SlurmConn) -> None:
+    if slurm_conn.cluster.release != SLOW_RELEASE:
+        pytest.skip(f"slow scenario: runs on {SLOW_RELEASE} only")
+
+
+def _new_dag(name: str) -> DAG:
+    return DAG(dag_id=f"{name}_{uuid.uuid4().hex[:6]}", schedule=None, start_date=START)
+
+
+def _executor_dirs(slurm_conn: SlurmConn) -> set[str]:
+    return {p.name for p in slurm_conn.shared_dir.glob("slurm-executor-*")}
+
+
+def _options(uid: int) -> dict[str, Any]:
+    return {"job_user": uid, "time_limit": "5:00", "memory_per_cpu": "50M", "poll_interval": 1}
+
+
+# ------------------------------------------------------------------ XCom, deferred ----------
+def test_two_tasks_pass_a_value_through_xcom_deferred(
+    slurm_conn: SlurmConn,
+    cluster_user: int,
+    run_dag: Callable[..., Any],
+    client: SlurmClient,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from test_integration import assert_no_token, dump, states, xcoms
+
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")  # honoured
+    before = _executor_dirs(slurm_conn)
+    with _new_dag("task_slurm_xcom") as dag:
+
+        @task.slurm(**_options(cluster_user))
+        def measure(n: int) -> dict[str, int]:
+            return {"total": sum(range(n)), "uid": os.getuid()}
+
+        @task.slurm(name="report", **_options(cluster_user))
+        def report(measured: dict[str, int]) -> str:
+            print("reporting from the job")
+            return f"total={measured['total']} on {os.environ['SLURM_JOB_ID']}"
+
+        report(measure(10))
+
+    assert isinstance(dag.get_task("measure"), SlurmDecoratedOperator)
+    assert dag.get_task("measure").deferrable  # from [operators] default_deferrable
+    dag_run = run_dag(dag)
+    out = capfd.readouterr()
+    assert states(dag_run) == {"measure": "success", "report": "success"}, out.out[-3000:]
+    values = xcoms(dag_run)
+    first, second = values[("measure", "job_id")], values[("report", "job_id")]
+    assert first != second
+    assert values[("measure", "return_value")] == {"total": 45, "uid": cluster_user}
+    assert values[("report", "return_value")] == f"total=45 on {second}"
+    # deferred: the trigger followed each job, and the task resumed to read the result
+    assert out.out.count("Pausing task as DEFERRED") == 2, out.out[-3000:]
+    for job_id in (first, second):
+        assert f"job {job_id} reached COMPLETED" in out.out
+        assert client.jobs.get(job_id).state.is_success
+    assert "reporting from the job" in out.out  # the job's output in the task log
+    assert str(client.jobs.get(second).name) == "report"
+    assert "task_id=report" in str(client.jobs.get(second).comment)
+    assert _executor_dirs(slurm_conn) == before  # each call's directory removed
+    assert_no_token(slurm_conn, dump(values), out.out, out.err)
+
+
+# ------------------------------------------------------------------ failure and retry -------
+def test_a_failing_function_shows_its_traceback_and_the_retry_runs_it_again(
+    slurm_conn: SlurmConn,
+    cluster_user: int,
+    run_dag: Callable[..., Any],
+    client: SlurmClient,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    _slow_only(slurm_conn)
+    from test_integration import states, xcoms
+
+    marker = slurm_conn.shared_dir / f"attempt-{uuid.uuid4().hex[:8]}"
+    with _new_dag("task_slurm_retry") as dag:
+
+        @task.slurm(retries=1, retry_delay=timedelta(0), deferrable=False, **_options(cluster_user))
+        def flaky(path: str) -> str:
+            if not os.path.exists(path):
+                open(path, "w").close()
+                raise ValueError(f"first attempt fails: {path}")
+            return "second attempt"
+
+        flaky(str(marker))
+
+    dag_run = run_dag(dag)
+    out = capfd.readouterr()
+    assert states(dag_run) == {"flaky": "success"}, out.out[-4000:]
+    assert xcoms(dag_run)[("flaky", "return_value")] == "second attempt"
+    # the function's own exception, and where it was raised in the job
+    assert "ValueError: first attempt fails" in out.out
+    assert "in flaky\n" in out.out or "in flaky" in out.out
+    assert "RemoteTraceback" in out.out
+    ids = [line.split()[3] for line in out.out.splitlines() if "submitted SLURM job" in line]
+    assert len(set(ids)) == 2, ids  # the retry ran the function in a new job
+    marker.unlink()
+
+
+# ------------------------------------------------------------------ kill and re-attach ------
+class _TaskInstance:
+    """The part of a task instance ``execute`` uses (its ids, ``xcom_push``)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.xcom: dict[str, Any] = {}
+        self.dag_id, self.task_id, self.map_index, self.run_id = "d", "sleepy", -1, run_id
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def _sleepy(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return f"slept {seconds}"
+
+
+def _operator(uid: int, **kwargs: Any) -> SlurmDecoratedOperator:
+    return SlurmDecoratedOperator(
+        task_id="sleepy", python_callable=_sleepy, **_options(uid), **kwargs
+    )
+
+
+def test_killing_the_task_cancels_the_job(
+    slurm_conn: SlurmConn, cluster_user: int, client: SlurmClient
+) -> None:
+    _slow_only(slurm_conn)
+    op = _operator(cluster_user, op_args=[300], deferrable=False)
+    ti = _TaskInstance(f"manual__{uuid.uuid4().hex}")
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            op.execute({"ti": ti})  # type: ignore[arg-type]
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        while "job_id" not in ti.xcom:
+            assert worker.is_alive(), outcome
+            threading.Event().wait(0.05)
+        job_id = ti.xcom["job_id"]
+        with client.jobs.watch([job_id], timeout=120) as events:
+            for event in events:
+                if event.new_state is not None and event.new_state.is_running:
+                    break
+        op.on_kill()  # what Airflow calls on SIGTERM or an execution timeout
+    finally:
+        worker.join(timeout=120)
+    assert not worker.is_alive()
+    assert str(client.jobs.get(job_id).state.base) == "CANCELLED"
+    (error,) = outcome
+    assert isinstance(error, AirflowTaskTerminated), repr(error)
+
+
+def test_a_retry_re_attaches_to_the_running_job_and_gets_its_value(
+    slurm_conn: SlurmConn, cluster_user: int, client: SlurmClient
+) -> None:
+    _slow_only(slurm_conn)
+    ti = _TaskInstance(f"manual__{uuid.uuid4().hex}")
+    first = _operator(cluster_user, op_args=[3], deferrable=True)
+    with pytest.raises(TaskDeferred):  # the first try deferred, then its worker died
+        first.execute({"ti": ti})  # type: ignore[arg-type]
+    job_id = ti.xcom["job_id"]
+    before = _executor_dirs(slurm_conn)
+    retry = _operator(cluster_user, op_args=[3], deferrable=False)
+    assert retry.execute({"ti": ti}) == "slept 3"  # type: ignore[arg-type]
+    assert ti.xcom["job_id"] == job_id  # the same job: nothing submitted twice
+    assert len(before - _executor_dirs(slurm_conn)) == 1  # the first try's dir, read and removed
+    assert not (_executor_dirs(slurm_conn) - before)  # the retry's own plan removed
+
+
+def test_context_objects_are_refused_before_anything_is_sent(
+    slurm_conn: SlurmConn, cluster_user: int
+) -> None:
+    def wants_ti(ti: Any = None) -> None:
+        return None
+
+    op = SlurmDecoratedOperator(task_id="t", python_callable=wants_ti, **_options(cluster_user))
+    ti = _TaskInstance("manual__x")
+    with pytest.raises(TypeError, match="parameter 'ti'"):
+        op.execute({"ti": ti})  # type: ignore[arg-type]
+    assert "job_id" not in ti.xcom
+
+
+def test_the_provider_registers_task_slurm() -> None:
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+    from slurm_airflow.decorators.slurm import slurm_task
+
+    assert "slurm" in ProvidersManagerTaskRuntime().taskflow_decorators
+    assert task.slurm is slurm_task  # what @task.slurm resolves to
