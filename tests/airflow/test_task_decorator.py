@@ -10,11 +10,12 @@ release).
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 import threading
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -147,7 +148,7 @@ def test_a_failing_function_shows_its_traceback_and_the_retry_runs_it_again(
     assert "ValueError: first attempt fails" in out.out
     assert "in flaky\n" in out.out or "in flaky" in out.out
     assert "RemoteTraceback" in out.out
-    ids = [line.split()[3] for line in out.out.splitlines() if "submitted SLURM job" in line]
+    ids = re.findall(r"submitted SLURM job (\d+) for flaky", out.out)
     assert len(set(ids)) == 2, ids  # the retry ran the function in a new job
     marker.unlink()
 
@@ -247,3 +248,26 @@ def test_the_provider_registers_task_slurm() -> None:
 
     assert "slurm" in ProvidersManagerTaskRuntime().taskflow_decorators
     assert task.slurm is slurm_task  # what @task.slurm resolves to
+
+
+_DECLARE = """
+import sys
+from datetime import datetime
+from airflow.sdk import DAG, task
+with DAG("parse", schedule=None, start_date=datetime(2025, 1, 1)):
+    @task.slurm(partition="debug", time_limit="5:00")
+    def f(x):
+        return x
+    f(1)
+print(" ".join(sorted(m for m in sys.modules if m.startswith(("slurm_core", "cloudpickle")))))
+"""
+
+
+def test_declaring_a_task_slurm_imports_no_client() -> None:
+    # A DAG file pays this at every parse: the client, the executor and cloudpickle are
+    # imported when the task runs.
+    imported = subprocess.run(
+        [sys.executable, "-c", _DECLARE], capture_output=True, text=True, check=True
+    ).stdout.split()
+    heavy = ("slurm_core._client", "slurm_core.executor", "slurm_core.jobs", "cloudpickle")
+    assert not [m for m in imported if m.startswith(heavy)]
