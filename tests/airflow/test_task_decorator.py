@@ -16,6 +16,7 @@ import sys
 import threading
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -45,6 +46,15 @@ def cluster_user(slurm_conn: SlurmConn) -> int:
 
 
 @pytest.fixture
+def workspace(slurm_conn: SlurmConn) -> Path:
+    """A workspace of this test's own in the shared dir (others' executors use that one)."""
+    path = slurm_conn.shared_dir / f"task-slurm-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    path.chmod(0o755)  # the jobs' user traverses it to its call directory
+    return path
+
+
+@pytest.fixture
 def client(slurm_conn: SlurmConn) -> Iterator[SlurmClient]:
     cluster = slurm_conn.cluster
     auth = StaticToken(slurm_conn.token, user_name=cluster.user_name)
@@ -61,18 +71,25 @@ def _new_dag(name: str) -> DAG:
     return DAG(dag_id=f"{name}_{uuid.uuid4().hex[:6]}", schedule=None, start_date=START)
 
 
-def _executor_dirs(slurm_conn: SlurmConn) -> set[str]:
-    return {p.name for p in slurm_conn.shared_dir.glob("slurm-executor-*")}
+def _executor_dirs(workspace: Path) -> set[str]:
+    return {p.name for p in workspace.glob("slurm-executor-*")}
 
 
-def _options(uid: int) -> dict[str, Any]:
-    return {"job_user": uid, "time_limit": "5:00", "memory_per_cpu": "50M", "poll_interval": 1}
+def _options(uid: int, workspace: Path) -> dict[str, Any]:
+    return {
+        "job_user": uid,
+        "workspace": str(workspace),
+        "time_limit": "5:00",
+        "memory_per_cpu": "50M",
+        "poll_interval": 1,
+    }
 
 
 # ------------------------------------------------------------------ XCom, deferred ----------
 def test_two_tasks_pass_a_value_through_xcom_deferred(
     slurm_conn: SlurmConn,
     cluster_user: int,
+    workspace: Path,
     run_dag: Callable[..., Any],
     client: SlurmClient,
     capfd: pytest.CaptureFixture[str],
@@ -81,14 +98,14 @@ def test_two_tasks_pass_a_value_through_xcom_deferred(
     from test_integration import assert_no_token, dump, states, xcoms
 
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")  # honoured
-    before = _executor_dirs(slurm_conn)
+    before = _executor_dirs(workspace)
     with _new_dag("task_slurm_xcom") as dag:
 
-        @task.slurm(**_options(cluster_user))
+        @task.slurm(**_options(cluster_user, workspace))
         def measure(n: int) -> dict[str, int]:
             return {"total": sum(range(n)), "uid": os.getuid()}
 
-        @task.slurm(name="report", **_options(cluster_user))
+        @task.slurm(name="report", **_options(cluster_user, workspace))
         def report(measured: dict[str, int]) -> str:
             print("reporting from the job")
             return f"total={measured['total']} on {os.environ['SLURM_JOB_ID']}"
@@ -113,7 +130,7 @@ def test_two_tasks_pass_a_value_through_xcom_deferred(
     assert "reporting from the job" in out.out  # the job's output in the task log
     assert str(client.jobs.get(second).name) == "report"
     assert "task_id=report" in str(client.jobs.get(second).comment)
-    assert _executor_dirs(slurm_conn) == before  # each call's directory removed
+    assert _executor_dirs(workspace) == before  # each call's directory removed
     assert_no_token(slurm_conn, dump(values), out.out, out.err)
 
 
@@ -121,6 +138,7 @@ def test_two_tasks_pass_a_value_through_xcom_deferred(
 def test_a_failing_function_shows_its_traceback_and_the_retry_runs_it_again(
     slurm_conn: SlurmConn,
     cluster_user: int,
+    workspace: Path,
     run_dag: Callable[..., Any],
     client: SlurmClient,
     capfd: pytest.CaptureFixture[str],
@@ -128,10 +146,17 @@ def test_a_failing_function_shows_its_traceback_and_the_retry_runs_it_again(
     _slow_only(slurm_conn)
     from test_integration import states, xcoms
 
-    marker = slurm_conn.shared_dir / f"attempt-{uuid.uuid4().hex[:8]}"
+    (workspace / "markers").mkdir(mode=0o777)
+    (workspace / "markers").chmod(0o777)  # the jobs' user leaves its mark here
+    marker = workspace / "markers" / "attempted"
     with _new_dag("task_slurm_retry") as dag:
 
-        @task.slurm(retries=1, retry_delay=timedelta(0), deferrable=False, **_options(cluster_user))
+        @task.slurm(
+            retries=1,
+            retry_delay=timedelta(0),
+            deferrable=False,
+            **_options(cluster_user, workspace),
+        )
         def flaky(path: str) -> str:
             if not os.path.exists(path):
                 open(path, "w").close()
@@ -150,7 +175,6 @@ def test_a_failing_function_shows_its_traceback_and_the_retry_runs_it_again(
     assert "RemoteTraceback" in out.out
     ids = re.findall(r"submitted SLURM job (\d+) for flaky", out.out)
     assert len(set(ids)) == 2, ids  # the retry ran the function in a new job
-    marker.unlink()
 
 
 # ------------------------------------------------------------------ kill and re-attach ------
@@ -172,17 +196,17 @@ def _sleepy(seconds: float) -> str:
     return f"slept {seconds}"
 
 
-def _operator(uid: int, **kwargs: Any) -> SlurmDecoratedOperator:
+def _operator(uid: int, workspace: Path, **kwargs: Any) -> SlurmDecoratedOperator:
     return SlurmDecoratedOperator(
-        task_id="sleepy", python_callable=_sleepy, **_options(uid), **kwargs
+        task_id="sleepy", python_callable=_sleepy, **_options(uid, workspace), **kwargs
     )
 
 
 def test_killing_the_task_cancels_the_job(
-    slurm_conn: SlurmConn, cluster_user: int, client: SlurmClient
+    slurm_conn: SlurmConn, cluster_user: int, workspace: Path, client: SlurmClient
 ) -> None:
     _slow_only(slurm_conn)
-    op = _operator(cluster_user, op_args=[300], deferrable=False)
+    op = _operator(cluster_user, workspace, op_args=[300], deferrable=False)
     ti = _TaskInstance(f"manual__{uuid.uuid4().hex}")
     outcome: list[BaseException] = []
 
@@ -213,29 +237,31 @@ def test_killing_the_task_cancels_the_job(
 
 
 def test_a_retry_re_attaches_to_the_running_job_and_gets_its_value(
-    slurm_conn: SlurmConn, cluster_user: int, client: SlurmClient
+    slurm_conn: SlurmConn, cluster_user: int, workspace: Path, client: SlurmClient
 ) -> None:
     _slow_only(slurm_conn)
     ti = _TaskInstance(f"manual__{uuid.uuid4().hex}")
-    first = _operator(cluster_user, op_args=[3], deferrable=True)
+    first = _operator(cluster_user, workspace, op_args=[3], deferrable=True)
     with pytest.raises(TaskDeferred):  # the first try deferred, then its worker died
         first.execute({"ti": ti})  # type: ignore[arg-type]
     job_id = ti.xcom["job_id"]
-    before = _executor_dirs(slurm_conn)
-    retry = _operator(cluster_user, op_args=[3], deferrable=False)
+    (left,) = _executor_dirs(workspace)  # the first try's call, for the job to run
+    retry = _operator(cluster_user, workspace, op_args=[3], deferrable=False)
     assert retry.execute({"ti": ti}) == "slept 3"  # type: ignore[arg-type]
     assert ti.xcom["job_id"] == job_id  # the same job: nothing submitted twice
-    assert len(before - _executor_dirs(slurm_conn)) == 1  # the first try's dir, read and removed
-    assert not (_executor_dirs(slurm_conn) - before)  # the retry's own plan removed
+    assert client.jobs.get(job_id).working_directory == str(workspace / left)
+    assert not _executor_dirs(workspace)  # read and removed; the retry's own plan too
 
 
 def test_context_objects_are_refused_before_anything_is_sent(
-    slurm_conn: SlurmConn, cluster_user: int
+    slurm_conn: SlurmConn, cluster_user: int, workspace: Path
 ) -> None:
     def wants_ti(ti: Any = None) -> None:
         return None
 
-    op = SlurmDecoratedOperator(task_id="t", python_callable=wants_ti, **_options(cluster_user))
+    op = SlurmDecoratedOperator(
+        task_id="t", python_callable=wants_ti, **_options(cluster_user, workspace)
+    )
     ti = _TaskInstance("manual__x")
     with pytest.raises(TypeError, match="parameter 'ti'"):
         op.execute({"ti": ti})  # type: ignore[arg-type]
