@@ -206,6 +206,8 @@ def test_killing_the_task_cancels_the_job(
     slurm_conn: SlurmConn, cluster_user: int, workspace: Path, client: SlurmClient
 ) -> None:
     _slow_only(slurm_conn)
+    from test_integration import _await_job_id, _wait_until_running
+
     op = _operator(cluster_user, workspace, op_args=[300], deferrable=False)
     ti = _TaskInstance(f"manual__{uuid.uuid4().hex}")
     outcome: list[BaseException] = []
@@ -219,14 +221,8 @@ def test_killing_the_task_cancels_the_job(
     worker = threading.Thread(target=run)
     worker.start()
     try:
-        while "job_id" not in ti.xcom:
-            assert worker.is_alive(), outcome
-            threading.Event().wait(0.05)
-        job_id = ti.xcom["job_id"]
-        with client.jobs.watch([job_id], timeout=120) as events:
-            for event in events:
-                if event.new_state is not None and event.new_state.is_running:
-                    break
+        job_id = _await_job_id(ti, worker)  # type: ignore[arg-type]
+        _wait_until_running(client, job_id)
         op.on_kill()  # what Airflow calls on SIGTERM or an execution timeout
     finally:
         worker.join(timeout=120)

@@ -37,7 +37,6 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import (
     AirflowException,
     AirflowTaskTerminated,
-    TaskDeferralError,
     TaskDeferralTimeout,
 )
 
@@ -345,13 +344,13 @@ class SlurmDecoratedOperator(DecoratedOperator):
 
         try:
             return super().resume_execution(next_method, next_kwargs, context)
-        except TaskDeferralTimeout:
-            job_id = context["ti"].xcom_pull(task_ids=self.task_id, key="job_id")
-            self._cancel(job_id, CancelReason.TIMED_OUT)
+        except TaskDeferralTimeout:  # the task's time is up: the policy cancels the job
+            self._cancel(
+                context["ti"].xcom_pull(task_ids=self.task_id, key="job_id"), CancelReason.TIMED_OUT
+            )
             raise
-        except TaskDeferralError:
-            # The trigger failed, not the job: it runs on and the retry re-attaches.
-            raise
+        # A failed trigger (TaskDeferralError) is ours, not the job's: it runs on, and the
+        # retry re-attaches to it.
 
     def on_kill(self) -> None:
         """Airflow stops the task (killed, marked failed, timed out): the core's cancel
