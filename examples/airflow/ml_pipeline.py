@@ -11,6 +11,12 @@ it gets ``SIGUSR2`` (on Slurm 22.05, whose REST API cannot ask for that, from th
 watchdog), stops, and is requeued; the next run sees ``SLURM_CLIENT_RESUME=1`` and continues
 from the checkpoint.
 
+``finetune`` is the same kind of GPU step written as a Python function: ``@task.slurm`` runs
+it as its own SLURM job on the gpu partition (``checkpoint=`` makes it a checkpointed,
+requeued job: it saves into ``checkpoint_dir()`` and continues where ``resuming()`` says a
+previous run stopped), and its return value goes to XCom. The cluster's Python needs
+cloudpickle in the workers' version, and slurm-client for ``checkpoint_dir()``.
+
 ``workdir`` (a DAG param) must be on a filesystem shared by the Airflow workers and the
 cluster nodes (job output is read back into the task log from there). Use a connection
 ``slurm_default`` of type ``slurm``.
@@ -23,7 +29,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
 from slurm_airflow.operators.slurm import SlurmSubmitJobOperator
 
 WORKDIR = os.environ.get("SLURM_PIPELINE_DIR", "/shared/ml-pipeline")
@@ -70,6 +76,23 @@ echo "{\\"model\\": \\"$(cat checkpoints/model.bin)\\", \\"rows\\": $rows, \\"ac
 echo "evaluation: $(cat metrics.json)"
 """
 
+
+def finetune_model(epochs: int | str) -> dict[str, object]:
+    """Fine-tune on one GPU, one checkpoint per epoch; a requeued run resumes."""
+    import json
+
+    from slurm_core.executor import checkpoint_dir, resuming
+
+    state = checkpoint_dir() / "finetune.json"
+    done = json.loads(state.read_text())["epoch"] if resuming() and state.exists() else 0
+    start = done
+    while done < int(epochs):  # a rendered template is text
+        done += 1  # one epoch of work on the GPU
+        state.write_text(json.dumps({"epoch": done}))
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES") or os.environ.get("SLURM_JOB_GPUS")
+    return {"epochs": done, "resumed_from": start, "gpus": gpus}
+
+
 with DAG(
     dag_id="slurm_ml_pipeline",
     schedule=None,
@@ -80,6 +103,9 @@ with DAG(
         "epochs": Param(3, type="integer", minimum=1),
         "partition": Param("debug", type="string"),
         "gpu_partition": Param("gpu", type="string"),
+        "job_user": Param(
+            "", type="string", description="the jobs' user when the worker runs as root"
+        ),
     },
     tags=["slurm", "example"],
 ) as dag:
@@ -128,7 +154,19 @@ with DAG(
         execution_timeout=timedelta(hours=2),
     )
 
-    preprocess >> train >> evaluate
+    finetune = task.slurm(
+        finetune_model,
+        task_id="finetune",
+        partition="{{ params.gpu_partition }}",
+        gpus=1,
+        time_limit="30:00",
+        checkpoint=timedelta(minutes=5),  # asked to save 5 minutes before the limit
+        workspace="{{ params.workdir }}",
+        job_user="{{ params.job_user }}",
+        deferrable=True,
+    )("{{ params.epochs }}")
+
+    preprocess >> train >> evaluate >> finetune
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ not import cloudpickle.
 """
 
 from ._async import AsyncSlurmExecutor, AsyncSlurmFuture
+from ._call import FunctionCall
 from ._checkpoint import checkpoint_dir, resuming
 from ._errors import (
     ExecutorError,
@@ -32,6 +33,7 @@ __all__ = [
     "AsyncSlurmExecutor",
     "AsyncSlurmFuture",
     "ExecutorError",
+    "FunctionCall",
     "MissingResultError",
     "RemoteTraceback",
     "ResultAuthenticationError",

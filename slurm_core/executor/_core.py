@@ -22,7 +22,7 @@ from ..watch import JobEvent, JobEventType
 from ._errors import ExecutorError, MissingResultError
 from ._files import Batch, Workspace
 
-__all__ = ["ExecutorBase", "ExecutorCore", "Plan", "Task", "as_delta"]
+__all__ = ["ExecutorBase", "ExecutorCore", "Plan", "Task", "as_delta", "settle"]
 
 DEFAULT_MAX_ARRAY_SIZE = 1001
 """Slurm's default ``MaxArraySize`` (indices 0-1000); sites may set less or more."""
@@ -103,6 +103,27 @@ class Plan:
         array = self.spec.array is not None
         for t in self.tasks:
             t.key = f"{job_id}_{t.index}" if array else str(job_id)
+
+
+def settle(
+    files: Workspace,
+    task: Task,
+    state: str,
+    completed: bool,
+    exit_code: int | None,
+    reason: str | None,
+) -> tuple[bool, Any]:
+    """``(True, value)`` or ``(False, exception)`` for a task whose job ended in ``state``:
+    its authenticated result if it wrote one, else why there is none."""
+    try:
+        if files.has_result(task.batch, task.index):
+            return files.read_result(task.batch, task.index, task.key)
+    except ExecutorError as exc:
+        return False, exc
+    if completed:
+        tail = files.log_tail(task.batch, task.index)
+        return False, MissingResultError(task.key, state, tail or "no output")
+    return False, JobFailedError(task.key, state, exit_code, reason)
 
 
 class ExecutorCore:
@@ -220,17 +241,10 @@ class ExecutorCore:
     # -- outcomes ---------------------------------------------------------------------------
     def outcome(self, task: Task, event: JobEvent) -> tuple[bool, Any]:
         """``(True, value)`` or ``(False, exception)`` for a task's final event."""
-        try:
-            if self.files.has_result(task.batch, task.index):
-                return self.files.read_result(task.batch, task.index, task.key)
-        except ExecutorError as exc:
-            return False, exc
         state = str(event.new_state.base) if event.new_state is not None else "UNKNOWN"
-        if event.type is JobEventType.COMPLETED:
-            tail = self.files.log_tail(task.batch, task.index)
-            return False, MissingResultError(task.key, state, tail or "no output")
         code = event.exit_code.return_code if event.exit_code is not None else None
-        return False, JobFailedError(task.key, state, code, event.reason)
+        completed = event.type is JobEventType.COMPLETED
+        return settle(self.files, task, state, completed, code, event.reason)
 
     def close(self) -> None:
         self.files.close()

@@ -27,6 +27,7 @@ import os
 import pickle
 import secrets
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from ._runner import FrameError, item_key, pack, python_version, unpack
 __all__ = ["Batch", "Workspace", "client_versions"]
 
 _LOG_TAIL = 4096
+_KEY_FILE = 1024
 
 
 def client_versions() -> dict[str, str | None]:
@@ -110,6 +112,8 @@ class Workspace:
 
     def new_batch(self, size: int, checkpoint: bool = False) -> Batch:
         """A fresh batch of ``size`` tasks with its key file written."""
+        if not self._master:
+            raise ExecutorError(f"{self.path}: reopened to read a result, not to submit")
         batch_id = f"b{next(self._counter)}-{secrets.token_hex(4)}"
         key = hmac.new(self._master, batch_id.encode(), hashlib.sha256).digest()
         self._write(self.path / f"{batch_id}.key", key.hex().encode())
@@ -120,6 +124,46 @@ class Workspace:
         header = {**self.versions, "task": f"{batch.id}.{index}", "checkpoint": batch.checkpoint}
         frame = pack(item_key(batch.key, str(index)), b"in", header, body)
         self._write(self.path / f"{batch.id}.{index}.in", frame)
+
+    @classmethod
+    def reopen(
+        cls,
+        workspace: str | os.PathLike[str],
+        directory: str | os.PathLike[str],
+        *,
+        uid: int,
+        gid: int,
+        max_result_bytes: int,
+    ) -> tuple[Workspace, Batch]:
+        """A single call's directory made by another process (a retry, a resumed task), to
+        read its result: it must be ``slurm-executor-*`` right under ``workspace``, a real
+        0700 directory of the job's user (or this process's) holding one batch key.
+        New batches cannot be made in it (the master key stayed with its maker)."""
+        base, path = Path(os.path.normpath(workspace)), Path(os.path.normpath(directory))
+        if path.parent != base or not path.name.startswith("slurm-executor-"):
+            raise ExecutorError(f"{str(path)!r} is not an executor directory of {str(base)!r}")
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (uid, os.geteuid()):
+            raise ExecutorError(f"{str(path)!r}: not a directory of the job's user")
+        if st.st_mode & 0o077:
+            raise ExecutorError(f"{str(path)!r}: mode {st.st_mode & 0o777:o}, expected 700")
+        keys = sorted(p for p in os.listdir(path) if p.endswith(".key"))
+        if len(keys) != 1:
+            raise ExecutorError(f"{str(path)!r}: expected one call, found {len(keys)} keys")
+        try:
+            found = read_regular(path / keys[0], max_bytes=_KEY_FILE)
+            key = bytes.fromhex(found.data.decode("ascii"))
+        except (OSError, ValueError) as exc:
+            raise ExecutorError(f"{str(path)!r}: unreadable batch key: {exc}") from None
+        if found.stat.st_uid not in (uid, os.geteuid()) or found.stat.st_mode & 0o077:
+            raise ResultAuthenticationError(f"{str(path)!r}: batch key of another owner or mode")
+        self = cls.__new__(cls)
+        self.uid, self.gid, self.max_result_bytes = uid, gid, max_result_bytes
+        self._master = b""  # new_batch refuses: see there
+        self._counter = itertools.count()
+        self.path, self.runner = path, path / "runner.py"
+        self.versions = client_versions()
+        return self, Batch(keys[0].removesuffix(".key"), key, 1)
 
     def log_path(self, batch: Batch, array: bool) -> str:
         return str(self.path / f"{batch.id}.{'%a' if array else '0'}.log")

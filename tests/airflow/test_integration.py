@@ -464,10 +464,22 @@ def test_example_ml_pipeline(
     spec.loader.exec_module(module)
     dag: DAG = module.dag
 
-    dag_run = run_dag(dag, run_conf={"workdir": str(workdir), "epochs": 2})
+    cluster = slurm_conn.cluster
+    cluster.share_python()  # finetune is a Python function: the job runs this interpreter
+    job_user = str(cluster.uid(cluster.user_name))
+    dag_run = run_dag(dag, run_conf={"workdir": str(workdir), "epochs": 2, "job_user": job_user})
     out = capfd.readouterr()
-    assert states(dag_run) == {"preprocess": "success", "train": "success", "evaluate": "success"}
+    assert states(dag_run) == {
+        "preprocess": "success",
+        "train": "success",
+        "evaluate": "success",
+        "finetune": "success",
+    }
     values = xcoms(dag_run)
+    # the GPU step written as a function: its value through XCom, one GPU of the gpu node
+    finetuned = values[("finetune", "return_value")]
+    assert finetuned == {"epochs": 2, "resumed_from": 0, "gpus": "0"}, finetuned
+    assert client.jobs.get(values[("finetune", "job_id")]).partition == "gpu"
     ids = {t: values[(t, "job_id")] for t in ("preprocess", "train", "evaluate")}
     jobs: dict[str, Job] = {t: client.jobs.get(i) for t, i in ids.items()}
     assert all(j.state.is_success for j in jobs.values()), jobs

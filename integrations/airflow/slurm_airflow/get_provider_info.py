@@ -102,7 +102,8 @@ _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 
 def get_provider_info() -> dict[str, Any]:
-    """What this package brings to Airflow: hook, operator, sensor, trigger, connection type.
+    """What this package brings to Airflow: hook, operator, sensor, trigger, ``@task.slurm``,
+    connection type.
 
     Example::
 
@@ -131,6 +132,9 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": ["slurm_airflow.triggers.slurm"]}
+        ],
+        "task-decorators": [
+            {"class-name": "slurm_airflow.decorators.slurm.slurm_task", "name": "slurm"}
         ],
         "connection-types": [
             {

@@ -1,0 +1,1 @@
+"""TaskFlow decorators: ``@task.slurm`` (:mod:`slurm_airflow.decorators.slurm`)."""
