@@ -220,6 +220,7 @@ def _child(url: str, mode: str, options: dict[str, Any]) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     error: BaseException | None = None
     start = time.monotonic()
+    cpu_start = time.process_time()
     try:
         if mode == "sync":
             with SlurmClient(url, **kwargs) as client:
@@ -234,6 +235,7 @@ def _child(url: str, mode: str, options: dict[str, Any]) -> dict[str, Any]:
     except BaseException as exc:
         error = exc
     elapsed = time.monotonic() - start
+    cpu = time.process_time() - cpu_start
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "mode": mode,
@@ -242,6 +244,7 @@ def _child(url: str, mode: str, options: dict[str, Any]) -> dict[str, Any]:
         "is_slurm_error": isinstance(error, SlurmError),
         "phase": getattr(error, "phase", None),
         "elapsed": elapsed,
+        "cpu": cpu,
         "rss_growth": (after - before) * 1024,  # ru_maxrss is in KiB on Linux
     }
 

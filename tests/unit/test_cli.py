@@ -378,8 +378,9 @@ def test_cluster_commands_delegate_to_the_cluster_module(cli: Cli, tmp_path: Pat
 
 # ------------------------------------------------------------------ config ----------------
 def test_config_add_list_show(cli: Cli, tmp_path: Path) -> None:
+    token = make_token(3600)  # minted here: the module's TOKEN ages as the suite runs
     token_file = tmp_path / "lab.jwt"
-    token_file.write_text(TOKEN + "\n")
+    token_file.write_text(token + "\n")
     added = cli("config", "add", "lab", "--url", cli.fake.url, "--token-file", str(token_file),
                 "--user-name", "alice", "--no-verify")  # fmt: skip
     assert added.exit_code == 0
@@ -401,7 +402,7 @@ def test_config_add_list_show(cli: Cli, tmp_path: Path) -> None:
     )  # fmt: skip
     assert 3500 < data["expires_in"] <= 3600
     assert data["verify"] is False
-    assert TOKEN not in shown.stdout + cli("config", "show", "--profile", "lab").stdout
+    assert token not in shown.stdout + cli("config", "show", "--profile", "lab").stdout
     assert len(cli.json("--profile", "lab", "nodes")) == 4  # the profile is usable
 
 
