@@ -95,7 +95,8 @@ def _check(result: dict[str, Any], expected: str) -> None:
     ):
         # A whole answer arrived and only decoding it remains: that is bounded work, not a
         # wait, so on a loaded machine it is held to CPU time (and still must end).
-        assert result["cpu"] < TIMEOUT + SLACK and result["elapsed"] < 30 * TIMEOUT, result
+        assert result["cpu"] < TIMEOUT + SLACK, result
+        assert result["elapsed"] < 30 * TIMEOUT, result
     else:
         assert result["elapsed"] < TIMEOUT + SLACK, result
     assert result["rss_growth"] < RSS_BUDGET, result
