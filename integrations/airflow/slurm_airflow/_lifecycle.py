@@ -37,6 +37,10 @@ except ImportError:  # Airflow < 3.3: no task state store; the core's key alone 
 
         external_id_key = "remote_job_id"
 
+        def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+            super().__init__(**kwargs)  # ``durable`` means nothing without a state store
+            self.durable = durable
+
         def execute_resumable(self, context: Any) -> Any:
             job_id = self.submit_job(context)  # type: ignore[attr-defined]
             self.poll_until_complete(job_id, context)  # type: ignore[attr-defined]
