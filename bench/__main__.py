@@ -1,7 +1,9 @@
 """``python -m bench``: :mod:`bench.run`, then :mod:`bench.imports`.
 
 ``python -m bench --imports``: only :mod:`bench.imports`; ``python -m bench --peers``:
-:mod:`bench.peers`. ``--quick`` (fewer rounds) goes to whichever runs.
+:mod:`bench.peers`; ``python -m bench --watch-state``: :mod:`bench.watch_state` (queues
+2,000 held jobs on the 24.11 cluster; its own options follow). ``--quick`` (fewer
+rounds) goes to whichever runs.
 """
 
 import sys
@@ -14,6 +16,10 @@ if "--peers" in args:
     from bench.peers import main as peers
 
     raise SystemExit(peers([a for a in args if a != "--peers"]))
+if "--watch-state" in args:
+    from bench.watch_state import main as watch_state
+
+    raise SystemExit(watch_state([a for a in args if a != "--watch-state"]))
 if "--imports" in args:
     raise SystemExit(imports([a for a in args if a != "--imports"]))
 raise SystemExit(run(args) or imports(args))

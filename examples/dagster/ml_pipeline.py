@@ -8,6 +8,11 @@
   ``$SLURM_CLIENT_RESUME`` is 1 (a re-run or a requeue). It returns the model file's path.
   It is given to ``run_job`` as a function of the client (``client.jobs.submit(TrainingJob)``)
   so the preset's own ``execute()`` submits it (with its fallback on Slurm 22.05).
+- ``train_function`` is the same training as a plain Python function (:func:`fit`), run on
+  one GPU by :class:`slurm_core.SlurmExecutor` with ``checkpoint=``: Slurm signals the job
+  before its time limit, the job requeues itself and :func:`fit` resumes from its newest
+  checkpoint in ``checkpoint_dir()`` (``resuming()`` says so). The cluster's interpreter
+  needs cloudpickle and slurm-client (docs/executor.md).
 - ``evaluate`` reads the model and the data by path and returns its metrics (a dict the IO
   manager pickles); the job's id, state, exit code, nodes and run time are on each
   materialization.
@@ -23,16 +28,22 @@ or from Python: ``dagster.materialize(ASSETS, resources=resources(...))``.
 """
 
 import os
+import sys
 from pathlib import Path
 from typing import TypeVar
 
+import cloudpickle
 from dagster import AssetExecutionContext, ConfigurableResource, Definitions, EnvVar, asset
 from slurm_dagster import SlurmIOManager, SlurmResource, asset_dir
 
-from slurm_core import SlurmClient
+from slurm_core import SlurmClient, SlurmExecutor
+from slurm_core.executor import checkpoint_dir, resuming
 from slurm_core.jobs import JobBuilder, TrainingJob
 
 B = TypeVar("B", bound=JobBuilder)
+
+if __name__ in sys.modules:  # loaded by name (dagster dev): the jobs cannot import it
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 EPOCHS = 3
 
@@ -95,6 +106,8 @@ class MLSettings(ConfigurableResource):  # type: ignore[type-arg]
     base_dir: str
     partition: str = "debug"
     gpu_partition: str = "gpu"
+    job_user: str | None = None
+    """The user function jobs run as, when this process runs as another (a root service)."""
 
     def workdir(self, asset_name: str) -> Path:
         """``<base_dir>/<asset>/files``, writable by the jobs' user."""
@@ -177,7 +190,56 @@ def evaluate(
     return result
 
 
+def fit(data_path: str, epochs: int) -> dict[str, object]:
+    """Runs in the job: the TRAIN script's regression as Python, one checkpoint per epoch
+    in ``checkpoint_dir()``, resumed from the newest after a requeue."""
+    lines = Path(data_path).read_text().split()
+    data = [tuple(map(float, line.split(","))) for line in lines]
+    ckpt = checkpoint_dir()
+    w = b = 0.0
+    start = 0
+    done = sorted(ckpt.glob("epoch-*"))
+    if resuming() and done:
+        start = int(done[-1].name[6:])
+        w, b = map(float, done[-1].read_text().split())
+        print(f"resuming after epoch {start}")
+    for epoch in range(start + 1, epochs + 1):
+        for _ in range(200):
+            gw = sum((w * x + b - y) * x for x, y in data) / len(data)
+            gb = sum((w * x + b - y) for x, y in data) / len(data)
+            w, b = w - 0.5 * gw, b - 0.5 * gb
+        (ckpt / f"epoch-{epoch:04d}").write_text(f"{w} {b}\n")
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
+    return {"w": w, "b": b, "epochs": epochs, "resumed_after": start, "gpus": gpus}
+
+
+@asset(group_name="ml")
+def train_function(
+    context: AssetExecutionContext, slurm: SlurmResource, ml: MLSettings, preprocess: Path
+) -> dict[str, object]:
+    """:func:`fit` on one GPU as a function job, requeued and resumed near its time limit."""
+    user = int(ml.job_user) if ml.job_user and ml.job_user.isdigit() else ml.job_user
+    with (
+        slurm.get_client() as client,
+        SlurmExecutor(
+            client,
+            workspace=ml.workdir("train_function"),
+            job_user=user,
+            partition=ml.gpu_partition,
+            gpus=1,
+            time_limit="0:10:00",
+        ) as executor,
+    ):
+        future = executor.submit(fit, str(preprocess), EPOCHS, checkpoint=120)
+        context.log.info("training in SLURM job %s", future.job_id)
+        model = future.result()
+    context.add_output_metadata({"slurm_job_id": future.job_id, "gpus": str(model["gpus"])})
+    return model
+
+
 ASSETS = [preprocess, train, evaluate]
+FUNCTION_ASSETS = [train_function]
+"""The GPU step written as a Python function (needs cloudpickle on the cluster)."""
 
 
 def resources(base_dir: str | None = None, slurm: SlurmResource | None = None) -> dict[str, object]:
@@ -195,9 +257,10 @@ def resources(base_dir: str | None = None, slurm: SlurmResource | None = None) -
             base_dir=base,
             partition=os.environ.get("SLURM_PARTITION", "debug"),
             gpu_partition=os.environ.get("SLURM_GPU_PARTITION", "gpu"),
+            job_user=os.environ.get("SLURM_FUNCTION_JOB_USER"),
         ),
         "io_manager": SlurmIOManager(base_dir=base, secret_key=EnvVar("SLURM_DAGSTER_IO_KEY")),
     }
 
 
-defs = Definitions(assets=ASSETS, resources=resources())
+defs = Definitions(assets=[*ASSETS, *FUNCTION_ASSETS], resources=resources())

@@ -30,7 +30,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from slurm_core._errmap import answer_class, decode_body
+from slurm_core._errmap import DeadlineExceeded, answer_class, decode_body
 from slurm_core._errmap import parse_error_entries as _parse_entries
 from slurm_core._exceptions import CircuitOpenError, ServerError
 
@@ -194,11 +194,12 @@ class _Attempt:
 
     def error(self, exc: BaseException) -> None:
         """Sending, reading or judging raised: a transport error counts, anything else
-        (cancelled, an oversized body, a bug) leaves no verdict."""
+        (cancelled, the caller's own deadline cutting the wait short, an oversized body, a
+        bug) leaves no verdict: a short deadline says nothing of the server's health."""
         if self.settled:
             return
         self.settled = True
-        if isinstance(exc, httpx.TransportError):
+        if isinstance(exc, httpx.TransportError) and not isinstance(exc, DeadlineExceeded):
             self.circuit.failure(self.config, self.clock(), self.probe)
         else:
             self.circuit.abandon(self.probe)

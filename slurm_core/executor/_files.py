@@ -172,7 +172,14 @@ class Workspace:
             raise ExecutorError(f"job {job_id}: {json.loads(body)}", job_id)
         if status not in ("ok", "error"):
             raise ExecutorError(f"job {job_id}: unknown result status {status!r}", job_id)
-        value = pickle.loads(body)  # noqa: S301 (authenticated above: this task's job wrote it)
+        try:
+            value = pickle.loads(body)  # noqa: S301 (authenticated above: this task's job wrote it)
+        except Exception as exc:  # e.g. an exception class whose __init__ needs more arguments
+            raise ExecutorError(
+                f"job {job_id}: its {'result' if status == 'ok' else 'exception'} cannot be "
+                f"unpickled here: {type(exc).__name__}: {exc}",
+                job_id,
+            ) from None
         if status == "ok":
             return True, value
         error, tb = value

@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
     try:
         data = cloudpickle.dumps(result)
+        if mine["status"] == "error":
+            cloudpickle.loads(data)  # an exception that pickles but cannot be rebuilt
     except Exception as exc:  # an unpicklable result or exception
         what = "result" if mine["status"] == "ok" else "exception"
         fallback = RuntimeError(f"the function's {what} cannot be pickled: {exc!r}")

@@ -17,7 +17,8 @@ plugs in as another reader.
 The path comes from the server, so the reader treats it as untrusted: it refuses ``..``,
 symbolic links, FIFOs, devices, sockets, ``/proc``, ``/sys`` and ``/dev``, files outside
 its ``roots`` (when given), and files owned by anyone but the job's user or the caller
-(root-owned ones only for a root job); it reads at most ``max_bytes`` (the end of the file).
+(root-owned ones only for a root job; a caller running as root reads a job record's path
+only when the file is the job's user's); it reads at most ``max_bytes`` (the end of the file).
 
 Example::
 
@@ -237,19 +238,34 @@ class SharedFilesystemReader:
             raise JobOutputError(f"refused: {exc.reason}", path=path, local_path=local) from None
         except OSError as exc:
             raise JobOutputError(exc.strerror or str(exc), path=path, local_path=local) from None
-        refusal = self._refusal(found.real_path, found.stat.st_uid, getattr(path, "user_id", None))
+        refusal = self._refusal(
+            found.real_path,
+            found.stat.st_uid,
+            getattr(path, "user_id", None),
+            from_record=isinstance(path, OutputPath),
+        )
         if refusal:
             raise JobOutputError(f"refused: {refusal}", path=path, local_path=local)
         return found
 
-    def _refusal(self, real: str, owner: int, job_uid: int | None) -> str | None:
-        """Why the opened file must not be returned, or ``None``."""
+    def _refusal(
+        self, real: str, owner: int, job_uid: int | None, *, from_record: bool = False
+    ) -> str | None:
+        """Why the opened file must not be returned, or ``None``.
+
+        A path from a job record (an :class:`OutputPath`) is the server's word: read as
+        root it must belong to the job's user, since root could open anyone's file.
+        """
         if any(_under(real, top) for top in _NEVER_UNDER):
             return f"it is {real}, a system file, not job output"
         if self.roots is not None and not any(_under(real, root) for root in self.roots):
             return f"it is {real}, outside the reader's roots {list(self.roots)}"
         euid = os.geteuid()
-        if owner == 0:
+        if from_record and euid == 0:
+            if job_uid is None:
+                return f"it is {real}, and the job's user is unknown here: as root, not read"
+            ok = owner == job_uid
+        elif owner == 0:
             ok = job_uid == 0 or (job_uid is None and euid == 0)
         else:
             ok = owner in (euid, job_uid) or euid == 0

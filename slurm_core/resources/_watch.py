@@ -1,7 +1,8 @@
 """``client.jobs.watch`` and ``client.jobs.wait``: mixins for :class:`Jobs`/:class:`AsyncJobs`.
 
 Each client gets one watcher (made on first use, kept on ``client.jobs``) that every
-watch and wait of that client shares; see :mod:`slurm_core.watch`.
+watch and wait of that client shares, and the watchers of all clients of one cluster and
+user in the process share one poll loop; see :mod:`slurm_core.watch`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .._http import AsyncHTTP, SyncHTTP
 from .._versions.base import JobId
 from ..models import Job
 from ..watch import AsyncJobWatch, AsyncWatcher, JobWatch, SyncWatcher, WatchOptions
+from ..watch._hub import shared_brain
 
 __all__ = ["AsyncWatchMixin", "WatchMixin"]
 
@@ -41,12 +43,15 @@ class WatchMixin:
             with _create_lock:
                 watcher = self._watcher
                 if watcher is None:
-                    watcher = self._watcher = SyncWatcher(self._core, self._http)
+                    brain = shared_brain(self._core, self._http)
+                    watcher = self._watcher = SyncWatcher(self._core, self._http, brain=brain)
         return watcher
 
     @property
     def watch_options(self) -> WatchOptions:
-        """Poll-loop settings shared by every watch of this client.
+        """Poll-loop settings shared by every watch of this client (and of the other
+        clients of this cluster and user in the process: they share the loop; the last
+        settings given win, and ``min_interval`` stays the floor for all).
 
         Example::
 
@@ -69,9 +74,10 @@ class WatchMixin:
     ) -> JobWatch:
         """Iterate over the events of one job or several, until each has finished.
 
-        Every watch of this client shares one poll loop (one listing request per interval
-        for all watched jobs). The first event of each job reports its current state
-        (``old_state`` is ``None``). ``timeout`` raises
+        Every watch of this client (and of the process's other clients of this cluster and
+        user) shares one poll loop: one ``jobs/state`` request per interval for all
+        watched jobs, and a job's record when its state changed. The first event of each
+        job reports its current state (``old_state`` is ``None``). ``timeout`` raises
         :class:`~slurm_core.watch.WaitTimeoutError` once passed; ``max_interval`` caps
         the backoff for this watch (never below the floor).
 
@@ -118,7 +124,8 @@ class AsyncWatchMixin:
             with _create_lock:
                 watcher = self._watcher
                 if watcher is None:
-                    watcher = self._watcher = AsyncWatcher(self._core, self._http)
+                    brain = shared_brain(self._core, self._http)
+                    watcher = self._watcher = AsyncWatcher(self._core, self._http, brain=brain)
         return watcher
 
     @property

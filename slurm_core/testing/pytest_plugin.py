@@ -15,6 +15,11 @@ Example::
                       headers={"X-SLURM-USER-TOKEN": slurm_cluster.token()})
         assert r.status_code == 200
 
+``redis_server``
+    A real ``redis-server`` (:class:`slurm_core.testing.redis.LocalRedis`: Debian's package,
+    fetched once into the cache) on a free port, stopped after the test. If it cannot
+    start, the test is skipped with the reason, or fails when ``$CI`` is ``true``.
+
 ``slurm_mock``
     A fresh :class:`~slurm_core.testing.MockSlurmClient`, verified when the test ends (not
     when the test already failed, to keep the report readable).
@@ -54,8 +59,16 @@ if TYPE_CHECKING:
     from slurm_core.testing.cluster import LocalSlurmCluster
     from slurm_core.testing.fake import FakeSlurmServer
     from slurm_core.testing.mock import MockSlurmClient
+    from slurm_core.testing.redis import LocalRedis
 
-__all__ = ["slurm_cluster", "slurm_fake", "slurm_fake_client", "slurm_fake_version", "slurm_mock"]
+__all__ = [
+    "redis_server",
+    "slurm_cluster",
+    "slurm_fake",
+    "slurm_fake_client",
+    "slurm_fake_version",
+    "slurm_mock",
+]
 
 _RELEASE_ENV = "SLURM_TEST_RELEASES"
 _DEFAULT_RELEASES = ("22.05", "24.11", "26.05")
@@ -91,11 +104,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def _unavailable(reason: str) -> NoReturn:
+def _unavailable(reason: str, what: str = "SLURM cluster") -> NoReturn:
     """Skip loudly, or fail in CI where a missing cluster is a broken pipeline."""
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"SLURM cluster unavailable: {reason}", pytrace=False)
-    pytest.skip(f"SLURM cluster unavailable: {reason}")
+        pytest.fail(f"{what} unavailable: {reason}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[LocalRedis]:
+    """A real redis-server on a free port, stopped after the test."""
+    from slurm_core.testing.redis import LocalRedis, RedisUnavailable  # deferred: cheap plugin
+
+    server = LocalRedis()
+    try:
+        server.start()
+    except RedisUnavailable as exc:
+        _unavailable(str(exc), "redis-server")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,10 @@ Example::
 
     job = client.jobs.wait(43, timeout=3600)    # JobFailedError / WaitTimeoutError
 
-Every watch of a client shares one poll loop: one ``GET jobs`` per interval however many
-jobs are watched, using ``update_time`` deltas where the REST API version supports them
-(:mod:`._cursor`). The interval adapts (:class:`WatchOptions`); the floor is raised by
+Every watch of a client shares one poll loop: per interval, one ``GET jobs/state`` for
+the watched jobs (chunked for URL length; v0.0.40+) and a job's full record only when its
+state changed; v0.0.38 lists ``GET jobs`` with ``update_time`` deltas (:mod:`._cursor`).
+The interval adapts (:class:`WatchOptions`); the floor is raised by
 ``$SLURM_CLIENT_MIN_POLL_INTERVAL``. The loop runs in whichever thread or task is waiting
 for an event, so nothing is left running when the watches end.
 """
@@ -25,6 +26,7 @@ from ._cursor import DeltaMode, delta_mode
 from ._errors import WaitTimeoutError
 from ._events import JobEvent, JobEventType
 from ._policy import MIN_INTERVAL_ENV, IntervalPolicy, WatchOptions
+from ._source import RestStates, StateSource
 from ._sync import JobWatch, SyncWatcher
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "JobEvent",
     "JobEventType",
     "JobWatch",
+    "RestStates",
+    "StateSource",
     "SyncWatcher",
     "WaitTimeoutError",
     "WatchCore",

@@ -8,6 +8,9 @@ events out. Nothing is spawned, so cancelling a watching task or leaving an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
@@ -18,11 +21,28 @@ from .._engine import ClientCore, run_async
 from .._http import AsyncHTTP
 from ..models import Job
 from ._base import JobWatchBase, WatcherBase
-from ._core import Subscription, job_key, outcome
+from ._core import Subscription, WatchCore, job_key, outcome
 from ._events import JobEvent
 from ._policy import WatchOptions
 
 __all__ = ["AsyncJobWatch", "AsyncWatcher"]
+
+_OTHERS_POLL = 1.0
+"""Longest wait for another client's poll before looking again (it notifies when done)."""
+
+
+def _call_soon() -> Callable[[Callable[[], None]], None] | None:
+    """A thread-safe "run this soon in the current event loop" (asyncio), else ``None``:
+    under trio a watch sees another thread's poll when it next looks (within a second)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+    def soon(fn: Callable[[], None]) -> None:
+        loop.call_soon_threadsafe(fn)
+
+    return soon
 
 
 class AsyncWatcher(WatcherBase):
@@ -46,14 +66,17 @@ class AsyncWatcher(WatcherBase):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        brain: WatchCore | None = None,
     ) -> None:
-        super().__init__(core, options, clock=clock, wall=wall)
+        super().__init__(core, options, clock=clock, wall=wall, brain=brain)
         self._http = http
         self._sleep = sleep
         # anyio primitives need a running event loop: made on first use.
         self._lock: anyio.Lock | None = None
         self._changed: anyio.Event | None = None
         self._wake: anyio.Event | None = None
+        self._soon: Callable[[Callable[[], None]], None] | None = None  # into our loop
+        self._thread: int | None = None  # the event loop's thread
 
     def watch(
         self,
@@ -85,12 +108,28 @@ class AsyncWatcher(WatcherBase):
         if self._wake is not None:
             self._wake.set()
 
+    def _notify(self) -> None:
+        # From a thread polling for another client: hand the wake-up to our event loop.
+        if self._thread is None or self._thread == threading.get_ident():
+            self._woken()
+        elif self._soon is not None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits there
+                self._soon(self._woken)
+
+    def _woken(self) -> None:
+        self._wake_leader()
+        if self._changed is not None:
+            self._signal()
+
     def _signal(self) -> None:
         changed, self._changed = self._changed, anyio.Event()
         if changed is not None:
             changed.set()
 
     async def _next(self, sub: Subscription, deadline: float | None) -> JobEvent | None:
+        if self._thread is None:
+            self._soon = _call_soon()
+            self._thread = threading.get_ident()
         if self._lock is None:
             self._lock = anyio.Lock()
         if self._changed is None:
@@ -127,8 +166,18 @@ class AsyncWatcher(WatcherBase):
                 with anyio.move_on_after(delay):
                     await wake.wait()
             return
-        deadline = self._poll_deadline(self._http, remaining)
-        await run_async(self._http, self.brain.poll(), deadline=deadline)
+        if not self.brain.polling.acquire(blocking=False):
+            # Another client of this cluster is polling for us too: wait for its answer.
+            with anyio.move_on_after(
+                _OTHERS_POLL if remaining is None else min(remaining, _OTHERS_POLL)
+            ):
+                await wake.wait()
+            return
+        try:
+            deadline = self._poll_deadline(self._http, remaining)
+            await run_async(self._http, self.brain.poll(self._core, self), deadline=deadline)
+        finally:
+            self.brain.polling.release()
 
 
 class AsyncJobWatch(JobWatchBase[AsyncWatcher], AsyncIterator[JobEvent]):

@@ -37,18 +37,26 @@ class WatcherBase:
         *,
         clock: Callable[[], float],
         wall: Callable[[], float],
+        brain: WatchCore | None = None,
     ) -> None:
-        self.brain = WatchCore(core, options, clock=clock, wall=wall)
+        # A shared brain (one loop for the clients of one cluster and user) or our own.
+        self.brain = brain or WatchCore(core, options, clock=clock, wall=wall)
+        self._core = core
         self._clock = clock
+        self.brain.listen(self)
 
     def _attach(
         self, keys: Iterable[str], cap: float | None, delivered: Delivered, ticks: bool = False
     ) -> Subscription:
-        sub = self.brain.subscribe(keys, cap, delivered, ticks=ticks)
+        sub = self.brain.subscribe(keys, cap, delivered, ticks=ticks, owner=self)
         self._wake_leader()  # a sleeping leader re-plans: a new job is polled soon
         return sub
 
     def _wake_leader(self) -> None:
+        raise NotImplementedError
+
+    def _notify(self) -> None:
+        """Called by the brain after any client's poll (from any thread): wake up."""
         raise NotImplementedError
 
     def _detach(self, sub: Subscription) -> None:

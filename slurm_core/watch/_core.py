@@ -3,13 +3,17 @@
 :class:`WatchCore` holds the watched jobs (one :class:`~._events.Track` each, however many
 watches name them), the subscriptions, the ``update_time`` cursor and the adaptive
 interval. :meth:`WatchCore.poll` is a sans-I/O operation (it yields requests, like every
-resource operation): one ``GET jobs`` per poll for all watched jobs, plus a one-off
-accounting lookup for a job slurmctld no longer knows. The sync and async faces
-(:mod:`._sync`, :mod:`._async`) only decide who sends and how to sleep.
+resource operation). From v0.0.40 a poll asks a :class:`~._source.StateSource` for the
+states of the watched jobs (``GET jobs/state?job_id=...``: bytes grow with the jobs
+watched, not with the queue) and reads the full record (``GET job/{id}``) only of a job
+whose state changed, for the event's nodes, exit code and reason. v0.0.38/39 list
+``GET jobs`` with ``update_time`` deltas (:mod:`._cursor`). A job slurmctld no longer
+knows is looked up once in accounting. The sync and async faces (:mod:`._sync`,
+:mod:`._async`) only decide who sends and how to sleep.
 
 Events are derived by comparing each job with the last snapshot of it, so a repeated
-listing (a retry, a slurmrestd restart) produces no duplicate, and a missed listing
-loses no final event: the next one shows where the job is now.
+answer (a retry, a slurmrestd restart) produces no duplicate, and a missed poll loses
+no final event: the next one shows where the job is now.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Iterable
+import weakref
+from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,6 +33,7 @@ from .._exceptions import (
     CircuitOpenError,
     InvalidRequestError,
     JobFailedError,
+    NotFoundError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
@@ -36,83 +41,27 @@ from .._exceptions import (
     SlurmConnectionError,
     SlurmError,
 )
-from .._versions import Adapter, Request, validate_job_id
+from .._versions import Adapter, Request
 from .._versions._parse import job_from_accounting
-from ..models import Job
+from ..models import Job, JobState
 from ._cursor import Cursor, delta_mode
-from ._events import JobEvent, JobEventType, Track
-from ._policy import IntervalPolicy, WatchOptions
+from ._events import JobEvent, JobEventType, Track, phase_of
+from ._policy import IntervalPolicy, WatchOptions, server_hint
+from ._source import RestStates, StateSource, states_served
+from ._subscription import Delivered, Subscription, index_jobs, job_key
 
-__all__ = ["Subscription", "WatchCore", "job_key", "outcome"]
+__all__ = ["Delivered", "Subscription", "WatchCore", "job_key", "outcome"]
 
 logger = logging.getLogger("slurm_core.watch")
-
-_TRANSIENT = (SlurmConnectionError, ServerError, RateLimitError, CircuitOpenError)
-_MAX_BAD_BODIES = 3
-"""Consecutive malformed listings tolerated (a body cut by a restart) before giving up."""
-
-Delivered = dict[str, tuple[JobEventType, Any]]
-
-
-def job_key(job_id: int | str) -> str:
-    """The canonical key of a job id: ``"42"`` or ``"40_2"`` (validated)."""
-    return str(validate_job_id(job_id))
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Subscription:
-    """One watch's view: its jobs, its queue of events, what it already handed out."""
-
-    def __init__(
-        self,
-        keys: Iterable[str],
-        cap: float | None,
-        delivered: Delivered | None = None,
-        *,
-        ticks: bool = False,
-    ) -> None:
-        self.keys = tuple(dict.fromkeys(keys))
-        self.ticks = ticks
-        self.remaining = set(self.keys)
-        self.cap = cap
-        self.delivered: Delivered = {} if delivered is None else delivered
-        self.queue: deque[JobEvent] = deque()
-        self.error: BaseException | None = None
-
-    def offer(self, key: str, event: JobEvent) -> None:
-        if key not in self.remaining:
-            return
-        if event.type is JobEventType.POLLED:
-            # A heartbeat is never replayed, and one waiting per job is enough.
-            if self.ticks and not any(
-                e.type is JobEventType.POLLED and e.job_id == event.job_id for e in self.queue
-            ):
-                self.queue.append(event)
-            return
-        if self.delivered.get(key) == (event.type, event.new_state):
-            return  # already handed out (a replay after re-attaching)
-        self.queue.append(event)
-
-    def take(self) -> JobEvent | None:
-        """The next event, or ``None``; raises the error that ended the watch."""
-        if self.queue:
-            event = self.queue.popleft()
-            key = job_key(event.job_id)
-            if event.type is not JobEventType.POLLED:
-                self.delivered[key] = (event.type, event.new_state)
-            if event.final:
-                self.remaining.discard(key)
-            return event
-        if self.error is not None:
-            raise self.error
-        return None
-
-    @property
-    def finished(self) -> bool:
-        return not self.remaining and not self.queue
+_TRANSIENT = (SlurmConnectionError, ServerError, RateLimitError, CircuitOpenError)
+_MAX_BAD_BODIES = 3
+"""Consecutive malformed listings tolerated (a body cut by a restart) before giving up."""
 
 
 class WatchCore:
@@ -143,7 +92,13 @@ class WatchCore:
         self._due = -float("inf")
         self._last_poll = -float("inf")
         self._bad_bodies = 0
+        self._alias: dict[str, str] = {}  # a task's own id -> "array_task" (its jobs/state name)
+        self.source: StateSource | None = None  # None: jobs/state through the polling client
+        self.polling = threading.Lock()  # held by the one leader polling, whichever client
+        self._active = core  # the core of the client driving the current poll
+        self._listeners: weakref.WeakSet[Any] = weakref.WeakSet()
         self.polls = 0
+        self.records = 0
         self.set_options(options or WatchOptions())
 
     # -- configuration and bookkeeping ---------------------------------------------------
@@ -175,12 +130,14 @@ class WatchCore:
         delivered: Delivered | None = None,
         *,
         ticks: bool = False,
+        owner: object = None,
     ) -> Subscription:
         """Attach a watch; jobs already tracked replay their latest event to it.
 
         With ``ticks`` the watch also gets a ``POLLED`` event per job after every poll.
+        ``owner`` (the client's watcher) scopes errors only that client's poll can cause.
         """
-        sub = Subscription(keys, cap, delivered, ticks=ticks)
+        sub = Subscription(keys, cap, delivered, ticks=ticks, owner=owner)
         with self.lock:
             fresh = False
             for key in sub.keys:
@@ -196,7 +153,18 @@ class WatchCore:
             if fresh:  # poll soon, but never faster than the floor
                 self.policy.reset()
                 self._due = max(self._clock(), self._last_poll + self.policy.floor)
+        if fresh:
+            self.notify()  # a leader sleeping in another client re-plans
         return sub
+
+    def listen(self, watcher: Any) -> None:
+        """Have ``watcher._notify()`` called after every poll and new job (weakly held)."""
+        self._listeners.add(watcher)
+
+    def notify(self) -> None:
+        """Wake every client's waiting watches (their events may be in; re-plan)."""
+        for watcher in list(self._listeners):
+            watcher._notify()
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Detach a watch; jobs no watch names any more are dropped."""
@@ -211,6 +179,7 @@ class WatchCore:
                         self._refs.pop(key, None)
                         self._tracks.pop(key, None)
                         self._unseen.discard(key)
+                        self._alias.pop(key, None)
 
     def delay(self) -> float:
         """Seconds until the next poll is due (0: now)."""
@@ -221,12 +190,20 @@ class WatchCore:
         return min(caps) if caps else None
 
     # -- the poll --------------------------------------------------------------------------
-    def poll(self) -> Op[None]:
-        """One poll: list jobs once, derive and dispatch the events, plan the next poll.
+    def poll(self, core: ClientCore | None = None, owner: object = None) -> Op[None]:
+        """One poll: the states (or a listing) once, derive and dispatch the events, plan
+        the next poll. ``core``/``owner``: the client polling, when the loop is shared.
 
         Transient failures (slurmrestd restarting, 5xx, timeouts) only delay the next
-        poll; other errors end every attached watch with that error.
+        poll; other errors end the watches of ``owner`` (all of them without an owner).
         """
+        self._active = core or self._core
+        try:
+            yield from self._poll_once(owner)
+        finally:
+            self.notify()
+
+    def _poll_once(self, owner: object) -> Op[None]:
         started = self._clock()
         self._last_poll = started
         self.polls += 1
@@ -235,7 +212,7 @@ class WatchCore:
         try:
             changed = yield from self._poll()
         except SlurmError as exc:
-            self._failed(exc, started)
+            self._failed(exc, started, owner)
             self._tick()
         else:
             self._tick()
@@ -246,7 +223,9 @@ class WatchCore:
                     self._due = min(self._due, started + self.policy.floor)
 
     def _poll(self) -> Generator[Request, httpx.Response, bool]:
-        a = yield from self._core.adapter()
+        a = yield from self._active.adapter()
+        if states_served(a.version):
+            return (yield from self._poll_states(a))
         cursor = self._cursor
         if cursor is None:
             cursor = self._cursor = Cursor(delta_mode(a.version), self.options.full_refresh)
@@ -291,17 +270,80 @@ class WatchCore:
             self._unseen.difference_update(keys)
         return (yield from self._observe(a, keys, jobs))
 
+    def _poll_states(self, a: Adapter) -> Generator[Request, httpx.Response, bool]:
+        """v0.0.40+: the states of the watched jobs (small), then the full record of only
+        the jobs whose state changed (or that ``jobs/state`` does not name)."""
+        with self.lock:
+            keys = [k for k, t in self._tracks.items() if not t.done]
+            asked = {k: self._alias.get(k, k) for k in keys}
+            self._unseen.difference_update(keys)
+        if not keys:
+            return False
+        source = self.source or RestStates(self._active)
+        answer = yield from source.states(list(dict.fromkeys(asked.values())))
+        tasks: dict[str, set[tuple[str, ...]]] = {}  # array id -> the states of its tasks
+        for name, seen in answer.items():
+            if "_" in name:
+                tasks.setdefault(name.split("_", 1)[0], set()).add(tuple(seen))
+        fetch: list[str] = []
+        with self.lock:
+            for key in keys:
+                track = self._tracks.get(key)
+                if track is None or track.done:
+                    continue
+                flags: Sequence[str] | None = answer.get(asked[key])
+                group = tasks.get(asked[key], set())
+                if flags is None and len(group) == 1:
+                    flags = next(iter(group))  # an array whose tasks all wait alike
+                if flags is None:
+                    fetch.append(key)  # purged, a task's own id, or an array in motion
+                    continue
+                new = phase_of(JobState.parse(flags))
+                if (new is not None and new != track.phase) or self._refresh(key, track):
+                    fetch.append(key)
+        now = _utcnow()
+        events: list[JobEvent] = []
+        for key in fetch:
+            events.extend((yield from self._record(a, key, now)))
+        self._dispatch(events)
+        return bool(events)
+
+    def _refresh(self, key: str, track: Track) -> bool:
+        """A waiting job with a dependency, followed by a watch with ticks (the supervisor
+        reads its reason for "DependencyNeverSatisfied"): its record is read every poll."""
+        if track.phase is None or track.phase.name != "PENDING":
+            return False
+        if track.job is not None and not track.job.dependency:
+            return False
+        return any(s.ticks and key in s.remaining for s in self._subs)
+
+    def _record(
+        self, a: Adapter, key: str, now: datetime
+    ) -> Generator[Request, httpx.Response, list[JobEvent]]:
+        """The full record of one job (``GET job/{id}``); accounting if slurmctld has none."""
+        asked = self._alias.get(key, key)
+        self.records += 1
+        try:
+            jobs = a.parse_jobs((yield a.job_get(asked)))
+        except NotFoundError:
+            jobs = []
+        job = index_jobs(jobs)(asked)
+        with self.lock:
+            track = self._tracks.get(key)
+            if track is None or track.done:
+                return []
+            if job is None:
+                track_missing = track
+            else:
+                if job.array_job_id and job.array_task_id is not None:
+                    self._alias[key] = f"{job.array_job_id}_{job.array_task_id}"
+                return track.observe(job, now)
+        return (yield from self._from_accounting(a, track_missing, now))
+
     def _observe(
         self, a: Adapter, keys: list[str], jobs: list[Job]
     ) -> Generator[Request, httpx.Response, bool]:
-        by_id: dict[str, Job] = {}
-        arrays: dict[int, Job] = {}
-        for j in jobs:
-            by_id.setdefault(str(j.job_id), j)
-            if j.array_job_id and j.array_task_id is not None:
-                by_id[f"{j.array_job_id}_{j.array_task_id}"] = j
-            elif j.array_job_id and j.array_task_string:
-                arrays[j.array_job_id] = j  # tasks not started yet share one record
+        find = index_jobs(jobs)
         now = _utcnow()
         events: list[JobEvent] = []
         missing: list[Track] = []
@@ -310,9 +352,7 @@ class WatchCore:
                 track = self._tracks.get(key)
                 if track is None or track.done:
                     continue
-                job = by_id.get(key)
-                if job is None and "_" in key:
-                    job = arrays.get(int(key.split("_", 1)[0]))
+                job = find(key)
                 if job is None:
                     missing.append(track)
                 else:
@@ -326,7 +366,7 @@ class WatchCore:
         self, a: Adapter, track: Track, now: datetime
     ) -> Generator[Request, httpx.Response, list[JobEvent]]:
         """A job slurmctld does not list: ask accounting once; else its fate is UNKNOWN."""
-        if not self._core.accounting_served():
+        if not self._active.accounting_served():
             return [track.unknown(now, "not known to slurmctld and accounting is not served")]
         try:
             record = a.parse_accounting_job((yield a.accounting_job(track.key)), track.key)
@@ -361,22 +401,28 @@ class WatchCore:
                     if track is not None and not track.done:
                         sub.offer(key, track.polled(now))
 
-    def _failed(self, exc: SlurmError, started: float) -> None:
+    def _failed(self, exc: SlurmError, started: float, owner: object) -> None:
         if self._cursor is not None:
             self._cursor.reset()
         # An upgrade withdrew the version: the next poll renegotiates (once per server).
-        fatal = not isinstance(exc, _TRANSIENT) and not self._core.withdrawn(exc)
+        fatal = not isinstance(exc, _TRANSIENT) and not self._active.withdrawn(exc)
         if isinstance(exc, ResponseValidationError):
             self._bad_bodies += 1
             fatal = self._bad_bodies >= _MAX_BAD_BODIES
         with self.lock:
             if fatal:
+                # Another client's credentials may still be good: only the poller's
+                # watches end, and the next poll (by another client) is not delayed.
                 logger.error("watch failed: %s", exc)
                 for sub in self._subs:
-                    sub.error = exc
+                    if owner is None or sub.owner is owner:
+                        sub.error = exc
+                if owner is not None and any(s.owner is not owner for s in self._subs):
+                    self._due = started
+                    return
             else:
                 logger.info("watch poll failed, will retry: %s", exc)
-            self._due = started + self.policy.after_error(self._cap())
+            self._due = started + self.policy.after_error(self._cap(), server_hint(exc))
 
 
 def outcome(event: JobEvent) -> Job:

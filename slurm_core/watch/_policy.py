@@ -12,9 +12,12 @@ import math
 import os
 from collections.abc import Mapping
 
-from .._exceptions import ConfigurationError
+from .._exceptions import CircuitOpenError, ConfigurationError, RateLimitError, SlurmAPIError
 
-__all__ = ["MIN_INTERVAL_ENV", "IntervalPolicy", "WatchOptions", "env_floor"]
+__all__ = ["MIN_INTERVAL_ENV", "IntervalPolicy", "WatchOptions", "env_floor", "server_hint"]
+
+_MAX_HINT = 3600.0
+"""The longest ``Retry-After`` taken from a server (a hostile one could say a year)."""
 
 MIN_INTERVAL_ENV = "SLURM_CLIENT_MIN_POLL_INTERVAL"
 
@@ -68,6 +71,33 @@ def env_floor(env: Mapping[str, str] | None = None) -> float:
     return value
 
 
+def server_hint(exc: BaseException) -> float | None:
+    """Seconds the server asked us to stay away after ``exc``, or ``None`` if it did not.
+
+    429 and 503 are the server saying "too much": their ``Retry-After`` (seconds, bounded
+    by an hour), else 0 (the caller then backs off to ``max_interval``). An open circuit
+    breaker gives its own wait.
+
+    Example::
+
+        >>> server_hint(RateLimitError("slow down", status_code=429, retry_after=20))
+        20.0
+    """
+    if isinstance(exc, CircuitOpenError):
+        return min(exc.retry_after, _MAX_HINT)
+    if not isinstance(exc, SlurmAPIError) or exc.status_code not in (429, 503):
+        return None
+    hint = exc.retry_after if isinstance(exc, RateLimitError) else None
+    if hint is None and exc.response is not None:
+        try:
+            hint = float(exc.response.headers.get("retry-after", ""))
+        except ValueError:
+            hint = None  # an HTTP date or garbage: back off to max_interval anyway
+    if hint is None or not math.isfinite(hint) or hint < 0:
+        return 0.0
+    return min(float(hint), _MAX_HINT)
+
+
 class IntervalPolicy:
     """The adaptive interval. Pure state: no clock, no sleeping.
 
@@ -99,11 +129,18 @@ class IntervalPolicy:
             self._current = min(self._current * self.options.backoff, self.options.max_interval)
         return self.interval(cap)
 
-    def after_error(self, cap: float | None = None) -> float:
-        """The interval after a failed poll (doubles, up to ``max_interval``)."""
+    def after_error(self, cap: float | None = None, hint: float | None = None) -> float:
+        """The interval after a failed poll (doubles, up to ``max_interval``).
+
+        ``hint`` (from :func:`server_hint`: the server said 429/503) jumps straight to
+        ``max_interval``, and to the server's ``Retry-After`` if longer, past any cap.
+        """
         base = max(self._current, self.options.initial_interval, 0.1)
         self._current = min(base * 2, self.options.max_interval)
-        return self.interval(cap)
+        if hint is None:
+            return self.interval(cap)
+        self._current = float(self.options.max_interval)
+        return max(self.interval(), hint)
 
     def interval(self, cap: float | None = None) -> float:
         """The current interval: capped by ``cap``, never below the floor."""

@@ -18,12 +18,14 @@ from .._engine import ClientCore, run_sync
 from .._http import SyncHTTP
 from ..models import Job
 from ._base import JobWatchBase, WatcherBase
-from ._core import Subscription, job_key, outcome
+from ._core import Subscription, WatchCore, job_key, outcome
 from ._events import JobEvent
 from ._policy import WatchOptions
 
 __all__ = ["JobWatch", "SyncWatcher"]
 
+_OTHERS_POLL = 1.0
+"""Longest wait for another client's poll before looking again (it notifies when done)."""
 _FOLLOWER_WAIT = 30.0
 """Longest a waiting thread sleeps before looking again (a safety net, not the mechanism)."""
 
@@ -49,8 +51,9 @@ class SyncWatcher(WatcherBase):
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        brain: WatchCore | None = None,
     ) -> None:
-        super().__init__(core, options, clock=clock, wall=wall)
+        super().__init__(core, options, clock=clock, wall=wall, brain=brain)
         self._http = http
         self._sleep = sleep
         self._poll_lock = threading.Lock()
@@ -81,6 +84,11 @@ class SyncWatcher(WatcherBase):
     # -- used by JobWatch ------------------------------------------------------------------
     def _wake_leader(self) -> None:
         self._wake.set()
+
+    def _notify(self) -> None:
+        self._wake.set()
+        with self._cond:
+            self._cond.notify_all()
 
     def _next(self, sub: Subscription, deadline: float | None) -> JobEvent | None:
         """The next event of ``sub``; ``None`` when it has no more jobs to watch."""
@@ -116,7 +124,18 @@ class SyncWatcher(WatcherBase):
             else:
                 self._wake.wait(delay)
             return
-        run_sync(self._http, self.brain.poll(), deadline=self._poll_deadline(self._http, remaining))
+        if not self.brain.polling.acquire(blocking=False):
+            # Another client of this cluster is polling for us too: wait for its answer.
+            self._wake.wait(_OTHERS_POLL if remaining is None else min(remaining, _OTHERS_POLL))
+            return
+        try:
+            run_sync(
+                self._http,
+                self.brain.poll(self._core, self),
+                deadline=self._poll_deadline(self._http, remaining),
+            )
+        finally:
+            self.brain.polling.release()
 
 
 class JobWatch(JobWatchBase[SyncWatcher], Iterator[JobEvent]):

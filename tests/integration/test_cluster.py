@@ -217,6 +217,26 @@ def test_slurmrestd_can_be_stopped_and_started(slurm_cluster: LocalSlurmCluster)
     assert fresh.status_code == 200
 
 
+def test_starting_a_cluster_with_one_daemon_stopped_revives_it_and_keeps_the_jobs(
+    slurm_cluster: LocalSlurmCluster, http: httpx.Client
+) -> None:
+    # Another process's fault test has slurmrestd down: a second start() must not tear the
+    # shared cluster down (and must not claim it, or it would stop it at its end).
+    job_id = submit(slurm_cluster, http, "#!/bin/bash\nsleep 300\n", name="bystander")
+    slurm_cluster.stop_daemon("slurmrestd")
+    second = LocalSlurmCluster(slurm_cluster.release).start()
+    assert not second.started_here
+    assert slurm_cluster.is_running()
+    http.close()  # its pooled connection died with the old slurmrestd
+    with httpx.Client(base_url=slurm_cluster.rest_url, timeout=30) as fresh:
+        assert job_state(slurm_cluster, fresh, job_id) in {"PENDING", "RUNNING"}
+        resp = fresh.delete(
+            f"/slurm/{newest(slurm_cluster)}/job/{job_id}",
+            headers=auth(slurm_cluster.token(), slurm_cluster.user_name),
+        )
+    assert resp.status_code == 200, resp.text
+
+
 def test_slurmctld_restart_keeps_jobs(slurm_cluster: LocalSlurmCluster, http: httpx.Client) -> None:
     job_id = submit(slurm_cluster, http, "#!/bin/bash\nsleep 300\n", name="survivor")
     slurm_cluster.restart_daemon("slurmctld")

@@ -1,8 +1,9 @@
 """Issue 16, finding 1: a later ``wait()`` on the same client looks at its job at once.
 
-The watch cursor lists jobs changed since the last listing (``update_time``). A job first
-watched after that listing, which has not changed since, would not be in the delta: the
-next poll must list in full. A fault proxy records what reached slurmrestd.
+The watch cursor lists jobs changed since the last listing (``update_time``, v0.0.38). A
+job first watched after that listing, which has not changed since, would not be in the
+delta: the next poll must list in full (from v0.0.40, ``jobs/state`` must name it).
+A fault proxy records what reached slurmrestd.
 """
 
 from __future__ import annotations
@@ -33,10 +34,15 @@ def _first_in_line(cluster: LocalSlurmCluster, *job_ids: int) -> None:
         cluster.run(["scontrol", "update", f"jobid={job_id}", "priority=1000000000"])
 
 
-def _first_listing_is_full(proxy: FaultProxy, mark: int) -> None:
-    listings = [r for r in proxy.seen[mark:] if urlsplit(r.path).path.endswith("/jobs")]
-    assert listings, "no listing was sent"
-    assert "update_time" not in parse_qs(urlsplit(listings[0].path).query)
+def _first_listing_is_full(proxy: FaultProxy, mark: int, job_id: int) -> None:
+    """The first poll looks at the job: a full listing (v0.0.38), or ``jobs/state`` naming it."""
+    polls = [r for r in proxy.seen[mark:] if urlsplit(r.path).path.endswith(("/jobs", "/state"))]
+    assert polls, "no poll was sent"
+    query = parse_qs(urlsplit(polls[0].path).query)
+    if urlsplit(polls[0].path).path.endswith("/jobs"):
+        assert "update_time" not in query
+    else:
+        assert str(job_id) in query["job_id"]
 
 
 def test_a_second_wait_on_a_quiet_job_returns_within_one_poll(
@@ -56,7 +62,7 @@ def test_a_second_wait_on_a_quiet_job_returns_within_one_poll(
             mark, started = len(proxy.seen), time.monotonic()
             done = client.jobs.wait(first, timeout=3 * INTERVAL)
             took = time.monotonic() - started
-        _first_listing_is_full(proxy, mark)
+        _first_listing_is_full(proxy, mark, first)
     assert done.state.is_success
     assert took < INTERVAL, f"the second wait took {took:.2f}s (poll interval {INTERVAL}s)"
 
@@ -79,6 +85,6 @@ async def test_a_second_async_wait_on_a_quiet_job_returns_within_one_poll(
             mark, started = len(proxy.seen), time.monotonic()
             done = await client.jobs.wait(first, timeout=3 * INTERVAL)
             took = time.monotonic() - started
-        _first_listing_is_full(proxy, mark)
+        _first_listing_is_full(proxy, mark, first)
     assert done.state.is_success
     assert took < INTERVAL, f"the second wait took {took:.2f}s (poll interval {INTERVAL}s)"

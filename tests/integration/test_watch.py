@@ -163,7 +163,7 @@ async def test_async_wait(slurm_cluster: LocalSlurmCluster) -> None:
         assert info.value.exit_code == 3
 
 
-def test_fifty_jobs_one_request_per_interval(slurm_cluster: LocalSlurmCluster) -> None:
+def test_fifty_jobs_one_state_request_per_interval(slurm_cluster: LocalSlurmCluster) -> None:
     transport = CountingTransport()
     name = f"fifty-{uuid.uuid4().hex[:8]}"
     with make_client(slurm_cluster, transport) as client:
@@ -180,10 +180,19 @@ def test_fifty_jobs_one_request_per_interval(slurm_cluster: LocalSlurmCluster) -
         polls = client.jobs.watcher.brain.polls
     assert types == {j: [T.PENDING, T.CANCELLED] for j in ids}
     version = client.negotiate()
-    listings = [r for r in sent if r == ("GET", f"/slurm/{version}/jobs")]
-    assert len(listings) == polls
-    assert len(sent) == polls + (1 if version == "v0.0.38" else 0)  # + the clock check (diag)
     assert 2 <= polls < 60
+    if version == "v0.0.38":
+        listings = [r for r in sent if r == ("GET", f"/slurm/{version}/jobs")]
+        assert len(listings) == polls
+        assert len(sent) == polls + 1  # + the clock check (diag)
+        return
+    # One jobs/state per poll (50 ids fit one request), and each job's record only when
+    # its state changed: first sighting and cancellation.
+    states = [r for r in sent if r == ("GET", f"/slurm/{version}/jobs/state")]
+    assert len(states) == polls
+    records = Counter(path for _, path in sent if path.startswith(f"/slurm/{version}/job/"))
+    assert records == {f"/slurm/{version}/job/{j}": 2 for j in ids}
+    assert len(sent) == polls + 100
 
 
 def test_slurmrestd_restart_mid_watch_loses_and_repeats_nothing(

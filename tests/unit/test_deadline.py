@@ -16,13 +16,21 @@ import anyio
 import httpx
 import pytest
 
-from slurm_core import AsyncSlurmClient, ServerError, SlurmClient, SlurmTimeoutError, StaticToken
+from slurm_core import (
+    AsyncSlurmClient,
+    CircuitBreakerConfig,
+    ServerError,
+    SlurmClient,
+    SlurmTimeoutError,
+    StaticToken,
+)
 from slurm_core._engine import Pause, PausingOp, run_async, run_sync
 from slurm_core._http import AsyncHTTP, SyncHTTP
 from slurm_core._options import ClientOptions
 from slurm_core._retry import RetryPolicy, fit_deadline
 from slurm_core._versions import Request
 from slurm_core._versions.negotiate import clear_cache
+from slurm_core.testing import FakeSlurmServer
 from slurm_core.watch import WaitTimeoutError
 
 pytestmark = pytest.mark.anyio
@@ -204,3 +212,27 @@ async def test_an_ordinary_call_ends_at_call_timeout_from_a_silent_server(
     assert info.value.phase == "deadline"
     assert time.monotonic() - start < 2.0
     clear_cache()
+
+
+async def test_a_callers_short_deadline_does_not_open_the_breaker() -> None:
+    """A watch slicing its wait into 0.2 s deadlines against a server answering in 0.5 s:
+    each cut is the caller's choice, not the server's failure, so the breaker stays shut."""
+    clear_cache()
+    fake = FakeSlurmServer()
+    fake.delay_next(0.5, times=6, path=r"/jobs")
+    breaker = CircuitBreakerConfig(failure_threshold=2, recovery_timeout=60)
+    with (
+        fake.serve() as url,
+        SlurmClient(
+            url,
+            api_version="v0.0.45",
+            auth=StaticToken("t", user_name=fake.app.user),
+            timeout=10,
+            call_timeout=0.2,
+            circuit_breaker=breaker,
+        ) as client,
+    ):
+        for _ in range(3):
+            with pytest.raises(SlurmTimeoutError):
+                client.jobs.list()
+        assert client.ping() is not None  # not CircuitOpenError

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from slurm_core.executor import (
+    ExecutorError,
     ResultAuthenticationError,
     VersionMismatchError,
 )
@@ -76,6 +77,46 @@ def test_an_exception_carries_the_remote_traceback(tmp_path: Path) -> None:
     assert not ok
     assert isinstance(exc, LookupError)
     assert "in fails" in str(exc.__cause__)
+
+
+class _NeedsTwo(Exception):
+    """An exception that pickles but cannot be rebuilt (its __init__ needs two arguments)."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} {b}")
+
+
+def test_an_exception_that_cannot_be_rebuilt_still_comes_back(tmp_path: Path) -> None:
+    # Dagster's DagsterInvalidConfigError is one: unpickling it here used to kill the
+    # executor's follower thread, and the future never settled.
+    core = _core(tmp_path)
+
+    class NeedsTwo(Exception):  # local: travels by value to the runner
+        def __init__(self, a: str, b: str) -> None:
+            super().__init__(f"{a} {b}")
+
+    def fails() -> None:
+        raise NeedsTwo("bad", "config")
+
+    plan = core.plan_call(fails, (), {})
+    assert _run_job(core, plan.batch.id, 0).returncode == 1
+    ok, exc = core.files.read_result(plan.batch, 0, "1")
+    assert not ok
+    assert isinstance(exc, RuntimeError)
+    assert "NeedsTwo" in str(exc)
+    assert "in fails" in str(exc.__cause__)
+
+
+def test_a_result_that_cannot_be_unpickled_is_an_executor_error(tmp_path: Path) -> None:
+    core = _core(tmp_path)
+    plan = core.plan_call(lambda: None, (), {})
+    body = pickle.dumps(_NeedsTwo("a", "b"))  # loads() raises TypeError
+    header = {**core.files.versions, "task": f"{plan.batch.id}.0", "status": "ok"}
+    frame = pack(item_key(plan.batch.key, "0"), b"out", header, body)
+    (core.files.path / f"{plan.batch.id}.0.out").write_bytes(frame)
+    (core.files.path / f"{plan.batch.id}.0.out").chmod(0o600)
+    with pytest.raises(ExecutorError, match="cannot be unpickled here: TypeError"):
+        core.files.read_result(plan.batch, 0, "7")
 
 
 def test_altered_planted_and_swapped_results_are_refused(tmp_path: Path) -> None:

@@ -121,5 +121,5 @@ async def test_a_watch_renegotiates_at_its_next_poll(
     with pytest.raises(JobFailedError) as info:
         await call("wait", 5, timeout=10)  # the job is gone and no accounting is served
     assert info.value.state == "UNKNOWN"
-    listings = [p for p in server.sent if p.endswith("/jobs")]
-    assert listings[-2:] == ["/slurm/v0.0.41/jobs", "/slurm/v0.0.42/jobs"]
+    polls = [p for p in server.sent if p.endswith(("/jobs", "/jobs/state"))]
+    assert polls[-2:] == ["/slurm/v0.0.41/jobs/state", "/slurm/v0.0.42/jobs/state"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from slurm_core import AsyncSlurmClient, SlurmClient
 from slurm_core._versions.negotiate import clear_cache
 from slurm_core.jobs import JobOutputError, SharedFilesystemReader
-from slurm_core.jobs.output import OutputReader, expand_pattern, output_path
+from slurm_core.jobs.output import OutputPath, OutputReader, expand_pattern, output_path
 from slurm_core.models import Job, JobState
 
 BASE = "http://slurm.test:6820"
@@ -115,6 +116,18 @@ def test_unreadable_file(tmp_path: Path) -> None:
     assert "ermission" in _error(SharedFilesystemReader(), str(secret)).reason
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="what a reader running as root accepts")
+def test_as_root_a_records_path_is_read_only_when_the_jobs_user_owns_it(tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow"  # a hostile record naming a file someone else owns
+    shadow.write_text("secret")
+    os.chown(shadow, 4242, 4242)
+    reader = SharedFilesystemReader()
+    assert "4242" in _error(reader, OutputPath(str(shadow), 4243)).reason
+    assert "unknown" in _error(reader, OutputPath(str(shadow), None)).reason
+    assert reader.read(OutputPath(str(shadow), 4242)) == "secret"
+    assert reader.read(str(shadow)) == "secret"  # a path the caller chose is the caller's
+
+
 def _transport(out_dir: Path) -> httpx.MockTransport:
     record = {
         "job_id": 42,
@@ -122,7 +135,7 @@ def _transport(out_dir: Path) -> httpx.MockTransport:
         "job_state": ["COMPLETED"],
         "current_working_directory": str(out_dir),
         "standard_output": "%x-%j.out",
-        "user_name": "alice",
+        "user_name": pwd.getpwuid(os.geteuid()).pw_name,  # the job's user owns its output
     }
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -31,7 +31,7 @@ def watched(fake: FakeSlurmServer, **options: Any) -> SlurmClient:
 
 
 @pytest.mark.parametrize("version", ["v0.0.38", "v0.0.41", "v0.0.42", "v0.0.45"])
-def test_twenty_jobs_every_event_once_one_listing_per_poll(version: str) -> None:
+def test_twenty_jobs_every_event_once_one_state_poll_per_poll(version: str) -> None:
     fake = FakeSlurmServer(api_version=version, default_runtime=30)
     fake.set_job_outcome(name="bad", state="FAILED", exit_code=3, runtime=90)
     client = watched(fake)
@@ -54,7 +54,10 @@ def test_twenty_jobs_every_event_once_one_listing_per_poll(version: str) -> None
         for r in fake.requests[mark:]
     )
     polls = client.jobs.watcher.brain.polls
-    assert sent == ({"jobs": polls, "diag": 1} if version == "v0.0.38" else {"jobs": polls})
+    if version == "v0.0.38":
+        assert sent == {"jobs": polls, "diag": 1}
+    else:  # one jobs/state per poll; a job's record only when its state changed (3 times)
+        assert sent == {"state": polls, **{str(j): 3 for j in ids}}
 
 
 @pytest.mark.parametrize("accounting", [True, False])

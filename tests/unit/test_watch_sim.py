@@ -2,7 +2,8 @@
 
 Only what the watcher and the graph touch: negotiation, ``GET jobs`` with slurmctld's
 ``update_time`` semantics per version (304 on v0.0.38, ``last_update`` 0 from v0.0.40,
-``now-N`` only on v0.0.40/41), ``diag``, accounting lookups, submission and cancel.
+``now-N`` only on v0.0.40/41), ``GET jobs/state?job_id=`` (v0.0.40+, the real shape),
+``diag``, accounting lookups, submission and cancel.
 Jobs are shaped by the project's own model -> wire encoders. ``script`` runs a callback
 before answering the n-th listing, so a test moves jobs between two polls
 deterministically; ``down`` makes every request fail to connect (a restarting slurmrestd).
@@ -95,7 +96,16 @@ class SimSlurm:
         self.last_job_update = self.now
 
     def listings(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.url.path.endswith("/jobs")]
+        """The polls: ``GET jobs`` listings and ``GET jobs/state`` requests."""
+        return [r for r in self.requests if r.url.path.endswith(("/jobs", "/jobs/state"))]
+
+    def records(self) -> list[httpx.Request]:
+        """The ``GET job/{id}`` requests (slurmctld's full record of one job)."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "GET" and r.url.path.startswith(f"/slurm/{self.version}/job/")
+        ]
 
     # -- the HTTP face -----------------------------------------------------------------
     def transport(self) -> httpx.MockTransport:
@@ -104,7 +114,7 @@ class SimSlurm:
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
-        if path == f"/slurm/{self.version}/jobs":
+        if path in (f"/slurm/{self.version}/jobs", f"/slurm/{self.version}/jobs/state"):
             step = self.script.pop(len(self.listings()), None)
             if step is not None:
                 step()
@@ -122,6 +132,8 @@ class SimSlurm:
             return httpx.Response(self.fail_status, json={"errors": [{"error": "sim failure"}]})
         if path == f"/slurm/{self.version}/jobs":
             return self._listing(request)
+        if path == f"/slurm/{self.version}/jobs/state" and self.version >= "v0.0.40":
+            return self._states(request)
         if path == f"/slurm/{self.version}/diag" and self.diag_answers:
             status = self.diag_answers.pop(0)
             return httpx.Response(status, json={"errors": [{"error": "diag refused"}]})
@@ -140,6 +152,15 @@ class SimSlurm:
             self.set(int(match[3]), "CANCELLED")
             return httpx.Response(200, json={"errors": []})
         return httpx.Response(404, json={"errors": [{"error_number": 2017, "error": "no"}]})
+
+    def _states(self, request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("job_id")
+        known = [self.jobs[int(i)] for i in ids if i.isdigit() and int(i) in self.jobs]
+        states = [
+            {"job_id": str(j.job_id), "state": [str(j.state.base), *sorted(j.state.flags)]}
+            for j in known
+        ]
+        return httpx.Response(200, json={"jobs": states, "errors": [], "warnings": []})
 
     def _listing(self, request: httpx.Request) -> httpx.Response:
         raw = request.url.params.get("update_time")

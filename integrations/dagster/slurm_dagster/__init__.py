@@ -8,6 +8,8 @@
   cluster's shared filesystem.
 - :class:`SlurmIOManager`: asset values on the shared filesystem, where the next job reads
   them by path; signed with its ``secret_key``, and loaded only when the signature holds.
+- :data:`slurm_executor`: each op or asset step of a run as its own SLURM job; per-op job
+  options from ``slurm/...`` tags (:class:`SlurmTagError` names a bad one).
 - :class:`UntrustedFileError`: a file on the shared filesystem failed a check and was not
   used.
 
@@ -32,6 +34,8 @@ from __future__ import annotations
 from slurm_core import __version__
 from slurm_dagster._files import UntrustedFileError
 from slurm_dagster._jobs import SlurmJobRun, job_metadata
+from slurm_dagster.executor import slurm_executor
+from slurm_dagster.executor_tags import SlurmTagError
 from slurm_dagster.io_manager import SlurmIOManager, asset_dir
 from slurm_dagster.pipes import PipesSharedFileMessageReader, PipesSlurmClient
 from slurm_dagster.resources import SlurmResource
@@ -42,10 +46,12 @@ __all__ = [
     "SlurmIOManager",
     "SlurmJobRun",
     "SlurmResource",
+    "SlurmTagError",
     "UntrustedFileError",
     "__version__",
     "asset_dir",
     "job_metadata",
+    "slurm_executor",
 ]
 
 

@@ -166,6 +166,8 @@ class LocalSlurmCluster:
                 self._check_compatible(state)
                 log.info("SLURM %s is already running at %s", self.release, self.rest_url)
                 return self
+            if state is not None and state.ready and self._revive(state):
+                return self
             self._teardown(state)
             self._check_ports()
             build_root(self.spec, self.cache_dir / "roots", self.accounting, log.info)
@@ -305,12 +307,27 @@ class LocalSlurmCluster:
         _require_root()
         with file_lock(self._run.lock_file):
             state = self._live_state()
-            daemons = self._daemon_set(state)
-            for one in daemons.resolve(name):
-                if not daemons.alive(one):
-                    daemons.launch(one)
-                    cfg = self._state_config(state)
-                    _runtime.wait_ready(self.root, cfg, self._run, daemons, one, timeout)
+            self._launch_missing(state, self._daemon_set(state).resolve(name), timeout)
+
+    def _launch_missing(self, state: RunState, names: list[str], timeout: float) -> None:
+        daemons = self._daemon_set(state)
+        for one in names:
+            if not daemons.alive(one):
+                daemons.launch(one)
+                cfg = self._state_config(state)
+                _runtime.wait_ready(self.root, cfg, self._run, daemons, one, timeout)
+
+    def _revive(self, state: RunState) -> bool:
+        """Bring back the stopped daemons of a cluster another process runs (a fault test
+        stops one on purpose); never tear a shared cluster down. False if none is alive."""
+        daemons = self._daemon_set(state)
+        if not any(daemons.alive(name) for name in daemons.daemons):
+            return False
+        self._check_compatible(state)
+        down = [name for name in daemons.daemons if not daemons.alive(name)]
+        log.info("SLURM %s is running without %s: starting them", self.release, down)
+        self._launch_missing(state, down, self.start_timeout)
+        return True
 
     def restart_daemon(self, name: str, timeout: float = 60.0) -> None:
         """:meth:`stop_daemon` then :meth:`start_daemon`."""
