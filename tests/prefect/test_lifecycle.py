@@ -201,4 +201,5 @@ async def test_a_sync_flow_cancelled_through_the_api_ends_cancelled_within_one_p
     logs = await flow_run_logs(run.id)
     assert ended is StateType.CANCELLED, logs
     assert any(m.startswith(f"Cancelling SLURM job {job_id}: the run was cancelled") for m in logs)
+    print(f"job cancelled {took:.1f} s after the cancel request (poll interval {poll:g} s)")
     assert took <= poll + 2.0, f"the job was cancelled {took:.1f}s after the request"
