@@ -48,7 +48,7 @@ _REPOSITORY = "https://github.com/slurm-client/slurm-client"
 DOCS_URL = f"{_REPOSITORY}/blob/main/docs/prefect.md"
 """The documentation link shown for every slurm-prefect block in the Prefect UI: our docs."""
 
-LOGO_URL = "https://raw.githubusercontent.com/slurm-client/slurm-client/main/docs/assets/logo.svg"
+LOGO_URL = "https://raw.githubusercontent.com/slurm-client/slurm-client/main/docs/assets/logo.png"
 """The logo shown for every slurm-prefect block in the Prefect UI: the project's own."""
 
 _WHERE = "SlurmCredentials block"
