@@ -196,10 +196,12 @@ def test_submit_without_waiting_returns_the_job_id(
 
 
 class _TaskInstance:
-    """The part of a task instance ``execute`` uses (its ids, ``xcom_push``)."""
+    """The part of a task instance ``execute`` uses (its ids, ``xcom_push``, the stats tags
+    Airflow's ResumableJobMixin reads)."""
 
     def __init__(self) -> None:
         self.xcom: dict[str, Any] = {}
+        self.stats_tags: dict[str, str] = {}
         self.dag_id, self.task_id, self.map_index = "kill", "long", -1
         self.run_id = f"manual__{uuid.uuid4().hex}"  # a task instance of its own
 

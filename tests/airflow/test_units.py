@@ -539,6 +539,7 @@ class _TI:
     def __init__(self, run_id: str = "manual__2026-12-07T12:00:00+00:00") -> None:
         self.xcom: dict[str, Any] = {}
         self.dag_id, self.run_id, self.task_id, self.map_index = "dag", run_id, "task", -1
+        self.stats_tags: dict[str, str] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
         json.dumps(value)  # XCom values must be plain JSON
@@ -548,8 +549,19 @@ class _TI:
         return self.xcom.get(key)
 
 
-def _ctx(ti: _TI | None = None) -> Any:
-    return {"ti": ti or _TI()}
+def _ctx(ti: _TI | None = None, store: _Store | None = None) -> Any:
+    context: dict[str, Any] = {"ti": ti or _TI()}
+    if store is not None:
+        context["task_state_store"] = store
+    return context
+
+
+class _Store(dict[str, Any]):
+    """Airflow 3.3's task state store as the operator uses it: one task instance's keys."""
+
+    def set(self, key: str, value: Any) -> None:
+        json.dumps(value)
+        self[key] = value
 
 
 def _submit(fake: Any, **kwargs: Any) -> int:
@@ -799,6 +811,49 @@ def test_operator_submits_waits_and_pushes_plain_xcoms(fake_conn: Any) -> None:
     assert fake_conn.script(job_id) == "#!/bin/bash\necho hi\n"
     assert fake_conn.environment(job_id)["A"] == "1"
     assert fake_conn.job(job_id).name == "unit"
+
+
+needs_resumable = pytest.mark.skipif(
+    not hasattr(__import__("airflow.sdk").sdk, "ResumableJobMixin"),
+    reason="Airflow < 3.3 has no ResumableJobMixin (the core's key alone re-attaches)",
+)
+
+
+@needs_resumable
+def test_a_try_follows_the_job_an_earlier_try_kept_in_the_task_state_store(
+    fake_conn: Any,
+) -> None:
+    """Airflow's ResumableJobMixin: the task instance's store names a live job, so the
+    operator follows it instead of submitting (even a job its key would not find)."""
+    earlier = _submit(fake_conn, name="earlier")
+    store = _Store(slurm_job_id=earlier)
+    ti = _TI()
+    result = op(command=["true"], name="again", wait_for_completion=False).execute(_ctx(ti, store))
+    assert (result["job_id"], ti.xcom["job_id"]) == (earlier, earlier)
+    assert [j.name for j in fake_conn.jobs()] == ["earlier"]  # nothing submitted
+
+
+@needs_resumable
+@REALTIME
+def test_the_task_state_store_keeps_the_job_and_a_failed_one_is_run_again(
+    fake_conn: Any,
+) -> None:
+    store = _Store()
+    first = op(command=["true"], deferrable=False, poll_interval=1).execute(_ctx(_TI(), store))
+    assert store == {"slurm_job_id": first["job_id"]}
+    # A later try of a task whose job completed: its result, no second job.
+    again = op(command=["true"], deferrable=False, poll_interval=1).execute(_ctx(_TI(), store))
+    assert (again["job_id"], again["state"]) == (first["job_id"], "COMPLETED")
+    assert len(fake_conn.jobs()) == 1
+    # A stored job that failed: a new job, whose id replaces it in the store.
+    fake_conn.set_job_outcome(name="doomed", state="FAILED", exit_code=1)
+    failed = _submit(fake_conn, name="doomed")
+    fake_conn.advance(60)
+    store = _Store(slurm_job_id=failed)
+    ti = _TI(run_id="manual__another")
+    rerun = op(command=["true"], deferrable=False, poll_interval=1).execute(_ctx(ti, store))
+    assert rerun["job_id"] not in (first["job_id"], failed)
+    assert store == {"slurm_job_id": rerun["job_id"]}
 
 
 @REALTIME

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from prefect import flow
-from slurm_prefect import SlurmCredentials
+from slurm_prefect import SlurmCredentials, SlurmJob
 from slurm_prefect.flows import cancel_slurm_jobs
 from slurm_prefect.tasks import run_slurm_job
 
@@ -51,6 +51,14 @@ def submits_a_long_job(work_dir: str, name: str) -> None:
     credentials = cast(SlurmCredentials, SlurmCredentials.load(CREDENTIALS_BLOCK))
     future: Any = run_slurm_job.submit(credentials, long_job(work_dir, name))
     future.result()
+
+
+@flow
+def follows_a_long_job_in_sync_code(work_dir: str, name: str) -> None:
+    """A sync flow following its job on the flow's own thread, with the SlurmJob block:
+    between polls it sleeps, and a cancel must not wait for the next poll."""
+    credentials = cast(SlurmCredentials, SlurmCredentials.load(CREDENTIALS_BLOCK))
+    SlurmJob.from_spec(long_job(work_dir, name), credentials).trigger().wait_for_completion()
 
 
 def restartable_job(work_dir: str, name: str) -> JobSpec:

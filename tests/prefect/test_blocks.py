@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 import pytest
 from prefect.blocks.core import Block
@@ -18,7 +25,7 @@ from prefect.testing.standard_test_suites.blocks import BlockStandardTestSuite
 from prefect.utilities.dispatch import get_registry_for_type
 from pydantic import ValidationError
 from slurm_prefect import SlurmCredentials, SlurmJob
-from slurm_prefect.credentials import DOCS_URL
+from slurm_prefect.credentials import DOCS_URL, LOGO_URL
 
 from slurm_core.jobs import JobBuilder, JobSpec
 
@@ -49,7 +56,7 @@ def test_prefect_block_register_finds_both_blocks() -> None:
             block_type = prefect.read_block_type_by_slug(slug)
             schema = prefect.get_most_recent_block_schema_for_block_type(block_type.id)
             assert schema is not None
-            assert block_type.logo_url is not None
+            assert str(block_type.logo_url) == LOGO_URL
             assert str(block_type.documentation_url) == DOCS_URL
             example = block_type.code_example or ""
             assert example.strip().startswith("```python"), example
@@ -58,6 +65,28 @@ def test_prefect_block_register_finds_both_blocks() -> None:
         slugs = {t.slug for t in prefect.read_block_types()}
     assert not {s for s in slugs if "slurmjobresult" in s or "[" in s}, slugs
     assert not [k for k in get_registry_for_type(Block) or {} if "slurmjobresult" in k]
+
+
+def test_the_ui_links_are_this_projects_docs_and_logo() -> None:
+    """The Prefect UI's documentation link and logo are files of this project's repository
+    (pyproject's [project.urls]), not placeholders: each names a file that exists here."""
+    root = Path(__file__).parents[2]
+    urls = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]
+    repository = urls["Repository"].rstrip("/")
+    owner_and_name = repository.removeprefix("https://github.com/")
+    docs = DOCS_URL.removeprefix(f"{repository}/blob/main/")
+    logo = LOGO_URL.removeprefix(f"https://raw.githubusercontent.com/{owner_and_name}/main/")
+    assert DOCS_URL.startswith(f"{repository}/blob/main/")
+    assert (root / docs).is_file(), DOCS_URL
+    assert LOGO_URL.startswith(f"https://raw.githubusercontent.com/{owner_and_name}/main/")
+    assert (root / logo).is_file(), LOGO_URL
+    # What Prefect's block standards ask of a logo (test_has_a_valid_image, which needs
+    # Pillow and the network): a square raster image, 45 to 1000 pixels wide.
+    data = (root / logo).read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", data[16:24])
+    assert width == height
+    assert 45 < width < 1000
 
 
 # ----------------------------------------------------------------------- SlurmJob ------------

@@ -8,17 +8,22 @@ test_restart.py.
 from __future__ import annotations
 
 import json
+import signal
 import time
 import uuid
 from pathlib import Path
 from typing import Any, cast
 
 import anyio
+import prefect_flows
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.objects import StateType
+from prefect.runner import Runner
 from prefect.runtime import flow_run
+from prefect.states import Cancelling
 from prefect_helpers import eventually, flow_run_logs, job
 from slurm_prefect import SlurmCredentials
 from slurm_prefect.tasks import run_slurm_job, submit_slurm_job
@@ -141,3 +146,60 @@ async def test_each_run_gets_a_table_of_its_jobs(
 
 def _rows(data: Any) -> Any:
     return json.loads(data) if isinstance(data, str) else data
+
+
+async def test_a_sync_flow_cancelled_through_the_api_ends_cancelled_within_one_poll(
+    request: pytest.FixtureRequest, cluster_credentials: SlurmCredentials, work_dir: Path
+) -> None:
+    """Cancelled through Prefect's API while its sync code sleeps between two polls, the
+    run's job is CANCELLED at slurmctld within one poll interval (plus the Runner's own
+    1 s look for cancelled runs and a margin), and the flow run ends Cancelled, not
+    Crashed."""
+    poll = 8.0
+    credentials = cluster_credentials.model_copy(update={"poll_interval": poll})
+    await credentials.save(prefect_flows.CREDENTIALS_BLOCK, overwrite=True)
+    name = f"sync-cancel-{uuid.uuid4().hex[:6]}"
+    runner = Runner(name=f"runner-{name}", query_seconds=1)
+    # Runner.start() installs its own SIGTERM handler in the main thread: give pytest's back.
+    sigterm = signal.getsignal(signal.SIGTERM)
+    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, sigterm))
+    deployment_id = await runner.aadd_flow(prefect_flows.follows_a_long_job_in_sync_code, name=name)
+    async with get_client() as prefect, credentials.get_async_client() as client:
+        run = await prefect.create_flow_run_from_deployment(
+            deployment_id, parameters={"work_dir": str(work_dir), "name": name}
+        )
+
+        async def following() -> int | None:
+            jobs = [j for j in await client.jobs.list(user="alice") if j.name == name]
+            if not (jobs and jobs[0].state.is_running):
+                return None
+            # The run logs the RUNNING state once its supervisor saw it: it now follows.
+            seen = f"SLURM job {jobs[0].job_id}: "
+            logs = await flow_run_logs(run.id)
+            followed = any(m.startswith(seen) and "RUNNING" in m for m in logs)
+            return jobs[0].job_id if followed else None
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.start)
+            job_id = await eventually(following, "the flow to follow its running job", 180)
+            await anyio.sleep(1.0)  # well inside a poll interval: the flow sleeps
+            asked = time.monotonic()
+            await prefect.set_flow_run_state(run.id, Cancelling())
+
+            async def cancelled() -> float | None:
+                state = (await client.jobs.get(job_id)).state
+                return time.monotonic() - asked if state.base == "CANCELLED" else None
+
+            took = await eventually(cancelled, "the job to be cancelled", within=60)
+
+            async def final() -> StateType | None:
+                state = (await prefect.read_flow_run(run.id)).state
+                return state.type if state is not None and state.is_final() else None
+
+            ended = await eventually(final, "the flow run to end", within=60)
+            await runner.astop()
+    logs = await flow_run_logs(run.id)
+    assert ended is StateType.CANCELLED, logs
+    assert any(m.startswith(f"Cancelling SLURM job {job_id}: the run was cancelled") for m in logs)
+    print(f"job cancelled {took:.1f} s after the cancel request (poll interval {poll:g} s)")
+    assert took <= poll + 2.0, f"the job was cancelled {took:.1f}s after the request"

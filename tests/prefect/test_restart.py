@@ -2,10 +2,11 @@
 
 A real ``serve`` process (``prefect_flows.py``) against the test's Prefect server and the
 real cluster. After both processes are killed the flow run stays "Running" and its job
-runs on (nothing cancels it: our process merely died). The run is put back on the queue
-(what an operator or an automation does with a run whose infrastructure died) and
-``serve`` is started again: the task re-attaches to the job by its key (flow run, task,
-call) instead of submitting a second one, and the run completes.
+runs on (nothing cancels it: our process merely died). What brings the run back is
+Prefect's own machinery, as docs/prefect.md sets it up: the flow run's heartbeats stop, a
+proactive automation puts the unresponsive run back to Scheduled, and the restarted
+``serve`` runs it again: the task re-attaches to the job by its key (flow run, task, call)
+instead of submitting a second one, and the run completes.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import prefect_flows
 import pytest
+from prefect.automations import Automation
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
 from prefect.settings import get_current_settings
-from prefect.states import Scheduled
 from prefect_helpers import eventually, flow_run_logs
 from slurm_prefect import SlurmCredentials
 
@@ -73,14 +78,55 @@ def serve() -> Iterator[list[subprocess.Popen[bytes]]]:
         process.wait()
 
 
+# Prefect's floor for flow-run heartbeats; the automation waits a little longer than one.
+HEARTBEAT = 30
+SILENCE = 45
+
+
 def _start(started: list[subprocess.Popen[bytes]], name: str, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PREFECT_API_URL=str(get_current_settings().api.url))
+    env = dict(
+        os.environ,
+        PREFECT_API_URL=str(get_current_settings().api.url),
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY=str(HEARTBEAT),
+    )
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "prefect_flows.py", name], cwd=HERE, env=env, stdout=out, stderr=out
         )
     started.append(process)
     return process
+
+
+def _reschedule_unresponsive_runs(deployment_id: object) -> Automation:
+    """docs/prefect.md's automation, for this test's deployment only and a shorter silence."""
+    return Automation(
+        name=f"reschedule-unresponsive-{deployment_id}",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            match_related=ResourceSpecification(
+                {"prefect.resource.id": f"prefect.deployment.{deployment_id}"}
+            ),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=SILENCE),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.SCHEDULED,
+                message=f"No heartbeat for {SILENCE} s: rescheduled",
+                force=True,
+            )
+        ],
+    )
 
 
 async def _jobs_named(client: AsyncSlurmClient, name: str) -> list[int]:
@@ -107,6 +153,7 @@ async def test_sigkill_of_serve_and_the_flow_then_a_restart_gives_one_job(
                 return None
 
         deployment_id = await eventually(deployed, "serve to register the deployment", 120)
+        automation = await _reschedule_unresponsive_runs(deployment_id).acreate()
         flow_run = await prefect.create_flow_run_from_deployment(
             deployment_id,  # type: ignore[arg-type]
             parameters={"work_dir": str(work_dir), "name": name},
@@ -127,15 +174,23 @@ async def test_sigkill_of_serve_and_the_flow_then_a_restart_gives_one_job(
         assert state.type is StateType.RUNNING
         assert (await client.jobs.get(job_id)).state.is_running  # not cancelled: we only died
 
-        await prefect.set_flow_run_state(flow_run.id, Scheduled(), force=True)
-        _start(serve, name, log)
+        _start(serve, name, log)  # serve restarted (by hand here; systemd, k8s... in life)
 
         async def ended() -> StateType | None:
             state = (await prefect.read_flow_run(flow_run.id)).state
             return state.type if state is not None and state.is_final() else None
 
-        final = await eventually(ended, "the restarted run to end", within=240)
+        try:
+            final = await eventually(ended, "the rescheduled run to end", within=300)
+            history = await prefect.read_flow_run_states(flow_run.id)
+        finally:
+            await automation.adelete()
         logs = await flow_run_logs(flow_run.id)
+        # Prefect's automation, not the test, put the run back.
+        assert any(
+            s.type is StateType.SCHEDULED and s.message and "No heartbeat" in s.message
+            for s in history
+        ), [(s.type, s.message) for s in history]
         assert final is StateType.COMPLETED, (log.read_text()[-3000:], logs)
         assert await _jobs_named(client, name) == [job_id]  # one job
         assert f"Re-attached to SLURM job {job_id}" in logs

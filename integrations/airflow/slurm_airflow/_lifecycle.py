@@ -17,7 +17,55 @@ from airflow.sdk.exceptions import AirflowTaskTerminated, AirflowTaskTimeout
 if TYPE_CHECKING:
     from slurm_core.lifecycle import CancelReason, OutputLine
 
-__all__ = ["classify", "line_logger", "task_comment", "task_key"]
+__all__ = [
+    "GONE",
+    "ResumableJobMixin",
+    "classify",
+    "is_active",
+    "is_succeeded",
+    "line_logger",
+    "task_comment",
+    "task_key",
+]
+
+try:
+    from airflow.sdk import ResumableJobMixin
+except ImportError:  # Airflow < 3.3: no task state store; the core's key alone re-attaches
+
+    class ResumableJobMixin:  # type: ignore[no-redef]
+        """Stand-in for Airflow 3.3's mixin: submit (or re-attach by key), follow, result."""
+
+        external_id_key = "remote_job_id"
+
+        def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+            super().__init__(**kwargs)  # ``durable`` means nothing without a state store
+            self.durable = durable
+
+        def execute_resumable(self, context: Any) -> Any:
+            job_id = self.submit_job(context)  # type: ignore[attr-defined]
+            self.poll_until_complete(job_id, context)  # type: ignore[attr-defined]
+            return self.get_job_result(job_id, context)  # type: ignore[attr-defined]
+
+
+GONE = "GONE"
+"""The status of a stored job id Slurm no longer knows (never active: a new job is due)."""
+
+
+def _state(status: str) -> Any:
+    from slurm_core.models import JobState
+
+    return JobState.parse(status.split("+"))
+
+
+def is_active(status: str) -> bool:
+    """Whether a job in ``status`` (``str(job.state)``) still runs or waits: re-attach."""
+    return status != GONE and not _state(status).is_finished
+
+
+def is_succeeded(status: str) -> bool:
+    """Whether a job in ``status`` completed (exit code 0): its result, no new job."""
+    return status != GONE and bool(_state(status).is_success)
+
 
 # A comment is for people (squeue -o %k, sacct): keep each id readable but bounded.
 _MAX_ID = 200

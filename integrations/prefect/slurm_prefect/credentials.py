@@ -42,11 +42,14 @@ from slurm_core.config import ClientSettings, settings_from_mapping
 
 __all__ = ["DOCS_URL", "LOGO_URL", "SlurmCredentials"]
 
-DOCS_URL = "https://github.com/slurm-client/slurm-client/blob/main/docs/prefect.md"
+# The project's repository (pyproject's [project.urls]); it hosts the docs (no docs site).
+_REPOSITORY = "https://github.com/slurm-client/slurm-client"
+
+DOCS_URL = f"{_REPOSITORY}/blob/main/docs/prefect.md"
 """The documentation link shown for every slurm-prefect block in the Prefect UI: our docs."""
 
-LOGO_URL = "https://slurm.schedmd.com/slurm_logo.png"
-"""The logo shown for every slurm-prefect block in the Prefect UI."""
+LOGO_URL = "https://raw.githubusercontent.com/slurm-client/slurm-client/main/docs/assets/logo.png"
+"""The logo shown for every slurm-prefect block in the Prefect UI: the project's own."""
 
 _WHERE = "SlurmCredentials block"
 

@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 CONN_TYPE = "slurm"
 DEFAULT_CONN_ID = "slurm_default"
-EXTRA_FIELDS = (
+_CONNECTION_EXTRAS = (
     "token_command",
     "token_file",
     "jwt_key_file",
@@ -75,21 +75,12 @@ EXTRA_FIELDS = (
     "working_directory",
     "poll_interval",
     "timeout",
-    "oidc_issuer",
-    "oidc_client_id",
-    "oidc_client_secret",
-    "oidc_grant",
-    "oidc_scope",
-    "oidc_audience",
-    "oidc_token_endpoint",
-    "oidc_refresh_token",
-    "oidc_refresh_token_file",
-    "oidc_keyring",
-    "oidc_ca_bundle",
-    "oidc_verify",
-    "oidc_timeout",
 )
 _SCHEMES = ("http", "https")
+
+if TYPE_CHECKING:
+    EXTRA_FIELDS: tuple[str, ...]
+    """Every extra the hook understands: the above and the core's ``oidc_*`` keys."""
 
 
 class ConnectionLike(Protocol):
@@ -207,6 +198,12 @@ def settings_from_connection(conn: ConnectionLike) -> ClientSettings:
 
 
 def __getattr__(name: str) -> Any:
+    # EXTRA_FIELDS is computed on first use: importing slurm_core.auth for its key names
+    # would add its cost to every DAG file's parse (this module is imported there).
+    if name == "EXTRA_FIELDS":
+        from slurm_core.auth import OIDC_SETTINGS
+
+        return (*_CONNECTION_EXTRAS, *OIDC_SETTINGS)
     if name == "ConnectionSettings":
         warnings.warn(
             "ConnectionSettings is deprecated: settings_from_connection returns "

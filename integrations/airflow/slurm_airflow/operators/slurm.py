@@ -8,7 +8,6 @@ Never a token.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,7 +23,16 @@ from airflow.sdk.exceptions import (
     TaskDeferralTimeout,
 )
 
-from slurm_airflow._lifecycle import classify, line_logger, task_comment, task_key
+from slurm_airflow._lifecycle import (
+    GONE,
+    ResumableJobMixin,
+    classify,
+    is_active,
+    is_succeeded,
+    line_logger,
+    task_comment,
+    task_key,
+)
 from slurm_airflow.exceptions import SlurmJobFailedException
 from slurm_airflow.hooks.slurm import DEFAULT_CONN_ID, SlurmHook
 from slurm_airflow.triggers.slurm import DEFAULT_POLL_INTERVAL, SlurmJobTrigger, event_payload
@@ -116,7 +124,7 @@ def _parse_spec(value: Mapping[str, Any] | str) -> JobSpec:
     return JobSpec.model_validate(dict(value))
 
 
-class SlurmSubmitJobOperator(BaseOperator):
+class SlurmSubmitJobOperator(ResumableJobMixin, BaseOperator):
     """Submit a SLURM job through slurmrestd and wait for it to end.
 
     Give the job as ``script`` (a batch script starting with ``#!``), ``command`` (an
@@ -181,6 +189,9 @@ class SlurmSubmitJobOperator(BaseOperator):
         "job_spec": "json",
     }
     ui_color = "#d7e6f2"
+    # Where Airflow's ResumableJobMixin keeps the job id across tries (a rename would
+    # strand the ids stored by tries in flight).
+    external_id_key = "slurm_job_id"
 
     def __init__(
         self,
@@ -300,6 +311,9 @@ class SlurmSubmitJobOperator(BaseOperator):
         self._key: str | None = None
         self._active: Any = None  # the supervisor while the job is followed here
         self._stopped: str | None = None
+        self._client: Any = None  # while execute runs
+        self._settings: Any = None
+        self._payload: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ building ----------
     @property
@@ -369,44 +383,90 @@ class SlurmSubmitJobOperator(BaseOperator):
     # ------------------------------------------------------------------ running -----------
     def execute(self, context: Context) -> dict[str, Any]:
         """Submit the job, or re-attach to the one this task instance already submitted
-        (any earlier try: the key is the dag, run, task and map index), then wait."""
+        (any earlier try), then wait.
+
+        Two ways to find it, both by the task instance, never by the try number: Airflow's
+        ``ResumableJobMixin`` (3.3 and later) reads the job id an earlier try kept in the
+        task state store; the core's submission key (dag, run, task and map index) finds
+        the job in Slurm when that store holds nothing (a try killed between submitting
+        and storing, an Airflow without the store)."""
         from slurm_core import SlurmClient  # import cost: see the imports at the top
+
+        self._key = task_key(context["ti"])
+        self._settings = settings = self.hook.settings()
+        with SlurmClient.from_settings(settings, **self.hook.client_options) as client:
+            self._client = client
+            try:
+                result: dict[str, Any] = self.execute_resumable(context)
+            finally:
+                self._client = None
+        return result
+
+    # ------------------------------------------------- ResumableJobMixin (Airflow 3.3+) ----
+    def submit_job(self, context: Context) -> int:
+        """Submit the job (or re-attach to it by the core's key); its id, which Airflow keeps
+        in the task state store for the next try."""
+        supervisor = self._supervisor(self._client, self._settings, self._job(context))
+        self._active = supervisor
+        submitted = supervisor.start()
+        for warning in submitted.warnings:
+            self.log.warning("slurmrestd: %s", warning)
+        verb = "re-attached to" if submitted.attached else "submitted"
+        self._announce(context, submitted.job_id, f"{verb} SLURM job %s (key %s)")
+        return submitted.job_id
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """The stored job's state as Slurm names it (``GONE`` once Slurm forgot the job)."""
+        from slurm_core import NotFoundError  # import cost: see the imports at the top
+
+        try:
+            return str(self._client.jobs.get(int(external_id)).state)
+        except NotFoundError:
+            return GONE
+
+    def is_job_active(self, status: str) -> bool:
+        return is_active(status)
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return is_succeeded(status)
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:
+        """Follow the job to its end here or, deferrable, in the triggerer; the task's
+        payload (the mixin returns it when it re-attached)."""
         from slurm_core.lifecycle import DependencyNeverSatisfiedError
 
-        ti = context["ti"]
-        self._key = task_key(ti)
-        settings = self.hook.settings()
-        with SlurmClient.from_settings(settings, **self.hook.client_options) as client:
-            self._active = supervisor = self._supervisor(client, settings, self._job(context))
-            submitted = supervisor.start()
-            self.job_id = job_id = submitted.job_id
-            for warning in submitted.warnings:
-                self.log.warning("slurmrestd: %s", warning)
-            verb = "re-attached to" if submitted.attached else "submitted"
-            self.log.info("%s SLURM job %s (key %s)", verb, job_id, self._key)
-            ti.xcom_push(key="job_id", value=job_id)
-            _remember(context, job_id)
-            if not self.wait_for_completion:
-                return event_payload("success", job_id, None, message=f"job {job_id} submitted")
-            if self.deferrable:
-                self._active = None
-                self.defer(
-                    trigger=SlurmJobTrigger(
-                        job_id=job_id,
-                        conn_id=self.slurm_conn_id,
-                        poll_interval=self._interval(settings),
-                        cancel_on_kill=self.cancel_on_kill,
-                        log_output=self.log_output,
-                    ),
-                    method_name="execute_complete",
-                    timeout=self.execution_timeout,
-                )
-            try:
-                outcome = supervisor.run(raise_on_failure=False)
-            except DependencyNeverSatisfiedError as exc:
-                raise AirflowFailException(str(exc)) from None
-            finally:
-                self._active = None
+        job_id = int(external_id)
+        supervisor = self._active
+        if supervisor is None or supervisor.job_id != job_id:
+            # The mixin found this task instance's job in the task state store.
+            supervisor = self._supervisor(self._client, self._settings, job_id)
+            self._active = supervisor
+            found = "re-attached to SLURM job %s (task state store, key %s)"
+            self._announce(context, job_id, found)
+        if not self.wait_for_completion:
+            self._payload = event_payload(
+                "success", job_id, None, message=f"job {job_id} submitted"
+            )
+            return self._payload
+        if self.deferrable:
+            self._active = None
+            self.defer(
+                trigger=SlurmJobTrigger(
+                    job_id=job_id,
+                    conn_id=self.slurm_conn_id,
+                    poll_interval=self._interval(self._settings),
+                    cancel_on_kill=self.cancel_on_kill,
+                    log_output=self.log_output,
+                ),
+                method_name="execute_complete",
+                timeout=self.execution_timeout,
+            )
+        try:
+            outcome = supervisor.run(raise_on_failure=False)
+        except DependencyNeverSatisfiedError as exc:
+            raise AirflowFailException(str(exc)) from None
+        finally:
+            self._active = None
         if self._stopped is not None:
             # Airflow stopped the task (marked failed, killed): say so, not "job CANCELLED".
             raise AirflowTaskTerminated(
@@ -420,7 +480,31 @@ class SlurmSubmitJobOperator(BaseOperator):
             exit_code=outcome.exit_code,
             reason=outcome.reason,
         )
-        return self._end(context, payload)
+        self._payload = self._end(context, payload)
+        return self._payload
+
+    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
+        """The task's payload; for a job an earlier try saw complete, read from Slurm."""
+        if self._payload is not None and self._payload["job_id"] == int(external_id):
+            return self._payload
+        job = self._client.jobs.get(int(external_id))
+        self._announce(context, job.job_id, "SLURM job %s (key %s) completed in an earlier try")
+        code = job.exit_code
+        return self._end(
+            context,
+            event_payload(
+                "success",
+                job.job_id,
+                str(job.state.base),
+                exit_code=code.return_code if code else None,
+                reason=None,
+            ),
+        )
+
+    def _announce(self, context: Context, job_id: int, message: str) -> None:
+        self.job_id = job_id
+        self.log.info(message, job_id, self._key)
+        context["ti"].xcom_push(key="job_id", value=job_id)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after :class:`SlurmJobTrigger` fired: finish, or fail with the job's fate."""
@@ -495,15 +579,3 @@ class SlurmSubmitJobOperator(BaseOperator):
                     self.log.info("cancelled SLURM job %s", supervisor.job_id)
         except SlurmError as exc:
             self.log.error("could not cancel SLURM job %s: %s", supervisor.job_id, exc)
-
-
-def _remember(context: Context, job_id: int) -> None:
-    """The job id in Airflow's task state store (where the installed Airflow has one), for
-    tools that read it; re-attaching itself goes by the task's key in the core."""
-    store = context.get("task_state_store")
-    if store is None:
-        return
-    try:
-        store.set("slurm_job_id", job_id)
-    except Exception as exc:  # a store failure must not fail a running job
-        logging.getLogger(__name__).warning("task state store: %s", exc)
