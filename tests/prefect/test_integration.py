@@ -111,7 +111,8 @@ async def test_a_graph_chains_jobs_through_slurm_dependencies(
     cluster_credentials: SlurmCredentials, work_dir: Path
 ) -> None:
     graph = JobGraph("chain")
-    first = graph.add("first", job(work_dir, "first", "sleep 2; echo 1 > first.txt"))
+    # Long enough for the whole graph to be queued first, even on a loaded machine.
+    first = graph.add("first", job(work_dir, "first", "sleep 8; echo 1 > first.txt"))
     graph.add("second", job(work_dir, "second", "cat first.txt"), after_ok=[first])
 
     @flow
