@@ -6,7 +6,7 @@
 # Phase 1, the core: its cluster tests on 24.11 (it carries the one-release scenarios), on
 # the other releases (distinct clusters: the lanes do not queue behind each other's jobs,
 # and a test restarting a daemon disturbs only its own lane), and lint+typecheck+unit.
-# Phase 2, the orchestrators: airflow beside prefect+dagster. Each lane's output goes to a
+# Phase 2, the orchestrators: airflow+dagster beside prefect. Each lane's output goes to a
 # log, printed whole when the phase ends. NOX_SESSIONS=lint,typecheck,core,airflow,prefect,dagster runs the suite
 # serially, as before.
 # NOX_SESSIONS=a,b runs just those, one after the other; extra arguments go to every nox.
@@ -83,8 +83,8 @@ lane cluster-others "integration(lane='rest')"
 lane checks lint typecheck unit
 wait_lanes
 # Phase 2: the orchestrators, on clusters no core test is disturbing any more.
-lane airflow airflow
-lane prefect-dagster prefect dagster
+lane airflow-dagster airflow dagster
+lane prefect prefect
 wait_lanes
 echo "whole suite: $((SECONDS - t0)) s"
 exit $failed
