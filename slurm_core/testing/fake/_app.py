@@ -24,7 +24,9 @@ from . import _models, _openapi, _wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._ctld import CtldHandlers
+from ._ctldwrite import CtldWriteHandlers
 from ._db import SlurmdbHandlers
+from ._dbwrite import DbWriteHandlers
 from ._more import MoreHandlers
 from ._state import FakeJob, PlainAnswer, Reject
 
@@ -85,6 +87,10 @@ class FakeApp:
         )
         """More slurmctld handlers (``jobs/state``, ``job/allocate``...)."""
         self.db = SlurmdbHandlers(cluster, version, user=user)
+        self.dbwrite = DbWriteHandlers(cluster, version, user=user, admins=admins)
+        self.ctldwrite = CtldWriteHandlers(
+            cluster, version, user=user, reservations=reservations, admins=admins
+        )
         self.more = MoreHandlers(
             cluster, version, user=user, reservations=reservations, admins=admins
         )
@@ -132,6 +138,11 @@ class FakeApp:
                 ("GET", f"{d}/tres", db.static("tres", "TRES" if minor >= 40 else "tres")),
             ]
         table += self.more.routes(s, d, accounting=self.accounting)
+        table += self.ctldwrite.routes(s)
+        if self.accounting and minor >= 40:  # what this version's document has
+            table += [
+                r for r in self.dbwrite.routes(d) if _openapi.documented(self.version, *r[:2])
+            ]
         return [
             (m, path, re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)), h)
             for m, path, h in table
@@ -181,8 +192,9 @@ class FakeApp:
                 status, out = handler(call)
             except Reject as reject:
                 return self._reject(reject, user)
-            except PlainAnswer as plain:
-                return Reply(plain.status, plain.text.encode(), "text/plain")
+            except PlainAnswer as plain:  # 304: no body and no content type (recorded)
+                kind = "" if plain.status == 304 else "text/plain"
+                return Reply(plain.status, plain.text.encode(), kind)
             except Exception as exc:  # a bug here must still answer, not hang up
                 bug = Reject(-1, "Unspecified error", f"fake slurmrestd: {type(exc).__name__}")
                 return self._reject(bug, user)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..._versions import _encode as enc
 from . import _models, _wire
+from ._acctdb import accounting_db
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._state import FakeJob, Reject
@@ -75,7 +76,7 @@ class SlurmdbHandlers:
         }
 
         def handler(call: Call) -> tuple[int, dict[str, Any]]:
-            models = _models.static_accounting(self.cluster, self.user)[kind]
+            models = accounting_db(self.cluster, self.user).models(kind)
             return 200, self._env(call, {key: [encoders[kind](m, self.fmt) for m in models]})
 
         return handler
