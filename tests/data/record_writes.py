@@ -36,6 +36,7 @@ class WriteRecorder(Recorder):
         acct = {"name": "fk-acct", "description": "fk test", "organization": "fk"}
         self.w("db_account_add_user", "POST", f"{d}/accounts", body={"accounts": [acct]})
         self.w("db_account_add", "POST", f"{d}/accounts", body={"accounts": [acct]}, user="root")
+        self.w("db_account_add_missing", "POST", f"{d}/accounts", body={"": {}}, user="root")
         self.w("db_account_get", "GET", f"{d}/account/fk-acct")
         self.w("db_account_get_unknown", "GET", f"{d}/account/fk-nosuch")
         assoc = {"account": "fk-acct", "cluster": cluster, "user": "", "partition": ""}
@@ -96,6 +97,7 @@ class WriteRecorder(Recorder):
         self.w("jobs_delete", "DELETE", f"{s}/jobs", body=kill)
         self.w("jobs_delete_unknown", "DELETE", f"{s}/jobs", body={"jobs": ["999999"]})
         self.w("jobs_delete_empty", "DELETE", f"{s}/jobs", body={})
+        self.w("jobs_delete_unknown_field", "DELETE", f"{s}/jobs", body={"x": 1})
         if minor >= 42:
             upd = {"name": ["node1"], "weight": {"set": True, "number": 1}}
             self.w("nodes_update_user", "POST", f"{s}/nodes", body=upd)

@@ -169,6 +169,8 @@ def _concrete(scenario: Scenario, method: str, template: str) -> tuple[str, Any]
         path = path.replace("{job_id}", str(ids[job]))
         if method == "POST":
             body = a.job_update_body(a.job_update_fields(comment="updated", time_limit=10))
+        if method == "POST" and template.startswith("/slurmdb/"):
+            body = {"comment": {"job": "updated"}}
     elif method == "POST" and "{" not in template and template.endswith(("/nodes",)):
         body = {"name": ["node1"], "comment": "test"}
     elif method == "DELETE" and template.endswith("/jobs"):
@@ -201,6 +203,7 @@ _WRITES: dict[str, Any] = {
                      "duration": {"set": True, "number": 60}}]},
     "node": {"node_conf": "NodeName=node9 CPUs=2 RealMemory=1000"},
     "requeue": {"jobs": []},
+    "jobs": {"job_id_list": ["1"], "job_rec": {"comment": {"job": "updated"}}},
     "partitions": {"partitions": [{"name": "extra", "nodes": {"configured": "node1"}}]},
 }  # fmt: skip
 # Would take what the shared scenario needs, or refuses by design: test_fake_writes.py.

@@ -24,7 +24,8 @@ from slurm_core.testing import FakeNode, FakeSlurmServer
 
 DATA = Path(__file__).parent.parent / "data" / "responses"
 ORDER = [
-    "db_clusters", "db_account_add_user", "db_account_add", "db_account_get",
+    "db_clusters", "db_account_add_user", "db_account_add", "db_account_add_missing",
+    "db_account_get",
     "db_account_get_unknown", "db_assoc_add", "db_assoc_get", "db_user_add",
     "db_user_assoc_add", "db_user_get", "db_user_get_unknown", "db_qos_add_user", "db_qos_add",
     "db_qos_get", "db_wckey_add", "db_wckeys", "db_tres_add_user", "db_cluster_add",
@@ -34,15 +35,14 @@ ORDER = [
     "db_account_delete_user", "db_account_delete", "db_account_delete_unknown",
     "db_account_get_deleted", "jobs_delete_submit_a", "jobs_delete_submit_b",
     "resources_unknown", "jobs_delete", "jobs_delete_unknown", "jobs_delete_empty",
+    "jobs_delete_unknown_field",
     "nodes_update_user", "nodes_update", "nodes_update_unknown", "resv_add_user", "resv_add",
     "resv_get", "resv_delete_user", "resv_delete", "resv_delete_unknown", "conf",
     "partition_add_user", "partition_delete_user", "partition_delete",
 ]  # fmt: skip
 # Not replayed: "resources" (the recorded job was still pending on the busy shared cluster,
 # the fake's runs at once); test_resources_... below covers both answers.
-VERSIONS = sorted(
-    {p.parent.parent.name for p in DATA.glob("v0.0.*/fidelity/w_db_clusters.json")}
-)
+VERSIONS = sorted({p.parent.parent.name for p in DATA.glob("v0.0.*/fidelity/w_db_clusters.json")})
 
 
 def _send(url: str, method: str, path: str, body: Any, user: str) -> tuple[int, str, Any]:
@@ -138,3 +138,18 @@ def test_resources_of_a_pending_job_are_refused_and_a_running_job_has_its_layout
         status, _, body = _send(url, "GET", f"{s}/resources/{first}", None, "alice")
         assert status == 200
         assert [n["node"] for n in body["nodes"]] == ["node1"]
+
+
+def test_a_comment_changed_in_accounting_shows_in_later_accounting_reads() -> None:
+    fake = FakeSlurmServer("v0.0.45")
+    v = "v0.0.45"
+    submit = get_adapter(v).job_submit_body({"name": "x"}, script="#!/bin/sh\ntrue\n")
+    with fake.serve() as url:
+        job_id = _send(url, "POST", f"/slurm/{v}/job/submit", submit, "alice")[2]["job_id"]
+        change = {"comment": {"job": "seen by seff"}}
+        status, _, body = _send(url, "POST", f"/slurmdb/{v}/job/{job_id}", change, "alice")
+        assert (status, body["results"]) == (200, [str(job_id)])
+        refused = _send(url, "POST", f"/slurmdb/{v}/job/{job_id}", change, "mallory")
+        assert refused[0] == 422
+        _, _, db = _send(url, "GET", f"/slurmdb/{v}/job/{job_id}", None, "alice")
+        assert db["jobs"][0]["comment"]["job"] == "seen by seff"

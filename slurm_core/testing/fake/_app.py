@@ -86,7 +86,7 @@ class FakeApp:
             cluster, version, uid=uid, admins=admins, licenses=licenses, reservations=reservations
         )
         """More slurmctld handlers (``jobs/state``, ``job/allocate``...)."""
-        self.db = SlurmdbHandlers(cluster, version, user=user)
+        self.db = SlurmdbHandlers(cluster, version, user=user, admins=admins)
         self.dbwrite = DbWriteHandlers(cluster, version, user=user, admins=admins)
         self.ctldwrite = CtldWriteHandlers(
             cluster, version, user=user, reservations=reservations, admins=admins
@@ -137,6 +137,9 @@ class FakeApp:
                 ("GET", f"{d}/qos", db.static("qos", "qos")),
                 ("GET", f"{d}/tres", db.static("tres", "TRES" if minor >= 40 else "tres")),
             ]
+            if minor >= 44:
+                table += [("POST", f"{d}/job/{{job_id}}", db.modify_job),
+                          ("POST", f"{d}/jobs", db.modify_jobs)]  # fmt: skip
         table += self.more.routes(s, d, accounting=self.accounting)
         table += self.ctldwrite.routes(s)
         if self.accounting and minor >= 40:  # what this version's document has

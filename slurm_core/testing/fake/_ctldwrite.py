@@ -94,6 +94,13 @@ class CtldWriteHandlers:
     # ---------------------------------------------------------------------- jobs ---------
     def kill_jobs(self, call: Call) -> Answer:
         """``scancel`` with ids and/or filters; answers only the jobs that failed."""
+        try:
+            return self._kill_jobs(call)
+        except Reject as reject:  # every answer carries "status" (recorded)
+            error = _wire.error_body(self.version, call.user, self.cluster.name, reject)
+            return _wire.error_status(self.version, reject), {"status": [], **error}
+
+    def _kill_jobs(self, call: Call) -> Answer:
         body = self._body(call)
         ids = [str(i) for i in _list(body.get("jobs"))]
         filters = {k: str(body[k]) for k in _KILL_FILTERS if isinstance(body.get(k), str)}

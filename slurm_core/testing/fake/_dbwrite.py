@@ -90,6 +90,7 @@ class DbWriteHandlers:
         return 200, self._env(call, {key: []}, warnings=[warning])
 
     def _items(self, call: Call, *keys: str) -> list[dict[str, Any]]:
+        """The list under ``keys[0]`` (or an older spelling); recorded: 9200 when missing."""
         body = call.body if isinstance(call.body, dict) else {}
         for key in keys:
             items = body.get(key)
@@ -98,7 +99,13 @@ class DbWriteHandlers:
                     expected = f"{key}: expected a list"
                     raise Reject(9208, "Data parser expected a list", expected, 400)
                 return [i for i in items if isinstance(i, dict)]
-        return []
+        raise _missing(keys[0], self.minor)
+
+    def _name(self, item: dict[str, Any], key: str) -> str:
+        value = item.get(key)
+        if not isinstance(value, str) or not value:
+            raise _missing(key, self.minor)
+        return value
 
     def _clusters(self) -> set[str]:
         return {self.cluster.name, *self.db.clusters}
@@ -107,7 +114,7 @@ class DbWriteHandlers:
     def add_accounts(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_accounts_add()")
         for item in self._items(call, "accounts"):
-            name = _name(item, "name")
+            name = self._name(item, "name")
             self.db.accounts.setdefault(
                 name,
                 Account(
@@ -141,7 +148,7 @@ class DbWriteHandlers:
     def add_users(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_users_add()")
         for item in self._items(call, "users"):
-            name = _name(item, "name")
+            name = self._name(item, "name")
             self.db.users.setdefault(name, User(name=name))
         return 200, self._env(call)
 
@@ -163,7 +170,7 @@ class DbWriteHandlers:
     def add_associations(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_associations_add()")
         for item in self._items(call, "associations"):
-            account = _name(item, "account")
+            account = self._name(item, "account")
             cluster = _text(item.get("cluster")) or self.cluster.name
             self._associate(account, _text(item.get("user")), cluster, item.get("parent_account"))
         return 200, self._env(call)
@@ -200,7 +207,7 @@ class DbWriteHandlers:
     def add_qos(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_qos_add()")
         for item in self._items(call, "qos", "QOS"):
-            name = _name(item, "name")
+            name = self._name(item, "name")
             old = self.db.qos.get(name)
             qid = old.id if old is not None else self.db.new_id()
             self.db.qos[name] = QOS(name=name, id=qid, description=_text(item.get("description")))
@@ -209,7 +216,7 @@ class DbWriteHandlers:
     def add_wckeys(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_wckeys_add()")
         for item in self._items(call, "wckeys"):
-            name, user = _name(item, "name"), _name(item, "user")
+            name, user = self._name(item, "name"), self._name(item, "user")
             cluster = _text(item.get("cluster")) or self.cluster.name
             row = (name, user, cluster)
             if not any((k.name, k.user, k.cluster) == row for k in self.db.wckeys):
@@ -228,7 +235,7 @@ class DbWriteHandlers:
     def add_clusters(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_clusters_add()")
         for item in self._items(call, "clusters"):
-            name = _name(item, "name")
+            name = self._name(item, "name")
             if name not in self._clusters():
                 self.db.clusters.append(name)
                 self.db.associations.append(
@@ -248,7 +255,11 @@ class DbWriteHandlers:
             self.add_wckeys,
         ]
         for step in steps:
-            step(call)
+            try:
+                step(call)
+            except Reject as reject:
+                if reject.errno != 9200 or "' in dictionary" not in reject.description:
+                    raise
         return 200, self._env(call)
 
     # --------------------------------------------------------------------- reads ---------
@@ -383,11 +394,10 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _name(item: dict[str, Any], key: str) -> str:
-    value = item.get(key)
-    if not isinstance(value, str) or not value:
-        raise Reject(9001, "Failure during parsing", f"{key}: a name is required", 400)
-    return value
+def _missing(key: str, minor: int) -> Reject:
+    """Recorded: 500 on 24.11 (v0.0.40-42), 422 on 26.05."""
+    missing = f"Missing required field '{key}' in dictionary"
+    return Reject(9200, "Unable to resolve path", missing, 422 if minor >= 43 else 500)
 
 
 def _names(value: object) -> list[str]:

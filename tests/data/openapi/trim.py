@@ -89,6 +89,8 @@ ENDPOINTS = [
     ("post", "slurm", "/new/node"),
     ("get", "slurm", "/conf"),
     ("post", "slurm", "/jobs/requeue"),
+    ("post", "slurmdb", "/job/{job_id}"),
+    ("post", "slurmdb", "/jobs"),
     ("post", "slurm", "/partitions"),
     ("delete", "slurm", "/partition/{partition_name}"),
 ]
