@@ -98,7 +98,7 @@ class WriteRecorder(Recorder):
         self.w("jobs_delete_unknown", "DELETE", f"{s}/jobs", body={"jobs": ["999999"]})
         self.w("jobs_delete_empty", "DELETE", f"{s}/jobs", body={})
         self.w("jobs_delete_unknown_field", "DELETE", f"{s}/jobs", body={"x": 1})
-        if minor >= 42:
+        if minor >= 40:
             upd = {"name": ["node1"], "weight": {"set": True, "number": 1}}
             self.w("nodes_update_user", "POST", f"{s}/nodes", body=upd)
             self.w("nodes_update", "POST", f"{s}/nodes", body=upd, user="root")
@@ -117,7 +117,13 @@ class WriteRecorder(Recorder):
             self.w("resv_delete_user", "DELETE", f"{s}/reservation/fk-resv")
             self.w("resv_delete", "DELETE", f"{s}/reservation/fk-resv", user="root")
             self.w("resv_delete_unknown", "DELETE", f"{s}/reservation/fk-resv", user="root")
+        if minor >= 44:
+            bad = {"node_conf": "fk-invalid"}
+            self.w("new_node_invalid", "POST", f"{s}/new/node", body=bad, user="root")
+            change = {"comment": {"job": "fk"}}
+            self.w("db_job_modify_unknown", "POST", f"{d}/job/999999", body=change, user="root")
         if minor >= 45:
+            self.w("requeue_unknown", "POST", f"{s}/jobs/requeue", body={"jobs": ["999999"]})
             self.w("conf", "GET", f"{s}/conf")
             part = {"partitions": [{"name": "fk-part", "nodes": {"configured": "node1"}}]}
             self.w("partition_add_user", "POST", f"{s}/partitions", body=part)

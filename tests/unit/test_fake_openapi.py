@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from slurm_core._versions import CLIENT_VERSIONS, get_adapter
-from slurm_core.testing.fake import FakeSlurmServer
+from slurm_core.testing.fake import FakeSlurmServer, _openapi
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -217,7 +217,9 @@ def test_every_endpoint_answers_per_the_document(scenario: Scenario) -> None:
     checked = 0
     for method, template in scenario.fake.app.paths():
         op = _operation(doc, method, template)
-        assert op is not None, f"{method} {template} is not in the {scenario.version} document"
+        if op is None:  # not in the published document: it must be in the one 24.11 served
+            assert _openapi.documented(scenario.version, method, template), template
+            continue
         if method == "DELETE" and "/node/" in template:
             continue  # it would take node1 from the shared scenario: see test_fake_fidelity
         if method != "GET" and any(s in template for s in _SKIPPED):
@@ -245,6 +247,9 @@ def test_every_endpoint_answers_per_the_document(scenario: Scenario) -> None:
             assert [set(j) for j in response.json()["jobs"]][:1] == [{"job_id", "state"}]
             continue
         errors = _validate(doc, schema, response.json())
+        # Real 24.11.5 and 26.05.5 send "job_resources": null for a job that has none
+        # (tests/data/responses/<version>/job_get_cancelled.json), against the document.
+        errors = [e for e in errors if not re.search(r"job_resources: None is not of type", e)]
         checked += 1
         if errors:
             problems[f"{method} {template}"] = errors[:5]

@@ -37,7 +37,8 @@ ORDER = [
     "resources_unknown", "jobs_delete", "jobs_delete_unknown", "jobs_delete_empty",
     "jobs_delete_unknown_field",
     "nodes_update_user", "nodes_update", "nodes_update_unknown", "resv_add_user", "resv_add",
-    "resv_get", "resv_delete_user", "resv_delete", "resv_delete_unknown", "conf",
+    "resv_get", "resv_delete_user", "resv_delete", "resv_delete_unknown", "new_node_invalid",
+    "db_job_modify_unknown", "requeue_unknown", "conf",
     "partition_add_user", "partition_delete_user", "partition_delete",
 ]  # fmt: skip
 # Not replayed: "resources" (the recorded job was still pending on the busy shared cluster,

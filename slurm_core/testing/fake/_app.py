@@ -20,7 +20,7 @@ import jwt
 
 from ..._versions import _encode as enc
 from ...models import License, Reservation
-from . import _models, _openapi, _wire
+from . import _models, _openapi, _shapes, _wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._ctld import CtldHandlers
@@ -28,7 +28,7 @@ from ._ctldwrite import CtldWriteHandlers
 from ._db import SlurmdbHandlers
 from ._dbwrite import DbWriteHandlers
 from ._more import MoreHandlers
-from ._state import FakeJob, PlainAnswer, Reject
+from ._state import FakeJob, FakeNode, PlainAnswer, Reject
 
 __all__ = ["FakeApp", "Reply", "TokenCheck"]
 
@@ -257,7 +257,11 @@ class FakeApp:
 
     def _job_wire(self, job: FakeJob) -> dict[str, Any]:
         wire = enc.encode_job(_models.job_model(self.cluster, job, self.version), self.fmt)
-        return _wire.log_paths(self.version, job, wire)
+        wire = _shapes.thicken(self.version, "job", _wire.log_paths(self.version, job, wire))
+        if "job_resources" in wire and (not job.start_time or job.state == "CANCELLED"):
+            # recorded (job_get_cancelled.json): {} on v0.0.40, null from v0.0.41
+            wire["job_resources"] = {} if _wire.minor(self.version) <= 40 else None
+        return wire
 
     def jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
@@ -316,7 +320,7 @@ class FakeApp:
     def nodes(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
         c.sync()
-        nodes = [enc.encode_node(_models.node_model(c, n), self.fmt) for n in c.nodes.values()]
+        nodes = [self._node_wire(n) for n in c.nodes.values()]
         return 200, self._env(call, {"nodes": nodes}, last_update=c.applied)
 
     def node(self, call: Call) -> tuple[int, dict[str, Any]]:
@@ -326,8 +330,11 @@ class FakeApp:
         if node is None:  # what 24.11 does: 200, no "nodes", an error entry numbered 0
             error = Reject(0, "No error", f"Failure to query node {call.groups['node_name']}")
             return 200, self._env(call, errors=[_wire.error_entry(error)])
-        wire = enc.encode_node(_models.node_model(c, node), self.fmt)
-        return 200, self._env(call, {"nodes": [wire]}, last_update=c.applied)
+        return 200, self._env(call, {"nodes": [self._node_wire(node)]}, last_update=c.applied)
+
+    def _node_wire(self, node: FakeNode) -> dict[str, Any]:
+        wire = enc.encode_node(_models.node_model(self.cluster, node), self.fmt)
+        return _shapes.thicken(self.version, "node", wire)
 
     def update_node(self, call: Call) -> tuple[int, dict[str, Any]]:
         if call.user not in self.admins:
@@ -343,7 +350,7 @@ class FakeApp:
         model = _models.partition_model(
             self.cluster, part, report_state=_wire.minor(self.version) != 39
         )
-        return enc.encode_partition(model, self.fmt)
+        return _shapes.thicken(self.version, "partition", enc.encode_partition(model, self.fmt))
 
     def partitions(self, call: Call) -> tuple[int, dict[str, Any]]:
         wires = [self._partition_wire(p) for p in self.cluster.partitions]

@@ -52,7 +52,7 @@ class CtldWriteHandlers:
         out: list[tuple[str, str, Handler]] = []
         if self.minor >= 40:
             out += [("DELETE", f"{s}/jobs", self.kill_jobs), ("GET", f"{s}/shares", self.shares)]
-        if self.minor >= 42:
+        if self.minor >= 40:  # in the v0.0.40 and v0.0.41 documents too
             out.append(("POST", f"{s}/nodes", self.update_nodes))
         if self.minor >= 43:
             out += [
@@ -138,17 +138,21 @@ class CtldWriteHandlers:
         }
 
     def requeue_jobs(self, call: Call) -> Answer:
-        body = self._body(call)
-        status: list[dict[str, Any]] = []
-        for ref in (str(i) for i in _list(body.get("jobs"))):
-            try:
-                jobs = self.cluster.find(ref, what="requeue")
+        """``scontrol requeue``; recorded: an unknown job fails the request (404, 2017)."""
+        try:
+            for ref in (str(i) for i in _list(self._body(call).get("jobs"))):
+                try:
+                    jobs = self.cluster.find(ref, what="requeue")
+                except Reject as reject:
+                    why = f"Requeue JobId={ref} failed"
+                    raise Reject(reject.errno, reject.error, why, reject.status) from None
                 if call.user not in self.admins and any(j.user_name != call.user for j in jobs):
-                    raise Reject(2002, "Access/permission denied", f"Requeue JobID={ref} failed")
+                    raise Reject(2002, "Access/permission denied", f"Requeue JobId={ref} failed")
                 self.cluster.requeue(ref)
-            except Reject as reject:
-                status.append(self._kill_failure(ref, reject))
-        return 200, self._env(call, {"status": status})
+        except Reject as reject:
+            error = _wire.error_body(self.version, call.user, self.cluster.name, reject)
+            return _wire.error_status(self.version, reject), {"status": [], **error}
+        return 200, self._env(call, {"status": []})
 
     def resources(self, call: Call) -> Answer:
         ref = call.groups["job_id"]
@@ -204,12 +208,11 @@ class CtldWriteHandlers:
         conf = self._body(call).get("node_conf")
         words = dict(w.split("=", 1) for w in str(conf or "").split() if "=" in w)
         name = words.get("NodeName", "")
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in self.cluster.nodes:
-            raise Reject(2018, "Invalid node name specified", "Failure to create node", 422)
         cpus = words.get("CPUs", "1")
         memory = words.get("RealMemory", "1")
-        if not cpus.isdigit() or not memory.isdigit():
-            raise Reject(2028, "Invalid node state specified", "Failure to create node", 422)
+        valid = re.fullmatch(r"[A-Za-z0-9_.-]+", name) and name not in self.cluster.nodes
+        if not valid or not cpus.isdigit() or not memory.isdigit():  # recorded: 500, -1
+            raise Reject(-1, "Unspecified error", "Failure to create node", 500)
         features = tuple(f for f in words.get("Features", "").split(",") if f)
         self.cluster.nodes[name] = FakeNode(
             name=name, cpus=int(cpus), memory=int(memory), features=features

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..._versions import _encode as enc
-from . import _models, _wire
+from . import _models, _shapes, _wire
 from ._acctdb import accounting_db
 from ._call import Call, Handler
 from ._cluster import FakeCluster
-from ._state import FakeJob, Reject
+from ._state import FakeJob, PlainAnswer, Reject
 
 __all__ = ["SlurmdbHandlers"]
 
@@ -40,7 +40,7 @@ class SlurmdbHandlers:
         wire = enc.encode_accounting_job(_models.accounting_model(self.cluster, job, now), self.fmt)
         if _wire.minor(self.version) >= 40:  # slurmdbd keeps the three comments
             wire["comment"] = {"administrator": "", "job": job.comment or "", "system": ""}
-        return wire
+        return _shapes.thicken(self.version, "db_job", wire)
 
     def modify_job(self, call: Call) -> tuple[int, dict[str, Any]]:
         """``sacctmgr modify job`` (v0.0.44+): the job's comment of one job."""
@@ -59,7 +59,11 @@ class SlurmdbHandlers:
         self.cluster.sync()
         done = []
         for ref in refs:
-            for job in self.cluster.find(ref, visible=False):
+            try:
+                found = self.cluster.find(ref, visible=False)
+            except Reject:
+                continue
+            for job in found:
                 if call.user not in self.admins and job.user_name != call.user:
                     raise Reject(
                         2002, "Access/permission denied", "slurmdb_job_modify() failed", 422
@@ -68,6 +72,8 @@ class SlurmdbHandlers:
                 if isinstance(comment, dict) and isinstance(comment.get("job"), str):
                     job.comment = comment["job"]
                 done.append(str(job.job_id))
+        if not done:  # recorded: nothing modified is 304 without a body
+            raise PlainAnswer(304, "")
         return 200, self._env(call, {"results": done})
 
     def db_jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
