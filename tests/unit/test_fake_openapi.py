@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from slurm_core._versions import CLIENT_VERSIONS, get_adapter
-from slurm_core.testing.fake import FakeSlurmServer
+from slurm_core.testing.fake import FakeSlurmServer, _openapi
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -164,14 +164,51 @@ def _concrete(scenario: Scenario, method: str, template: str) -> tuple[str, Any]
         job = {"GET": "done", "POST": "pending", "DELETE": "running"}[method]
         if template.endswith("/requeue"):
             job = "requeued"
+        if "/resources/" in template:
+            job = "waiting"  # running; "running" is cancelled by DELETE job/{job_id}
         path = path.replace("{job_id}", str(ids[job]))
         if method == "POST":
             body = a.job_update_body(a.job_update_fields(comment="updated", time_limit=10))
+        if method == "POST" and template.startswith("/slurmdb/"):
+            body = {"comment": {"job": "updated"}}
     elif method == "POST" and "{" not in template and template.endswith(("/nodes",)):
-        body = {}
+        body = {"name": ["node1"], "comment": "test"}
+    elif method == "DELETE" and template.endswith("/jobs"):
+        body = {"jobs": [str(ids["pending"])], "signal": "SIGUSR1"}
+    body = _WRITES.get(template.rsplit("/", 1)[-1] if method == "POST" else "", body)
     if method == "POST" and "/node/" in template:
         body = a.node_update("node1", {"state": ["DRAIN"], "reason": "test"}).json
     return path, body
+
+
+# Bodies of the slurmdbd and slurmctld writes (issue #22), by the path's last segment.
+_WRITES: dict[str, Any] = {
+    "accounts": {"accounts": [{"name": "lab", "description": "d", "organization": "o"}]},
+    "accounts_association": {"association_condition": {"accounts": ["lab"]}, "account": {}},
+    "users": {"users": [{"name": "bob"}]},
+    "users_association": {
+        "association_condition": {"accounts": ["lab"], "users": ["bob"]},
+        "user": {},
+    },
+    "associations": {"associations": [{"account": "lab", "parent_account": "root"}]},
+    "qos": {"qos": [{"name": "high", "description": "d"}]},
+    "wckeys": {"wckeys": [{"name": "wk", "user": "bob", "cluster": "fakecluster"}]},
+    "clusters": {"clusters": [{"name": "other"}]},
+    "config": {"accounts": [{"name": "lab2", "description": "d", "organization": "o"}]},
+    "reservation": {"name": "r1", "node_list": ["node1"], "users": ["root"],
+                    "start_time": {"set": True, "number": 4_000_000_000},
+                    "duration": {"set": True, "number": 60}},
+    "reservations": {"reservations": [{"name": "r2", "node_list": ["node1"], "users": ["root"],
+                     "start_time": {"set": True, "number": 4_000_000_000},
+                     "duration": {"set": True, "number": 60}}]},
+    "node": {"node_conf": "NodeName=node9 CPUs=2 RealMemory=1000"},
+    "requeue": {"jobs": []},
+    "jobs": {"job_id_list": ["1"], "job_rec": {"comment": {"job": "updated"}}},
+    "partitions": {"partitions": [{"name": "extra", "nodes": {"configured": "node1"}}]},
+}  # fmt: skip
+# Would take what the shared scenario needs, or refuses by design: test_fake_writes.py.
+_SKIPPED = ("/tres", "/account/", "/user/", "/qos/", "/wckey/", "/cluster/", "/association",
+            "/reservation/", "/partition/", "/resources/")  # fmt: skip
 
 
 def test_every_endpoint_answers_per_the_document(scenario: Scenario) -> None:
@@ -180,9 +217,15 @@ def test_every_endpoint_answers_per_the_document(scenario: Scenario) -> None:
     checked = 0
     for method, template in scenario.fake.app.paths():
         op = _operation(doc, method, template)
-        assert op is not None, f"{method} {template} is not in the {scenario.version} document"
+        if op is None:  # not in the published document: it must be in the one 24.11 served
+            assert _openapi.documented(scenario.version, method, template), template
+            continue
         if method == "DELETE" and "/node/" in template:
             continue  # it would take node1 from the shared scenario: see test_fake_fidelity
+        if method != "GET" and any(s in template for s in _SKIPPED):
+            continue
+        if template.endswith(("/resources/{job_id}", "/tres")) and method != "GET":
+            continue
         path, body = _concrete(scenario, method, template)
         response = scenario.send(method, path, body)
         assert response.status_code == 200, f"{method} {path}: {response.text[:300]}"
@@ -191,6 +234,12 @@ def test_every_endpoint_answers_per_the_document(scenario: Scenario) -> None:
             assert scenario.version == "v0.0.38", template
             assert method in ("POST", "DELETE"), template
             continue
+        if template.endswith(("/instances", "/instance")):
+            # Real 24.11.5 and 26.05.5 leave "instances" out when there are none, with a
+            # "found nothing" warning (tests/data/responses/<v>/fidelity/w_db_instance.json).
+            assert "instances" not in response.json()
+            assert response.json()["warnings"]
+            continue
         if template.endswith("/jobs/state"):
             # Real 24.11.5 and 26.05.5 answer {"job_id": "<string>", "state": [...]} per job,
             # not the job_info records their documents declare: the fake follows the servers
@@ -198,6 +247,9 @@ def test_every_endpoint_answers_per_the_document(scenario: Scenario) -> None:
             assert [set(j) for j in response.json()["jobs"]][:1] == [{"job_id", "state"}]
             continue
         errors = _validate(doc, schema, response.json())
+        # Real 24.11.5 and 26.05.5 send "job_resources": null for a job that has none
+        # (tests/data/responses/<version>/job_get_cancelled.json), against the document.
+        errors = [e for e in errors if not re.search(r"job_resources: None is not of type", e)]
         checked += 1
         if errors:
             problems[f"{method} {template}"] = errors[:5]

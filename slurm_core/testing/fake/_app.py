@@ -20,13 +20,15 @@ import jwt
 
 from ..._versions import _encode as enc
 from ...models import License, Reservation
-from . import _models, _openapi, _wire
+from . import _models, _openapi, _shapes, _wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._ctld import CtldHandlers
+from ._ctldwrite import CtldWriteHandlers
 from ._db import SlurmdbHandlers
+from ._dbwrite import DbWriteHandlers
 from ._more import MoreHandlers
-from ._state import FakeJob, PlainAnswer, Reject
+from ._state import FakeJob, FakeNode, PlainAnswer, Reject
 
 __all__ = ["FakeApp", "Reply", "TokenCheck"]
 
@@ -84,7 +86,11 @@ class FakeApp:
             cluster, version, uid=uid, admins=admins, licenses=licenses, reservations=reservations
         )
         """More slurmctld handlers (``jobs/state``, ``job/allocate``...)."""
-        self.db = SlurmdbHandlers(cluster, version, user=user)
+        self.db = SlurmdbHandlers(cluster, version, user=user, admins=admins)
+        self.dbwrite = DbWriteHandlers(cluster, version, user=user, admins=admins)
+        self.ctldwrite = CtldWriteHandlers(
+            cluster, version, user=user, reservations=reservations, admins=admins
+        )
         self.more = MoreHandlers(
             cluster, version, user=user, reservations=reservations, admins=admins
         )
@@ -131,7 +137,15 @@ class FakeApp:
                 ("GET", f"{d}/qos", db.static("qos", "qos")),
                 ("GET", f"{d}/tres", db.static("tres", "TRES" if minor >= 40 else "tres")),
             ]
+            if minor >= 44:
+                table += [("POST", f"{d}/job/{{job_id}}", db.modify_job),
+                          ("POST", f"{d}/jobs", db.modify_jobs)]  # fmt: skip
         table += self.more.routes(s, d, accounting=self.accounting)
+        table += self.ctldwrite.routes(s)
+        if self.accounting and minor >= 40:  # what this version's document has
+            table += [
+                r for r in self.dbwrite.routes(d) if _openapi.documented(self.version, *r[:2])
+            ]
         return [
             (m, path, re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)), h)
             for m, path, h in table
@@ -181,8 +195,9 @@ class FakeApp:
                 status, out = handler(call)
             except Reject as reject:
                 return self._reject(reject, user)
-            except PlainAnswer as plain:
-                return Reply(plain.status, plain.text.encode(), "text/plain")
+            except PlainAnswer as plain:  # 304: no body and no content type (recorded)
+                kind = "" if plain.status == 304 else "text/plain"
+                return Reply(plain.status, plain.text.encode(), kind)
             except Exception as exc:  # a bug here must still answer, not hang up
                 bug = Reject(-1, "Unspecified error", f"fake slurmrestd: {type(exc).__name__}")
                 return self._reject(bug, user)
@@ -242,7 +257,11 @@ class FakeApp:
 
     def _job_wire(self, job: FakeJob) -> dict[str, Any]:
         wire = enc.encode_job(_models.job_model(self.cluster, job, self.version), self.fmt)
-        return _wire.log_paths(self.version, job, wire)
+        wire = _shapes.thicken(self.version, "job", _wire.log_paths(self.version, job, wire))
+        if "job_resources" in wire and (not job.start_time or job.state == "CANCELLED"):
+            # recorded (job_get_cancelled.json): {} on v0.0.40, null from v0.0.41
+            wire["job_resources"] = {} if _wire.minor(self.version) <= 40 else None
+        return wire
 
     def jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
@@ -301,7 +320,7 @@ class FakeApp:
     def nodes(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
         c.sync()
-        nodes = [enc.encode_node(_models.node_model(c, n), self.fmt) for n in c.nodes.values()]
+        nodes = [self._node_wire(n) for n in c.nodes.values()]
         return 200, self._env(call, {"nodes": nodes}, last_update=c.applied)
 
     def node(self, call: Call) -> tuple[int, dict[str, Any]]:
@@ -311,8 +330,11 @@ class FakeApp:
         if node is None:  # what 24.11 does: 200, no "nodes", an error entry numbered 0
             error = Reject(0, "No error", f"Failure to query node {call.groups['node_name']}")
             return 200, self._env(call, errors=[_wire.error_entry(error)])
-        wire = enc.encode_node(_models.node_model(c, node), self.fmt)
-        return 200, self._env(call, {"nodes": [wire]}, last_update=c.applied)
+        return 200, self._env(call, {"nodes": [self._node_wire(node)]}, last_update=c.applied)
+
+    def _node_wire(self, node: FakeNode) -> dict[str, Any]:
+        wire = enc.encode_node(_models.node_model(self.cluster, node), self.fmt)
+        return _shapes.thicken(self.version, "node", wire)
 
     def update_node(self, call: Call) -> tuple[int, dict[str, Any]]:
         if call.user not in self.admins:
@@ -328,7 +350,7 @@ class FakeApp:
         model = _models.partition_model(
             self.cluster, part, report_state=_wire.minor(self.version) != 39
         )
-        return enc.encode_partition(model, self.fmt)
+        return _shapes.thicken(self.version, "partition", enc.encode_partition(model, self.fmt))
 
     def partitions(self, call: Call) -> tuple[int, dict[str, Any]]:
         wires = [self._partition_wire(p) for p in self.cluster.partitions]

@@ -87,6 +87,8 @@ class FakeCluster:
         self.applied = clock.now()
         self.last_job_update = self.applied
         self.last_listing: int | None = None
+        self.accounting_db: object = None
+        """The slurmdbd rows (:class:`._acctdb.AccountingDB`), made on first use."""
         """Fake time of the previous ``GET jobs`` (see ``FakeApp.jobs``)."""
         self.outcomes: dict[int, Outcome] = {}
         self.name_rules: list[tuple[str, Outcome]] = []

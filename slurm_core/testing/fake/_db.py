@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..._versions import _encode as enc
-from . import _models, _wire
+from . import _models, _shapes, _wire
+from ._acctdb import accounting_db
 from ._call import Call, Handler
 from ._cluster import FakeCluster
-from ._state import FakeJob, Reject
+from ._state import FakeJob, PlainAnswer, Reject
 
 __all__ = ["SlurmdbHandlers"]
 
@@ -23,7 +24,10 @@ __all__ = ["SlurmdbHandlers"]
 class SlurmdbHandlers:
     """``GET /slurmdb/<v>/...`` handlers for one version, over a :class:`FakeCluster`."""
 
-    def __init__(self, cluster: FakeCluster, version: str, *, user: str) -> None:
+    def __init__(
+        self, cluster: FakeCluster, version: str, *, user: str, admins: tuple[str, ...] = ()
+    ) -> None:
+        self.admins = admins
         self.cluster = cluster
         self.version = version
         self.fmt = enc.wire_format(version)
@@ -33,7 +37,44 @@ class SlurmdbHandlers:
         return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
 
     def _db_wire(self, job: FakeJob, now: int) -> dict[str, Any]:
-        return enc.encode_accounting_job(_models.accounting_model(self.cluster, job, now), self.fmt)
+        wire = enc.encode_accounting_job(_models.accounting_model(self.cluster, job, now), self.fmt)
+        if _wire.minor(self.version) >= 40:  # slurmdbd keeps the three comments
+            wire["comment"] = {"administrator": "", "job": job.comment or "", "system": ""}
+        return _shapes.thicken(self.version, "db_job", wire)
+
+    def modify_job(self, call: Call) -> tuple[int, dict[str, Any]]:
+        """``sacctmgr modify job`` (v0.0.44+): the job's comment of one job."""
+        return self._modify(call, [call.groups["job_id"]], call.body)
+
+    def modify_jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
+        """The same for ``job_id_list``, with ``job_rec`` as the change."""
+        body = call.body if isinstance(call.body, dict) else {}
+        ids = body.get("job_id_list")
+        refs = [str(i) for i in ids] if isinstance(ids, list) else []
+        return self._modify(call, refs, body.get("job_rec"))
+
+    def _modify(self, call: Call, refs: list[str], change: object) -> tuple[int, dict[str, Any]]:
+        if not isinstance(change, dict):
+            raise Reject(9001, "Failure during parsing", "expected a job_modify object", 400)
+        self.cluster.sync()
+        done = []
+        for ref in refs:
+            try:
+                found = self.cluster.find(ref, visible=False)
+            except Reject:
+                continue
+            for job in found:
+                if call.user not in self.admins and job.user_name != call.user:
+                    raise Reject(
+                        2002, "Access/permission denied", "slurmdb_job_modify() failed", 422
+                    )
+                comment = change.get("comment")  # {administrator, job, system}
+                if isinstance(comment, dict) and isinstance(comment.get("job"), str):
+                    job.comment = comment["job"]
+                done.append(str(job.job_id))
+        if not done:  # recorded: nothing modified is 304 without a body
+            raise PlainAnswer(304, "")
+        return 200, self._env(call, {"results": done})
 
     def db_jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         now = self.cluster.sync()
@@ -75,7 +116,7 @@ class SlurmdbHandlers:
         }
 
         def handler(call: Call) -> tuple[int, dict[str, Any]]:
-            models = _models.static_accounting(self.cluster, self.user)[kind]
+            models = accounting_db(self.cluster, self.user).models(kind)
             return 200, self._env(call, {key: [encoders[kind](m, self.fmt) for m in models]})
 
         return handler

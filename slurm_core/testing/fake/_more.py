@@ -14,7 +14,8 @@ from typing import Any
 
 from ..._versions import _encode as enc
 from ...models import Reservation
-from . import _models, _wire
+from . import _wire
+from ._acctdb import accounting_db
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._state import Reject
@@ -58,12 +59,12 @@ class MoreHandlers:
         out += [
             ("GET", f"{d}/clusters", self.clusters),
             ("GET", f"{d}/cluster/{{cluster_name}}", self.clusters),
-            ("GET", f"{d}/wckeys", self._empty("wckeys")),
             ("GET", f"{d}/account/{{account_name}}", self._one("accounts", "accounts")),
         ]
         if minor >= 40:
             out += [
-                ("GET", f"{d}/instances", self._empty("instances")),
+                ("GET", f"{d}/instances", self.instances),
+                ("GET", f"{d}/instance", self.instances),
                 ("GET", f"{d}/user/{{name}}", self._one("users", "users")),
                 ("GET", f"{d}/qos/{{qos}}", self._one("qos", "qos")),
             ]
@@ -151,11 +152,10 @@ class MoreHandlers:
         }
         return 200, self._env(call, {"clusters": [entry]})
 
-    def _empty(self, key: str) -> Handler:
-        def handler(call: Call) -> Answer:
-            return 200, self._env(call, {key: []})
-
-        return handler
+    def instances(self, call: Call) -> Answer:
+        """The fake runs no cloud instances: recorded, no ``instances`` and a warning."""
+        warning = {"description": "slurmdb_instances_get() found nothing", "source": "fake"}
+        return 200, self._env(call, warnings=[warning])
 
     def _one(self, kind: str, key: str) -> Handler:
         encoders: dict[str, Callable[[Any, enc.WireFormat], dict[str, Any]]] = {
@@ -166,10 +166,13 @@ class MoreHandlers:
 
         def handler(call: Call) -> Answer:
             name = next(iter(call.groups.values()))
-            models = _models.static_accounting(self.cluster, self.user)[kind]
+            models = accounting_db(self.cluster, self.user).models(kind)
             found = [
                 encoders[kind](m, self.fmt) for m in models if getattr(m, "name", None) == name
             ]
+            if not found:  # recorded: an empty list and a warning
+                warning = {"description": f"slurmdb_{kind}_get() found nothing", "source": "fake"}
+                return 200, self._env(call, {key: []}, warnings=[warning])
             return 200, self._env(call, {key: found})
 
         return handler

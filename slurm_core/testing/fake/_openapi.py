@@ -15,7 +15,7 @@ import json
 from importlib import resources
 from typing import Any
 
-__all__ = ["document", "document_bytes"]
+__all__ = ["document", "document_bytes", "documented"]
 
 
 @functools.cache
@@ -45,3 +45,17 @@ def document(versions: tuple[str, ...]) -> dict[str, Any]:
 def document_bytes(versions: tuple[str, ...]) -> bytes:
     """:func:`document` encoded once (it is about 0.5 MB per version)."""
     return json.dumps(document(tuple(sorted(versions)))).encode()
+
+
+@functools.cache
+def _operations(version: str) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (method.upper(), path.rstrip("/"))
+        for path, ops in _load(version)["paths"].items()
+        for method in ops
+    )
+
+
+def documented(version: str, method: str, template: str) -> bool:
+    """Whether ``version``'s document has ``method template`` (trailing slash ignored)."""
+    return (method, template.rstrip("/")) in _operations(version)

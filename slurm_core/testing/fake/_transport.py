@@ -70,7 +70,9 @@ class FakeTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             raise _error(dropped.kind, request) from None
         return httpx.Response(
             reply.status,
-            headers={"content-type": reply.content_type, **reply.headers},
+            headers={"content-type": reply.content_type, **reply.headers}
+            if reply.content_type
+            else reply.headers,
             content=reply.body,
             request=request,
         )
