@@ -39,7 +39,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import cloudpickle
@@ -78,6 +78,13 @@ _RESOLVER_THREADS = 32
 cloudpickle.register_pickle_by_value(_in_job)
 
 logger = logging.getLogger("slurm_prefect.task_runner")
+
+
+def _load_credentials(name: str) -> SlurmCredentials:
+    """A saved credentials block, by name."""
+    from slurm_prefect.credentials import SlurmCredentials
+
+    return cast("SlurmCredentials", SlurmCredentials.load(name))
 
 
 def _new_id() -> UUID:
@@ -229,7 +236,8 @@ class _JobFuture(cf.Future):  # type: ignore[type-arg]
 class SlurmTaskRunner(TaskRunner[PrefectConcurrentFuture[Any]]):
     """Run each task submission of a flow as its own SLURM job; ``.map`` as ONE job array.
 
-    ``credentials`` is a :class:`~slurm_prefect.SlurmCredentials` block; ``workspace`` a
+    ``credentials`` is a :class:`~slurm_prefect.SlurmCredentials` block or the name of a
+    saved one (loaded when the flow run starts: no token in the flow's code); ``workspace`` a
     directory the flow's machine and the nodes see at the same path; ``python`` the
     interpreter on the nodes (default: this one's path), which needs Prefect and cloudpickle
     in the versions used here. Other keyword arguments are job options for every task
@@ -247,7 +255,7 @@ class SlurmTaskRunner(TaskRunner[PrefectConcurrentFuture[Any]]):
 
     def __init__(
         self,
-        credentials: SlurmCredentials | None = None,
+        credentials: SlurmCredentials | str | None = None,
         *,
         workspace: str | os.PathLike[str],
         python: str | None = None,
@@ -260,12 +268,17 @@ class SlurmTaskRunner(TaskRunner[PrefectConcurrentFuture[Any]]):
         self._python = python
         self._job_user = job_user
         self._job_options = dict(job_options)
+        self._detached = False  # a copy unpickled inside a job
         self._client: SlurmClient | None = None
         self._executor: SlurmExecutor | None = None
         self._resolver: cf.ThreadPoolExecutor | None = None
         self._collecting = threading.local()
 
     def duplicate(self) -> Self:
+        if self._detached:
+            copy = type(self).__new__(type(self))
+            copy.__setstate__(self.__getstate__())
+            return copy
         return type(self)(
             self._credentials,
             workspace=self._workspace,
@@ -295,12 +308,17 @@ class SlurmTaskRunner(TaskRunner[PrefectConcurrentFuture[Any]]):
     def __setstate__(self, state: dict[str, Any]) -> None:
         options = state.pop("job_options")
         SlurmTaskRunner.__init__(self, None, **state, **options)
+        self._detached = True
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> Self:
         super().__enter__()
-        if self._credentials is None:  # a copy inside a job: no nested SLURM submissions
+        if self._detached:  # a copy inside a job: no nested SLURM submissions
             return self
+        if self._credentials is None:
+            raise ValueError("SlurmTaskRunner: credentials is required (a block or its name)")
+        if isinstance(self._credentials, str):
+            self._credentials = _load_credentials(self._credentials)
         self._client = self._credentials.get_client()
         try:
             self._executor = SlurmExecutor(
@@ -430,5 +448,5 @@ class SlurmTaskRunner(TaskRunner[PrefectConcurrentFuture[Any]]):
         with contextlib.suppress(MissingContextError):  # outside a flow run: module logger
             run_logger = get_run_logger()
         run_logger.info("Task %r runs as SLURM job %s", call.task.name, shown)
-        if self._credentials is not None:
+        if self._credentials is not None and not isinstance(self._credentials, str):
             record(job_id, self._credentials, run_logger)
