@@ -343,12 +343,16 @@ class SlurmTaskRunner(TaskRunner[PrefectConcurrentFuture[Any]]):
 
     def cancel_all(self) -> None:
         """Cancel every job still pending or running (the flow run ended or was cancelled)."""
-        if self._resolver is not None:
-            self._resolver.shutdown(wait=True, cancel_futures=True)
-            self._resolver = None
+        # Submissions still waiting for upstreams wake when the jobs they wait for are
+        # cancelled: join them only after the executor has cancelled its jobs.
+        resolver, self._resolver = self._resolver, None
+        if resolver is not None:
+            resolver.shutdown(wait=False, cancel_futures=True)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if resolver is not None:
+            resolver.shutdown(wait=True)
         if self._client is not None:
             self._client.close()
             self._client = None
