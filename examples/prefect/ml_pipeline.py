@@ -11,9 +11,17 @@ checkpoint and exits, the job is requeued, and the next run resumes from the che
 (``SLURM_CLIENT_RESUME=1``). The "trainer" here is a few lines of bash standing in for
 your ``python train.py``.
 
+A second flow, :func:`gpu_training`, writes the training step as a Python function instead:
+under :class:`~slurm_prefect.SlurmTaskRunner` the task runs as its own job on the gpu
+partition (tags ``slurm:partition=gpu``, ``slurm:gpus=1``), checkpoints into
+:func:`~slurm_core.executor.checkpoint_dir` and resumes when :func:`resuming` says a requeued
+run left a checkpoint there (``slurm:checkpoint=120``: signalled two minutes before its
+time limit, the job requeues itself).
+
 Run it (the credentials block must exist, see docs/prefect.md)::
 
     python examples/prefect/ml_pipeline.py /shared/ml-demo --credentials-block hpc
+    python examples/prefect/ml_pipeline.py /shared/ml-demo --credentials-block hpc --python-step
 
 ``work_dir`` must be on a filesystem the cluster's nodes share.
 """
@@ -22,11 +30,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import sys
+import time
 from datetime import timedelta
 from typing import Any
 
-from prefect import flow
-from slurm_prefect import SlurmCredentials
+import cloudpickle
+from prefect import flow, task
+from slurm_prefect import SlurmCredentials, SlurmTaskRunner
 from slurm_prefect.flows import run_slurm_graph
 
 from slurm_core.graph import JobGraph
@@ -111,13 +124,53 @@ async def ml_pipeline(
     }
 
 
+# This script's functions travel to the jobs by value: the nodes need not import it.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@task(tags=["slurm:partition=gpu", "slurm:gpus=1", "slurm:checkpoint=120"])
+def train_model(epochs: int) -> dict[str, Any]:
+    """One "epoch" a second, a checkpoint after each; a requeued run resumes from it."""
+    from slurm_core.executor import checkpoint_dir, resuming
+
+    state = checkpoint_dir() / "state.json"
+    epoch = json.loads(state.read_text())["epoch"] if resuming() and state.exists() else 0
+    resumed_at = epoch
+    while epoch < epochs:
+        time.sleep(1)  # your training step
+        epoch += 1
+        state.write_text(json.dumps({"epoch": epoch}))
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES") or os.environ.get("SLURM_JOB_GPUS")
+    return {"epochs": epoch, "resumed_at": resumed_at, "gpus": gpus}
+
+
+@flow(name="gpu-training")
+def gpu_training(epochs: int = 3) -> dict[str, Any]:
+    """The training step as a Python function: its own SLURM job on a GPU."""
+    return train_model.submit(epochs).result()
+
+
+def run_gpu_training(
+    work_dir: str, credentials: SlurmCredentials | str, epochs: int = 3, **options: Any
+) -> dict[str, Any]:
+    """:func:`gpu_training` under a :class:`SlurmTaskRunner` writing its calls in ``work_dir``
+    (``options``: more job options, or ``job_user=``)."""
+    runner = SlurmTaskRunner(credentials, workspace=work_dir, time_limit="10:00", **options)
+    result: dict[str, Any] = gpu_training.with_options(task_runner=runner)(epochs)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("work_dir", help="a directory on the cluster's shared filesystem")
     parser.add_argument("--credentials-block", default="slurm")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--gpus", type=int, default=1)
+    parser.add_argument("--python-step", action="store_true", help="run gpu_training instead")
     args = parser.parse_args()
+    if args.python_step:
+        print(run_gpu_training(args.work_dir, args.credentials_block, epochs=args.epochs))
+        return
     print(
         asyncio.run(
             ml_pipeline(args.work_dir, args.credentials_block, epochs=args.epochs, gpus=args.gpus)

@@ -214,14 +214,18 @@ class ExecutorCore:
         chunksize: int,
         throttle: int | None,
         slurm_options: Mapping[str, Any] | None = None,
+        *,
+        per_item: bool = False,
     ) -> tuple[list[Plan], list[int]]:
         """Payloads for ``map``: one array per ``max_array_size`` chunks.
 
         Returns the plans and, per chunk in input order, how many items it holds.
+        ``per_item`` (chunks of one) makes each task's result the item's own value
+        rather than a list of one.
         """
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-        if chunksize < 1:
+        if chunksize < 1 or (per_item and chunksize != 1):
             raise ValueError(f"chunksize must be >= 1, got {chunksize!r}")
         if throttle is not None and throttle < 1:
             raise ValueError(f"throttle must be >= 1, got {throttle!r}")
@@ -229,7 +233,10 @@ class ExecutorCore:
         plans: list[Plan] = []
         for start in range(0, len(chunks), self.max_array_size):
             group = chunks[start : start + self.max_array_size]
-            bodies = [_pickle((_ChunkCall(fn, c), (), {})) for c in group]
+            if per_item:
+                bodies = [_pickle((fn, c[0], {})) for c in group]
+            else:
+                bodies = [_pickle((_ChunkCall(fn, c), (), {})) for c in group]
             batch = self.files.new_batch(len(group))
             for i, body in enumerate(bodies):
                 self.files.write_call(batch, i, body)

@@ -273,6 +273,27 @@ class SlurmExecutor(ExecutorBase, cf.Executor):
         del sizes  # chunks come back as lists, flattened in order
         return _results(futures, end)
 
+    def submit_array(
+        self,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        throttle: int | None = None,
+        slurm_options: Mapping[str, Any] | None = None,
+    ) -> list[SlurmFuture]:
+        """``fn`` over the items as ONE job array, like :meth:`map`, but returns one
+        :class:`SlurmFuture` per item (its value, its array task's ``job_id``) instead of
+        waiting: for callers that follow each item on its own (an orchestrator's tasks).
+
+        Example::
+
+            futures = ex.submit_array(evaluate, shards, throttle=10)
+            print([f.job_id for f in futures])          # ['40_0', '40_1', ...]
+        """
+        with self._lock:
+            self._check_open()
+            plans, _ = self._core.plan_map(fn, iterables, 1, throttle, slurm_options, per_item=True)
+            return [f for plan in plans for f in self._launch(plan)]
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No new submissions; ``cancel_futures`` cancels the unfinished jobs; ``wait``
         waits for the rest. The private directory is removed once nothing is pending.

@@ -84,3 +84,23 @@ def load_module(name: str, path: Path) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def run_page(root: Path, page: str, count: int) -> None:
+    """Run the ```python blocks of ``page`` in order in one namespace, with the block runner
+    of tests/integration/test_docs_examples.py; the page must hold ``count`` of them."""
+    import asyncio
+
+    runner = load_module(
+        "slurm_docs_runner", root / "tests" / "integration" / "test_docs_examples.py"
+    )
+    found = runner.blocks((root / page).read_text())
+    python = [b for b in found if b.lang in runner._PYTHON]
+    assert len(python) == count
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    loop = asyncio.new_event_loop()
+    try:
+        for block in python:
+            runner._run_block(block, page, namespace, loop)
+    finally:
+        loop.close()

@@ -8,13 +8,12 @@ are tests/integration/test_docs_examples.py's (the same rules as every other pag
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from prefect_helpers import load_module
+from prefect_helpers import run_page
 
 if TYPE_CHECKING:
     from slurm_core.testing.cluster import LocalSlurmCluster
@@ -29,23 +28,13 @@ def test_every_example_of_the_prefect_page_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    runner = load_module(
-        "slurm_docs_runner", ROOT / "tests" / "integration" / "test_docs_examples.py"
-    )
-    found = runner.blocks((ROOT / PAGE).read_text())
-    python = [b for b in found if b.lang in runner._PYTHON]
-    assert len(python) == 5
     monkeypatch.setenv("SLURM_REST_URL", slurm_cluster.rest_url)
     monkeypatch.setenv("SLURM_JWT", slurm_cluster.token())
     monkeypatch.setenv("SLURM_USER_NAME", slurm_cluster.user_name)
     monkeypatch.chdir(work_dir)
-    namespace: dict[str, Any] = {"__name__": "__docs__"}
-    loop = asyncio.new_event_loop()
     try:
-        for block in python:
-            runner._run_block(block, PAGE, namespace, loop)
+        run_page(ROOT, PAGE, count=5)
     finally:
-        loop.close()
         _delete_automation("reschedule-unresponsive-runs")  # the page creates it
     printed = capsys.readouterr().out
     assert "COMPLETED 0 rows=1000" in printed  # what the page says it prints

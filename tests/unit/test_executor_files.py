@@ -187,6 +187,17 @@ def test_map_is_one_array_split_beyond_the_max_array_size(tmp_path: Path) -> Non
     assert core.files.read_result(plans[1].batch, 0, "9_0") == (True, [8, 9])
 
 
+def test_per_item_arrays_give_each_task_its_own_value(tmp_path: Path) -> None:
+    core = _core(tmp_path)
+    plans, _ = core.plan_map(pow, [[2, 3], [5, 2]], chunksize=1, throttle=None, per_item=True)
+    assert len(plans) == 1
+    assert str(plans[0].spec.array) == "0-1"
+    assert _run_job(core, plans[0].batch.id, 1).returncode == 0
+    assert core.files.read_result(plans[0].batch, 1, "7_1") == (True, 9)  # not [9]
+    with pytest.raises(ValueError, match="chunksize"):
+        core.plan_map(abs, [[1]], chunksize=2, throttle=None, per_item=True)
+
+
 def test_frames_bind_direction_and_key() -> None:
     key = item_key(b"k" * 32, "0")
     frame = pack(key, b"in", {"task": "t"}, b"body")
