@@ -48,10 +48,11 @@ class PipesSharedFileMessageReader(PipesMessageReader):
         """Let ``uid`` (and/or group ``gid``) write the message file, with ``mode``."""
         if self._fd is None:
             raise RuntimeError("grant() needs an open session")
+        if uid is not None:
+            # Trusted before the file changes hands: the tailing thread may look in between.
+            self._owners.add(uid)
         os.fchown(self._fd, -1 if uid is None else uid, -1 if gid is None else gid)
         os.fchmod(self._fd, mode)
-        if uid is not None:
-            self._owners.add(uid)
 
     @contextmanager
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
