@@ -93,9 +93,9 @@ def test_signal_checkpoint_requeue_resume(
     # Slurm delays a requeued job's start by about two minutes: start it now.
     slurm_cluster.run(["scontrol", "update", f"JobId={job.job_id}", "StartTime=now"], check=True)
     done = finished(client, job.job_id, timeout=90)
-    assert done.state.base is JobBaseState.COMPLETED
-
     text = client.jobs.output(job.job_id)  # the second run (Slurm truncates on restart)
+    errors = client.jobs.output(job.job_id, stream="stderr")
+    assert done.state.base is JobBaseState.COMPLETED, (done.raw.get("exit_code"), text, errors)
     match = re.search(r"start step=(\d+) resume=1 restarts=1 gpus=\d", text)
     assert match is not None, text
     resumed_from = int(match[1])

@@ -124,6 +124,8 @@ def render_slurm_conf(cfg: ClusterConfig) -> str:
         "ReturnToService=2",
         # Finished jobs stay visible in slurmctld (and GET /jobs) for 10 minutes.
         "MinJobAge=600",
+        # Room for the watch benchmark's 10,000 held jobs beside the tests' own (default 10,000).
+        "MaxJobCount=30000",
         "KillWait=5",
         "InactiveLimit=0",
         "Waittime=0",
