@@ -301,23 +301,22 @@ def test_an_array_is_asked_for_once_and_its_started_tasks_keep_their_names() -> 
     # Real 24.11/26.05: one id of a pending array's task names every pending task, again per
     # id asked (1,000 ids: a million entries, which wedged slurmrestd); a started task goes
     # by its own job id ("2003_1"). The fake answers alike.
-    fake = FakeSlurmServer(api_version="v0.0.42", default_runtime=1000)
+    fake = FakeSlurmServer(api_version="v0.0.42", default_runtime=5)
     client = fake.client()
-    submitted = client.jobs.submit().script("#!/bin/sh\ntrue\n").array("0-59").hold().execute()
+    submitted = client.jobs.submit().script("#!/bin/sh\ntrue\n").array("0-59%1").execute()
     array = submitted.job_id
     keys = [f"{array}_{i}" for i in range(60)]
-    client.jobs.release(f"{array}_7")  # task 7 starts, under its own id
-    fake.advance(1)
-    started = fake.job(f"{array}_7")
-    assert started.state.base.value == "RUNNING"
+    fake.advance(1)  # task 0 runs; the throttle holds the others
+    fake.advance(6)  # task 0 is done, task 1 runs under its own id
+    assert fake.job(f"{array}_1").job_id != array
     mark = len(fake.requests)
     source = RestStates(client._core)
     states = run_sync(client._http, source.states(keys))
     [poll] = _state_polls(fake, mark)
     assert poll.query["job_id"] == [str(array)]  # not 60 ids, each answered by 59 entries
-    assert set(states) == set(keys)  # task 7 named after its array, not its own id
-    assert states[f"{array}_7"] == ["RUNNING"]
-    assert all(states[k] == ["PENDING"] for k in keys if k != f"{array}_7")
+    assert set(states) == set(keys)  # task 1 named after its array, not its own id
+    assert (states[f"{array}_0"], states[f"{array}_1"]) == (["COMPLETED"], ["RUNNING"])
+    assert all(states[k] == ["PENDING"] for k in keys[2:])
     client.jobs.cancel(array)
 
 
