@@ -37,6 +37,8 @@ def _minor(version: str) -> int:
 
 
 class Recorder:
+    tool = "tests/data/record_fidelity.py"
+
     def __init__(self, cluster: LocalSlurmCluster, version: str, release: str) -> None:
         self.version = version
         self.release = release
@@ -53,7 +55,7 @@ class Recorder:
         except ValueError:
             decoded = response.text
         record = {
-            "source": f"recorded Slurm {self.release}: tests/data/record_fidelity.py",
+            "source": f"recorded Slurm {self.release}: {self.tool}",
             "request": {"method": method, "path": path, "body": body, "user": user},
             "response": {
                 "status": response.status_code,

@@ -18,8 +18,8 @@ from typing import Any
 
 from ..._versions import _encode as enc
 from ...models import QOS, Account, Association, User
-from . import _wire
-from ._acctdb import AccountingDB, WCKey, accounting_db
+from . import _shapes, _wire
+from ._acctdb import AccountingDB, WCKey, accounting_db, cluster_wire, entity_wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._state import PlainAnswer, Reject
@@ -27,6 +27,7 @@ from ._state import PlainAnswer, Reject
 __all__ = ["DbWriteHandlers"]
 
 Answer = tuple[int, dict[str, Any]]
+_CONFIG_KINDS = ("tres", "accounts", "users", "qos", "associations")
 _DENIED = "Access/permission denied"
 
 
@@ -275,10 +276,16 @@ class DbWriteHandlers:
         wanted = call.groups.get("id")
         if wanted is not None:
             keys = [k for k in keys if str(k.id) == wanted]
+        if not keys:  # recorded: an empty list and a warning
+            warning = {
+                "description": "slurmdb_wckeys_get() found nothing",
+                "source": "_dump_wckeys",
+            }
+            return 200, self._env(call, {"wckeys": []}, warnings=[warning])
         return 200, self._env(call, {"wckeys": self._wckey_wires(keys)})
 
     def associations(self, call: Call) -> Answer:
-        found = [enc.encode_association(a, self.fmt) for a in self._matching(call)]
+        found = [entity_wire("associations", a, self.version) for a in self._matching(call)]
         if not found:
             return self._nothing(call, "slurmdb_associations_get()", "associations")
         return 200, self._env(call, {"associations": found})
@@ -289,25 +296,34 @@ class DbWriteHandlers:
         except Reject as reject:  # recorded: the refusal still carries "statistics"
             body = _wire.error_body(self.version, call.user, self.cluster.name, reject)
             return reject.status, {"statistics": {}, **body}
+        start, db = self.cluster.applied, self.db
+
+        def timed(count: int) -> dict[str, int]:  # the fake answers each in ~100 µs
+            return {"average": 100 if count else 0, "total": 100 * count}
+
         stats = {
-            "time_start": self.cluster.applied,
-            "rollups": [] if self.minor <= 40 else {},
-            "RPCs": [],
-            "users": [],
+            "time_start": start,
+            "rollups": _rollups(start, self.minor),
+            "RPCs": [{"rpc": r, "count": n, "time": timed(n)} for r, n in db.rpcs.items()],
+            "users": [{"user": u, "count": n, "time": timed(n)} for u, n in db.rpc_users.items()],
         }
-        return 200, self._env(call, {"statistics": stats})
+        return 200, self._env(call, {"statistics": _shapes.thicken(self.version, "db_diag", stats)})
 
     def config(self, call: Call) -> Answer:
-        db, fmt = self.db, self.fmt
+        db, v = self.db, self.version
         body = {
-            "clusters": [{"name": n} for n in sorted(self._clusters())],
-            "tres": [enc.encode_tres(t, fmt) for t in db.tres],
-            "accounts": [enc.encode_account(a, fmt) for a in db.accounts.values()],
-            "users": [enc.encode_user(u, fmt) for u in db.users.values()],
-            "qos": [enc.encode_qos(q, fmt) for q in db.qos.values()],
+            "clusters": [cluster_wire(self.cluster, n, v) for n in sorted(self._clusters())],
+            **{kind: [entity_wire(kind, m, v) for m in db.models(kind)] for kind in _CONFIG_KINDS},
             "wckeys": self._wckey_wires(db.wckeys),
-            "associations": [enc.encode_association(a, fmt) for a in db.associations],
         }
+        # accounts and users list their associations here (not the root account's: recorded)
+        for row in body["accounts"]:
+            mine = [a for a in db.associations if a.account == row["name"] != "root"]
+            row["associations"] = [_assoc_ref(a) for a in mine]
+        for row in body["users"]:
+            row["associations"] = [_assoc_ref(a) for a in db.associations if a.user == row["name"]]
+        if self.minor <= 44:  # gone from v0.0.45
+            body["instances"] = []
         return 200, self._env(call, body)
 
     def conf(self, call: Call) -> Answer:
@@ -384,6 +400,28 @@ class DbWriteHandlers:
         self.db.clusters.remove(name)
         self.db.associations = [a for a in self.db.associations if a.cluster != name]
         return 200, self._env(call, {"deleted_clusters": [name]})
+
+
+def _assoc_ref(a: Association) -> dict[str, Any]:
+    return {
+        "account": a.account or "",
+        "cluster": a.cluster or "",
+        "partition": a.partition or "",
+        "user": a.user or "",
+        "id": a.id or 0,
+    }
+
+
+def _rollups(start: int, minor: int) -> Any:
+    """The usage roll-ups slurmdbd ran: one hourly at start (v0.0.40 lists them flat)."""
+    if minor <= 40:
+        cycle = {"last_cycle": 0, "max_cycle": 0, "total_time": 0, "mean_cycles": 0}
+        return [{"type": "internal", "last_run": start, "total_cycles": 1, **cycle}]
+    runs = {"hourly": (1, start), "daily": (0, 0), "monthly": (0, 0)}
+    return {
+        name: {"count": n, "last_run": last, "duration": {"last": 0, "max": 0, "time": 0}}
+        for name, (n, last) in runs.items()
+    }
 
 
 def _dict(value: object) -> dict[str, Any]:
