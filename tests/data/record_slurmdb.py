@@ -13,7 +13,9 @@ beside the other recordings of ``responses/<version>/`` (replayed by
 
 In ``responses/<version>/fidelity/`` (replayed by ``tests/unit/test_fake_refusals.py``) it
 writes the refusals whose numbers the fake once guessed: a duplicate and an impossible
-reservation (v0.0.43+: 2082, 2053) and deleting a partition a job is in (v0.0.45: 2075).
+reservation (v0.0.43+: 26.05 updates the first and refuses the node with 2018; a
+reservation ending before it starts: 2053) and deleting a partition a job is in (v0.0.45:
+2075).
 
 Side effects on the clusters: one short job (finished), and on 26.05 a reservation
 ``fakedb-resv`` a year ahead and a partition ``fakedb-part`` over node1 with one short job
@@ -112,9 +114,15 @@ class SlurmdbRecorder(Recorder):
         finally:
             self.call("r_resv_delete", "DELETE", f"{s}/reservation/fakedb-resv", user="root")
         bad = {**resv, "name": "fakedb-resv-bad", "node_list": ["fakedb-nosuch"]}
+        backwards = {
+            **resv, "name": "fakedb-resv-bad", "duration": {"set": False},
+            "end_time": {"set": True, "number": start - 3600},
+        }  # fmt: skip
         try:
             self.call("r_resv_add_unknown_node", "POST", f"{s}/reservation", body=bad, user="root")
-        finally:  # in case it was made after all
+            self.call("r_resv_add_backwards", "POST", f"{s}/reservation", body=backwards,
+                      user="root")  # fmt: skip
+        finally:  # in case one was made after all
             self.send("DELETE", f"{s}/reservation/fakedb-resv-bad", user="root")
 
     def partition_in_use(self) -> None:
