@@ -27,10 +27,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from record_fidelity import Recorder, _minor
-from record_responses import cli, submit_body, versions_to_record
-
-from slurm_core.testing.cluster import LocalSlurmCluster
+from record_fidelity import Recorder, _minor, record_with
+from record_responses import cli, submit_body
 
 # Burns ~2 s of CPU while a pipe buffers 40 MB (tail -n 1 keeps a line that never ends).
 STATS_SCRIPT = """#!/bin/sh
@@ -146,12 +144,7 @@ class SlurmdbRecorder(Recorder):
 
 
 def record_release(release: str) -> None:
-    cluster = LocalSlurmCluster.running(release)
-    if cluster is None:
-        raise SystemExit(f"SLURM {release} is not running: python -m slurm_core.testing.cluster up")
-    for version in versions_to_record(cluster, release):
-        if _minor(version) >= 40:
-            SlurmdbRecorder(cluster, version, release).record()
+    record_with(SlurmdbRecorder, release, from_minor=40)
 
 
 if __name__ == "__main__":
