@@ -1,5 +1,8 @@
 """The slurmdbd writes of the fake (issue #22): add and remove database entities.
 
+The reads that look into the same database (wckeys, associations, diag, config) are in
+:mod:`._dbread`.
+
 Semantics recorded on 24.11 and 26.05 (``tests/data/responses/<v>/fidelity/w_*.json``,
 written by ``tests/data/record_writes.py``):
 - only an administrator writes, or lists wckeys or statistics: anyone else gets 2002
@@ -13,40 +16,23 @@ written by ``tests/data/record_writes.py``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from ..._versions import _encode as enc
 from ...models import QOS, Account, Association, User
-from . import _shapes, _wire
-from ._acctdb import AccountingDB, WCKey, accounting_db, cluster_wire, entity_wire
+from . import _wire
+from ._acctdb import WCKey
 from ._call import Call, Handler
-from ._cluster import FakeCluster
+from ._dbread import DbReads, names_of
 from ._state import PlainAnswer, Reject
 
 __all__ = ["DbWriteHandlers"]
 
 Answer = tuple[int, dict[str, Any]]
-_CONFIG_KINDS = ("tres", "accounts", "users", "qos", "associations")
-_DENIED = "Access/permission denied"
 
 
-class DbWriteHandlers:
-    """The ``/slurmdb/<v>`` writes of one version."""
-
-    def __init__(
-        self, cluster: FakeCluster, version: str, *, user: str, admins: tuple[str, ...]
-    ) -> None:
-        self.cluster = cluster
-        self.version = version
-        self.minor = _wire.minor(version)
-        self.fmt = enc.wire_format(version)
-        self.user = user
-        self.admins = admins
-
-    @property
-    def db(self) -> AccountingDB:
-        return accounting_db(self.cluster, self.user)
+class DbWriteHandlers(DbReads):
+    """The ``/slurmdb/<v>`` writes of one version (and the reads of :class:`DbReads`)."""
 
     def routes(self, d: str) -> list[tuple[str, str, Handler]]:
         """``(method, path, handler)``; reads of the same paths are routed before these."""
@@ -78,18 +64,6 @@ class DbWriteHandlers:
             out.append(("GET", f"{d}/conf", self.conf))
         return out
 
-    # ------------------------------------------------------------------ plumbing ---------
-    def _env(self, call: Call, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-        return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
-
-    def _admin(self, call: Call, what: str) -> None:
-        if call.user not in self.admins:
-            raise Reject(2002, _DENIED, f"{what} failed", 422 if self.minor >= 43 else 500)
-
-    def _nothing(self, call: Call, what: str, key: str) -> Answer:
-        warning = {"description": f"{what} found nothing", "source": "fake-slurmdbd"}
-        return 200, self._env(call, {key: []}, warnings=[warning])
-
     def _items(self, call: Call, *keys: str) -> list[dict[str, Any]]:
         """The list under ``keys[0]`` (or an older spelling); recorded: 9200 when missing."""
         body = call.body if isinstance(call.body, dict) else {}
@@ -107,9 +81,6 @@ class DbWriteHandlers:
         if not isinstance(value, str) or not value:
             raise _missing(key, self.minor)
         return value
-
-    def _clusters(self) -> set[str]:
-        return {self.cluster.name, *self.db.clusters}
 
     # ---------------------------------------------------------------------- adds ---------
     def add_accounts(self, call: Call) -> Answer:
@@ -131,8 +102,8 @@ class DbWriteHandlers:
         body = call.body if isinstance(call.body, dict) else {}
         cond = _dict(body.get("association_condition"))
         info = _dict(body.get("account"))
-        clusters = _names(cond.get("clusters")) or [self.cluster.name]
-        for name in _names(cond.get("accounts")):
+        clusters = names_of(cond.get("clusters")) or [self.cluster.name]
+        for name in names_of(cond.get("accounts")):
             self.db.accounts.setdefault(
                 name,
                 Account(
@@ -143,7 +114,7 @@ class DbWriteHandlers:
             )
             for cluster in clusters:
                 self._associate(name, None, cluster, "root")
-        added = ",".join(_names(cond.get("accounts")))
+        added = ",".join(names_of(cond.get("accounts")))
         return 200, self._env(call, {"added_accounts": added})
 
     def add_users(self, call: Call) -> Answer:
@@ -157,16 +128,16 @@ class DbWriteHandlers:
         self._admin(call, "slurmdb_users_add_cond()")
         body = call.body if isinstance(call.body, dict) else {}
         cond = _dict(body.get("association_condition"))
-        clusters = _names(cond.get("clusters")) or [self.cluster.name]
+        clusters = names_of(cond.get("clusters")) or [self.cluster.name]
         added = 0
-        for user in _names(cond.get("users")):
+        for user in names_of(cond.get("users")):
             self.db.users.setdefault(user, User(name=user))
-            for account in _names(cond.get("accounts")):
+            for account in names_of(cond.get("accounts")):
                 for cluster in clusters:
                     added += self._associate(account, user, cluster, None)
         if not added:
             raise PlainAnswer(304, "")
-        return 200, self._env(call, {"added_users": ",".join(_names(cond.get("users")))})
+        return 200, self._env(call, {"added_users": ",".join(names_of(cond.get("users")))})
 
     def add_associations(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_associations_add()")
@@ -263,84 +234,7 @@ class DbWriteHandlers:
                     raise
         return 200, self._env(call)
 
-    # --------------------------------------------------------------------- reads ---------
-    def _wckey_wires(self, keys: Iterable[WCKey]) -> list[dict[str, Any]]:
-        return [
-            {"accounting": [], "cluster": k.cluster, "id": k.id, "name": k.name, "user": k.user}
-            for k in keys
-        ]
-
-    def wckeys(self, call: Call) -> Answer:
-        self._admin(call, "slurmdb_wckeys_get()")
-        keys = list(self.db.wckeys)
-        wanted = call.groups.get("id")
-        if wanted is not None:
-            keys = [k for k in keys if str(k.id) == wanted]
-        if not keys:  # recorded: an empty list and a warning
-            warning = {
-                "description": "slurmdb_wckeys_get() found nothing",
-                "source": "_dump_wckeys",
-            }
-            return 200, self._env(call, {"wckeys": []}, warnings=[warning])
-        return 200, self._env(call, {"wckeys": self._wckey_wires(keys)})
-
-    def associations(self, call: Call) -> Answer:
-        found = [entity_wire("associations", a, self.version) for a in self._matching(call)]
-        if not found:
-            return self._nothing(call, "slurmdb_associations_get()", "associations")
-        return 200, self._env(call, {"associations": found})
-
-    def diag(self, call: Call) -> Answer:
-        try:
-            self._admin(call, "stats query")
-        except Reject as reject:  # recorded: the refusal still carries "statistics"
-            body = _wire.error_body(self.version, call.user, self.cluster.name, reject)
-            return reject.status, {"statistics": {}, **body}
-        start, db = self.cluster.applied, self.db
-
-        def timed(count: int) -> dict[str, int]:  # the fake answers each in ~100 µs
-            return {"average": 100 if count else 0, "total": 100 * count}
-
-        stats = {
-            "time_start": start,
-            "rollups": _rollups(start, self.minor),
-            "RPCs": [{"rpc": r, "count": n, "time": timed(n)} for r, n in db.rpcs.items()],
-            "users": [{"user": u, "count": n, "time": timed(n)} for u, n in db.rpc_users.items()],
-        }
-        return 200, self._env(call, {"statistics": _shapes.thicken(self.version, "db_diag", stats)})
-
-    def config(self, call: Call) -> Answer:
-        db, v = self.db, self.version
-        body = {
-            "clusters": [cluster_wire(self.cluster, n, v) for n in sorted(self._clusters())],
-            **{kind: [entity_wire(kind, m, v) for m in db.models(kind)] for kind in _CONFIG_KINDS},
-            "wckeys": self._wckey_wires(db.wckeys),
-        }
-        # accounts and users list their associations here (not the root account's: recorded)
-        for row in body["accounts"]:
-            mine = [a for a in db.associations if a.account == row["name"] != "root"]
-            row["associations"] = [_assoc_ref(a) for a in mine]
-        for row in body["users"]:
-            row["associations"] = [_assoc_ref(a) for a in db.associations if a.user == row["name"]]
-        if self.minor <= 44:  # gone from v0.0.45
-            body["instances"] = []
-        return 200, self._env(call, body)
-
-    def conf(self, call: Call) -> Answer:
-        """slurmdbd.conf (v0.0.45)."""
-        conf = {"DbdHost": "fake-slurmdbd", "StorageType": "accounting_storage/mysql"}
-        return 200, self._env(call, {"slurmdbd_conf": conf})
-
     # ------------------------------------------------------------------- removals --------
-    def _matching(self, call: Call) -> list[Association]:
-        q = call.query
-        filters = {k: set(_names(q.get(k))) for k in ("account", "cluster", "user", "partition")}
-        return [
-            a
-            for a in self.db.associations
-            if all(not want or (getattr(a, k) or "") in want for k, want in filters.items())
-        ]
-
     def remove_associations(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_associations_remove()")
         gone = [a for a in self._matching(call) if a.account != "root"]
@@ -402,28 +296,6 @@ class DbWriteHandlers:
         return 200, self._env(call, {"deleted_clusters": [name]})
 
 
-def _assoc_ref(a: Association) -> dict[str, Any]:
-    return {
-        "account": a.account or "",
-        "cluster": a.cluster or "",
-        "partition": a.partition or "",
-        "user": a.user or "",
-        "id": a.id or 0,
-    }
-
-
-def _rollups(start: int, minor: int) -> Any:
-    """The usage roll-ups slurmdbd ran: one hourly at start (v0.0.40 lists them flat)."""
-    if minor <= 40:
-        cycle = {"last_cycle": 0, "max_cycle": 0, "total_time": 0, "mean_cycles": 0}
-        return [{"type": "internal", "last_run": start, "total_cycles": 1, **cycle}]
-    runs = {"hourly": (1, start), "daily": (0, 0), "monthly": (0, 0)}
-    return {
-        name: {"count": n, "last_run": last, "duration": {"last": 0, "max": 0, "time": 0}}
-        for name, (n, last) in runs.items()
-    }
-
-
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -436,9 +308,3 @@ def _missing(key: str, minor: int) -> Reject:
     """Recorded: 500 on 24.11 (v0.0.40-42), 422 on 26.05."""
     missing = f"Missing required field '{key}' in dictionary"
     return Reject(9200, "Unable to resolve path", missing, 422 if minor >= 43 else 500)
-
-
-def _names(value: object) -> list[str]:
-    """A list of names, or a comma list (queries give lists of strings)."""
-    items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-    return [n for i in items if isinstance(i, str) for n in i.split(",") if n]
