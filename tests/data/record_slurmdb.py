@@ -1,8 +1,9 @@
 """Record the slurmdbd answers the fake's accounting side is measured by (a dev tool).
 
-    .venv/bin/python tests/data/record_slurmdb.py --release 24.11 --release 26.05
+    .venv/bin/python tests/data/record_slurmdb.py          # 22.05, 24.11, 26.05
 
-Needs the local clusters running. For every REST API version from v0.0.40 on it writes,
+Needs the local clusters running. For v0.0.38 (22.05) it records only ``slurmdb_job_stats``
+(below). For every REST API version from v0.0.40 on it writes,
 beside the other recordings of ``responses/<version>/`` (replayed by
 ``tests/unit/test_fake_differential.py``), read-only GETs as root: ``slurmdb_diag``,
 ``slurmdb_config``, ``slurmdb_clusters``, ``slurmdb_cluster``, ``slurmdb_wckeys``,
@@ -63,6 +64,9 @@ class SlurmdbRecorder(Recorder):
     def record(self) -> None:
         v, minor = self.version, _minor(self.version)
         d = f"/slurmdb/{v}"
+        if minor < 40:  # 22.05: the sampled job only (the fake keeps its other records thin)
+            self.stats_job()
+            return
         self.top("slurmdb_diag", f"{d}/diag")
         self.top("slurmdb_config", f"{d}/config")
         clusters = self.top("slurmdb_clusters", f"{d}/clusters")
@@ -80,16 +84,17 @@ class SlurmdbRecorder(Recorder):
             self.partition_in_use()
 
     def stats_job(self) -> None:
+        old = _minor(self.version) < 40  # v0.0.38: plain numbers, the script beside the job
         body = submit_body(
             self.version,
             {
                 "name": "fakedb-stats",
-                "memory_per_node": {"set": True, "number": 200},
-                "time_limit": {"set": True, "number": 2},
+                "memory_per_node": 200 if old else {"set": True, "number": 200},
+                "time_limit": 2 if old else {"set": True, "number": 2},
                 "account_gather_frequency": "task=1",
             },
         )
-        body["job"]["script"] = STATS_SCRIPT
+        (body if old else body["job"])["script"] = STATS_SCRIPT
         answer = self.send("POST", f"/slurm/{self.version}/job/submit", body=body)
         try:
             self._wait_done(answer["job_id"])
@@ -144,7 +149,7 @@ class SlurmdbRecorder(Recorder):
 
 
 def record_release(release: str) -> None:
-    record_with(SlurmdbRecorder, release, from_minor=40)
+    record_with(SlurmdbRecorder, release)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ What a user's own ``seff`` replacement does against slurmdbd: CPU efficiency is 
 user + system time over elapsed x allocated CPUs, memory efficiency the largest RSS sample
 (``tres.requested.max``, type ``mem``, bytes) over the allocated memory. The fake records
 its batch steps as jobacct_gather does (``tests/data/responses/<v>/slurmdb_job_stats.json``),
-from the loads a test sets with ``set_job_outcome``.
+from the loads a test sets with ``set_job_outcome`` (v0.0.39 has no recording to follow).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from slurm_core.models import AccountingJob
 from slurm_core.testing import FakeSlurmServer
 
-VERSIONS = ["v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44", "v0.0.45"]
+VERSIONS = ["v0.0.38", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44", "v0.0.45"]
 
 
 def seff(job: AccountingJob) -> tuple[float, float]:

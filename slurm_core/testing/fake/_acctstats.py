@@ -90,7 +90,7 @@ def _samples(counts: dict[str, int], where: dict[str, Any] | None) -> list[dict[
 
 
 def step_wire(usage: StepUsage) -> dict[str, Any]:
-    """The parts of a v0.0.40+ step object that carry ``usage`` (laid over the encoded step)."""
+    """The parts of a step object that carry ``usage`` (laid over the encoded step)."""
     requested = {
         "cpu": usage.cpu_ms,
         "mem": usage.max_rss,

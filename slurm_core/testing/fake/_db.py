@@ -37,16 +37,19 @@ class SlurmdbHandlers:
 
     def _db_wire(self, job: FakeJob, now: int) -> dict[str, Any]:
         wire = enc.encode_accounting_job(_models.accounting_model(self.cluster, job, now), self.fmt)
-        if _wire.minor(self.version) >= 40:  # slurmdbd keeps the three comments
+        minor = _wire.minor(self.version)
+        if minor >= 40:  # slurmdbd keeps the three comments
             wire["comment"] = {"administrator": "", "job": job.comment or "", "system": ""}
             extras = _shapes.only_known(self.version, "db_job", self._job_extras(job))
             wire = _acctstats.lay_over(wire, extras)
+        if minor != 39:  # recorded on 22.05 and later; v0.0.39 has no real recording here
             usage = _acctstats.batch_usage(job)
             for step in wire.get("steps") or []:
                 node = step.get("nodes", {}).get("range")
                 step["nodes"] = {**step.get("nodes", {}), "list": [node] if node else []}
-                step.update(_acctstats.lay_over(step, _acctstats.STEP_CONSTANTS))
-                if usage is not None:
+                if minor >= 40:
+                    step.update(_acctstats.lay_over(step, _acctstats.STEP_CONSTANTS))
+                if usage is not None:  # (22.05's null names, which its document refuses: "")
                     step.update(_acctstats.lay_over(step, _acctstats.step_wire(usage)))
         return _shapes.thicken(self.version, "db_job", wire)
 
