@@ -49,7 +49,9 @@ class SlurmdbHandlers:
                 step["nodes"] = {**step.get("nodes", {}), "list": [node] if node else []}
                 if minor >= 40:
                     step.update(_acctstats.lay_over(step, _acctstats.STEP_CONSTANTS))
-                if usage is not None:  # (22.05's null names, which its document refuses: "")
+                if (
+                    usage is not None
+                ):  # unnamed TRES say "" (22.05 sends null, against its document)
                     step.update(_acctstats.lay_over(step, _acctstats.step_wire(usage)))
         return _shapes.thicken(self.version, "db_job", wire)
 
