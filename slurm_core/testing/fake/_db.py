@@ -49,9 +49,8 @@ class SlurmdbHandlers:
                 step["nodes"] = {**step.get("nodes", {}), "list": [node] if node else []}
                 if minor >= 40:
                     step.update(_acctstats.lay_over(step, _acctstats.STEP_CONSTANTS))
-                if (
-                    usage is not None
-                ):  # unnamed TRES say "" (22.05 sends null, against its document)
+                # unnamed TRES say "" (22.05 sends null, against its own document)
+                if usage is not None:
                     step.update(_acctstats.lay_over(step, _acctstats.step_wire(usage)))
         return _shapes.thicken(self.version, "db_job", wire)
 
