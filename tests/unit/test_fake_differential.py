@@ -6,8 +6,9 @@ cancelled job (job ids in paths map to them), and the key paths of both answers 
 compared (lists by their first item; values are not compared: times, ids and counts
 differ by nature). A key path on one side only must be listed in
 ``tests/data/fake_differences.json``: that file is the inventory of what the fake's records
-still lack (``missing``) or add (``extra``). A new difference fails; a fixed one is
-reported so the list shrinks. ``FAKE_DIFF_WRITE=1`` rewrites the file.
+still lack (``missing``) or add (``extra``), each entry with a one-line ``why``. A new
+difference fails; a fixed one is reported so the list shrinks. ``FAKE_DIFF_WRITE=1``
+rewrites the file (keeping each ``why``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def _fake_answer(version: str, path: str, *, cancelled: bool) -> Any:
     http.delete(f"/slurm/{version}/job/{ids[1]}", headers=headers)
     fake.advance(10)
     path = re.sub(r"/job/(?!999999)[0-9]+", f"/job/{ids[1] if cancelled else ids[0]}", path)
+    # the recorded cluster's name is the fake's own
+    path = re.sub(r"(/slurmdb/v[0-9.]+/cluster/)[^/?]+", rf"\g<1>{fake.cluster.name}", path)
     return http.get(path, headers=headers).json()
 
 
@@ -75,8 +78,24 @@ def _diff(recording: Path) -> dict[str, list[str]]:
 def test_write_the_inventory_when_asked() -> None:
     if not os.environ.get("FAKE_DIFF_WRITE"):
         pytest.skip("FAKE_DIFF_WRITE=1 rewrites tests/data/fake_differences.json")
-    out = {f"{p.parent.name}/{p.stem}": _diff(p) for p in RECORDINGS}
+    old = json.loads(LISTED.read_text()) if LISTED.exists() else {}
+    out: dict[str, dict[str, Any]] = {}
+    for p in RECORDINGS:
+        key = f"{p.parent.name}/{p.stem}"
+        entry: dict[str, Any] = dict(_diff(p))
+        if entry["missing"] or entry["extra"]:
+            entry["why"] = old.get(key, {}).get("why", "")
+        out[key] = entry
     LISTED.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in json.loads(LISTED.read_text()) if "/slurmdb_" in n)
+)
+def test_every_slurmdb_difference_says_why(name: str) -> None:
+    entry = json.loads(LISTED.read_text())[name]
+    if entry["missing"] or entry["extra"]:
+        assert entry.get("why", "").strip(), f"{name}: differences without a one-line why"
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ import jwt
 from ..._versions import _encode as enc
 from ...models import License, Reservation
 from . import _models, _openapi, _shapes, _wire
+from ._acctdb import accounting_db
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._ctld import CtldHandlers
@@ -191,6 +192,8 @@ class FakeApp:
                 reject = Reject(9001, "Unable to parse request body", "Failed to parse JSON", 400)
                 return self._reject(reject, user)
             call = Call(match.groupdict(), query, body, user, token_ok)
+            if path.startswith("/slurmdb/") and self.accounting:  # diag's RPC counts
+                accounting_db(self.cluster, self.user).count(method, path, user)
             try:
                 status, out = handler(call)
             except Reject as reject:

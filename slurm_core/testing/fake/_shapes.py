@@ -4,9 +4,11 @@ The client's encoders (:mod:`slurm_core._versions._encode`) write the fields its
 models carry, which is fewer than slurmrestd sends (``tres_per_*``, ``features``,
 ``job_resources``, step statistics...). ``shapes/<version>.json.gz`` holds, per kind of
 record, the shape of a real one of that version (all keys, neutral values; written by
-``tests/data/build_fake_shapes.py`` from the recordings). :func:`thicken` lays an encoded
-record over it: the fake's values win, each key it lacks gets the neutral value of the
-real shape (a list of objects it knows nothing about stays empty).
+``tests/data/build_fake_shapes.py`` from the recordings); ``shapes/<version>.slurmdb.json.gz``
+those of slurmdbd (accounting job, account, user, association, QOS, TRES, cluster,
+``db_diag``), where an unset limit stays unlimited as in a fresh slurmdbd. :func:`thicken`
+lays an encoded record over it: the fake's values win, each key it lacks gets the neutral
+value of the real shape (a list of objects it knows nothing about stays empty).
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ import json
 from importlib import resources
 from typing import Any
 
-__all__ = ["thicken"]
+__all__ = ["only_known", "thicken"]
 
 
 @functools.cache
 def _shapes(version: str) -> dict[str, Any]:
-    path = resources.files(__package__) / "shapes" / f"{version}.json.gz"
-    if not path.is_file():
-        return {}
-    loaded: dict[str, Any] = json.loads(gzip.decompress(path.read_bytes()))
-    return loaded
+    out: dict[str, Any] = {}
+    for name in (f"{version}.json.gz", f"{version}.slurmdb.json.gz"):  # the second wins
+        path = resources.files(__package__) / "shapes" / name
+        if path.is_file():
+            out.update(json.loads(gzip.decompress(path.read_bytes())))
+    return out
 
 
 def thicken(version: str, kind: str, wire: dict[str, Any]) -> dict[str, Any]:
@@ -58,3 +61,20 @@ def _empty(shape: Any) -> Any:
     if isinstance(shape, list):
         return []
     return shape
+
+
+def only_known(version: str, kind: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The parts of ``extra`` a real ``kind`` record of ``version`` has (none without a shape)."""
+    shape = _shapes(version).get(kind) if version != "v0.0.38" else None
+    return _prune(shape, extra) if isinstance(shape, dict) else {}
+
+
+def _prune(shape: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in extra.items():
+        if key not in shape:
+            continue
+        inner = shape[key]
+        both = isinstance(inner, dict) and isinstance(value, dict)
+        out[key] = _prune(inner, value) if both else value
+    return out
