@@ -11,12 +11,15 @@ them, P polls of each contender in turn:
   listing's ``last_update``): tiny while no job in the whole cluster changed, else the
   whole table; ``update_time*`` is the same with one unwatched job changed before each
   poll (``scontrol update``: a busy cluster, where something always changed);
-  Both list the whole table whatever N: they are measured at the least N only;
+  Both list the whole table whatever N: they are measured at the least N only, and only
+  ``--listing-polls`` times (a 10,000-job listing is ~100 MB that slurmrestd builds in
+  memory: the cluster is shared);
 - ``bare``: a bare ``httpx`` ``GET jobs/state?job_id=...`` for the same ids (same chunks),
   decoded with ``json.loads``: the floor.
 
-Per poll (median; the contenders take turns poll by poll): bytes received, requests,
-slurmctld RPC time and client CPU, with ratios against ``bare``. RPC time is the delta of
+Per poll (median; the contenders take turns poll by poll, ``watch`` and ``bare`` 20 more
+times): bytes received, requests, slurmctld RPC time, client CPU and wall time, with
+ratios against ``bare``. RPC time is the delta of
 ``diag``'s ``rpcs_by_message_type`` total_time over the job-information RPCs (``rpc µs``:
 the cluster is shared, so it carries others' noise) and of ``rpcs_by_user`` for the
 bench's own user, ``bob`` (``own µs``: only the contender's RPCs; ``diag`` is read as
@@ -73,7 +76,7 @@ BYTES_VS_M = 1.10  # "bytes do not grow with M": at most this ratio from the lea
 RPC_VS_BARE = 1.5  # the issue's goal for slurmctld time per poll
 FLOOR = ("watch", "bare")  # polled more often: their RPC time ratio is a goal
 LISTINGS = ("update_time", "update_time*")  # the same request whatever N: measured at the least
-METRICS = ("bytes", "requests", "rpc_us", "own_us", "cpu_ms")
+METRICS = ("bytes", "requests", "rpc_us", "own_us", "cpu_ms", "wall_ms")
 Result = dict[str, dict[str, float]]
 
 
@@ -139,24 +142,22 @@ def measure(
     fns: dict[str, Callable[[], None]],
     counter: Counting,
     diag: httpx.Client,
-    polls: int,
-    floor_polls: int,
+    counts: dict[str, int],
 ) -> Result:
-    """Per-poll medians, the contenders taking turns poll by poll (the cluster is shared:
-    a burst of others' RPCs, or a scheduling pass holding slurmctld's job lock, then lands
-    on one poll of one contender, not on all of its). ``watch`` and ``bare`` then take
-    ``floor_polls`` more turns: they are cheap, and their ratio is a goal."""
-    for fn in fns.values():
-        fn()  # warm: the watcher reads each record once, on first sight
+    """Per-poll medians of ``counts[name]`` polls each, the contenders taking turns poll by
+    poll (the cluster is shared: a burst of others' RPCs, or a scheduling pass holding
+    slurmctld's job lock, then lands on one poll of one contender, not on all of its)."""
+    for name, fn in fns.items():
+        if name != "update_time*":  # that one lists the whole table anyway
+            fn()  # warm: the watcher reads each record once, on first sight
     per: dict[str, dict[str, list[float]]] = {k: {m: [] for m in METRICS} for k in fns}
-    rounds = [list(fns)] * polls + [[k for k in fns if k in FLOOR]] * floor_polls
-    for names in rounds:
-        for name in names:
+    for turn in range(max(counts[k] for k in fns)):
+        for name in [k for k in fns if turn < counts[k]]:
             rpc0, own0 = rpc_time(diag)
             counter.requests = counter.bytes = 0
-            cpu0 = time.process_time()
+            cpu0, wall0 = time.process_time(), time.perf_counter()
             fns[name]()
-            cpu = time.process_time() - cpu0
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             rpc1, own1 = rpc_time(diag)
             row = per[name]
             row["bytes"].append(counter.bytes)
@@ -164,6 +165,7 @@ def measure(
             row["rpc_us"].append(rpc1 - rpc0)
             row["own_us"].append(own1 - own0)
             row["cpu_ms"].append(cpu * 1000)
+            row["wall_ms"].append(wall * 1000)
     return {k: {m: statistics.median(v) for m, v in row.items()} for k, row in per.items()}
 
 
@@ -226,13 +228,13 @@ def contenders(
         raw.close()
 
 
-def table(m: int, n: int, polls: int, floor_polls: int, result: Result, first: int) -> str:
+def table(m: int, n: int, counts: dict[str, int], result: Result, first: int) -> str:
     floor = result["bare"]
+    polls = ", ".join(f"{k} {c}" for k, c in counts.items())
     lines = [
-        f"N = {n} watched of M = {m} held jobs (medians of {polls} polls each, "
-        f"{polls + floor_polls} of watch and bare)",
+        f"N = {n} watched of M = {m} held jobs (medians of {polls} polls)",
         f"{'':12} {'bytes':>11} {'requests':>9} {'rpc µs':>9} {'own µs':>9} {'cpu ms':>8}"
-        "  ratios to bare",
+        f" {'wall ms':>8}  ratios to bare",
     ]
     for k, r in result.items():
         ratio = " ".join(
@@ -241,7 +243,7 @@ def table(m: int, n: int, polls: int, floor_polls: int, result: Result, first: i
         )
         lines.append(
             f"{k:12} {r['bytes']:11.0f} {r['requests']:9.1f} {r['rpc_us']:9.0f} "
-            f"{r['own_us']:9.0f} {r['cpu_ms']:8.1f}  {ratio}"
+            f"{r['own_us']:9.0f} {r['cpu_ms']:8.1f} {r['wall_ms']:8.1f}  {ratio}"
             + (f" (as N={first})" if k in LISTINGS and n != first else "")
         )
     return "\n".join(lines)
@@ -298,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--floor-polls", type=int, default=20, help="more polls of watch and bare per N"
     )
+    parser.add_argument(
+        "--listing-polls",
+        type=int,
+        default=2,
+        help="polls of each update_time contender per M (each lists the whole table)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(int(x) for x in args.jobs.split(","))
     watched = sorted(int(x) for x in args.watched.split(","))
@@ -321,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         timeout=60,
     )
     name = f"bench-ws-{uuid.uuid4().hex[:8]}"
+    counts = {k: args.polls for k in ("watch", "job/{id}", "bare")}
+    counts.update({k: args.polls + args.floor_polls for k in FLOOR})
+    counts.update({k: args.listing_polls for k in LISTINGS})
     rows: dict[tuple[int, int], Result] = {}
     ids: list[int] = []
     try:
@@ -335,11 +346,11 @@ def main(argv: list[str] | None = None) -> int:
                     with contenders(cluster, token, ids[:n], ids[-1], counter) as fns:
                         if n != watched[0]:  # a listing of M jobs costs alike for any N
                             fns = {k: f for k, f in fns.items() if k not in LISTINGS}
-                        result = measure(fns, counter, diag, args.polls, args.floor_polls)
+                        result = measure(fns, counter, diag, counts)
                     first = rows.get((m, watched[0]), result)
                     order = ("watch", "job/{id}", *LISTINGS, "bare")
                     rows[m, n] = {k: result.get(k) or first[k] for k in order}
-                    report = table(m, n, args.polls, args.floor_polls, rows[m, n], watched[0])
+                    report = table(m, n, counts, rows[m, n], watched[0])
                     print("\n" + report, flush=True)
                     if n == watched[0]:  # slurmctld keeps finished jobs MinJobAge seconds
                         print(f"(a full listing named {counter.listed} jobs)", flush=True)
