@@ -12,7 +12,7 @@ them, P polls of each contender in turn:
   whole table; ``update_time*`` is the same with one unwatched job changed before each
   poll (``scontrol update``: a busy cluster, where something always changed);
   Both list the whole table whatever N: they are measured at the least N only, and only
-  ``--listing-polls`` times (a 10,000-job listing is ~100 MB that slurmrestd builds in
+  ``--listing-polls`` times (1) (a 10,000-job listing is ~100 MB that slurmrestd builds in
   memory: the cluster is shared);
 - ``bare``: a bare ``httpx`` ``GET jobs/state?job_id=...`` for the same ids (same chunks),
   decoded with ``json.loads``: the floor.
@@ -23,8 +23,12 @@ ratios against ``bare``. RPC time is the delta of
 ``diag``'s ``rpcs_by_message_type`` total_time over the job-information RPCs (``rpc µs``:
 the cluster is shared, so it carries others' noise) and of ``rpcs_by_user`` for the
 bench's own user, ``bob`` (``own µs``: only the contender's RPCs; ``diag`` is read as
-``alice``). Two verdict lines close the run: the watch's bytes grow with N and not with M,
-and its slurmctld time per poll stays within 1.5x of ``bare``'s. The jobs are cancelled
+``alice``). RPC time is heavy-tailed: an RPC waiting for slurmctld's job lock (a
+scheduling pass, someone's listing) counts the wait, and two identical ``bare`` contenders
+were seen 1.2-1.4x apart in medians of 25 polls. Verdict lines close the run: the watch's
+bytes grow with N and not with M, and its slurmctld time per poll stays within 1.5x of
+``bare``'s, judged on lower quartiles (what a poll costs when no one else holds the lock;
+medians beside them). The jobs are cancelled
 with one ``scancel --name`` at the end, also on an error, Ctrl-C or SIGTERM::
 
     .venv/bin/python -m bench --watch-state                    # M = 2000 then 10000
@@ -166,7 +170,16 @@ def measure(
             row["own_us"].append(own1 - own0)
             row["cpu_ms"].append(cpu * 1000)
             row["wall_ms"].append(wall * 1000)
-    return {k: {m: statistics.median(v) for m, v in row.items()} for k, row in per.items()}
+    out = {k: {m: statistics.median(v) for m, v in row.items()} for k, row in per.items()}
+    for name, row in per.items():  # lock waits make RPC time heavy-tailed: the quiet cost
+        for metric in ("rpc_us", "own_us"):
+            out[name][f"{metric}_p25"] = quartile(row[metric])
+    return out
+
+
+def quartile(values: list[float]) -> float:
+    """The lower quartile (the value itself for one)."""
+    return statistics.quantiles(values, n=4)[0] if len(values) > 1 else values[0]
 
 
 @contextmanager
@@ -268,12 +281,16 @@ def verdicts(rows: dict[tuple[int, int], Result]) -> list[str]:
         + ("" if len(ms) > 1 else " (only one M: give --jobs two values)")
     )
     for metric, label in (("rpc_us", "all job RPCs"), ("own_us", "own RPCs")):
-        ratios = {k: r["watch"][metric] / max(r["bare"][metric], 1) for k, r in rows.items()}
-        ok = all(x <= RPC_VS_BARE for x in ratios.values())
+        low = {
+            k: r["watch"][f"{metric}_p25"] / max(r["bare"][f"{metric}_p25"], 1)
+            for k, r in rows.items()
+        }
+        mid = {k: r["watch"][metric] / max(r["bare"][metric], 1) for k, r in rows.items()}
+        ok = all(x <= RPC_VS_BARE for x in low.values())
         lines.append(
             f"{'PASS' if ok else 'FAIL'} slurmctld time per poll within x{RPC_VS_BARE} of bare "
-            f"({label}): "
-            + ", ".join(f"M={m} N={n} x{x:.2f}" for (m, n), x in sorted(ratios.items()))
+            f"({label}; lower quartiles, medians in brackets): "
+            + ", ".join(f"M={m} N={n} x{low[m, n]:.2f} (x{mid[m, n]:.2f})" for m, n in sorted(low))
         )
     return lines
 
@@ -303,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--listing-polls",
         type=int,
-        default=2,
+        default=1,
         help="polls of each update_time contender per M (each lists the whole table)",
     )
     args = parser.parse_args(argv)
