@@ -45,6 +45,7 @@ import json
 import signal
 import statistics
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -129,9 +130,14 @@ def queue_held(http: httpx.Client, count: int, name: str, cwd: str) -> list[int]
         "environment": ["PATH=/bin:/usr/bin"],
     }
 
+    refused = threading.Event()
+
     def one(_: int) -> int:
+        if refused.is_set():  # one refusal (MaxJobCount...): the rest would be refused too
+            raise SystemExit("submission refused")
         answer = http.post(f"/slurm/{VERSION}/job/submit", json={"job": job}).json()
         if answer.get("errors"):
+            refused.set()
             raise SystemExit(f"submission refused: {answer['errors']}")
         return int(answer["job_id"])
 
