@@ -45,7 +45,7 @@ from .._versions import Adapter, Request
 from .._versions._parse import job_from_accounting
 from ..models import Job, JobState
 from ._cursor import Cursor, delta_mode
-from ._events import JobEvent, JobEventType, Phase, Track, phase_of
+from ._events import JobEvent, JobEventType, Track, phase_of
 from ._policy import IntervalPolicy, WatchOptions, server_hint
 from ._source import Fleet, RestStates, StateSource, states_served
 from ._subscription import Delivered, Subscription, index_jobs, job_key
@@ -289,7 +289,6 @@ class WatchCore:
             if "_" in name:
                 tasks.setdefault(name.split("_", 1)[0], set()).add(tuple(seen))
         fetch: list[str] = []
-        phases: dict[tuple[str, ...], Phase | None] = {}  # most jobs share a state: parse once
         with self.lock:
             for key in keys:
                 track = self._tracks.get(key)
@@ -302,10 +301,7 @@ class WatchCore:
                 if flags is None:
                     fetch.append(key)  # purged, a task's own id, or an array in motion
                     continue
-                seen = tuple(flags)
-                if seen not in phases:
-                    phases[seen] = phase_of(JobState.parse(seen))
-                new = phases[seen]
+                new = phase_of(JobState.parse(flags))
                 if (new is not None and new != track.phase) or self._refresh(key, track):
                     fetch.append(key)
         now = _utcnow()
