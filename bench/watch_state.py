@@ -34,8 +34,11 @@ with one ``scancel --name`` at the end, also on an error, Ctrl-C or SIGTERM::
     .venv/bin/python -m bench --watch-state                    # M = 2000 then 10000
     .venv/bin/python -m bench --watch-state --jobs 300 --watched 1,50 --polls 3
 
-Figures (and the cluster's ``MaxJobCount``, 30000 in the test clusters) are in
-``docs/concepts/watching.md``; the run also leaves ``bench/results/watch_state.json``.
+The cluster needs ``MaxJobCount`` above the largest M (30000 in the test clusters). Cancelled
+jobs stay in slurmctld's table for ``MinJobAge`` (600 s there): until then every full
+listing, anyone's, still carries them (78 MB for 10,000), and a slurmrestd answering many
+such listings at once was seen to stall. Figures are in ``docs/concepts/watching.md``; the
+run also leaves ``bench/results/watch_state.json``.
 """
 
 from __future__ import annotations
