@@ -110,6 +110,8 @@ class ClientCore:
         self._adapter: Adapter | None = None
         self._served: ServedVersions | None = None
         self._lock = threading.Lock()
+        self.readyz: bool | None = None
+        """Whether the server serves ``/readyz`` (None: not asked yet)."""
 
     @property
     def known_version(self) -> str | None:
