@@ -283,6 +283,24 @@ def test_test_connection_says_a_server_that_is_not_ready_is_not(
     assert fake.requests_to("/diag$"), "the token was not checked"
 
 
+def test_the_watch_fleet_extra_reaches_the_core_and_stays_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from slurm_airflow.get_provider_info import get_provider_info
+
+    url = "redis://:fleet-pw-123@redis.example:6379/0"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLURM_UNIT", conn(user_name="alice", watch_fleet=url).as_json()
+    )
+    hook = SlurmHook("slurm_unit")
+    assert hook.settings().watch_fleet == url
+    with hook.get_client() as client:
+        assert client._http.options.watch_fleet == url  # the core shares the watch with it
+        assert "fleet-pw-123" not in repr(client._http.options) + repr(hook.settings())
+    (conn_type,) = get_provider_info()["connection-types"]
+    assert conn_type["conn-fields"]["watch_fleet"]["schema"]["format"] == "password"
+
+
 # ------------------------------------------------------------------ provider -----------------
 def test_provider_info_declares_everything() -> None:
     from slurm_airflow.get_provider_info import get_provider_info

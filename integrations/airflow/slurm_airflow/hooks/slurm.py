@@ -75,6 +75,7 @@ _CONNECTION_EXTRAS = (
     "working_directory",
     "poll_interval",
     "timeout",
+    "watch_fleet",
 )
 _SCHEMES = ("http", "https")
 
