@@ -24,6 +24,7 @@ from ._exceptions import (
     PermissionDeniedError,
     SlurmAPIError,
     SlurmError,
+    UnsupportedAPIVersionError,
 )
 from ._http import AsyncHTTP, SyncHTTP
 from ._options import ClientOptions, RequestHooks
@@ -240,7 +241,12 @@ class BaseClient(Generic[TransportT, HTTPT]):
                     return True
             a = yield from core.adapter()
             a.parse_diag((yield a.diag()))
-        except (AuthenticationError, PermissionDeniedError, ConfigurationError):
+        except (
+            AuthenticationError,
+            PermissionDeniedError,
+            ConfigurationError,
+            UnsupportedAPIVersionError,
+        ):
             raise  # waiting will not fix these
         except SlurmError:
             return False

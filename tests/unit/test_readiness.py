@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from slurm_core import AuthenticationError, RetryPolicy
+from slurm_core import AuthenticationError, RetryPolicy, UnsupportedAPIVersionError
 from slurm_core.testing import FakeSlurmServer
 
 pytestmark = pytest.mark.anyio
@@ -111,4 +111,10 @@ def test_ready_raises_on_a_refused_token(release: str) -> None:
     # No token at all: 401 on every release (waiting would not fix it).
     fake = _fake(release, token=TOKEN, require_token=True)
     with fake.client(auth=None, retry=ONCE) as client, pytest.raises(AuthenticationError):
+        client.ready()
+
+
+def test_ready_raises_when_no_version_is_spoken_by_both() -> None:
+    fake = _fake("22.05")
+    with fake.client(api_version="v0.0.45") as client, pytest.raises(UnsupportedAPIVersionError):
         client.ready()
