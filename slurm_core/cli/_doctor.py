@@ -186,6 +186,9 @@ def _ready(client: Any, checks: list[Check]) -> None:
     except (AuthenticationError, PermissionDeniedError):
         checks.append(Check("ready", "skip", "the server refused the token (see auth)"))
         return
+    except SlurmError as exc:  # no version to ask diag with (see versions)
+        checks.append(Check("ready", "skip", _message(exc)))
+        return
     how = "GET /readyz" if client._core.readyz else "diag"
     if ready:
         checks.append(Check("ready", "ok", f"slurmrestd is ready ({how})"))
