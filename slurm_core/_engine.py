@@ -13,6 +13,11 @@ between requests (a submission looking for its key) yields :class:`Pause`; the d
 sleeps (``time.sleep`` or ``anyio.sleep``, as the engine does) and, when the pause would
 pass the deadline, throws :class:`~slurm_core.SlurmTimeoutError` (phase ``"deadline"``)
 into the operation instead of sleeping.
+
+**No large answer is parsed on an event loop.** The async driver hands a response of
+:data:`OFFLOAD_BYTES` or more (an OpenAPI document, a full job listing) to the operation in
+a worker thread: parsing megabytes there would stall every other task of the loop (an
+Airflow triggerer's watchdog calls that "blocked"). The operation itself is unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import anyio
 import httpx
 
 from . import _versions
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
     from ._versions import Adapter
 
 __all__ = [
+    "OFFLOAD_BYTES",
     "AsyncResource",
     "BaseResource",
     "ClientCore",
@@ -60,6 +67,11 @@ __all__ = [
 
 T = TypeVar("T")
 Op = Generator[Request, httpx.Response, T]
+
+OFFLOAD_BYTES = 256 * 1024
+"""Responses at least this large reach an async operation in a worker thread (a
+``jobs/state`` poll or a job record is a few kilobytes; slurmrestd's OpenAPI document
+is megabytes)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -236,7 +248,13 @@ async def run_async(http: AsyncHTTP, op: PausingOp[T], *, deadline: float | None
             except SlurmError as exc:
                 step = op.throw(exc)
             else:
-                step = op.send(response)
+                if len(response.content) < OFFLOAD_BYTES:
+                    step = op.send(response)
+                    continue
+                done, value = await anyio.to_thread.run_sync(_resume, op, response)
+                if done:
+                    return value  # type: ignore[no-any-return]
+                step = value
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except SlurmError as exc:
@@ -244,6 +262,15 @@ async def run_async(http: AsyncHTTP, op: PausingOp[T], *, deadline: float | None
         raise
     finally:
         op.close()
+
+
+def _resume(op: PausingOp[Any], response: httpx.Response) -> tuple[bool, Any]:
+    """``op.send(response)`` in a worker thread: ``(True, result)`` when the operation
+    returned (a StopIteration cannot cross into the event loop's future)."""
+    try:
+        return False, op.send(response)
+    except StopIteration as stop:
+        return True, stop.value
 
 
 class BaseResource:
