@@ -149,17 +149,28 @@ def run_dag(airflow_db: None) -> Callable[..., DagRun]:
     """Run a DAG with ``dag.test()`` (tasks in-process, deferred tasks' triggers inline).
 
     ``dag.test()`` only runs DAGs the metadata database knows, so the DAG is first
-    registered as the DAG processor would (bundle rows, then the serialized DAG).
+    registered, as the DAG processor would.
     """
 
     def run(dag: DAG, **kwargs: Any) -> DagRun:
-        from airflow.dag_processing.bundles.manager import DagBundlesManager
-        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-        DagBundlesManager().sync_bundles_to_db()
-        bag = DagBag(dag_folder=os.devnull)
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
+        _register(dag)
         return dag.test(**kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def register_dag(airflow_db: None) -> Callable[[DAG], None]:
+    """Store a DAG in the metadata database as the DAG processor would."""
+    return _register
+
+
+def _register(dag: DAG) -> None:
+    # Bundle rows, then the serialized DAG and its version.
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=os.devnull)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
