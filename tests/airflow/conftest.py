@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
     from airflow.sdk import DAG
 
+    from slurm_core import SlurmClient
     from slurm_core.testing import FakeSlurmServer
     from slurm_core.testing.cluster import LocalSlurmCluster
 
@@ -122,6 +123,17 @@ def slurm_conn(slurm_cluster: LocalSlurmCluster) -> Iterator[SlurmConn]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = before
+
+
+@pytest.fixture
+def client(slurm_conn: SlurmConn) -> Iterator[SlurmClient]:
+    """A client of the release's real cluster, as the test's own user."""
+    from slurm_core import SlurmClient, StaticToken
+
+    cluster = slurm_conn.cluster
+    auth = StaticToken(slurm_conn.token, user_name=cluster.user_name)
+    with SlurmClient(cluster.rest_url, auth=auth) as c:
+        yield c
 
 
 @pytest.fixture
