@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
     from airflow.sdk import DAG
 
+    from slurm_core import SlurmClient
     from slurm_core.testing import FakeSlurmServer
     from slurm_core.testing.cluster import LocalSlurmCluster
 
@@ -125,6 +126,17 @@ def slurm_conn(slurm_cluster: LocalSlurmCluster) -> Iterator[SlurmConn]:
 
 
 @pytest.fixture
+def client(slurm_conn: SlurmConn) -> Iterator[SlurmClient]:
+    """A client of the release's real cluster, as the test's own user."""
+    from slurm_core import SlurmClient, StaticToken
+
+    cluster = slurm_conn.cluster
+    auth = StaticToken(slurm_conn.token, user_name=cluster.user_name)
+    with SlurmClient(cluster.rest_url, auth=auth) as c:
+        yield c
+
+
+@pytest.fixture
 def fake_conn(
     slurm_fake: FakeSlurmServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FakeSlurmServer]:
@@ -149,17 +161,28 @@ def run_dag(airflow_db: None) -> Callable[..., DagRun]:
     """Run a DAG with ``dag.test()`` (tasks in-process, deferred tasks' triggers inline).
 
     ``dag.test()`` only runs DAGs the metadata database knows, so the DAG is first
-    registered as the DAG processor would (bundle rows, then the serialized DAG).
+    registered, as the DAG processor would.
     """
 
     def run(dag: DAG, **kwargs: Any) -> DagRun:
-        from airflow.dag_processing.bundles.manager import DagBundlesManager
-        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-        DagBundlesManager().sync_bundles_to_db()
-        bag = DagBag(dag_folder=os.devnull)
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
+        _register(dag)
         return dag.test(**kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def register_dag(airflow_db: None) -> Callable[[DAG], None]:
+    """Store a DAG in the metadata database as the DAG processor would."""
+    return _register
+
+
+def _register(dag: DAG) -> None:
+    # Bundle rows, then the serialized DAG and its version.
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=os.devnull)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)

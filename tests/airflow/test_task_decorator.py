@@ -25,10 +25,10 @@ from airflow.sdk import DAG, task
 from airflow.sdk.exceptions import AirflowTaskTerminated, TaskDeferred
 from slurm_airflow.decorators.slurm import SlurmDecoratedOperator
 
-from slurm_core import SlurmClient, StaticToken
+from slurm_core import SlurmClient
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from conftest import SlurmConn
 
@@ -52,14 +52,6 @@ def workspace(slurm_conn: SlurmConn) -> Path:
     path.mkdir()
     path.chmod(0o755)  # the jobs' user traverses it to its call directory
     return path
-
-
-@pytest.fixture
-def client(slurm_conn: SlurmConn) -> Iterator[SlurmClient]:
-    cluster = slurm_conn.cluster
-    auth = StaticToken(slurm_conn.token, user_name=cluster.user_name)
-    with SlurmClient(cluster.rest_url, auth=auth) as c:
-        yield c
 
 
 def _slow_only(slurm_conn: SlurmConn) -> None:

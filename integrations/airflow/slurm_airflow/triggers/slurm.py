@@ -17,6 +17,8 @@ trigger: the task owns the job; the sensor's does not).
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,22 @@ __all__ = [
 DEFAULT_POLL_INTERVAL = 30.0
 _KILL_TIMEOUT = 30.0
 _STATE_NAMES = frozenset(s.value for s in JobBaseState)
+_RUNTIME = ("slurm_core.config", "slurm_core._client", "slurm_core.lifecycle")
+"""What ``run`` needs and a DAG file never imports (see ``__init__``)."""
+
+
+_imported = False
+
+
+async def _import_runtime() -> None:
+    """Import :data:`_RUNTIME` in a worker thread: the triggerer's first trigger would
+    otherwise import the client and the supervisor on its event loop (0.3-1 s of CPU).
+    Triggers starting meanwhile wait in threads too (a module being imported is already
+    in ``sys.modules``: touching it from the loop would wait there for the import lock)."""
+    global _imported
+    if not _imported:
+        await anyio.to_thread.run_sync(lambda: [importlib.import_module(m) for m in _RUNTIME])
+        _imported = True
 
 
 def normalize_states(states: str | Iterable[str], param: str) -> tuple[str, ...]:
@@ -193,6 +211,7 @@ class SlurmJobTrigger(BaseTrigger):
     __hash__ = None  # type: ignore[assignment]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        await _import_runtime()
         yield _event(await self._outcome())
 
     async def _outcome(self) -> dict[str, Any]:
@@ -208,9 +227,9 @@ class SlurmJobTrigger(BaseTrigger):
                 async for item in self._follow(client):
                     if not isinstance(item, JobEvent):
                         if self.log_output:
-                            emit(item)
+                            await anyio.to_thread.run_sync(emit, item)
                         continue
-                    payload = self._decide(item)
+                    payload = await self._decide(item)
                     if payload is not None:
                         return payload
         except DependencyNeverSatisfiedError as exc:
@@ -239,7 +258,13 @@ class SlurmJobTrigger(BaseTrigger):
             async for event in events:
                 yield event
 
-    def _decide(self, event: JobEvent) -> dict[str, Any] | None:
+    async def _say(self, message: str, *args: object) -> None:
+        """``self.log.info`` from a worker thread: the triggerer ships log lines through a
+        socket its supervisor may be slow to read, and a write that waits there on the event
+        loop stalls every trigger (200 jobs ending together did)."""
+        await anyio.to_thread.run_sync(functools.partial(self.log.info, message, *args))
+
+    async def _decide(self, event: JobEvent) -> dict[str, Any] | None:
         # UNKNOWN: the job's fate cannot be learned (purged, no accounting)
         state = str(event.new_state.base) if event.new_state else "UNKNOWN"
         code = event.exit_code
@@ -249,12 +274,12 @@ class SlurmJobTrigger(BaseTrigger):
             "reason": event.reason,
         }
         if state in self.target_states:
-            self.log.info("job %s reached %s", self.job_id, state)
+            await self._say("job %s reached %s", self.job_id, state)
             return event_payload("success", self.job_id, state, **fields)
         if state in self.failure_states or event.final:
-            self.log.info("job %s ended %s", self.job_id, state)
+            await self._say("job %s ended %s", self.job_id, state)
             return event_payload("error", self.job_id, state, **fields)
-        self.log.info("job %s is %s", self.job_id, event.new_state)
+        await self._say("job %s is %s", self.job_id, event.new_state)
         return None
 
     async def on_kill(self) -> None:
