@@ -3,6 +3,8 @@ slurm_core.testing fakes) the trigger, operator and sensor logic. No cluster nee
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import os
 from pathlib import Path
@@ -825,6 +827,32 @@ async def test_trigger_on_kill_cancels_only_a_job_the_task_owns(
     await SlurmJobTrigger(job_id=job_id, cancel_on_kill=cancel_on_kill).on_kill()
     state = fake_conn.job(job_id).state
     assert (str(state.base) == "CANCELLED") is cancel_on_kill
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("cancel_on_kill", [True, False])
+async def test_a_trigger_its_triggerer_lets_go_leaves_the_job_running(
+    fake_conn: Any, cancel_on_kill: bool
+) -> None:
+    # Airflow's triggerer cancels its triggers' tasks when it stops or hands them to another
+    # triggerer (no message: a user's kill comes with one, and then on_kill): not a cancel.
+    from slurm_airflow.triggers.slurm import SlurmJobTrigger
+
+    job_id = _submit(fake_conn, hold=True)
+    trigger = SlurmJobTrigger(job_id=job_id, cancel_on_kill=cancel_on_kill, poll_interval=1)
+
+    async def follow() -> None:
+        async for _ in trigger.run():
+            pass
+
+    task = asyncio.ensure_future(follow())
+    while not fake_conn.requests_to(r"/job/%d$|/jobs/state" % job_id):
+        await asyncio.sleep(0.05)  # following
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert str(fake_conn.job(job_id).state.base) == "PENDING"
+    assert not fake_conn.requests_to(r"/job/%d$" % job_id, method="DELETE")
 
 
 # ------------------------------------------------------------------ operator on the fake -----

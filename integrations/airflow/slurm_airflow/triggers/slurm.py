@@ -17,6 +17,7 @@ trigger: the task owns the job; the sensor's does not).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -31,7 +32,7 @@ from slurm_core import JobBaseState, JobFailedError, SlurmError
 
 if TYPE_CHECKING:
     from slurm_core import AsyncSlurmClient, Job
-    from slurm_core.lifecycle import OutputLine
+    from slurm_core.lifecycle import CancelReason, OutputLine
     from slurm_core.watch import JobEvent
 
 __all__ = [
@@ -251,7 +252,10 @@ class SlurmJobTrigger(BaseTrigger):
             # An array task ("40_2"): the supervisor follows whole jobs; the client's one
             # watch loop follows the task.
             return self._watch(client)
-        return AsyncJobSupervisor(client, self.job_id, poll_interval=self.poll_interval).follow()
+        supervisor = AsyncJobSupervisor(
+            client, self.job_id, poll_interval=self.poll_interval, classify=_released
+        )
+        return supervisor.follow()
 
     async def _watch(self, client: AsyncSlurmClient) -> AsyncIterator[JobEvent | OutputLine]:
         async with client.jobs.watch(self.job_id, max_interval=self.poll_interval) as events:
@@ -299,3 +303,14 @@ class SlurmJobTrigger(BaseTrigger):
                     CancelReason.MARKED_FAILED
                 ):
                     self.log.info("cancelled SLURM job %s", self.job_id)
+
+
+def _released(exc: BaseException) -> CancelReason | None:
+    """A cancelled trigger was let go by its triggerer (stopping, or handing it to another
+    triggerer), not stopped by a user: a user's kill reaches :meth:`SlurmJobTrigger.on_kill`.
+    The job runs on; the next trigger follows it."""
+    from slurm_core.lifecycle import CancelReason
+
+    if isinstance(exc, asyncio.CancelledError):
+        return CancelReason.PROCESS_EXITED
+    return None
