@@ -114,3 +114,21 @@ def test_a_pipeline_that_ends_before_the_preemption_fails_the_test() -> None:
     ):
         pass
     assert cluster.commands == []  # nothing signalled
+
+
+def test_a_failing_probe_is_asked_again_and_named_if_it_never_answers() -> None:
+    cluster = ScriptedCluster(["JobState=PENDING Restarts=1"])
+    answers: list[object] = [TimeoutError("slow slurmrestd"), 7]
+
+    def find() -> int | None:
+        answer = answers.pop(0) if answers else None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    stuck = Preemption(cluster, find, lambda j: False, timeout=0.2, interval=0.01)
+    with pytest.raises(ClusterError, match="job 7's progress"), stuck:
+        time.sleep(0.5)
+    never = Preemption(cluster, lambda: 1 // 0, lambda j: True, timeout=0.1, interval=0.01)
+    with pytest.raises(ClusterError, match="last probe failed: ZeroDivisionError"), never:
+        time.sleep(0.3)

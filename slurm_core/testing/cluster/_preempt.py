@@ -167,14 +167,20 @@ class Preemption:
 
     def _wait(self, what: str, probe: Callable[[], T | None]) -> T:
         deadline = time.monotonic() + self._timeout
+        failed = ""
         while not self._stop.is_set():
-            value = probe()
+            try:
+                value = probe()
+            except Exception as exc:  # a busy shared cluster's slow answer: ask again
+                value, failed = None, f" (last probe failed: {type(exc).__name__}: {exc})"
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise ClusterError(f"timed out after {self._timeout:g} s waiting for {what}")
+                raise ClusterError(
+                    f"timed out after {self._timeout:g} s waiting for {what}{failed}"
+                )
             self._stop.wait(self._interval)
-        raise ClusterError(f"the pipeline ended before {what}")
+        raise ClusterError(f"the pipeline ended before {what}{failed}")
 
     def _run(self) -> None:
         try:
