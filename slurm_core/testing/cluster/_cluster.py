@@ -459,17 +459,13 @@ class LocalSlurmCluster:
         )
 
     def preempt(self, job_id: int | str, *, timeout: float = 120.0) -> None:
-        """Preempt a checkpointed job now, as Slurm's ``--signal=B:USR2@...`` does near its
-        time limit: ``SIGUSR2`` to its batch shell, wait until it is requeued and its first
-        run's batch step is gone, then start it at once (Slurm would hold it ~2 minutes).
-        Raises :class:`PreemptTimeoutError` at the timeout, :class:`ClusterError` if the job
-        ended instead of being requeued.
+        """Preempt a checkpointed job now as ``--signal=B:USR2@...`` would near its time
+        limit; start its requeued run once the first has ended. Raises
+        :class:`PreemptTimeoutError` (timeout) or :class:`ClusterError` (not requeued).
 
         Example::
 
-            future = executor.submit(train, checkpoint=120)  # saves progress, resumes
-            c.preempt(future.job_id)
-            assert future.result()["resumed_from"] > 0
+            c.preempt(future.job_id)  # a future of SlurmExecutor.submit(..., checkpoint=120)
         """
         _preempt(self, int(job_id), timeout=timeout)
 

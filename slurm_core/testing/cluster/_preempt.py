@@ -101,7 +101,13 @@ def preempt(cluster: _Runs, job_id: int, *, timeout: float = 120.0, interval: fl
 
     The second run starts only once the first run's batch step is gone: its late end report
     would otherwise end the second run. Slurm would hold the requeued job about two minutes;
-    ``StartTime=now`` lets it start at once.
+    ``StartTime=now`` lets it start at once. Raises :class:`PreemptTimeoutError` when a stage
+    does not come within ``timeout``, :class:`ClusterError` when the job ends instead of
+    being requeued (not submitted with checkpointing, or signalled before its handler).
+
+    Example::
+
+        preempt(cluster, job_id)  # cluster.preempt(job_id) does the same
     """
     cluster.run(["scancel", "--signal=USR2", "--batch", str(job_id)], check=True)
     deadline = time.monotonic() + timeout
