@@ -101,9 +101,10 @@ def preempt(cluster: _Runs, job_id: int, *, timeout: float = 120.0, interval: fl
 
     The second run starts only once the first run's batch step is gone: its late end report
     would otherwise end the second run. Slurm would hold the requeued job about two minutes;
-    ``StartTime=now`` lets it start at once. Raises :class:`PreemptTimeoutError` when a stage
-    does not come within ``timeout``, :class:`ClusterError` when the job ends instead of
-    being requeued (not submitted with checkpointing, or signalled before its handler).
+    ``StartTime=now+1`` lets it start within a second. Raises :class:`PreemptTimeoutError`
+    when a stage does not come within ``timeout``, :class:`ClusterError` when the job ends
+    instead of being requeued (not submitted with checkpointing, or signalled before its
+    handler).
 
     Example::
 
@@ -123,7 +124,10 @@ def preempt(cluster: _Runs, job_id: int, *, timeout: float = 120.0, interval: fl
         if time.monotonic() > deadline:
             raise PreemptTimeoutError(job_id, "the first run's batch step to end", timeout, "")
         time.sleep(interval)
-    cluster.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+    # now+1: the new run's credential carries its start second and slurmd refuses it if
+    # that is not after the second it revoked the first run's ("Job credential revoked",
+    # seen on 24.11 when signal, requeue and start fell in one second).
+    cluster.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now+1"], check=True)
 
 
 class Preemption:
