@@ -80,6 +80,7 @@ echo "evaluation: $(cat metrics.json)"
 def finetune_model(epochs: int | str) -> dict[str, object]:
     """Fine-tune on one GPU, one checkpoint per epoch; a requeued run resumes."""
     import json
+    import time
 
     from slurm_core.executor import checkpoint_dir, resuming
 
@@ -87,7 +88,8 @@ def finetune_model(epochs: int | str) -> dict[str, object]:
     done = json.loads(state.read_text())["epoch"] if resuming() and state.exists() else 0
     start = done
     while done < int(epochs):  # a rendered template is text
-        done += 1  # one epoch of work on the GPU
+        time.sleep(1)  # one epoch of work on the GPU
+        done += 1
         state.write_text(json.dumps({"epoch": done}))
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES") or os.environ.get("SLURM_JOB_GPUS")
     return {"epochs": done, "resumed_from": start, "gpus": gpus}

@@ -108,6 +108,8 @@ class MLSettings(ConfigurableResource):  # type: ignore[type-arg]
     gpu_partition: str = "gpu"
     job_user: str | None = None
     """The user function jobs run as, when this process runs as another (a root service)."""
+    epochs: int = EPOCHS
+    """Epochs of :func:`fit` (``train_function``)."""
 
     def workdir(self, asset_name: str) -> Path:
         """``<base_dir>/<asset>/files``, writable by the jobs' user."""
@@ -230,7 +232,7 @@ def train_function(
             time_limit="0:10:00",
         ) as executor,
     ):
-        future = executor.submit(fit, str(preprocess), EPOCHS, checkpoint=120)
+        future = executor.submit(fit, str(preprocess), ml.epochs, checkpoint=120)
         context.log.info("training in SLURM job %s", future.job_id)
         model = future.result()
     context.add_output_metadata({"slurm_job_id": future.job_id, "gpus": str(model["gpus"])})

@@ -8,6 +8,7 @@ event, as the triggerer would do. Task logs go to stdout, captured with ``capfd`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -29,6 +30,7 @@ from slurm_airflow.sensors.slurm import SlurmJobSensor
 from slurm_airflow.triggers.slurm import SlurmJobTrigger
 
 from slurm_core import Job, JobFailedError, SlurmClient, StaticToken
+from slurm_core.testing.cluster import Preemption
 
 if TYPE_CHECKING:
     from conftest import SlurmConn
@@ -469,7 +471,37 @@ def test_example_ml_pipeline(
     cluster = slurm_conn.cluster
     cluster.share_python()  # finetune is a Python function: the job runs this interpreter
     job_user = str(cluster.uid(cluster.user_name))
-    dag_run = run_dag(dag, run_conf={"workdir": str(workdir), "epochs": 2, "job_user": job_user})
+
+    def finetune_job() -> int | None:  # the function's job (not train's, also on a GPU)
+        return next(
+            (
+                j.job_id
+                for j in client.jobs.list(user=cluster.user_name)
+                if j.state.is_running
+                and j.partition == "gpu"
+                and j.name not in ("preprocess", "train", "evaluate")
+                and str(j.standard_output or "").startswith(str(workdir))
+            ),
+            None,
+        )
+
+    def epochs_done(_: int) -> bool:  # finetune's checkpoint after each epoch
+        for state in workdir.rglob("finetune.json"):
+            with contextlib.suppress(ValueError):  # caught mid-write
+                if json.loads(state.read_text())["epoch"] >= 3:
+                    return True
+        return False
+
+    # On 24.11 (a slow scenario: one release) finetune is preempted after 3 of its epochs,
+    # as near its time limit: requeued while its task is deferred, it resumes from its
+    # checkpoint. Elsewhere the example runs as is.
+    preempt = cluster.release == "24.11"
+    epochs = 10 if preempt else 2  # a second each: long enough to preempt finetune
+    preemption = Preemption(cluster, finetune_job, epochs_done)
+    with preemption if preempt else contextlib.nullcontext():
+        dag_run = run_dag(
+            dag, run_conf={"workdir": str(workdir), "epochs": epochs, "job_user": job_user}
+        )
     out = capfd.readouterr()
     assert states(dag_run) == {
         "preprocess": "success",
@@ -480,7 +512,13 @@ def test_example_ml_pipeline(
     values = xcoms(dag_run)
     # the GPU step written as a function: its value through XCom, one GPU of the gpu node
     finetuned = values[("finetune", "return_value")]
-    assert finetuned == {"epochs": 2, "resumed_from": 0, "gpus": "0"}, finetuned
+    assert finetuned["epochs"] == epochs, finetuned
+    assert finetuned["gpus"] == "0", finetuned
+    if preempt:
+        assert 3 <= finetuned["resumed_from"] < epochs, finetuned  # from its checkpoint
+        assert int(values[("finetune", "job_id")]) == preemption.job_id
+    else:
+        assert finetuned["resumed_from"] == 0, finetuned
     assert client.jobs.get(values[("finetune", "job_id")]).partition == "gpu"
     ids = {t: values[(t, "job_id")] for t in ("preprocess", "train", "evaluate")}
     jobs: dict[str, Job] = {t: client.jobs.get(i) for t, i in ids.items()}
@@ -491,8 +529,8 @@ def test_example_ml_pipeline(
         assert jobs[up].end_time is not None
         assert jobs[down].start_time >= jobs[up].end_time
     assert jobs["train"].partition == "gpu"
-    assert (workdir / "checkpoints" / "last_epoch").read_text().strip() == "2"
+    assert (workdir / "checkpoints" / "last_epoch").read_text().strip() == str(epochs)
     metrics = json.loads((workdir / "metrics.json").read_text())
-    assert metrics["model"] == "model-after-epoch-2"
+    assert metrics["model"] == f"model-after-epoch-{epochs}"
     assert "evaluation: {" in out.out  # evaluate's stdout in the task log
     assert_no_token(slurm_conn, dump(values), out.out, out.err)

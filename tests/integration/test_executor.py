@@ -21,7 +21,7 @@ from pathlib import Path
 import anyio
 import cloudpickle
 import pytest
-from test_submit_helpers import batch_step_alive, finished, make_client, until
+from test_submit_helpers import finished, make_client, until
 
 from slurm_core import JobFailedError, RequestHooks, SlurmClient, SlurmExecutor
 from slurm_core.executor import (
@@ -225,20 +225,7 @@ def test_requeue_resumes_from_the_checkpoint(
     with _executor(client, slurm_cluster, time_limit="10:00") as ex:
         fut = ex.submit(_train, 40, str(progress), checkpoint=120)
         until(lambda: progress.exists() and int(progress.read_text() or 0) >= 3, timeout=120)
-        # What Slurm's B:USR2 warning does before the time limit, sent now.
-        slurm_cluster.run(["scancel", "--signal=USR2", "--batch", fut.job_id], check=True)
-
-        def requeued() -> bool:
-            return (client.jobs.get(fut.job_id).raw.get("restart_cnt") or 0) >= 1
-
-        until(requeued, timeout=60, what="the requeue")
-        # A start forced before the first run's batch step is gone lets its late report
-        # end the second run (see test_training).
-        until(
-            lambda: not batch_step_alive(int(fut.job_id)), what="the first run's batch step to end"
-        )
-        # Slurm delays a requeued job's start by about two minutes: start it now.
-        slurm_cluster.run(["scontrol", "update", f"JobId={fut.job_id}", "StartTime=now"])
+        slurm_cluster.preempt(fut.job_id)  # what Slurm's B:USR2 warning does, sent now
         start, resumed = fut.result(timeout=300)
     assert resumed
     assert start >= 3

@@ -4,8 +4,8 @@ A tiny "training" program counts steps, writes its step into the checkpoint dire
 when it gets SIGUSR2 and exits. The test sends SIGUSR2 to the batch shell (``scancel
 --signal=USR2 --batch``, what Slurm's ``--signal=B:USR2@...`` does before the time limit),
 the wrapper forwards it, the program checkpoints, the wrapper requeues the job, and the
-second run resumes from the checkpoint and completes. Slurm holds a requeued job back for
-about two minutes; the test lets it start at once (``scontrol update StartTime=now``).
+second run resumes from the checkpoint and completes. ``LocalSlurmCluster.preempt`` does
+the signalling and lets the requeued job start at once (Slurm would hold it two minutes).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_submit_helpers import batch_step_alive, finished, make_client, unique, until
+from test_submit_helpers import finished, make_client, unique, until
 
 from slurm_core import JobBaseState, SlurmClient
 from slurm_core.jobs import Experiment, ModelTrainer, TrainingJob
@@ -81,21 +81,10 @@ def test_signal_checkpoint_requeue_resume(
         timeout=180,  # behind other jobs on a busy shared cluster
         what="progress",
     )
-    slurm_cluster.run(["scancel", "--signal=USR2", "--batch", str(job.job_id)], check=True)
-
-    def requeued() -> bool:
-        j = client.jobs.get(job.job_id)
-        return j.state.base is JobBaseState.PENDING and (j.raw.get("restart_cnt") or 0) >= 1
-
-    until(requeued, what="the job to be requeued")
-    # Slurm's requeue delay also lets the first run's batch step report its end; forcing
-    # the start before that step is gone lets its late report end the second run (a FAILED
-    # job on 22.05 under load).
-    until(lambda: not batch_step_alive(job.job_id), what="the first run's batch step to end")
+    # Slurm's B:USR2 warning, sent now; starts the requeued run once the first is gone
+    slurm_cluster.preempt(job.job_id)
     checkpoint = shared / "ckpt" / name / "step"
     assert int(checkpoint.read_text()) >= 3
-    # Slurm delays a requeued job's start by about two minutes: start it now.
-    slurm_cluster.run(["scontrol", "update", f"JobId={job.job_id}", "StartTime=now"], check=True)
     done = finished(client, job.job_id, timeout=90)
     text = client.jobs.output(job.job_id)  # the second run (Slurm truncates on restart)
     errors = client.jobs.output(job.job_id, stream="stderr")

@@ -7,6 +7,8 @@ cloudpickle are there; they reach the test's Prefect server on the loopback addr
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 import time
 import uuid
@@ -25,7 +27,7 @@ from slurm_prefect import SlurmCredentials
 from slurm_prefect.task_runner import JOB_TAG_PREFIX, SlurmTaskRunner
 
 from slurm_core import JobFailedError
-from slurm_core.testing.cluster import LocalSlurmCluster
+from slurm_core.testing.cluster import LocalSlurmCluster, Preemption
 
 # The tasks of this module travel by value: the jobs need not import the test module.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -184,18 +186,40 @@ async def test_cancelling_the_flow_run_cancels_its_running_job(
     assert ended.value.state == "CANCELLED"
 
 
-def test_the_example_trains_on_a_gpu_as_a_python_function(
+def test_the_example_trains_on_a_gpu_and_resumes_after_a_preemption(
     slurm_cluster: LocalSlurmCluster, cluster_credentials: SlurmCredentials, work_dir: Path
 ) -> None:
+    """The example's GPU step, preempted after a few epochs (as near its time limit): the
+    task's job is requeued, Prefect's task engine runs the task again in it, and the
+    function resumes from its checkpoint."""
     if slurm_cluster.release != SLOW_RELEASE:
         pytest.skip(f"the GPU example, run on {SLOW_RELEASE} only")
     slurm_cluster.share_python()
     example = load_module("prefect_ml_pipeline_gpu_step", EXAMPLE)
-    result = example.run_gpu_training(
-        str(work_dir),
-        cluster_credentials,
-        epochs=2,
-        job_user=slurm_cluster.uid(slurm_cluster.user_name),
-        memory_per_cpu="200M",
-    )
-    assert result == {"epochs": 2, "resumed_at": 0, "gpus": "0"}
+    name = f"gpu-step-{uuid.uuid4().hex[:6]}"
+
+    def job_id() -> int | None:
+        with cluster_credentials.get_client() as client:
+            jobs = client.jobs.list(user=slurm_cluster.user_name)
+        return next((j.job_id for j in jobs if j.name == name and j.state.is_running), None)
+
+    def epochs_done(_: int) -> bool:  # the example's checkpoint after each epoch
+        for state in work_dir.rglob("state.json"):
+            with contextlib.suppress(ValueError):  # caught mid-write
+                if json.loads(state.read_text())["epoch"] >= 3:
+                    return True
+        return False
+
+    with Preemption(slurm_cluster, job_id, epochs_done) as preempted:
+        result = example.run_gpu_training(
+            str(work_dir),
+            cluster_credentials,
+            epochs=12,  # long enough to be preempted
+            job_user=slurm_cluster.uid(slurm_cluster.user_name),
+            memory_per_cpu="200M",
+            name=name,
+        )
+    assert preempted.job_id is not None
+    assert result["epochs"] == 12
+    assert result["resumed_at"] >= 3, result  # from its checkpoint, not from scratch
+    assert result["gpus"] == "0"

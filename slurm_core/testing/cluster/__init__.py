@@ -28,6 +28,7 @@ From Python::
 from ._cluster import ClusterStatus, LocalSlurmCluster, default_cache_dir
 from ._commands import license_reservation
 from ._errors import ClusterError
+from ._preempt import Preemption, PreemptTimeoutError
 from ._release import RELEASES, Ports
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "ClusterStatus",
     "LocalSlurmCluster",
     "Ports",
+    "PreemptTimeoutError",
+    "Preemption",
     "default_cache_dir",
     "license_reservation",
 ]

@@ -17,6 +17,7 @@ from ._commands import run_sbatch
 from ._conf import JWT_KEY, ClusterConfig
 from ._daemons import DaemonSet, daemon_specs
 from ._errors import ClusterError
+from ._preempt import preempt as _preempt
 from ._proc import chroot_run, lives_in
 from ._release import Ports, get_release
 from ._root import build_root, file_lock, group_id, user_id
@@ -457,6 +458,17 @@ class LocalSlurmCluster:
         return run_sbatch(
             self.root, Path(script), options, script_args, user=user or self.user_name, env=env
         )
+
+    def preempt(self, job_id: int | str, *, timeout: float = 120.0) -> None:
+        """Preempt a checkpointed job now as ``--signal=B:USR2@...`` would near its time
+        limit; start its requeued run once the first has ended. Raises
+        :class:`PreemptTimeoutError` (timeout) or :class:`ClusterError` (not requeued).
+
+        Example::
+
+            c.preempt(future.job_id)  # a future of SlurmExecutor.submit(..., checkpoint=120)
+        """
+        _preempt(self, int(job_id), timeout=timeout)
 
     # ------------------------------------------------------------------ internals
     def _check_compatible(self, state: RunState) -> None:
