@@ -4,7 +4,6 @@ slurm_core.testing fakes) the trigger, operator and sensor logic. No cluster nee
 from __future__ import annotations
 
 import asyncio
-
 import json
 import os
 from pathlib import Path
@@ -846,13 +845,15 @@ async def test_a_trigger_its_triggerer_lets_go_leaves_the_job_running(
             pass
 
     task = asyncio.ensure_future(follow())
-    while not fake_conn.requests_to(r"/job/%d$|/jobs/state" % job_id):
-        await asyncio.sleep(0.05)  # following
+    for _ in range(200):  # until it follows the job
+        if fake_conn.requests_to(rf"/job/{job_id}$|/jobs/state"):
+            break
+        await asyncio.sleep(0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert str(fake_conn.job(job_id).state.base) == "PENDING"
-    assert not fake_conn.requests_to(r"/job/%d$" % job_id, method="DELETE")
+    assert not fake_conn.requests_to(rf"/job/{job_id}$", method="DELETE")
 
 
 # ------------------------------------------------------------------ operator on the fake -----
