@@ -255,18 +255,21 @@ def test_stderr_reaches_the_compute_log_while_the_job_runs(
 
     seen: list[Path] = []
 
-    def running_job() -> bool:
-        jobs = [j for j in client.jobs.list() if j.name == name]
-        if jobs and not bumped:  # the cluster is shared: ahead of other tests' pending jobs
-            bumped.append(jobs[0].job_id)
-            slurm_cluster.run(
-                ["scontrol", "update", f"jobid={jobs[0].job_id}", "priority=1000000000"]
-            )
-        return bool(jobs) and not jobs[0].state.is_pending
+    def wait_until_running() -> None:
+        # slurmctld's view (squeue), not slurmrestd's: a loaded slurmrestd must not end this.
+        deadline = time.monotonic() + 240
+        bumped = False
+        while time.monotonic() < deadline:
+            found = slurm_cluster.run(["squeue", "-h", "-n", name, "-o", "%i %T"]).stdout.split()
+            if found and not bumped:  # the cluster is shared: ahead of other tests' pending jobs
+                update = ["scontrol", "update", f"jobid={found[0]}", "priority=1000000000"]
+                bumped = slurm_cluster.run(update).returncode == 0
+            if found and found[1] != "PENDING":
+                return
+            time.sleep(0.5)
 
     def release_when_logged() -> None:
-        # The clock starts when the job runs: it may pend a while on a busy cluster.
-        wait_for(running_job, timeout=240)
+        wait_until_running()  # the clock starts when the job runs: it may pend on a busy cluster
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             for log in dagster_home.rglob("*.err"):
@@ -276,13 +279,14 @@ def test_stderr_reaches_the_compute_log_while_the_job_runs(
                     return
             time.sleep(0.2)
 
-    bumped: list[int] = []
-    with slurm.get_client() as client:
-        watcher = threading.Thread(target=release_when_logged, daemon=True)
-        watcher.start()
+    watcher = threading.Thread(target=release_when_logged, daemon=True)
+    watcher.start()
+    try:
         with DagsterInstance.get() as instance:
             result = materialize([chatty], resources={"slurm": resource}, instance=instance)
+    finally:
         watcher.join(5)
+        release.touch()  # whatever happened, the job ends
     assert result.success  # the job ended only because the line reached the compute log
     assert seen, "stderr never reached the compute log"
     md = result.asset_materializations_for_node("chatty")[0].metadata
