@@ -417,7 +417,8 @@ async def test_async_task_cancel_cancels_the_job_systemexit_does_not(
         with pytest.raises(SystemExit):
             await exiting.run()
         assert exiting.job_id is not None
-        assert str((await client.jobs.get(exiting.job_id)).state.base) == "PENDING"
+        # Not cancelled: pending still or, on a loaded machine, started by the fake meanwhile.
+        assert not (await client.jobs.get(exiting.job_id)).state.is_finished
 
 
 def test_the_documented_table_is_the_policy() -> None:
