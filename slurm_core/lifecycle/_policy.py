@@ -95,7 +95,9 @@ def reason_for(exc: BaseException) -> CancelReason:
     anyio's cancellation is too) is a cancel, ``KeyboardInterrupt`` a kill,
     :class:`~slurm_core.watch.WaitTimeoutError` a time-out, ``SystemExit`` and
     ``GeneratorExit`` our exit, transport failures a lost connection, anything else our
-    own failure. An adapter maps its orchestrator's own exceptions first (``classify=``).
+    own failure. A cancel raised while a ``SystemExit`` propagates is our exit too:
+    ``asyncio.run`` cancels every task when the process exits through its loop. An
+    adapter maps its orchestrator's own exceptions first (``classify=``).
 
     Example::
 
@@ -103,7 +105,11 @@ def reason_for(exc: BaseException) -> CancelReason:
         <CancelReason.PROCESS_EXITED: 'process_exited'>
     """
     if isinstance(exc, asyncio.CancelledError):
-        return CancelReason.ORCHESTRATOR_CANCELLED
+        return (
+            CancelReason.PROCESS_EXITED
+            if _while_exiting(exc)
+            else CancelReason.ORCHESTRATOR_CANCELLED
+        )
     if isinstance(exc, KeyboardInterrupt):
         return CancelReason.ORCHESTRATOR_KILLED
     if isinstance(exc, WaitTimeoutError):
@@ -113,3 +119,15 @@ def reason_for(exc: BaseException) -> CancelReason:
     if isinstance(exc, (SlurmConnectionError, SlurmTimeoutError, ServerError, CircuitOpenError)):
         return CancelReason.CONNECTION_LOST
     return CancelReason.SUPERVISOR_FAILED
+
+
+def _while_exiting(exc: BaseException) -> bool:
+    """True if ``exc`` was raised while a ``SystemExit`` was being handled."""
+    context = exc.__context__
+    for _ in range(8):  # a short chain: the exit is the cancel's direct context in practice
+        if context is None:
+            return False
+        if isinstance(context, SystemExit):
+            return True
+        context = context.__context__
+    return False

@@ -13,7 +13,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,28 +197,99 @@ def test_stderr_reaches_the_task_log_while_the_job_runs(
 def test_an_upstream_failure_in_an_afterok_chain_fails_the_downstream_task(
     slurm_conn: SlurmConn, workdir: Path, client: SlurmClient
 ) -> None:
+    poll = 3
+    up, down = (f"{n}-{uuid.uuid4().hex[:6]}" for n in ("up", "down"))
     dag_id, path = _dag(
         workdir,
         f"""
         common = dict(working_directory="{workdir}", output_path="{workdir}/%j.out",
                       time_limit="5:00")
         prep = SlurmSubmitJobOperator(
-            task_id="prep", wait_for_completion=False,
+            task_id="prep", wait_for_completion=False, name="{up}",
             script="#!/bin/bash\\nexit 4\\n", **common,
         )
         train = SlurmSubmitJobOperator(
-            task_id="train", deferrable=False, poll_interval=2, retries=0,
+            task_id="train", deferrable=False, poll_interval={poll}, retries=0, name="{down}",
             script="#!/bin/bash\\necho never\\n", afterok=[prep.output["job_id"]], **common,
         )
         prep >> train
         """,
     )
     proc = _start(dag_id, path)
-    started = time.monotonic()
     out, _ = proc.communicate(timeout=240)
-    took = time.monotonic() - started
     assert "'train': 'failed'" in out, out[-4000:]
-    upstream = int(out.split("submitted SLURM job ")[1].split()[0])
+    [upstream] = _jobs_named(client, up)
+    [downstream] = _jobs_named(client, down)
     assert f"it depends on job {upstream}" in out, out[-4000:]
     assert "which ended FAILED" in out
-    print(f"downstream failed {took:.1f} s after the DAG started")
+    assert client.jobs.get(downstream).state.base == "CANCELLED"  # it would pend forever
+
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        failed_at = (
+            session.query(TaskInstance.end_date)
+            .filter(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "train")
+            .scalar()
+        )
+    ended = client.jobs.get(upstream).end_time
+    submitted = client.jobs.get(downstream).submit_time
+    assert failed_at is not None
+    assert ended is not None
+    assert submitted is not None
+    # Within two poll intervals of the upstream's end, or of the downstream's submission when
+    # the upstream had ended before it (as here: it exits at once); Slurm's times have whole
+    # seconds: one more second of slack, and half a second for Airflow's failure handling.
+    since = max(ended, submitted)
+    delay = (failed_at - since).total_seconds()
+    print(f"the downstream task failed {delay:.1f} s after {since} (poll {poll} s)")
+    assert delay <= 2 * poll + 1.5, f"the downstream task failed {delay:.1f}s after {since}"
+
+
+def test_dag_test_runs_with_a_connection_stored_in_the_metastore(
+    slurm_conn: SlurmConn, workdir: Path, client: SlurmClient, run_dag: Callable[..., Any]
+) -> None:
+    """A ``Connection`` row in the metadata database (as the UI or ``airflow connections
+    add`` stores it), no ``AIRFLOW_CONN_*`` variable: ``dag.test()`` finds it."""
+    from airflow.models.connection import Connection
+    from airflow.sdk import DAG
+    from airflow.utils.session import create_session
+    from slurm_airflow.operators.slurm import SlurmSubmitJobOperator
+
+    conn_id = f"slurm_stored_{uuid.uuid4().hex[:8]}"
+    assert not any(k.upper() == f"AIRFLOW_CONN_{conn_id.upper()}" for k in os.environ)
+    host, port = slurm_conn.cluster.rest_url.removeprefix("http://").rsplit(":", 1)
+    stored = Connection(
+        conn_id=conn_id,
+        conn_type="slurm",
+        host=host,
+        port=int(port),
+        schema="http",
+        login=slurm_conn.cluster.user_name,
+        password=slurm_conn.token,
+    )
+    with create_session() as session:
+        session.add(stored)
+    name = f"af-stored-{uuid.uuid4().hex[:6]}"
+    try:
+        with DAG(f"stored_conn_{uuid.uuid4().hex[:8]}", schedule=None) as dag:
+            SlurmSubmitJobOperator(
+                task_id="job",
+                slurm_conn_id=conn_id,
+                deferrable=False,
+                poll_interval=1,
+                name=name,
+                script="#!/bin/bash\necho from-a-stored-connection\n",
+                working_directory=str(workdir),
+                output_path=str(workdir / "%j.out"),
+                time_limit="5:00",
+            )
+        dag_run = run_dag(dag)
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == conn_id).delete()
+    assert {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()} == {"job": "success"}
+    [job_id] = _jobs_named(client, name)
+    assert client.jobs.get(job_id).state.is_success
+    assert (workdir / f"{job_id}.out").read_text() == "from-a-stored-connection\n"

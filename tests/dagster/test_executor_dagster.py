@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,9 +144,13 @@ def test_terminating_the_run_cancels_its_running_job(
         url=slurm_cluster.rest_url, token=slurm_cluster.admin_token(), user_name="root"
     ).get_client()
     started: list[int] = []
+    returned = threading.Event()  # execute_job is over: a SIGINT now would stop pytest
+    sending = threading.Lock()
 
     def terminate_when_running() -> None:
         def running() -> bool:
+            if returned.is_set():
+                return True
             runs = instance.get_runs()
             if not runs:
                 return False
@@ -158,9 +163,16 @@ def test_terminating_the_run_cancels_its_running_job(
         try:
             wait_for(running, timeout=120)
         finally:  # terminate even if the job never ran, so the test cannot hang
-            instance.report_run_canceling(instance.get_runs()[0])  # what "Terminate" records
-            os.kill(os.getpid(), signal.SIGINT)  # ... and the signal the run's process gets
+            with sending:  # ... but only while the run still goes
+                if not returned.is_set():
+                    instance.report_run_canceling(instance.get_runs()[0])  # "Terminate"
+                    os.kill(os.getpid(), signal.SIGINT)  # ... and the run process's signal
 
+    # Dagster takes SIGINT over while the run goes; outside it, a stray one is only recorded
+    # (pytest's own handler would end the whole session).
+    stray: list[int] = []
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, lambda signo, _frame: stray.append(signo))
     thread = threading.Thread(target=terminate_when_running, daemon=True)
     thread.start()
     try:
@@ -171,7 +183,13 @@ def test_terminating_the_run_cancels_its_running_job(
             raise_on_error=False,
         )
     finally:
+        with sending:
+            returned.set()
         thread.join(130)
+        time.sleep(0.1)  # a signal sent just before runs its handler (ours) now
+        for signo, handler in saved.items():  # Dagster leaves SIGTERM on SIGINT's handler
+            signal.signal(signo, handler)
+    assert not stray, "SIGINT came after the run had ended"
     assert not result.success
     with client:
         wait_for(lambda: client.jobs.get(started[0]).state.base is JobBaseState.CANCELLED, 60)

@@ -1,14 +1,17 @@
 """The job lifecycle under real Prefect flows on the real clusters (issue #17's done-when).
 
-Live output in the run log, an ``afterok`` chain whose upstream fails, and the table
-artifact. The restart test (SIGKILL of ``serve`` and the flow process) is in
-test_restart.py.
+Live output in the run log, an ``afterok`` chain whose upstream fails, the table
+artifact, and a flow process that exits (``SystemExit``) mid-job. The restart test
+(SIGKILL of ``serve`` and the flow process) is in test_restart.py.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,12 +26,15 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.client.schemas.objects import StateType
 from prefect.runner import Runner
 from prefect.runtime import flow_run
-from prefect.states import Cancelling
+from prefect.settings import get_current_settings
+from prefect.states import Cancelling, Scheduled
 from prefect_helpers import eventually, flow_run_logs, job
 from slurm_prefect import SlurmCredentials
 from slurm_prefect.tasks import run_slurm_job, submit_slurm_job
 
+from slurm_core import AsyncSlurmClient
 from slurm_core.lifecycle import DependencyNeverSatisfiedError
+from slurm_core.testing.cluster import LocalSlurmCluster
 
 
 @pytest.fixture(autouse=True)
@@ -203,3 +209,85 @@ async def test_a_sync_flow_cancelled_through_the_api_ends_cancelled_within_one_p
     assert any(m.startswith(f"Cancelling SLURM job {job_id}: the run was cancelled") for m in logs)
     print(f"job cancelled {took:.1f} s after the cancel request (poll interval {poll:g} s)")
     assert took <= poll + 2.0, f"the job was cancelled {took:.1f}s after the request"
+
+
+# One attempt of a flow run in a process of its own, as Prefect's engine runs it; SIGUSR1
+# makes that process exit (``sys.exit``: a shutdown handler, a library calling exit).
+_ATTEMPT = """
+import asyncio, signal, sys
+from uuid import UUID
+from prefect.client.orchestration import get_client
+from prefect.flow_engine import run_flow
+import prefect_flows
+
+signal.signal(signal.SIGUSR1, lambda signo, frame: sys.exit(3))
+with get_client(sync_client=True) as prefect:
+    flow_run = prefect.read_flow_run(UUID(sys.argv[1]))
+state = asyncio.run(run_flow(prefect_flows.restartable, flow_run=flow_run, return_type="state"))
+print("FINAL STATE", state.type.value, flush=True)
+"""
+
+
+def _attempt(flow_run_id: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _ATTEMPT, str(flow_run_id)],
+        cwd=Path(__file__).parent,
+        env=dict(os.environ, PREFECT_API_URL=str(get_current_settings().api.url)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+async def _jobs_named(client: AsyncSlurmClient, name: str) -> list[int]:
+    return [j.job_id for j in await client.jobs.list(user="alice") if j.name == name]
+
+
+async def test_a_flow_process_exiting_mid_job_leaves_the_job_to_the_next_attempt(
+    slurm_cluster: LocalSlurmCluster, cluster_credentials: SlurmCredentials, work_dir: Path
+) -> None:
+    """``SystemExit`` is not a cancel (docs/concepts/lifecycle.md, ``PROCESS_EXITED``): the
+    job runs on, and the flow run's next attempt re-attaches to it and completes."""
+    credentials = cluster_credentials.model_copy(update={"poll_interval": 1.0})
+    await credentials.save(prefect_flows.CREDENTIALS_BLOCK, overwrite=True)
+    name = f"exits-{uuid.uuid4().hex[:6]}"
+    processes: list[subprocess.Popen[str]] = []
+    async with get_client() as prefect, credentials.get_async_client() as client:
+        try:
+            run = await prefect.create_flow_run(
+                prefect_flows.restartable, parameters={"work_dir": str(work_dir), "name": name}
+            )
+            processes.append(first := _attempt(run.id))
+
+            async def following() -> int | None:
+                jobs = await _jobs_named(client, name)
+                if not (jobs and (await client.jobs.get(jobs[0])).state.is_running):
+                    return None
+                seen = f"SLURM job {jobs[0]}: "  # the run logs RUNNING once it follows it
+                logs = await flow_run_logs(run.id)
+                return jobs[0] if any(m.startswith(seen) and "RUNNING" in m for m in logs) else None
+
+            job_id = await eventually(following, "the flow to follow its running job", 180)
+            first.send_signal(signal.SIGUSR1)
+            out, _ = await anyio.to_thread.run_sync(lambda: first.communicate(timeout=60))
+            assert first.returncode == 3, out[-3000:]  # the process exited, mid-job
+            logs = await flow_run_logs(run.id)
+            assert not any(m.startswith("Cancelling SLURM job") for m in logs), logs
+            # Not cancelled: it runs on (or, on a slow machine, has completed meanwhile).
+            assert (await client.jobs.get(job_id)).state.base in ("RUNNING", "COMPLETED")
+
+            # The next attempt of the same flow run (what Prefect's rescheduling does).
+            await prefect.set_flow_run_state(run.id, Scheduled(), force=True)
+            processes.append(second := _attempt(run.id))
+            out, _ = await anyio.to_thread.run_sync(lambda: second.communicate(timeout=180))
+            assert "FINAL STATE COMPLETED" in out, out[-3000:]
+            assert f"Re-attached to SLURM job {job_id}" in await flow_run_logs(run.id)
+            assert await _jobs_named(client, name) == [job_id]  # one job
+            assert (await client.jobs.get(job_id)).state.base == "COMPLETED"
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            # Never leave a job behind (by slurmctld itself: slurmrestd may be what failed).
+            slurm_cluster.run(["scancel", "--name", name])
