@@ -3,11 +3,12 @@
     .venv/bin/python tests/data/build_fake_shapes.py
 
 For each version, the first record of each kind the fake serves (slurmctld job, slurmdbd
-job, node, partition) in ``tests/data/responses/<version>/`` is reduced to its shape: every
-key kept, every value neutral (``""``, ``0``, ``False``, an unset number, ``[]`` for a list
-of plain values, a one-item list for a list of objects). The fake lays its own records over
-these shapes (``slurm_core/testing/fake/_shapes.py``), so a record carries every key a real
-one of that version has, in the real shape, without inventing values.
+job, node, partition, diag statistics, license, reservation) in
+``tests/data/responses/<version>/`` is reduced to its shape: every key kept, every value
+neutral (``""``, ``0``, ``False``, an unset number, ``[]`` for a list of plain values, a
+one-item list for a list of objects). The fake lays its own records over these shapes
+(``slurm_core/testing/fake/_shapes.py``), so a record carries every key a real one of that
+version has, in the real shape, without inventing values.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ SOURCES = {
     "db_job": (["slurmdb_job", "slurmdb_jobs"], "jobs"),
     "node": (["nodes"], "nodes"),
     "partition": (["partitions"], "partitions"),
+    "diag": (["diag"], "statistics"),
+    "license": (["licenses"], "licenses"),
+    "reservation": (["reservations"], "reservations"),
 }
+
+# 22.05's slurmdbd jobs contradict the v0.0.38 document (steps[].task an object): kept thin
+THIN = {("v0.0.38", "db_job")}
 
 
 def neutral(value: Any) -> Any:
@@ -46,16 +53,18 @@ def neutral(value: Any) -> Any:
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     for folder in sorted((HERE / "responses").glob("v0.0.*")):
-        if folder.name == "v0.0.38":  # 22.05 contradicts its document: the fake keeps it thin
-            continue
         shapes: dict[str, Any] = {}
         for kind, (names, key) in SOURCES.items():
+            if (folder.name, kind) in THIN:
+                continue
             for name in names:
                 path = folder / f"{name}.json"
                 if not path.exists():
                     continue
                 body = json.loads(path.read_text())["response"]["body"]
                 items = body.get(key) if isinstance(body, dict) else None
+                if isinstance(items, dict):  # diag: one object
+                    items = [items]
                 if items:
                     shapes[kind] = neutral(items[0])
                     break

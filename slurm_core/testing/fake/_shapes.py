@@ -6,7 +6,10 @@ models carry, which is fewer than slurmrestd sends (``tres_per_*``, ``features``
 record, the shape of a real one of that version (all keys, neutral values; written by
 ``tests/data/build_fake_shapes.py`` from the recordings). :func:`thicken` lays an encoded
 record over it: the fake's values win, each key it lacks gets the neutral value of the
-real shape (a list of objects it knows nothing about stays empty).
+real shape (a list of objects it knows nothing about stays empty). ``extras`` are values
+the fake knows beyond the public models (:mod:`._records`), versionless: each is written
+in the form the real shape has at its key (a number wrapper or a plain number...), and
+left out where a version's records have no such key.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ import json
 from importlib import resources
 from typing import Any
 
+from ..._versions._encode import UNLIMITED, wrap
+from ...models import INFINITE
+
 __all__ = ["thicken"]
+
+_WRAPPER = frozenset({"set", "infinite", "number"})
 
 
 @functools.cache
@@ -29,12 +37,47 @@ def _shapes(version: str) -> dict[str, Any]:
     return loaded
 
 
-def thicken(version: str, kind: str, wire: dict[str, Any]) -> dict[str, Any]:
-    """``wire`` with every key of a real ``kind`` record (``job``, ``db_job``, ``node``...)."""
-    if version == "v0.0.38":  # 22.05 sends shapes its own document refuses: kept thin
-        return wire
+def thicken(
+    version: str, kind: str, wire: dict[str, Any], extras: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``wire`` with every key of a real ``kind`` record (``job``, ``db_job``, ``node``...).
+
+    ``extras`` (versionless values: ``None`` unset, :data:`~slurm_core.models.INFINITE`)
+    replace what ``wire`` has at their keys, in the form of this version's records.
+    """
     shape = _shapes(version).get(kind)
-    return _merge(shape, wire) if isinstance(shape, dict) else wire
+    if not isinstance(shape, dict):
+        return wire
+    if extras:
+        wire = _overlay(wire, _form(shape, extras))
+    merged: dict[str, Any] = _merge(shape, wire)
+    return merged
+
+
+def _overlay(wire: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
+    """``wire`` with ``extras`` laid over it, object by object."""
+    out = dict(wire)
+    for key, value in extras.items():
+        below = out.get(key)
+        both = isinstance(below, dict) and isinstance(value, dict) and set(value) != _WRAPPER
+        out[key] = _overlay(below, value) if both else value  # type: ignore[arg-type]
+    return out
+
+
+def _form(shape: Any, value: Any) -> Any:
+    """``value`` written as ``shape`` is (keys ``shape`` lacks are left out)."""
+    if isinstance(shape, dict) and set(shape) == _WRAPPER and not isinstance(value, dict):
+        return wrap(value)
+    if isinstance(shape, dict) and isinstance(value, dict):
+        if shape and all(k.isdigit() for k in shape):  # v0.0.40's sockets/cores by index
+            return {k: _form(next(iter(shape.values())), v) for k, v in value.items()}
+        # a real null (22.05: an unset value) stays unwritten, as in _merge
+        return {k: _form(shape[k], v) for k, v in value.items() if shape.get(k) is not None}
+    if isinstance(shape, list) and shape and isinstance(value, list):
+        return [_form(shape[0], item) for item in value]
+    if value is INFINITE:  # a plain number (v0.0.38): Slurm's "infinite" marker
+        return UNLIMITED
+    return _empty(shape) if value is None else value
 
 
 def _merge(shape: Any, value: Any) -> Any:
