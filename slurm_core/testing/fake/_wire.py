@@ -203,9 +203,7 @@ def _tres_per(job: Wire) -> dict[str, str]:
     for scope in ("job", "node", "task", "socket"):
         value = text(job.get(f"tres_per_{scope}"), f"tres_per_{scope}")
         if value:
-            items = (
-                i if "/" in i or i.startswith("gres:") else f"gres/{i}" for i in value.split(",")
-            )
+            items = (f"gres/{i}" if i.startswith("gpu") else i for i in value.split(","))
             out[scope] = ",".join(items)
     gpus = text(job.get("gpus"), "gpus") if isinstance(job.get("gpus"), str) else None
     if gpus and "job" not in out:
