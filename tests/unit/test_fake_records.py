@@ -79,6 +79,25 @@ def test_a_gpu_job_shows_its_request_and_its_allocation(version: str) -> None:
     assert done["gres_detail"] == [], "recorded: a finished job lists no GRES in use"
 
 
+@pytest.mark.parametrize("version", ["v0.0.40", "v0.0.42"])
+def test_jobs_sharing_a_node_hold_different_cores(version: str) -> None:
+    fake = FakeSlurmServer(version, default_runtime=60)
+    http = httpx.Client(base_url=fake.url, transport=fake.transport())
+    first, second = _submit(http, version), _submit(http, version)
+    fake.advance(1)
+    held = []
+    for job_id in (first, second):
+        resources = _job(http, version, job_id)["job_resources"]
+        if version == "v0.0.40":  # only the allocated cores, by index
+            (node,) = resources["allocated_nodes"]
+            held.append(sorted(node["sockets"]["0"]["cores"]))
+        else:
+            (node,) = resources["nodes"]["allocation"]
+            cores = node["sockets"][0]["cores"]
+            held.append([str(c["index"]) for c in cores if c["status"] == ["ALLOCATED"]])
+    assert held == [["0"], ["1"]]
+
+
 def test_an_unasked_job_shows_what_slurmctld_fills_in() -> None:
     version = "v0.0.42"
     fake = FakeSlurmServer(version, default_runtime=5)

@@ -183,9 +183,7 @@ class FakeApp:
             path_known = True
             if route_method != method:
                 continue
-            rpc = _records.message_type(method, template)
-            if rpc is not None and token_ok:
-                self.cluster.rpcs[rpc, user] = self.cluster.rpcs.get((rpc, user), 0) + 1
+            _records.count_rpc(self.cluster, method, template, user if token_ok else None)
             if not token_ok and handler != self.ping:
                 return self._auth_failure(user, diag=handler == self.diag)
             try:

@@ -21,6 +21,7 @@ from ._cluster import FakeCluster
 from ._state import FakeJob, FakeNode, FakePartition
 
 __all__ = [
+    "count_rpc",
     "diag_extras",
     "job_extras",
     "job_wire",
@@ -62,6 +63,20 @@ def message_type(method: str, template: str) -> str | None:
         return None
     found = _RPCS.get((method, rest.partition("/")[2]))
     return None if found is None else f"{found[0]} {found[1]}"
+
+
+_MAX_RPC_KEYS = 4096
+"""Distinct (message type, user) pairs kept: user names come from request headers."""
+
+
+def count_rpc(c: FakeCluster, method: str, template: str, user: str | None) -> None:
+    """Count a request ``diag`` reports (``user``: ``None`` for one refused unauthenticated)."""
+    kind = message_type(method, template)
+    if kind is None or user is None:
+        return
+    key = (kind, user)
+    if key in c.rpcs or len(c.rpcs) < _MAX_RPC_KEYS:
+        c.rpcs[key] = c.rpcs.get(key, 0) + 1
 
 
 # -------------------------------------------------------------------------- jobs ---------
@@ -144,7 +159,7 @@ _ZERO_JOB = (
 
 
 def _job_resources(c: FakeCluster, job: FakeJob, minor: int) -> dict[str, Any]:
-    """The allocation per node (cores counted from the first of each node's one socket)."""
+    """The allocation per node: the cores it holds on each node's one socket."""
     nodes = sorted(job.alloc)
     if minor <= 40:  # the older shape: only the allocated cores, by index
         return {
@@ -154,7 +169,7 @@ def _job_resources(c: FakeCluster, job: FakeJob, minor: int) -> dict[str, Any]:
             "allocated_hosts": len(nodes),
             "allocated_nodes": [
                 {
-                    "sockets": {"0": {"cores": {str(k): "allocated" for k in range(job.alloc[n])}}},
+                    "sockets": {"0": {"cores": {str(k): "allocated" for k in _cores(job, n)}}},
                     "nodename": n,
                     "cpus_used": 0,
                     "memory_used": 0,
@@ -167,7 +182,8 @@ def _job_resources(c: FakeCluster, job: FakeJob, minor: int) -> dict[str, Any]:
     for index, name in enumerate(nodes):
         node = c.nodes.get(name)
         cores = node.cpus if node is not None else job.alloc[name]
-        status = [["ALLOCATED" if k < job.alloc[name] else "UNALLOCATED"] for k in range(cores)]
+        held = _cores(job, name)
+        status = [["ALLOCATED" if k in held else "UNALLOCATED"] for k in range(cores)]
         allocation.append(
             {
                 "index": index,
@@ -192,6 +208,10 @@ def _job_resources(c: FakeCluster, job: FakeJob, minor: int) -> dict[str, Any]:
         "cpus": sum(job.alloc.values()),
         "threads_per_core": None,
     }
+
+
+def _cores(job: FakeJob, node: str) -> tuple[int, ...]:
+    return job.cores.get(node) or tuple(range(job.alloc[node]))
 
 
 def _indexes(count: int) -> str:

@@ -54,6 +54,11 @@ def thicken(
     return merged
 
 
+def _by_index(shape: Any) -> bool:
+    """v0.0.39/40's sockets and cores: objects keyed by index, not fixed keys."""
+    return isinstance(shape, dict) and bool(shape) and all(k.isdigit() for k in shape)
+
+
 def _overlay(wire: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
     """``wire`` with ``extras`` laid over it, object by object."""
     out = dict(wire)
@@ -69,7 +74,7 @@ def _form(shape: Any, value: Any) -> Any:
     if isinstance(shape, dict) and set(shape) == _WRAPPER and not isinstance(value, dict):
         return wrap(value)
     if isinstance(shape, dict) and isinstance(value, dict):
-        if shape and all(k.isdigit() for k in shape):  # v0.0.40's sockets/cores by index
+        if _by_index(shape):
             return {k: _form(next(iter(shape.values())), v) for k, v in value.items()}
         # a real null (22.05: an unset value) stays unwritten, as in _merge
         return {k: _form(shape[k], v) for k, v in value.items() if shape.get(k) is not None}
@@ -81,6 +86,8 @@ def _form(shape: Any, value: Any) -> Any:
 
 
 def _merge(shape: Any, value: Any) -> Any:
+    if _by_index(shape) and isinstance(value, dict):  # a map: its keys are the fake's
+        return {k: _merge(next(iter(shape.values())), v) for k, v in value.items()}
     if isinstance(shape, dict) and isinstance(value, dict):
         # a real null (22.05 sends some against its document) is not copied
         out = {

@@ -263,6 +263,8 @@ class FakeJob:
     """CPUs per allocated node while running."""
     alloc_memory: dict[str, int] = dataclasses.field(default_factory=dict)
     alloc_gpus: dict[str, int] = dataclasses.field(default_factory=dict)
+    cores: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    """Core indexes held on each allocated node (the first free ones when it started)."""
     dependency_text: str = ""
     outcome: Outcome | None = None
     restart_count: int = 0
