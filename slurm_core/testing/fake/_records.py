@@ -52,7 +52,7 @@ _RPCS = {
     ("GET", "job/{job_id}/requeue"): (5023, "REQUEST_JOB_REQUEUE"),
     ("DELETE", "job/{job_id}"): (5032, "REQUEST_KILL_JOB"),
 }
-_MS_PER_RPC = 100
+_USEC_PER_RPC = 100
 """Microseconds the fake says each RPC took (it answers in about that)."""
 
 
@@ -292,8 +292,8 @@ def diag_extras(c: FakeCluster, now: int, uids: dict[str, int]) -> dict[str, Any
                 "dropped": 0,
                 "cycle_last": 0,
                 "cycle_max": 0,
-                "total_time": count * _MS_PER_RPC,
-                "average_time": _MS_PER_RPC,
+                "total_time": count * _USEC_PER_RPC,
+                "average_time": _USEC_PER_RPC,
             }
         )
     users = [
@@ -301,8 +301,8 @@ def diag_extras(c: FakeCluster, now: int, uids: dict[str, int]) -> dict[str, Any
             "user": user,
             "user_id": uids.get(user, 0),
             "count": count,
-            "total_time": count * _MS_PER_RPC,
-            "average_time": _MS_PER_RPC,
+            "total_time": count * _USEC_PER_RPC,
+            "average_time": _USEC_PER_RPC,
         }
         for user, count in sorted(by_user.items())
     ]
