@@ -2,8 +2,8 @@
 
 ``python -m bench --imports``: only :mod:`bench.imports`; ``python -m bench --peers``:
 :mod:`bench.peers`; ``python -m bench --watch-state``: :mod:`bench.watch_state` (queues
-2,000 held jobs on the 24.11 cluster; its own options follow). ``--quick`` (fewer
-rounds) goes to whichever runs.
+2,000 then 10,000 held jobs on the 24.11 cluster, and cancels them; its own options
+follow). ``--quick`` (fewer rounds) goes to whichever runs.
 """
 
 import sys

@@ -18,11 +18,19 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import httpx
 
 from ._engine import ClientCore, Op
-from ._exceptions import ConfigurationError
+from ._exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    PermissionDeniedError,
+    SlurmAPIError,
+    SlurmError,
+    UnsupportedAPIVersionError,
+)
 from ._http import AsyncHTTP, SyncHTTP
 from ._options import ClientOptions, RequestHooks
 from ._retry import RetryPolicy
 from ._transport import CircuitBreakerConfig
+from ._versions._request import Request
 from .auth import TokenProvider
 from .config import ClientSettings, resolve_settings
 
@@ -45,6 +53,8 @@ TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport
 HTTPT = TypeVar("HTTPT", SyncHTTP, AsyncHTTP)
 R = TypeVar("R")
 C = TypeVar("C", bound="BaseClient[Any, Any]")
+READYZ_PATH = "/readyz"
+"""slurmrestd's readiness endpoint (26.05+; not in its OpenAPI document)."""
 
 
 class resource(Generic[R]):  # lower case: reads as a field declaration
@@ -215,6 +225,32 @@ class BaseClient(Generic[TransportT, HTTPT]):
     def _diag(self) -> Op[Diag]:
         a = yield from self._core.adapter()
         return a.parse_diag((yield a.diag()))
+
+    def _ready(self) -> Op[bool]:
+        core = self._core
+        try:
+            if core.readyz is not False:
+                try:
+                    yield Request("GET", READYZ_PATH)
+                except SlurmAPIError as exc:
+                    if exc.status_code not in (404, 405):
+                        raise
+                    core.readyz = False  # before 26.05: never served, so never asked again
+                else:
+                    core.readyz = True
+                    return True
+            a = yield from core.adapter()
+            a.parse_diag((yield a.diag()))
+        except (
+            AuthenticationError,
+            PermissionDeniedError,
+            ConfigurationError,
+            UnsupportedAPIVersionError,
+        ):
+            raise  # waiting will not fix these
+        except SlurmError:
+            return False
+        return True
 
     def _negotiate(self) -> Op[Adapter]:
         return (yield from self._core.adapter())

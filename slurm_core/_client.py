@@ -103,6 +103,23 @@ class SlurmClient(BaseClient[httpx.BaseTransport, SyncHTTP]):
         """
         return run_sync(self._http, self._diag())
 
+    def ready(self) -> bool:
+        """Is slurmrestd ready to serve? Asks ``GET /readyz`` where the server has it
+        (Slurm 26.05+, which answers it without checking the token's signature) and
+        :meth:`diag` elsewhere; which one is found out once per client.
+
+        ``False`` when it cannot be reached, times out or answers a server error (after
+        the client's retries); a refused token (401/403) raises
+        :class:`~slurm_core.AuthenticationError` or :class:`~slurm_core.PermissionDeniedError`,
+        since waiting will not fix it. Use :meth:`diag` to check credentials.
+
+        Example::
+
+            while not client.ready():
+                time.sleep(1)
+        """
+        return run_sync(self._http, self._ready())
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
@@ -167,6 +184,16 @@ class AsyncSlurmClient(BaseClient[httpx.AsyncBaseTransport, AsyncHTTP]):
     async def diag(self) -> Diag:
         """See :meth:`SlurmClient.diag`."""
         return await run_async(self._http, self._diag())
+
+    async def ready(self) -> bool:
+        """See :meth:`SlurmClient.ready`.
+
+        Example::
+
+            while not await client.ready():
+                await anyio.sleep(1)
+        """
+        return await run_async(self._http, self._ready())
 
     async def aclose(self) -> None:
         """Close the connection pool."""

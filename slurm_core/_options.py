@@ -136,6 +136,9 @@ class ClientOptions:
     hooks: RequestHooks | None = None
     tracing: bool = True
     """OpenTelemetry spans when ``opentelemetry`` is importable (never a hard dependency)."""
+    watch_fleet: str | None = None
+    """A Redis URL: the client's watches share their polls with other processes through
+    it (:class:`~slurm_core.watch.RedisFleet`). It may carry a password: never shown."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_response_size, int) or self.max_response_size < 1:
@@ -158,7 +161,7 @@ class ClientOptions:
             value = getattr(self, f.name)
             if f.name == "headers":
                 value = redact_headers(value)
-            elif f.name == "base_url":
+            elif f.name in ("base_url", "watch_fleet") and value is not None:
                 value = redact_url(value)
             fields.append(f"{f.name}={value!r}")
         return f"ClientOptions({', '.join(fields)})"

@@ -6,6 +6,7 @@ Checks, in order (a failed one may skip those that need it):
 config        a URL and a token source were found (env, config file, scontrol)
 reachable     slurmrestd answered at that URL (any HTTP answer counts)
 versions      REST API versions served vs spoken by this client; the one in use
+ready         ``client.ready()``: ``GET /readyz`` where served (26.05+), else ``diag``
 auth          ``diag`` with the token succeeds (credentials accepted)
 token         the JWT's ``exp``: fail when expired, warn under 10 minutes (unless the
               token source refreshes itself)
@@ -179,6 +180,23 @@ def _auth(client: Any, settings: Any, checks: list[Check]) -> tuple[Any, float] 
     return diag, (before + time.time()) / 2
 
 
+def _ready(client: Any, checks: list[Check]) -> None:
+    try:
+        ready = client.ready()
+    except (AuthenticationError, PermissionDeniedError):
+        checks.append(Check("ready", "skip", "the server refused the token (see auth)"))
+        return
+    except SlurmError as exc:  # no version to ask diag with (see versions)
+        checks.append(Check("ready", "skip", _message(exc)))
+        return
+    how = "GET /readyz" if client._core.readyz else "diag"
+    if ready:
+        checks.append(Check("ready", "ok", f"slurmrestd is ready ({how})"))
+        return
+    fix = "look at slurmrestd's and slurmctld's logs; is slurmctld up (scontrol ping)?"
+    checks.append(Check("ready", "fail", f"slurmrestd answered but is not ready ({how})", fix))
+
+
 def _token(settings: Any, checks: list[Check]) -> None:
     from ..auth import StaticToken, TokenFile
 
@@ -296,6 +314,7 @@ def run_checks(cli: CliState) -> list[Check]:
     diag = None
     with client:
         if _versions(client, seen, checks):
+            _ready(client, checks)
             diag = _auth(client, settings, checks)
     _token(settings, checks)
     _clock(seen, diag, checks)

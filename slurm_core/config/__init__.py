@@ -3,7 +3,7 @@
 Each setting is taken from the first place that has it:
 
 1. Environment: ``SLURM_REST_URL``, ``SLURM_JWT``, ``SLURM_JWT_FILE``, ``SLURM_USER_NAME``,
-   ``SLURM_REST_API_VERSION``, ``SLURM_CA_BUNDLE``.
+   ``SLURM_REST_API_VERSION``, ``SLURM_CA_BUNDLE``, ``SLURM_WATCH_FLEET``.
 2. The config file, ``$SLURM_CLIENT_CONFIG`` or ``~/.config/slurm-client/config.toml``
    (``$XDG_CONFIG_HOME`` honoured). ``[default]`` applies to every profile; a named
    ``[profiles.<name>]`` (chosen by ``profile=`` or ``$SLURM_PROFILE``) overrides it::
@@ -20,7 +20,9 @@ Each setting is taken from the first place that has it:
        verify = false
 
    Keys: url, user_name, token_file, token_command, jwt_key_file, api_version, verify,
-   ca_bundle, client_cert, client_key, socket. Relative paths are relative to the file.
+   ca_bundle, client_cert, client_key, socket, watch_fleet (a Redis URL the watches share
+   their polls through, see :class:`~slurm_core.watch.RedisFleet`). Relative paths are
+   relative to the file.
 3. For the token only: ``scontrol token`` when ``scontrol`` is on ``PATH``.
 
 ``$USER`` is the last fallback for the user name. A URL of the form ``unix:/path`` (or a
@@ -46,7 +48,7 @@ from slurm_core._exceptions import ConfigurationError
 from slurm_core.auth import StaticToken, TokenCommand, TokenFile, TokenProvider
 
 from ._mapping import AUTH_KINDS, SETTING_KEYS, settings_from_mapping, tls_settings, token_provider
-from ._settings import UDS_HOST, ClientSettings, path_value, split_unix
+from ._settings import UDS_HOST, ClientSettings, fleet_url, path_value, split_unix
 from ._settings import expand as _expand
 
 if sys.version_info >= (3, 11):
@@ -75,6 +77,7 @@ _PROFILE_KEYS = frozenset(
         "client_cert",
         "client_key",
         "socket",
+        "watch_fleet",
     }
 )
 _SCONTROL_TOKEN = ("scontrol", "token", "lifespan=3600")
@@ -274,6 +277,15 @@ def resolve_settings(
     if cert is not None:
         sources["cert"] = where
 
+    # --- the fleet (a Redis URL: a secret when it holds a password) ------------------------
+    fleet = fleet_url(env.get("SLURM_WATCH_FLEET"), "env SLURM_WATCH_FLEET")
+    if fleet is not None:
+        sources["watch_fleet"] = "env SLURM_WATCH_FLEET"
+    else:
+        fleet = fleet_url(cfg.get("watch_fleet"), where)
+        if fleet is not None:
+            sources["watch_fleet"] = where
+
     return ClientSettings(
         url=url,
         auth=auth,
@@ -284,4 +296,5 @@ def resolve_settings(
         uds=uds,
         profile=used_profile,
         sources=sources,
+        watch_fleet=fleet,
     )

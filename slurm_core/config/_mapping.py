@@ -34,6 +34,7 @@ same keys with the same rules and the same errors. Keys (blank strings count as 
     timeout         seconds per HTTP request
     working_directory  default working directory of supervised jobs
     poll_interval   longest seconds between polls while a job is supervised
+    watch_fleet     a Redis URL the watches share their polls through (a secret)
 
 Every error is a :class:`~slurm_core.ConfigurationError` whose ``field`` names the key;
 no message ever quotes a token.
@@ -61,7 +62,7 @@ from slurm_core.auth import (
     oidc_provider_from_settings,
 )
 
-from ._settings import UDS_HOST, ClientSettings, path_value, split_unix
+from ._settings import UDS_HOST, ClientSettings, fleet_url, path_value, split_unix
 
 __all__ = ["AUTH_KINDS", "SETTING_KEYS", "settings_from_mapping", "tls_settings", "token_provider"]
 
@@ -152,6 +153,7 @@ SETTING_KEYS: Final = frozenset(
         "timeout",
         "working_directory",
         "poll_interval",
+        "watch_fleet",
     }
 )
 
@@ -352,4 +354,5 @@ def settings_from_mapping(
         timeout=_number(values, "timeout", where),
         working_directory=workdir,
         poll_interval=_number(values, "poll_interval", where),
+        watch_fleet=fleet_url(values.get("watch_fleet"), where),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -13,9 +14,10 @@ from slurm_core._exceptions import ConfigurationError
 from slurm_core._options import ClientOptions
 from slurm_core.auth import TokenProvider
 
-__all__ = ["ClientSettings"]
+__all__ = ["ClientSettings", "fleet_url"]
 
 UDS_HOST: Final = "http://localhost"
+_FLEET_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +25,9 @@ class ClientSettings:
     """The resolved settings; ``sources`` says where each one came from.
 
     ``working_directory`` and ``poll_interval`` are the job supervisor's defaults
-    (:mod:`slurm_core.lifecycle`); ``timeout`` the client's per-request timeout when set.
+    (:mod:`slurm_core.lifecycle`); ``timeout`` the client's per-request timeout when set;
+    ``watch_fleet`` a Redis URL the watches of clients made from these settings share
+    their polls through (left out of the repr: it may hold a password).
 
     Example::
 
@@ -44,6 +48,8 @@ class ClientSettings:
     timeout: float | None = None
     working_directory: str | None = None
     poll_interval: float | None = None
+    watch_fleet: str | None = dataclasses.field(default=None, repr=False)
+    """A Redis URL the clients' watches share their polls through (may hold a password)."""
 
     def client_options(self, **overrides: Any) -> ClientOptions:
         """:class:`~slurm_core._http.ClientOptions` for these settings (overrides win)."""
@@ -56,8 +62,30 @@ class ClientSettings:
         }
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
+        if self.watch_fleet is not None:
+            kwargs["watch_fleet"] = self.watch_fleet
         kwargs.update(overrides)
         return ClientOptions(**kwargs)
+
+
+def fleet_url(value: Any, where: str) -> str | None:
+    """The ``watch_fleet`` setting checked: a Redis URL, or None when blank. Its value is
+    never quoted (it may carry a password); it needs the ``redis`` extra installed."""
+    if value is not None and hasattr(value, "get_secret_value"):  # a pydantic SecretStr
+        value = value.get_secret_value()
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not value.strip().lower().startswith(_FLEET_SCHEMES):
+        raise ConfigurationError(
+            f"{where}: watch_fleet must be a redis://, rediss:// or unix:// URL",
+            field="watch_fleet",
+        )
+    if importlib.util.find_spec("redis") is None:
+        raise ConfigurationError(
+            f"{where}: watch_fleet needs redis-py: pip install 'slurm-client[redis]'",
+            field="watch_fleet",
+        )
+    return value.strip()
 
 
 def expand(value: str, env: Mapping[str, str]) -> Path:

@@ -254,6 +254,11 @@ class RedisFleet:
         """True while Redis answers (False: this process polls on its own)."""
         return self._connected
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
     def close(self) -> None:
         """Stop the thread, giving up the lock (idempotent); later questions poll directly."""
         self._closed = True

@@ -8,6 +8,12 @@ as anything changed). Checked live on 24.11 (v0.0.40-42) and 26.05 (v0.0.42-45):
 - several ids are repeated ``job_id`` parameters (a comma list is refused);
 - the answer is ``{"jobs": [{"job_id": "42", "state": ["PENDING"]}, ...]}``; an array
   task is named ``"40_2"``, and asking for an array's id lists all its tasks;
+- one task of a pending array (``"40_2"``) names every pending task of it, again for each
+  such id asked: 1,000 task ids of a held array make an answer of a million entries (it
+  wedged 24.11's slurmrestd). So an array is asked for once, by its id, in a request of its
+  own, and each entry of that answer is one of its tasks;
+- a task that started goes by its own job id (``"2003_1"`` is task 1 of array 2002): it
+  is named back after its array (``"2002_1"``) here, so callers see one name per task;
 - an id slurmctld does not know is left out, not refused (a 404 "Invalid job id" for
   the whole request is read the same way).
 
@@ -149,16 +155,25 @@ class RestStates:
         self.requests = 0
 
     def states(self, job_ids: Sequence[str]) -> Op[Mapping[str, Sequence[str]]]:
-        """The states of ``job_ids`` (an operation: one request per chunk of ids)."""
+        """The states of ``job_ids`` (an operation: one request per chunk of plain ids,
+        and one per array whose tasks are asked for)."""
         a = yield from self._core.adapter()
+        keys = list(dict.fromkeys(job_ids))
         out: dict[str, Sequence[str]] = {}
-        for chunk in chunks(list(dict.fromkeys(job_ids)), self._limit):
-            self.requests += 1
-            try:
-                response = yield Request("GET", f"{a.slurm}/jobs/state", params={"job_id": chunk})
-            except NotFoundError as exc:
-                if not exc.errors:
-                    raise  # no Slurm answer at all: the route is gone (a withdrawn version)
-                continue  # "Invalid job id" for the lot (as job/{id} says): none is known
-            out.update(parse_states(response))
+        for chunk in chunks([k for k in keys if "_" not in k], self._limit):
+            out.update((yield from self._ask(a.slurm, chunk)))
+        for array in dict.fromkeys(k.split("_", 1)[0] for k in keys if "_" in k):
+            for name, flags in (yield from self._ask(a.slurm, [array])).items():
+                task = name.partition("_")[2]
+                out[f"{array}_{task}" if task else name] = flags
         return out
+
+    def _ask(self, slurm: str, ids: list[str]) -> Op[dict[str, list[str]]]:
+        self.requests += 1
+        try:
+            response = yield Request("GET", f"{slurm}/jobs/state", params={"job_id": ids})
+        except NotFoundError as exc:
+            if not exc.errors:
+                raise  # no Slurm answer at all: the route is gone (a withdrawn version)
+            return {}  # "Invalid job id" for the lot (as job/{id} says): none is known
+        return parse_states(response)

@@ -259,6 +259,48 @@ def test_test_connection_reports_a_bad_configuration_without_the_token(
     assert TOKEN not in message
 
 
+@pytest.mark.parametrize("version", ["v0.0.42", "v0.0.45"])
+def test_test_connection_says_a_server_that_is_not_ready_is_not(
+    monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    from slurm_core import RetryPolicy
+    from slurm_core.testing import FakeSlurmServer
+
+    fake = FakeSlurmServer(api_version=version)
+    host = f"slurm-{version}.example.org"  # versions are cached per URL for the process
+    monkeypatch.setenv("AIRFLOW_CONN_SLURM_UNIT", conn(host=host).as_json())
+    hook = SlurmHook("slurm_unit", transport=fake.transport(), retry=RetryPolicy(max_attempts=1))
+    ok, message = hook.test_connection()
+    assert ok, message
+    assert f"REST API {version}" in message
+    fake.fail_next(status=503, path=r"/(readyz|diag)$")
+    ok, message = hook.test_connection()
+    assert (ok, message) == (
+        False,
+        f"slurmrestd at http://{host}:6820 is not ready (see its log)",
+    )
+    # 26.05's /readyz is answered without looking at the token: diag still checks it
+    assert fake.requests_to("/diag$"), "the token was not checked"
+
+
+def test_the_watch_fleet_extra_reaches_the_core_and_stays_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from slurm_airflow.get_provider_info import get_provider_info
+
+    url = "redis://:fleet-pw-123@redis.example:6379/0"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLURM_UNIT", conn(user_name="alice", watch_fleet=url).as_json()
+    )
+    hook = SlurmHook("slurm_unit")
+    assert hook.settings().watch_fleet == url
+    with hook.get_client() as client:
+        assert client._http.options.watch_fleet == url  # the core shares the watch with it
+        assert "fleet-pw-123" not in repr(client._http.options) + repr(hook.settings())
+    (conn_type,) = get_provider_info()["connection-types"]
+    assert conn_type["conn-fields"]["watch_fleet"]["schema"]["format"] == "password"
+
+
 # ------------------------------------------------------------------ provider -----------------
 def test_provider_info_declares_everything() -> None:
     from slurm_airflow.get_provider_info import get_provider_info

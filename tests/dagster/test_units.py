@@ -603,6 +603,15 @@ def test_env_var_url_is_checked_when_set_and_read_when_used(
     assert err.value.field == "url"
 
 
+def test_the_watch_fleet_field_reaches_the_core_and_stays_out_of_repr() -> None:
+    url = "redis://:fleet-pw-123@redis.example:6379/0"
+    res = SlurmResource(url=URL, token=TOKEN, user_name="alice", watch_fleet=url)
+    assert res.settings().watch_fleet == url
+    with SlurmClient.from_settings(res.settings()) as client:
+        assert client._http.options.watch_fleet == url  # the core shares the watch with it
+    assert "fleet-pw-123" not in repr(res) + repr(res.settings())
+
+
 def test_oidc_fields_reach_the_parser_and_their_secrets_stay_out_of_repr() -> None:
     secret = "an-oidc-client-secret-value"
     res = SlurmResource(

@@ -67,7 +67,7 @@ RULES: list[tuple[str, str, str, str]] = [
     (
         r"(POST|DELETE) /slurm/\{v\}/reservations?",
         r".",
-        "a reservation slurmctld cannot make or find is refused with 2053 (422)",
+        "a reservation slurmctld cannot make or find is refused (2053, an unknown node 2018; 422)",
         R + "w_resv_delete_unknown.json",
     ),
     (

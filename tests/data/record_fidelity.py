@@ -37,6 +37,8 @@ def _minor(version: str) -> int:
 
 
 class Recorder:
+    tool = "tests/data/record_fidelity.py"
+
     def __init__(self, cluster: LocalSlurmCluster, version: str, release: str) -> None:
         self.version = version
         self.release = release
@@ -53,7 +55,7 @@ class Recorder:
         except ValueError:
             decoded = response.text
         record = {
-            "source": f"recorded Slurm {self.release}: tests/data/record_fidelity.py",
+            "source": f"recorded Slurm {self.release}: {self.tool}",
             "request": {"method": method, "path": path, "body": body, "user": user},
             "response": {
                 "status": response.status_code,
@@ -137,12 +139,18 @@ class Recorder:
             self.cancel(running)
 
 
-def record_release(release: str) -> None:
+def record_with(recorder: type[Recorder], release: str, *, from_minor: int = 0) -> None:
+    """Run ``recorder`` on each version ``release`` serves from ``v0.0.<from_minor>`` on."""
     cluster = LocalSlurmCluster.running(release)
     if cluster is None:
         raise SystemExit(f"SLURM {release} is not running: python -m slurm_core.testing.cluster up")
     for version in versions_to_record(cluster, release):
-        Recorder(cluster, version, release).record()
+        if _minor(version) >= from_minor:
+            recorder(cluster, version, release).record()
+
+
+def record_release(release: str) -> None:
+    record_with(Recorder, release)
 
 
 if __name__ == "__main__":

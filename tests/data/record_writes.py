@@ -19,10 +19,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from record_fidelity import Recorder, _minor
-from record_responses import cli, versions_to_record
-
-from slurm_core.testing.cluster import LocalSlurmCluster
+from record_fidelity import Recorder, _minor, record_with
+from record_responses import cli
 
 
 class WriteRecorder(Recorder):
@@ -132,12 +130,7 @@ class WriteRecorder(Recorder):
 
 
 def record_release(release: str) -> None:
-    cluster = LocalSlurmCluster.running(release)
-    if cluster is None:
-        raise SystemExit(f"SLURM {release} is not running: python -m slurm_core.testing.cluster up")
-    for version in versions_to_record(cluster, release):
-        if _minor(version) >= 40:
-            WriteRecorder(cluster, version, release).record()
+    record_with(WriteRecorder, release, from_minor=40)
 
 
 if __name__ == "__main__":

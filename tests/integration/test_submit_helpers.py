@@ -14,13 +14,22 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from slurm_core import Job, SlurmClient, StaticToken
 from slurm_core.jobs import split_comment
 from slurm_core.testing.cluster import LocalSlurmCluster
 
-__all__ = ["auth_of", "finished", "jobs_with_key", "make_client", "unique", "until"]
+__all__ = [
+    "auth_of",
+    "batch_step_alive",
+    "finished",
+    "jobs_with_key",
+    "make_client",
+    "unique",
+    "until",
+]
 
 T = TypeVar("T")
 
@@ -70,3 +79,15 @@ def jobs_with_key(cluster: LocalSlurmCluster, key: str) -> list[str]:
         for line in out.splitlines()
         if "|" in line and split_comment(line.split("|", 1)[1])[1] == key
     ]
+
+
+def batch_step_alive(job_id: int) -> bool:
+    """Whether a ``slurmstepd: [<id>.batch]`` process runs (all nodes share this host)."""
+    title = f"slurmstepd: [{job_id}.batch]".encode()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(title):
+                return True
+        except OSError:  # gone meanwhile
+            continue
+    return False

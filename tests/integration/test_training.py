@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_submit_helpers import finished, make_client, unique, until
+from test_submit_helpers import batch_step_alive, finished, make_client, unique, until
 
 from slurm_core import JobBaseState, SlurmClient
 from slurm_core.jobs import Experiment, ModelTrainer, TrainingJob
@@ -88,6 +88,10 @@ def test_signal_checkpoint_requeue_resume(
         return j.state.base is JobBaseState.PENDING and (j.raw.get("restart_cnt") or 0) >= 1
 
     until(requeued, what="the job to be requeued")
+    # Slurm's requeue delay also lets the first run's batch step report its end; forcing
+    # the start before that step is gone lets its late report end the second run (a FAILED
+    # job on 22.05 under load).
+    until(lambda: not batch_step_alive(job.job_id), what="the first run's batch step to end")
     checkpoint = shared / "ckpt" / name / "step"
     assert int(checkpoint.read_text()) >= 3
     # Slurm delays a requeued job's start by about two minutes: start it now.

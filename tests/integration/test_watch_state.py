@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
+import pytest
+from test_submit_helpers import until
 
 from slurm_core import SlurmClient, StaticToken
+from slurm_core._engine import run_sync
 from slurm_core.testing.cluster import LocalSlurmCluster
 from slurm_core.watch import JobEventType, WatchOptions
+from slurm_core.watch._source import RestStates, states_served
 
 T = JobEventType
 QUICK = WatchOptions(min_interval=0.2, initial_interval=0.25, max_interval=1.0, backoff=1.5)
@@ -106,3 +111,41 @@ def test_two_clients_share_one_state_poll(slurm_cluster: LocalSlurmCluster) -> N
     assert set(records) <= {str(ok), str(bad)}
     assert all(2 <= n <= 3 for n in records.values()), records
     assert polled > max(records.values())
+
+
+def test_the_tasks_of_an_array_cost_one_small_answer(slurm_cluster: LocalSlurmCluster) -> None:
+    """Task ids of a pending array each name every pending task (100 ids: 10,000 entries);
+    the state source asks for the array once, and names a started task after its array."""
+    if not states_served(slurm_cluster.served_versions[-1]):
+        pytest.skip("jobs/state is v0.0.40+")
+    transport = Seen()
+    auth = StaticToken(slurm_cluster.token(), user_name=slurm_cluster.user_name)
+    with SlurmClient(slurm_cluster.rest_url, auth=auth, transport=transport) as client:
+        array = (
+            client.jobs.submit()
+            .script("#!/bin/sh\nsleep 30\n")
+            .working_directory(slurm_cluster.shared_dir)
+            .array("0-99%1")  # task 0 starts (under an id of its own), 99 wait
+            .time_limit(2)
+            .memory_per_cpu("50M")
+            .name("watch-array")
+            .execute()
+            .job_id
+        )
+        try:
+            keys = [f"{array}_{i}" for i in range(100)]
+            source = RestStates(client._core)
+
+            def started() -> Mapping[str, Sequence[str]] | None:
+                states = run_sync(client._http, source.states(keys))
+                return states if "RUNNING" in states.get(f"{array}_0", ()) else None
+
+            mark = len(transport.seen)
+            states = until(started, timeout=120, what="the array's first task to start")
+            asked = [u for u in transport.seen[mark:] if u.path.endswith("/jobs/state")]
+            assert all(u.params.get_list("job_id") == [str(array)] for u in asked)
+            assert len(asked) == source.requests  # one request per poll
+            assert set(states) == set(keys)  # the started task too, by its array's name
+            assert all(list(states[k]) == ["PENDING"] for k in keys[1:])
+        finally:
+            client.jobs.cancel(array)

@@ -194,6 +194,17 @@ async def test_saved_block_document_hides_the_token() -> None:
     assert loaded.user_name == "alice"
 
 
+def test_the_watch_fleet_field_reaches_the_core_and_stays_secret() -> None:
+    url = "redis://:fleet-pw-123@redis.example:6379/0"
+    creds = SlurmCredentials(url="http://127.0.0.1:6820", token=TOKEN, watch_fleet=url)
+    settings = creds.settings()
+    assert settings.watch_fleet == url
+    with creds.get_client() as client:
+        assert client._http.options.watch_fleet == url  # the core shares the watch with it
+    shown = [repr(creds), str(creds), creds.model_dump_json(), repr(settings)]
+    assert not [text for text in shown if "fleet-pw-123" in text]
+
+
 def test_an_identity_provider_is_a_token_source_and_its_secrets_stay_secret() -> None:
     creds = SlurmCredentials(
         url="https://slurm:6820",

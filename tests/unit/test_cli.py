@@ -449,13 +449,29 @@ def test_doctor_all_good_then_each_failure(tmp_path: Path) -> None:
     assert bad.exit_code == 1
     found = checks(bad)
     found.pop("versions")  # "skip" where /openapi/v3 wants a valid token, "ok" on the fake
-    assert found == {"config": "ok", "reachable": "ok", "auth": "fail", "token": "fail",
-                     "clock": "skip"}  # fmt: skip
+    assert found == {"config": "ok", "reachable": "ok", "ready": "skip", "auth": "fail",
+                     "token": "fail", "clock": "skip"}  # fmt: skip
     assert "scontrol token" in cli("doctor").stdout
 
     cli.env["SLURM_JWT"] = short = make_token(300)
     assert checks(cli("--json", "doctor"))["token"] == "warn"
     assert short not in cli("doctor").stdout
+
+
+def test_doctor_ready_check_says_how_and_fails_while_the_server_errs(tmp_path: Path) -> None:
+    for version, how in (("v0.0.45", "GET /readyz"), ("v0.0.42", "diag")):
+        fake = FakeSlurmServer(api_version=version, token=TOKEN)
+        cli = Cli(fake, tmp_path)
+        ready = json.loads(cli("--json", "doctor").stdout)["checks"][3]
+        assert (ready["name"], ready["status"], ready["detail"]) == (
+            "ready",
+            "ok",
+            f"slurmrestd is ready ({how})",
+        )
+        fake.fail_next(status=503, path=r"/(readyz|diag)$")
+        result = cli("--json", "doctor")
+        assert result.exit_code == 1
+        assert checks(result)["ready"] == "fail"
 
 
 def test_doctor_unreachable_and_unconfigured(cli: Cli) -> None:

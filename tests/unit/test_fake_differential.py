@@ -91,6 +91,8 @@ def _fake_answer(version: str, path: str, *, cancelled: bool, pending: bool) -> 
     http.delete(f"/slurm/{version}/job/{ids[1]}", headers=headers)
     fake.advance(10)
     path = re.sub(r"/job/(?!999999)[0-9]+", f"/job/{ids[1] if cancelled else ids[0]}", path)
+    # the recorded cluster's name is the fake's own
+    path = re.sub(r"(/slurmdb/v[0-9.]+/cluster/)[^/?]+", rf"\g<1>{fake.cluster.name}", path)
     return http.get(path, headers=headers).json()
 
 

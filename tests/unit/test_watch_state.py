@@ -23,7 +23,7 @@ from slurm_core import (
     SlurmClient,
     StaticToken,
 )
-from slurm_core._engine import Op
+from slurm_core._engine import Op, run_sync
 from slurm_core.testing import FakeSlurmServer
 from slurm_core.watch import (
     AsyncWatcher,
@@ -33,7 +33,7 @@ from slurm_core.watch import (
     WatchCore,
     WatchOptions,
 )
-from slurm_core.watch._source import MAX_QUERY_BYTES, parse_states
+from slurm_core.watch._source import MAX_QUERY_BYTES, RestStates, parse_states
 
 pytestmark = pytest.mark.anyio
 T = JobEventType
@@ -295,3 +295,40 @@ def test_a_client_whose_token_is_refused_ends_only_its_own_watches() -> None:
     events = [e.type for e in watchers[0].watch([mine], timeout=3600)]
     assert events[-1] is T.COMPLETED  # ...the other's goes on, every event once
     assert len(events) == len(set(events))
+
+
+def test_an_array_is_asked_for_once_and_its_started_tasks_keep_their_names() -> None:
+    # Real 24.11/26.05: one id of a pending array's task names every pending task, again per
+    # id asked (1,000 ids: a million entries, which wedged slurmrestd); a started task goes
+    # by its own job id ("2003_1"). The fake answers alike.
+    fake = FakeSlurmServer(api_version="v0.0.42", default_runtime=5)
+    client = fake.client()
+    submitted = client.jobs.submit().script("#!/bin/sh\ntrue\n").array("0-59%1").execute()
+    array = submitted.job_id
+    keys = [f"{array}_{i}" for i in range(60)]
+    fake.advance(1)  # task 0 runs; the throttle holds the others
+    fake.advance(6)  # task 0 is done, task 1 runs under its own id
+    assert fake.job(f"{array}_1").job_id != array
+    mark = len(fake.requests)
+    source = RestStates(client._core)
+    states = run_sync(client._http, source.states(keys))
+    [poll] = _state_polls(fake, mark)
+    assert poll.query["job_id"] == [str(array)]  # not 60 ids, each answered by 59 entries
+    assert set(states) == set(keys)  # task 1 named after its array, not its own id
+    assert (states[f"{array}_0"], states[f"{array}_1"]) == (["COMPLETED"], ["RUNNING"])
+    assert all(states[k] == ["PENDING"] for k in keys[2:])
+    client.jobs.cancel(array)
+
+
+def test_the_fake_answers_task_ids_of_a_pending_array_as_slurmctld_does() -> None:
+    fake = FakeSlurmServer(api_version="v0.0.42")
+    client = fake.client()
+    array = client.jobs.submit().script("#!/bin/sh\ntrue\n").array("0-4").hold().execute().job_id
+    http = httpx.Client(base_url=fake.url, transport=fake.transport())
+    answer = http.get(
+        "/slurm/v0.0.42/jobs/state",
+        params={"job_id": [f"{array}_1", f"{array}_2"]},
+        headers={"X-SLURM-USER-NAME": "root", "X-SLURM-USER-TOKEN": "t"},
+    ).json()
+    names = [j["job_id"] for j in answer["jobs"]]
+    assert names == [f"{array}_{i}" for i in range(5)] * 2  # as recorded on 24.11 and 26.05

@@ -67,6 +67,11 @@ _CONN_FIELDS: dict[str, dict[str, Any]] = {
         "schema": _NUMBER,
     },
     "timeout": {"label": "Request timeout (s)", "schema": _NUMBER},
+    "watch_fleet": {
+        "label": "Watch fleet (Redis URL)",
+        "description": "redis://[:password@]host:6379/0: processes share their job polls",
+        "schema": _SECRET,
+    },
     # Tokens from an identity provider (slurm_core.auth OIDC providers).
     "oidc_issuer": {"label": "OIDC issuer URL", "schema": _STRING},
     "oidc_client_id": {"label": "OIDC client id", "schema": _STRING},

@@ -35,6 +35,7 @@ _SETTING_OF: dict[str, str] = {
     "request_timeout_seconds": "timeout",
     "working_directory": "working_directory",
     "poll_interval_seconds": "poll_interval",
+    "watch_fleet": "watch_fleet",
 }
 # Identity-provider settings (#23) keep their names; passed on only when set.
 _OIDC_FIELDS = OIDC_SETTINGS

@@ -148,6 +148,10 @@ class SlurmResource(ConfigurableResource):  # type: ignore[type-arg]
         description="Directories the job's output files must lie in to be read (recommended "
         "when other users' jobs write output here).",
     )
+    watch_fleet: str | None = _secret(
+        "A Redis URL (redis://[:password@]host:6379/0): the run processes share their job "
+        "polls through it (use an EnvVar when it holds a password)."
+    )
     oidc_issuer: str | None = Field(default=None, description="OIDC issuer URL (#23).")
     oidc_client_id: str | None = Field(default=None, description="OIDC client id.")
     oidc_client_secret: str | None = _secret("OIDC client secret (use an EnvVar).")

@@ -162,6 +162,11 @@ class SlurmCredentials(CredentialsBlock):
         gt=0,
         description="Longest seconds between two looks at a running job (the client's default).",
     )
+    watch_fleet: SecretStr | None = Field(
+        default=None,
+        description="A Redis URL (redis://[:password@]host:6379/0): the watches of every "
+        "process using this block share their job polls through it (kept secret).",
+    )
     # Tokens from an identity provider (slurm_core.auth OIDC providers).
     oidc_issuer: str | None = Field(default=None, description="OIDC issuer URL.")
     oidc_client_id: str | None = Field(default=None, description="OIDC client id.")

@@ -150,7 +150,8 @@ class LocalSlurmCluster:
         return all(n in state.pids and lives_in(state.pids[n], self.root) for n in wanted)
 
     def start(self) -> LocalSlurmCluster:
-        """Start the cluster and wait until ``/diag`` answers and every node is idle.
+        """Start the cluster and wait until slurmrestd is ready (``client.ready()``:
+        ``/readyz`` on 26.05, else ``/diag``) and every node is idle.
 
         Attaches instead if it is already running (started by any process). Cleans up
         after itself and raises :class:`ClusterError` if the cluster cannot start.

@@ -14,6 +14,10 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..._client import SlurmClient
+from ..._exceptions import SlurmError
+from ..._retry import RetryPolicy
+from ...auth import StaticToken
 from ._conf import (
     ACCOUNT,
     GPU_DEVICES,
@@ -181,10 +185,25 @@ def _nodes_idle(root: Path, nodes: int) -> bool:
     return len(states) == nodes and all(s == "idle" for s in states.values())
 
 
-def _rest_ok(cfg: ClusterConfig, token: str, user: str) -> bool:
-    url = f"http://127.0.0.1:{cfg.spec.ports.slurmrestd}/slurm/{cfg.spec.probe_version}/diag"
-    # /diag, not /ping: /ping answers 200 for any non-empty token.
-    return http_get(url, token, user, timeout=2.0)[0] == 200
+def _rest_client(cfg: ClusterConfig, token: str, user: str) -> SlurmClient:
+    """A client that asks once per probe (no retries, no circuit breaker: starting is
+    expected to fail for a while), one for the whole wait (``/readyz`` is looked for once)."""
+    return SlurmClient(
+        f"http://127.0.0.1:{cfg.spec.ports.slurmrestd}",
+        auth=StaticToken(token, user_name=user),
+        api_version=cfg.spec.probe_version,
+        timeout=2.0,
+        retry=RetryPolicy(max_attempts=1),
+        circuit_breaker=None,
+    )
+
+
+def _rest_ok(client: SlurmClient) -> bool:
+    # ready(): /readyz on 26.05, else /diag (not /ping, which answers any non-empty token).
+    try:
+        return client.ready()
+    except SlurmError:
+        return False
 
 
 def wait_ready(
@@ -200,7 +219,8 @@ def wait_ready(
         state = run.load()
         user = state.user if state else USERS[0][0]
         token = run.read_token() or mint_token(root, user, 600)
-        daemons.wait(name, timeout, lambda: _rest_ok(cfg, token, user))
+        with _rest_client(cfg, token, user) as client:
+            daemons.wait(name, timeout, lambda: _rest_ok(client))
     else:
         daemons.wait(name, timeout)
 

@@ -21,6 +21,7 @@ import jwt
 from ..._versions import _encode as enc
 from ...models import License, Reservation
 from . import _models, _openapi, _records, _shapes, _wire
+from ._acctdb import accounting_db
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._ctld import CtldHandlers
@@ -39,6 +40,10 @@ _NOT_FOUND_26 = (
     b"'https://slurm.schedmd.com/rest_api.html' for the OpenAPI specification which includes "
     b"a list of all possible slurmrestd endpoints."
 )
+HEALTH_PATHS = ("/readyz", "/livez", "/healthz")
+"""Served by slurmrestd 26.05 (204 to any token, 401 without one; not in ``/openapi/v3``)."""
+HEALTH_MINOR = 45
+"""The REST API minor only a 26.05 serves: older servers (22.05, 24.11) answer 404 there."""
 _NO_METHOD = (
     b"Requested REST method is not defined at URL. Please view /openapi/v3 for API reference."
 )
@@ -173,6 +178,8 @@ class FakeApp:
         if method == "GET" and path in self._openapi_paths():
             served = tuple(app.version for app in self.siblings)
             return Reply(200, _openapi.document_bytes(served))
+        if method == "GET" and path in HEALTH_PATHS and self._serves_health():
+            return Reply(204, b"", "")
         if method == "HEAD" and _wire.minor(self.version) <= 42:
             return Reply(411, b"", "text/plain")  # 22.05 and 24.11 want a body length
         path_known = False
@@ -192,6 +199,8 @@ class FakeApp:
                 reject = Reject(9001, "Unable to parse request body", "Failed to parse JSON", 400)
                 return self._reject(reject, user)
             call = Call(match.groupdict(), query, body, user, token_ok)
+            if path.startswith("/slurmdb/") and self.accounting:  # diag's RPC counts
+                accounting_db(self.cluster, self.user).count(method, path, user)
             try:
                 status, out = handler(call)
             except Reject as reject:
@@ -241,6 +250,11 @@ class FakeApp:
 
     def _env(self, call: Call, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
+
+    def _serves_health(self) -> bool:
+        """A 26.05 answers the health paths whichever versions it serves (and the fake
+        knows its release by the newest)."""
+        return max(_wire.minor(app.version) for app in self.siblings) >= HEALTH_MINOR
 
     def _openapi_paths(self) -> tuple[str, ...]:
         if _wire.minor(self.version) <= 38:  # 22.05 also has the older names

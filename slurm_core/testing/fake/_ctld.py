@@ -84,7 +84,9 @@ class CtldHandlers:
 
         Several ids are repeated ``job_id`` parameters; a comma list is not read (24.11:
         400 ``Unable to parse query.``, 26.05: 500 ``Unspecified error``, both plain text).
-        An unknown id is left out, not refused.
+        An unknown id is left out, not refused. As on 24.11 and 26.05, a task that started
+        is named by its own job id (``"2003_1"``: task 1 of array 2002), and one task of a
+        pending array names every pending task of it, again for each such id asked.
         """
         ids = call.query.get("job_id", [])
         if any("," in value for value in ids):
@@ -96,17 +98,21 @@ class CtldHandlers:
             raise Reject(9000, query, "Rejecting request. Failure parsing query", 422)
         c = self.cluster
         c.sync()
+        jobs: list[FakeJob] = []
         if ids:
-            found: dict[int, FakeJob] = {}
             for value in ids:
                 try:
-                    found.update((j.job_id, j) for j in c.find(value))
+                    found = c.find(value)
                 except Reject:
                     continue
-            jobs = [found[k] for k in sorted(found)]
+                if "_" in value and [j.state for j in found] == ["PENDING"]:
+                    base = found[0].array_job_id
+                    found = [j for j in c.visible() if j.array_job_id == base]
+                    found = [j for j in found if j.state == "PENDING"]
+                jobs.extend(found)
         else:
             jobs = c.visible()
-        states = [{"job_id": j.id_string, "state": [j.state, *sorted(j.flags)]} for j in jobs]
+        states = [{"job_id": _state_name(j), "state": [j.state, *sorted(j.flags)]} for j in jobs]
         return 200, self._env(call, {"jobs": states})
 
     def allocate(self, call: Call) -> tuple[int, dict[str, Any]]:
@@ -191,3 +197,10 @@ def _kill_status(job_id: str, reject: Reject, known: int | None) -> dict[str, An
         "job_id": enc.wrap(known),
         "federation": {"sibling": ""},
     }
+
+
+def _state_name(job: FakeJob) -> str:
+    """The job's name in ``jobs/state``: a started array task goes by its own id."""
+    if job.array_job_id is None or job.array_task_id is None or job.state == "PENDING":
+        return job.id_string
+    return f"{job.job_id}_{job.array_task_id}"

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ..._versions import _encode as enc
-from . import _models, _shapes, _wire
-from ._acctdb import accounting_db
+from . import _acctstats, _models, _sched, _shapes, _wire
+from ._acctdb import accounting_db, entity_wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._state import FakeJob, PlainAnswer, Reject
@@ -38,9 +37,61 @@ class SlurmdbHandlers:
 
     def _db_wire(self, job: FakeJob, now: int) -> dict[str, Any]:
         wire = enc.encode_accounting_job(_models.accounting_model(self.cluster, job, now), self.fmt)
-        if _wire.minor(self.version) >= 40:  # slurmdbd keeps the three comments
+        minor = _wire.minor(self.version)
+        if minor >= 40:  # slurmdbd keeps the three comments
             wire["comment"] = {"administrator": "", "job": job.comment or "", "system": ""}
+            extras = _shapes.only_known(self.version, "db_job", self._job_extras(job))
+            wire = _acctstats.lay_over(wire, extras)
+        if minor != 39:  # recorded on 22.05 and later; v0.0.39 has no real recording here
+            usage = _acctstats.batch_usage(job)
+            for step in wire.get("steps") or []:
+                node = step.get("nodes", {}).get("range")
+                step["nodes"] = {**step.get("nodes", {}), "list": [node] if node else []}
+                if minor >= 40:
+                    step.update(_acctstats.lay_over(step, _acctstats.STEP_CONSTANTS))
+                # unnamed TRES say "" (22.05 sends null, against its own document)
+                if usage is not None:
+                    step.update(_acctstats.lay_over(step, _acctstats.step_wire(usage)))
         return _shapes.thicken(self.version, "db_job", wire)
+
+    def _job_extras(self, job: FakeJob) -> dict[str, Any]:
+        """What slurmdbd keeps of a v0.0.40+ job beyond the model (recorded 24.11, 26.05)."""
+        num, minor = self.fmt.num, _wire.minor(self.version)
+        db = accounting_db(self.cluster, self.user)
+        assoc = next(
+            (a for a in db.associations if (a.account, a.user) == (job.account, job.user_name)),
+            None,
+        )
+        named = minor <= 42  # 26.05 names only the association's id
+        out_pattern, err_pattern, in_pattern = job.patterns
+        default = "slurm-%A_%a.out" if job.array_job_id is not None else "slurm-%j.out"
+        if minor <= 42:
+            default = f"{job.working_directory.rstrip('/')}/{default}"
+        per_cpu = None if job.memory_per_node else job.memory_per_cpu or _sched.DEF_MEM_PER_CPU
+        extras: dict[str, Any] = {
+            "association": {
+                "account": job.account if named else "",
+                "cluster": self.cluster.name,
+                "partition": "",
+                "user": job.user_name if named else "",
+                "id": assoc.id if assoc is not None and assoc.id is not None else 0,
+            },
+            "required": {
+                "CPUs": job.cpus,
+                "memory_per_cpu": num(per_cpu),
+                "memory_per_node": num(job.memory_per_node),
+            },
+            "stdout": out_pattern or default,
+            "stdout_expanded": job.standard_output or "",
+            "stderr": err_pattern or "",
+            "stderr_expanded": (job.standard_error or "") if err_pattern else "",
+            "stdin": in_pattern or "",
+            "stdin_expanded": (job.standard_input or "") if in_pattern else "",
+        }
+        if job.start_time:
+            extras["flags"] = ["STARTED_ON_SCHEDULE", "START_RECEIVED"]
+            extras["time"] = {"planned": num(job.start_time - job.submit_time)}
+        return extras
 
     def modify_job(self, call: Call) -> tuple[int, dict[str, Any]]:
         """``sacctmgr modify job`` (v0.0.44+): the job's comment of one job."""
@@ -107,17 +158,10 @@ class SlurmdbHandlers:
 
     def static(self, kind: str, key: str) -> Handler:
         """A handler listing one kind of static entity under ``key``."""
-        encoders: dict[str, Callable[[Any, enc.WireFormat], dict[str, Any]]] = {
-            "accounts": enc.encode_account,
-            "users": enc.encode_user,
-            "associations": enc.encode_association,
-            "qos": enc.encode_qos,
-            "tres": enc.encode_tres,
-        }
 
         def handler(call: Call) -> tuple[int, dict[str, Any]]:
             models = accounting_db(self.cluster, self.user).models(kind)
-            return 200, self._env(call, {key: [encoders[kind](m, self.fmt) for m in models]})
+            return 200, self._env(call, {key: [entity_wire(kind, m, self.version) for m in models]})
 
         return handler
 

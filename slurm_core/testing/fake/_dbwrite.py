@@ -1,5 +1,8 @@
 """The slurmdbd writes of the fake (issue #22): add and remove database entities.
 
+The reads that look into the same database (wckeys, associations, diag, config) are in
+:mod:`._dbread`.
+
 Semantics recorded on 24.11 and 26.05 (``tests/data/responses/<v>/fidelity/w_*.json``,
 written by ``tests/data/record_writes.py``):
 - only an administrator writes, or lists wckeys or statistics: anyone else gets 2002
@@ -13,39 +16,23 @@ written by ``tests/data/record_writes.py``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from ..._versions import _encode as enc
 from ...models import QOS, Account, Association, User
 from . import _wire
-from ._acctdb import AccountingDB, WCKey, accounting_db
+from ._acctdb import WCKey
 from ._call import Call, Handler
-from ._cluster import FakeCluster
+from ._dbread import DbReads, names_of
 from ._state import PlainAnswer, Reject
 
 __all__ = ["DbWriteHandlers"]
 
 Answer = tuple[int, dict[str, Any]]
-_DENIED = "Access/permission denied"
 
 
-class DbWriteHandlers:
-    """The ``/slurmdb/<v>`` writes of one version."""
-
-    def __init__(
-        self, cluster: FakeCluster, version: str, *, user: str, admins: tuple[str, ...]
-    ) -> None:
-        self.cluster = cluster
-        self.version = version
-        self.minor = _wire.minor(version)
-        self.fmt = enc.wire_format(version)
-        self.user = user
-        self.admins = admins
-
-    @property
-    def db(self) -> AccountingDB:
-        return accounting_db(self.cluster, self.user)
+class DbWriteHandlers(DbReads):
+    """The ``/slurmdb/<v>`` writes of one version (and the reads of :class:`DbReads`)."""
 
     def routes(self, d: str) -> list[tuple[str, str, Handler]]:
         """``(method, path, handler)``; reads of the same paths are routed before these."""
@@ -77,18 +64,6 @@ class DbWriteHandlers:
             out.append(("GET", f"{d}/conf", self.conf))
         return out
 
-    # ------------------------------------------------------------------ plumbing ---------
-    def _env(self, call: Call, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-        return _wire.envelope(self.version, call.user, self.cluster.name, body, **kw)
-
-    def _admin(self, call: Call, what: str) -> None:
-        if call.user not in self.admins:
-            raise Reject(2002, _DENIED, f"{what} failed", 422 if self.minor >= 43 else 500)
-
-    def _nothing(self, call: Call, what: str, key: str) -> Answer:
-        warning = {"description": f"{what} found nothing", "source": "fake-slurmdbd"}
-        return 200, self._env(call, {key: []}, warnings=[warning])
-
     def _items(self, call: Call, *keys: str) -> list[dict[str, Any]]:
         """The list under ``keys[0]`` (or an older spelling); recorded: 9200 when missing."""
         body = call.body if isinstance(call.body, dict) else {}
@@ -106,9 +81,6 @@ class DbWriteHandlers:
         if not isinstance(value, str) or not value:
             raise _missing(key, self.minor)
         return value
-
-    def _clusters(self) -> set[str]:
-        return {self.cluster.name, *self.db.clusters}
 
     # ---------------------------------------------------------------------- adds ---------
     def add_accounts(self, call: Call) -> Answer:
@@ -130,8 +102,8 @@ class DbWriteHandlers:
         body = call.body if isinstance(call.body, dict) else {}
         cond = _dict(body.get("association_condition"))
         info = _dict(body.get("account"))
-        clusters = _names(cond.get("clusters")) or [self.cluster.name]
-        for name in _names(cond.get("accounts")):
+        clusters = names_of(cond.get("clusters")) or [self.cluster.name]
+        for name in names_of(cond.get("accounts")):
             self.db.accounts.setdefault(
                 name,
                 Account(
@@ -142,7 +114,7 @@ class DbWriteHandlers:
             )
             for cluster in clusters:
                 self._associate(name, None, cluster, "root")
-        added = ",".join(_names(cond.get("accounts")))
+        added = ",".join(names_of(cond.get("accounts")))
         return 200, self._env(call, {"added_accounts": added})
 
     def add_users(self, call: Call) -> Answer:
@@ -156,16 +128,16 @@ class DbWriteHandlers:
         self._admin(call, "slurmdb_users_add_cond()")
         body = call.body if isinstance(call.body, dict) else {}
         cond = _dict(body.get("association_condition"))
-        clusters = _names(cond.get("clusters")) or [self.cluster.name]
+        clusters = names_of(cond.get("clusters")) or [self.cluster.name]
         added = 0
-        for user in _names(cond.get("users")):
+        for user in names_of(cond.get("users")):
             self.db.users.setdefault(user, User(name=user))
-            for account in _names(cond.get("accounts")):
+            for account in names_of(cond.get("accounts")):
                 for cluster in clusters:
                     added += self._associate(account, user, cluster, None)
         if not added:
             raise PlainAnswer(304, "")
-        return 200, self._env(call, {"added_users": ",".join(_names(cond.get("users")))})
+        return 200, self._env(call, {"added_users": ",".join(names_of(cond.get("users")))})
 
     def add_associations(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_associations_add()")
@@ -184,10 +156,17 @@ class DbWriteHandlers:
         if user is None:  # an account's own association hangs under its parent's
             if any(a.user is None for a in mine) or not isinstance(parent, str) or not parent:
                 return 0
-            if not any(a.account == parent and a.user is None for a in db.associations):
+            above = [a for a in db.associations if a.account == parent and a.user is None]
+            if not above:
                 return 0
-            db.associations.append(
-                Association(id=db.new_id(), cluster=cluster, account=account, parent_account=parent)
+            db.associations.append(  # the parent's QOS are inherited (slurmdbd lists them)
+                Association(
+                    id=db.new_id(),
+                    cluster=cluster,
+                    account=account,
+                    parent_account=parent,
+                    qos=above[0].qos,
+                )
             )
             return 1
         if user not in db.users or not any(a.user is None for a in mine):
@@ -195,9 +174,15 @@ class DbWriteHandlers:
         if any(a.user == user for a in mine):
             return 0
         first = not any(a.user == user for a in db.associations)
-        db.associations.append(
+        own = next(a for a in mine if a.user is None)
+        db.associations.append(  # the account's QOS are inherited (slurmdbd lists them)
             Association(
-                id=db.new_id(), cluster=cluster, account=account, user=user, is_default=first
+                id=db.new_id(),
+                cluster=cluster,
+                account=account,
+                user=user,
+                is_default=first,
+                qos=own.qos,
             )
         )
         if first:
@@ -210,7 +195,12 @@ class DbWriteHandlers:
             name = self._name(item, "name")
             old = self.db.qos.get(name)
             qid = old.id if old is not None else self.db.new_id()
-            self.db.qos[name] = QOS(name=name, id=qid, description=_text(item.get("description")))
+            self.db.qos[name] = QOS(  # preemption off until asked, as slurmdbd's "normal"
+                name=name,
+                id=qid,
+                description=_text(item.get("description")),
+                preempt_mode=("DISABLED",),
+            )
         return 200, self._env(call)
 
     def add_wckeys(self, call: Call) -> Answer:
@@ -238,8 +228,9 @@ class DbWriteHandlers:
             name = self._name(item, "name")
             if name not in self._clusters():
                 self.db.clusters.append(name)
+                qos = ("normal",) if "normal" in self.db.qos else ()  # sacctmgr's default
                 self.db.associations.append(
-                    Association(id=self.db.new_id(), cluster=name, account="root")
+                    Association(id=self.db.new_id(), cluster=name, account="root", qos=qos)
                 )
         return 200, self._env(call)
 
@@ -262,69 +253,7 @@ class DbWriteHandlers:
                     raise
         return 200, self._env(call)
 
-    # --------------------------------------------------------------------- reads ---------
-    def _wckey_wires(self, keys: Iterable[WCKey]) -> list[dict[str, Any]]:
-        return [
-            {"accounting": [], "cluster": k.cluster, "id": k.id, "name": k.name, "user": k.user}
-            for k in keys
-        ]
-
-    def wckeys(self, call: Call) -> Answer:
-        self._admin(call, "slurmdb_wckeys_get()")
-        keys = list(self.db.wckeys)
-        wanted = call.groups.get("id")
-        if wanted is not None:
-            keys = [k for k in keys if str(k.id) == wanted]
-        return 200, self._env(call, {"wckeys": self._wckey_wires(keys)})
-
-    def associations(self, call: Call) -> Answer:
-        found = [enc.encode_association(a, self.fmt) for a in self._matching(call)]
-        if not found:
-            return self._nothing(call, "slurmdb_associations_get()", "associations")
-        return 200, self._env(call, {"associations": found})
-
-    def diag(self, call: Call) -> Answer:
-        try:
-            self._admin(call, "stats query")
-        except Reject as reject:  # recorded: the refusal still carries "statistics"
-            body = _wire.error_body(self.version, call.user, self.cluster.name, reject)
-            return reject.status, {"statistics": {}, **body}
-        stats = {
-            "time_start": self.cluster.applied,
-            "rollups": [] if self.minor <= 40 else {},
-            "RPCs": [],
-            "users": [],
-        }
-        return 200, self._env(call, {"statistics": stats})
-
-    def config(self, call: Call) -> Answer:
-        db, fmt = self.db, self.fmt
-        body = {
-            "clusters": [{"name": n} for n in sorted(self._clusters())],
-            "tres": [enc.encode_tres(t, fmt) for t in db.tres],
-            "accounts": [enc.encode_account(a, fmt) for a in db.accounts.values()],
-            "users": [enc.encode_user(u, fmt) for u in db.users.values()],
-            "qos": [enc.encode_qos(q, fmt) for q in db.qos.values()],
-            "wckeys": self._wckey_wires(db.wckeys),
-            "associations": [enc.encode_association(a, fmt) for a in db.associations],
-        }
-        return 200, self._env(call, body)
-
-    def conf(self, call: Call) -> Answer:
-        """slurmdbd.conf (v0.0.45)."""
-        conf = {"DbdHost": "fake-slurmdbd", "StorageType": "accounting_storage/mysql"}
-        return 200, self._env(call, {"slurmdbd_conf": conf})
-
     # ------------------------------------------------------------------- removals --------
-    def _matching(self, call: Call) -> list[Association]:
-        q = call.query
-        filters = {k: set(_names(q.get(k))) for k in ("account", "cluster", "user", "partition")}
-        return [
-            a
-            for a in self.db.associations
-            if all(not want or (getattr(a, k) or "") in want for k, want in filters.items())
-        ]
-
     def remove_associations(self, call: Call) -> Answer:
         self._admin(call, "slurmdb_associations_remove()")
         gone = [a for a in self._matching(call) if a.account != "root"]
@@ -398,9 +327,3 @@ def _missing(key: str, minor: int) -> Reject:
     """Recorded: 500 on 24.11 (v0.0.40-42), 422 on 26.05."""
     missing = f"Missing required field '{key}' in dictionary"
     return Reject(9200, "Unable to resolve path", missing, 422 if minor >= 43 else 500)
-
-
-def _names(value: object) -> list[str]:
-    """A list of names, or a comma list (queries give lists of strings)."""
-    items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-    return [n for i in items if isinstance(i, str) for n in i.split(",") if n]

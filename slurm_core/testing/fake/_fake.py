@@ -212,22 +212,32 @@ class FakeSlurmServer:
         exit_code: int = 0,
         signal: int | None = None,
         runtime: float | timedelta | None = None,
+        cpu_load: float = 0.9,
+        memory_load: float = 0.25,
     ) -> None:
         """How a job ends: by ``job_id`` (an array id covers its tasks), or for every job
         whose name matches the glob ``name`` (later rules win). ``runtime`` in seconds.
+        ``cpu_load`` and ``memory_load`` (0 to 1) are what slurmdbd then records of its
+        batch step: CPU time as a share of elapsed x allocated CPUs, maximum RSS as a share
+        of the allocated memory.
 
         Example::
 
             fake.set_job_outcome(job_id, state="FAILED", exit_code=3)
-            fake.set_job_outcome(name="train-*", runtime=3600)
+            fake.set_job_outcome(name="train-*", runtime=3600, cpu_load=0.5)
         """
         if (job_id is None) == (name is None):
             raise ValueError("give either job_id or name")
+        for field, load in (("cpu_load", cpu_load), ("memory_load", memory_load)):
+            if not 0 <= load <= 1:
+                raise ValueError(f"{field} must be between 0 and 1, got {load!r}")
         outcome = Outcome(
             state=state.upper(),
             exit_code=exit_code,
             signal=signal,
             runtime=None if runtime is None else _seconds(runtime),
+            cpu_load=cpu_load,
+            memory_load=memory_load,
         )
         with self._lock:
             if name is not None:

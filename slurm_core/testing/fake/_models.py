@@ -27,6 +27,7 @@ from ...models import (
     Reservation,
     User,
 )
+from . import _acctstats
 from ._cluster import FakeCluster
 from ._sched import DEF_MEM_PER_CPU
 from ._state import FakeJob, FakeNode, FakePartition
@@ -169,6 +170,13 @@ def accounting_model(c: FakeCluster, job: FakeJob, now: int) -> AccountingJob:
     state = JobState.parse([job.state, *sorted(job.flags)])
     steps: tuple[AccountingStep, ...] = ()
     if job.start_time and job.state != "PENDING":
+        batch = nodes[0] if nodes else None
+        usage = _acctstats.batch_usage(job)
+        step_tres = {
+            "cpu": job.alloc.get(batch, job.cpus_per_task) if batch else job.cpus_per_task,
+            "mem": job.alloc_memory.get(batch, 0) if batch else 0,
+            "node": 1,
+        }
         steps = (
             AccountingStep(
                 step_id="batch",
@@ -178,10 +186,12 @@ def accounting_model(c: FakeCluster, job: FakeJob, now: int) -> AccountingJob:
                 start_time=_time(job.start_time),
                 end_time=_time(job.end_time),
                 elapsed=elapsed,
-                nodes=nodes[0] if nodes else None,
+                nodes=batch,
                 node_count=1,
                 task_count=1,
-                tres_allocated=_tres_models({"cpu": job.cpus_per_task, "node": 1}),
+                cpu_time_user=usage.user if usage else None,
+                cpu_time_system=usage.system if usage else None,
+                tres_allocated=_tres_models({k: v for k, v in step_tres.items() if v}),
             ),
         )
     return AccountingJob.model_validate(
@@ -332,19 +342,35 @@ def ping_models(responding: bool) -> list[Ping]:
 def static_accounting(c: FakeCluster, user: str) -> dict[str, list[object]]:
     """The accounts, users, associations, QOS and TRES of the fake database."""
     account = c.default_account
+    root = (
+        []
+        if user == "root"
+        else [User(name="root", default_account="root", admin_level="Administrator")]
+    )
     return {
         "accounts": [
             Account(name="root", description="default root account", organization="root"),
             Account(name=account, description="fake account", organization="fake"),
         ],
-        "users": [User(name=user, default_account=account, admin_level="None")],
-        "associations": [
-            Association(id=1, cluster=c.name, account="root", is_default=False),
+        "users": [*root, User(name=user, default_account=account, admin_level="None")],
+        "associations": [  # as sacctmgr makes a cluster: root's account, root under it
+            Association(id=1, cluster=c.name, account="root", is_default=False, qos=("normal",)),
+            Association(
+                id=3, cluster=c.name, account="root", user="root", is_default=True, qos=("normal",)
+            ),
             Association(
                 id=2, cluster=c.name, account=account, user=user, is_default=True, qos=("normal",)
             ),
         ],
-        "qos": [QOS(name="normal", id=1, description="Normal QOS default", priority=0)],
+        "qos": [  # slurmdbd's own: preemption off ("DISABLED", recorded)
+            QOS(
+                name="normal",
+                id=1,
+                description="Normal QOS default",
+                priority=0,
+                preempt_mode=("DISABLED",),
+            )
+        ],
         "tres": [
             TRES(type=k.partition("/")[0], name=k.partition("/")[2] or None, id=i)
             for k, i in _TRES_IDS.items()

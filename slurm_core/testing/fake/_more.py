@@ -9,13 +9,12 @@ slurmdbd listings do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..._versions import _encode as enc
 from ...models import Reservation
 from . import _records, _shapes, _wire
-from ._acctdb import accounting_db
+from ._acctdb import accounting_db, cluster_wire, entity_wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
 from ._state import Reject
@@ -135,28 +134,7 @@ class MoreHandlers:
         wanted = call.groups.get("cluster_name")
         if wanted is not None and wanted != c.name:
             return 200, self._env(call, {"clusters": []})
-        tres = [
-            {"type": "cpu", "name": "", "id": 1, "count": sum(n.cpus for n in c.nodes.values())},
-            {"type": "mem", "name": "", "id": 2, "count": sum(n.memory for n in c.nodes.values())},
-            {"type": "node", "name": "", "id": 4, "count": len(c.nodes)},
-            {
-                "type": "gres",
-                "name": "gpu",
-                "id": 1001,
-                "count": sum(n.gpus for n in c.nodes.values()),
-            },
-        ]
-        root = {"account": "root", "cluster": c.name, "partition": "", "user": "", "id": 1}
-        entry = {
-            "controller": {"host": "127.0.0.1", "port": 6817},
-            "flags": ["REGISTERING"],
-            "name": c.name,
-            "nodes": ",".join(c.nodes),
-            "associations": {"root": root},
-            "rpc_version": 10752,
-            "tres": tres,
-        }
-        return 200, self._env(call, {"clusters": [entry]})
+        return 200, self._env(call, {"clusters": [cluster_wire(c, c.name, self.version)]})
 
     def instances(self, call: Call) -> Answer:
         """The fake runs no cloud instances: recorded, no ``instances`` and a warning."""
@@ -164,17 +142,13 @@ class MoreHandlers:
         return 200, self._env(call, warnings=[warning])
 
     def _one(self, kind: str, key: str) -> Handler:
-        encoders: dict[str, Callable[[Any, enc.WireFormat], dict[str, Any]]] = {
-            "accounts": enc.encode_account,
-            "users": enc.encode_user,
-            "qos": enc.encode_qos,
-        }
-
         def handler(call: Call) -> Answer:
             name = next(iter(call.groups.values()))
             models = accounting_db(self.cluster, self.user).models(kind)
             found = [
-                encoders[kind](m, self.fmt) for m in models if getattr(m, "name", None) == name
+                entity_wire(kind, m, self.version)
+                for m in models
+                if getattr(m, "name", None) == name
             ]
             if not found:  # recorded: an empty list and a warning
                 warning = {"description": f"slurmdb_{kind}_get() found nothing", "source": "fake"}

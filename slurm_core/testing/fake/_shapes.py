@@ -4,12 +4,14 @@ The client's encoders (:mod:`slurm_core._versions._encode`) write the fields its
 models carry, which is fewer than slurmrestd sends (``tres_per_*``, ``features``,
 ``job_resources``, step statistics...). ``shapes/<version>.json.gz`` holds, per kind of
 record, the shape of a real one of that version (all keys, neutral values; written by
-``tests/data/build_fake_shapes.py`` from the recordings). :func:`thicken` lays an encoded
-record over it: the fake's values win, each key it lacks gets the neutral value of the
-real shape (a list of objects it knows nothing about stays empty). ``extras`` are values
-the fake knows beyond the public models (:mod:`._records`), versionless: each is written
-in the form the real shape has at its key (a number wrapper or a plain number...), and
-left out where a version's records have no such key.
+``tests/data/build_fake_shapes.py`` from the recordings); ``shapes/<version>.slurmdb.json.gz``
+those of slurmdbd (accounting job, account, user, association, QOS, TRES, cluster,
+``db_diag``), where an unset limit stays unlimited as in a fresh slurmdbd. :func:`thicken`
+lays an encoded record over it: the fake's values win, each key it lacks gets the neutral
+value of the real shape (a list of objects it knows nothing about stays empty). ``extras``
+are values the fake knows beyond the public models (:mod:`._records`), versionless: each is
+written in the form the real shape has at its key (a number wrapper or a plain number...),
+and left out where a version's records have no such key.
 """
 
 from __future__ import annotations
@@ -23,18 +25,19 @@ from typing import Any
 from ..._versions._encode import UNLIMITED, wrap
 from ...models import INFINITE
 
-__all__ = ["thicken"]
+__all__ = ["only_known", "thicken"]
 
 _WRAPPER = frozenset({"set", "infinite", "number"})
 
 
 @functools.cache
 def _shapes(version: str) -> dict[str, Any]:
-    path = resources.files(__package__) / "shapes" / f"{version}.json.gz"
-    if not path.is_file():
-        return {}
-    loaded: dict[str, Any] = json.loads(gzip.decompress(path.read_bytes()))
-    return loaded
+    out: dict[str, Any] = {}
+    for name in (f"{version}.json.gz", f"{version}.slurmdb.json.gz"):  # the second wins
+        path = resources.files(__package__) / "shapes" / name
+        if path.is_file():
+            out.update(json.loads(gzip.decompress(path.read_bytes())))
+    return out
 
 
 def thicken(
@@ -108,3 +111,20 @@ def _empty(shape: Any) -> Any:
     if isinstance(shape, list):
         return []
     return shape
+
+
+def only_known(version: str, kind: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The parts of ``extra`` a real ``kind`` record of ``version`` has (none without a shape)."""
+    shape = _shapes(version).get(kind) if version != "v0.0.38" else None
+    return _prune(shape, extra) if isinstance(shape, dict) else {}
+
+
+def _prune(shape: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in extra.items():
+        if key not in shape:
+            continue
+        inner = shape[key]
+        both = isinstance(inner, dict) and isinstance(value, dict)
+        out[key] = _prune(inner, value) if both else value
+    return out

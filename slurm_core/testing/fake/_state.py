@@ -188,6 +188,10 @@ class Outcome:
     signal: int | None = None
     runtime: float | None = None
     """Seconds; ``None``: the server's ``default_runtime``."""
+    cpu_load: float = 0.9
+    """Share of the allocated CPUs the batch step kept busy (slurmdbd's CPU times)."""
+    memory_load: float = 0.25
+    """Its maximum RSS as a share of the memory allocated on its node."""
 
     def exit(self) -> ExitCode:
         """The exit code slurmctld reports for this outcome."""

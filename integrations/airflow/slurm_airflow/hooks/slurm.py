@@ -75,6 +75,7 @@ _CONNECTION_EXTRAS = (
     "working_directory",
     "poll_interval",
     "timeout",
+    "watch_fleet",
 )
 _SCHEMES = ("http", "https")
 
@@ -269,7 +270,8 @@ class SlurmHook(BaseHook):
         return self.get_client()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Ask slurmrestd for its diagnostics (which needs a valid token).
+        """Ask slurmrestd whether it is ready (``client.ready()``), then for its
+        diagnostics (which need a valid token: 26.05's ``/readyz`` does not check it).
 
         Returns ``(ok, message)``; the message never contains the token.
         """
@@ -281,6 +283,8 @@ class SlurmHook(BaseHook):
             secret = conn.password
             settings = settings_from_connection(conn)
             with SlurmClient.from_settings(settings, **self.client_options) as client:
+                if not client.ready():
+                    return False, f"slurmrestd at {settings.url} is not ready (see its log)"
                 client.diag()
                 version = client.negotiate()  # no request: diag() negotiated
         except Exception as exc:
