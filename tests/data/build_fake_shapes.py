@@ -72,7 +72,8 @@ def shapes_of(folder: Path, sources: dict[str, Any], *, keep_unset: bool) -> dic
             if not path.exists():
                 continue
             body = json.loads(path.read_text())["response"]["body"]
-            items = body.get(key) if isinstance(body, dict) else None
+            # 23.11 names slurmdbd's TRES list "tres", later ones "TRES"
+            items = (body.get(key) or body.get(key.lower())) if isinstance(body, dict) else None
             if isinstance(items, dict):  # one object (diag's statistics)
                 items = [items]
             if items:
