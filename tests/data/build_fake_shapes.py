@@ -3,11 +3,11 @@
     .venv/bin/python tests/data/build_fake_shapes.py
 
 For each version, the first record of each kind the fake serves (slurmctld job, node,
-partition) in ``tests/data/responses/<version>/`` is reduced to its shape: every key kept,
-every value neutral (``""``, ``0``, ``False``, an unset number, ``[]`` for a list of plain
-values, a one-item list for a list of objects). The fake lays its own records over these
-shapes (``slurm_core/testing/fake/_shapes.py``), so a record carries every key a real one of
-that version has, in the real shape, without inventing values.
+partition, diag statistics, license, reservation) in ``tests/data/responses/<version>/`` is
+reduced to its shape: every key kept, every value neutral (``""``, ``0``, ``False``, an unset
+number, ``[]`` for a list of plain values, a one-item list for a list of objects). The fake
+lays its own records over these shapes (``slurm_core/testing/fake/_shapes.py``), so a record
+carries every key a real one of that version has, in the real shape, without inventing values.
 
 The slurmdbd kinds (accounting job, account, user, association, QOS, TRES, cluster, diag
 statistics) go to ``<version>.slurmdb.json.gz``; there an unset number keeps its real
@@ -28,6 +28,9 @@ SOURCES = {
     "job": (["job_get_completed", "job_completed", "jobs"], "jobs"),
     "node": (["nodes"], "nodes"),
     "partition": (["partitions"], "partitions"),
+    "diag": (["diag"], "statistics"),
+    "license": (["licenses"], "licenses"),
+    "reservation": (["reservations"], "reservations"),
 }
 DB_SOURCES = {
     "db_job": (["slurmdb_job_stats", "slurmdb_job", "slurmdb_jobs"], "jobs"),
@@ -39,6 +42,9 @@ DB_SOURCES = {
     "cluster": (["slurmdb_clusters"], "clusters"),
     "db_diag": (["slurmdb_diag"], "statistics"),
 }
+
+# 22.05's slurmdbd records contradict the v0.0.38 document (steps[].task an object): kept thin
+THIN = {("v0.0.38", ".slurmdb")}
 
 
 def neutral(value: Any, *, keep_unset: bool = False) -> Any:
@@ -66,7 +72,8 @@ def shapes_of(folder: Path, sources: dict[str, Any], *, keep_unset: bool) -> dic
             if not path.exists():
                 continue
             body = json.loads(path.read_text())["response"]["body"]
-            items = body.get(key) if isinstance(body, dict) else None
+            # 23.11 names slurmdbd's TRES list "tres", later ones "TRES"
+            items = (body.get(key) or body.get(key.lower())) if isinstance(body, dict) else None
             if isinstance(items, dict):  # one object (diag's statistics)
                 items = [items]
             if items:
@@ -78,9 +85,9 @@ def shapes_of(folder: Path, sources: dict[str, Any], *, keep_unset: bool) -> dic
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     for folder in sorted((HERE / "responses").glob("v0.0.*")):
-        if folder.name == "v0.0.38":  # 22.05 contradicts its document: the fake keeps it thin
-            continue
         for suffix, sources, keep in (("", SOURCES, False), (".slurmdb", DB_SOURCES, True)):
+            if (folder.name, suffix) in THIN:
+                continue
             shapes = shapes_of(folder, sources, keep_unset=keep)
             target = OUT / f"{folder.name}{suffix}.json.gz"
             data = json.dumps(shapes, sort_keys=True).encode()

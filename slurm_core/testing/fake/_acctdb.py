@@ -15,7 +15,7 @@ from typing import Any
 
 from ..._versions import _encode as enc
 from ...models import QOS, TRES, Account, Association, User
-from . import _models, _shapes
+from . import _models, _shapes, _wire
 from ._cluster import FakeCluster
 
 __all__ = ["AccountingDB", "WCKey", "accounting_db", "cluster_wire", "entity_wire"]
@@ -47,6 +47,10 @@ def entity_wire(kind: str, model: Any, version: str) -> dict[str, Any]:
         }
         known = _shapes.only_known(version, "association", usual)
         wire.update((k, v) for k, v in known.items() if k not in wire)
+    preempt = wire.get("preempt")
+    if kind == "qos" and _wire.minor(version) <= 39 and isinstance(preempt, dict):
+        # recorded: 22.05 and 23.11 name no mode for "off" (later ones say "DISABLED")
+        preempt["mode"] = [m for m in preempt.get("mode") or [] if m != "DISABLED"]
     return _shapes.thicken(version, _KINDS.get(kind, kind), wire)
 
 

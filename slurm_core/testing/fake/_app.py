@@ -20,7 +20,7 @@ import jwt
 
 from ..._versions import _encode as enc
 from ...models import License, Reservation
-from . import _models, _openapi, _shapes, _wire
+from . import _models, _openapi, _records, _shapes, _wire
 from ._acctdb import accounting_db
 from ._call import Call, Handler
 from ._cluster import FakeCluster
@@ -183,13 +183,14 @@ class FakeApp:
         if method == "HEAD" and _wire.minor(self.version) <= 42:
             return Reply(411, b"", "text/plain")  # 22.05 and 24.11 want a body length
         path_known = False
-        for route_method, _, pattern, handler in self.routes:
+        for route_method, template, pattern, handler in self.routes:
             match = pattern.fullmatch(path)
             if match is None:
                 continue
             path_known = True
             if route_method != method:
                 continue
+            _records.count_rpc(self.cluster, method, template, user if token_ok else None)
             if not token_ok and handler != self.ping:
                 return self._auth_failure(user, diag=handler == self.diag)
             try:
@@ -266,16 +267,17 @@ class FakeApp:
         return 200, self._env(call, {"pings": pings})
 
     def diag(self, call: Call) -> tuple[int, dict[str, Any]]:
-        stats = enc.encode_diag(_models.diag_model(self.cluster, self.cluster.sync()), self.fmt)
-        return 200, self._env(call, {"statistics": stats})
+        now = self.cluster.sync()
+        stats = enc.encode_diag(_models.diag_model(self.cluster, now), self.fmt)
+        extras = _records.diag_extras(self.cluster, now, {"root": 0, self.user: self.uid})
+        stats = _shapes.thicken(self.version, "diag", stats, extras)
+        body = self._env(call, {"statistics": stats})
+        if _wire.minor(self.version) == 39:  # recorded: 23.11's diag has no "warnings"
+            del body["warnings"]
+        return 200, body
 
     def _job_wire(self, job: FakeJob) -> dict[str, Any]:
-        wire = enc.encode_job(_models.job_model(self.cluster, job, self.version), self.fmt)
-        wire = _shapes.thicken(self.version, "job", _wire.log_paths(self.version, job, wire))
-        if "job_resources" in wire and (not job.start_time or job.state == "CANCELLED"):
-            # recorded (job_get_cancelled.json): {} on v0.0.40, null from v0.0.41
-            wire["job_resources"] = {} if _wire.minor(self.version) <= 40 else None
-        return wire
+        return _records.job_wire(self.cluster, job, self.version)
 
     def jobs(self, call: Call) -> tuple[int, dict[str, Any]]:
         c = self.cluster
@@ -348,7 +350,9 @@ class FakeApp:
 
     def _node_wire(self, node: FakeNode) -> dict[str, Any]:
         wire = enc.encode_node(_models.node_model(self.cluster, node), self.fmt)
-        return _shapes.thicken(self.version, "node", wire)
+        release, minor = _wire.release(self.version), _wire.minor(self.version)
+        extras = _records.node_extras(self.cluster, node, release, minor)
+        return _shapes.thicken(self.version, "node", wire, extras)
 
     def update_node(self, call: Call) -> tuple[int, dict[str, Any]]:
         if call.user not in self.admins:
@@ -364,7 +368,10 @@ class FakeApp:
         model = _models.partition_model(
             self.cluster, part, report_state=_wire.minor(self.version) != 39
         )
-        return _shapes.thicken(self.version, "partition", enc.encode_partition(model, self.fmt))
+        extras = _records.partition_extras(part, _wire.minor(self.version))
+        return _shapes.thicken(
+            self.version, "partition", enc.encode_partition(model, self.fmt), extras
+        )
 
     def partitions(self, call: Call) -> tuple[int, dict[str, Any]]:
         wires = [self._partition_wire(p) for p in self.cluster.partitions]
@@ -381,11 +388,14 @@ class FakeApp:
         return 200, self._env(call, body, last_update=self.cluster.applied)
 
     def reservations_list(self, call: Call) -> tuple[int, dict[str, Any]]:
-        wires = [enc.encode_reservation(r, self.fmt) for r in self.reservations]
+        wires = [self.more.reservation_wire(r) for r in self.reservations]
         return 200, self._env(call, {"reservations": wires}, last_update=self.cluster.applied)
 
     def licenses_list(self, call: Call) -> tuple[int, dict[str, Any]]:
-        wires = [enc.encode_license(lic, self.fmt) for lic in self.licenses]
+        wires = [
+            _shapes.thicken(self.version, "license", enc.encode_license(lic, self.fmt))
+            for lic in self.licenses
+        ]
         return 200, self._env(call, {"licenses": wires}, last_update=self.cluster.applied)
 
 

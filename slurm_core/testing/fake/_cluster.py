@@ -6,7 +6,6 @@ encode the result; a refusal is a :class:`~._state.Reject` carrying slurmctld's 
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import re
 from collections.abc import Iterable
@@ -15,46 +14,20 @@ from typing import Any
 from ...jobs import ArraySpec, Dependency, parse_dependency
 from ...models import INFINITE, Infinite
 from . import _sched
-from ._state import Clock, FakeJob, FakeNode, FakePartition, Outcome, Reject, unknown_job
+from ._state import (
+    Clock,
+    FakeJob,
+    FakeNode,
+    FakePartition,
+    Outcome,
+    Reject,
+    SubmitRequest,
+    unknown_job,
+)
 
 __all__ = ["FakeCluster", "SubmitRequest"]
 
 _STATS = ("jobs_submitted", "jobs_started", "jobs_completed", "jobs_canceled", "jobs_failed")
-
-
-@dataclasses.dataclass
-class SubmitRequest:
-    """A decoded ``POST job/submit`` (versionless; see :func:`._wire.decode_submit`)."""
-
-    script: str
-    name: str = "sbatch"
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    comment: str | None = None
-    working_directory: str | None = None
-    standard_output: str | None = None
-    standard_error: str | None = None
-    standard_input: str | None = None
-    environment: dict[str, str] = dataclasses.field(default_factory=dict)
-    tasks: int | None = None
-    cpus_per_task: int | None = None
-    min_nodes: int | None = None
-    memory_per_cpu: int | None = None
-    memory_per_node: int | None = None
-    gpus: int = 0
-    time_limit: int | Infinite | None = None
-    dependency: str | None = None
-    array: str | None = None
-    begin_time: int = 0
-    hold: bool = False
-    nice: int | None = None
-    priority: int | None = None
-    requeue: bool | None = None
-    reservation: str | None = None
-    licenses: str | None = None
-    constraints: str | None = None
-    required_nodes: tuple[str, ...] = ()
 
 
 class FakeCluster:
@@ -85,6 +58,8 @@ class FakeCluster:
         self.jobs: dict[int, FakeJob] = {}
         self.next_job_id = 1
         self.applied = clock.now()
+        self.started = self.applied
+        """When slurmctld (and the nodes' slurmd) started: the fake's creation."""
         self.last_job_update = self.applied
         self.last_listing: int | None = None
         self.accounting_db: object = None
@@ -93,6 +68,8 @@ class FakeCluster:
         self.outcomes: dict[int, Outcome] = {}
         self.name_rules: list[tuple[str, Outcome]] = []
         self.stats = dict.fromkeys(_STATS, 0)
+        self.rpcs: dict[tuple[str, str], int] = {}
+        """Requests served by (message type, user), for ``diag``."""
 
     # ------------------------------------------------------------------ helpers ----------
     def sync(self, *, force: bool = False) -> int:
@@ -211,6 +188,12 @@ class FakeCluster:
                 array_throttle=throttle,
                 nice=req.nice or 0,
                 requeue=req.requeue if req.requeue is not None else True,
+                features=req.constraints or "",
+                licenses=req.licenses or "",
+                reservation=req.reservation or "",
+                required_nodes=req.required_nodes,
+                tres_per=req.tres_per,
+                defaulted=req.defaulted(),
                 hold=req.hold,
                 reason="JobHeldUser" if req.hold else "None",
                 priority=0 if req.hold else (req.priority or 1),

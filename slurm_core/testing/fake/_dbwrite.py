@@ -156,10 +156,17 @@ class DbWriteHandlers(DbReads):
         if user is None:  # an account's own association hangs under its parent's
             if any(a.user is None for a in mine) or not isinstance(parent, str) or not parent:
                 return 0
-            if not any(a.account == parent and a.user is None for a in db.associations):
+            above = [a for a in db.associations if a.account == parent and a.user is None]
+            if not above:
                 return 0
-            db.associations.append(
-                Association(id=db.new_id(), cluster=cluster, account=account, parent_account=parent)
+            db.associations.append(  # the parent's QOS are inherited (slurmdbd lists them)
+                Association(
+                    id=db.new_id(),
+                    cluster=cluster,
+                    account=account,
+                    parent_account=parent,
+                    qos=above[0].qos,
+                )
             )
             return 1
         if user not in db.users or not any(a.user is None for a in mine):
@@ -167,9 +174,15 @@ class DbWriteHandlers(DbReads):
         if any(a.user == user for a in mine):
             return 0
         first = not any(a.user == user for a in db.associations)
-        db.associations.append(
+        own = next(a for a in mine if a.user is None)
+        db.associations.append(  # the account's QOS are inherited (slurmdbd lists them)
             Association(
-                id=db.new_id(), cluster=cluster, account=account, user=user, is_default=first
+                id=db.new_id(),
+                cluster=cluster,
+                account=account,
+                user=user,
+                is_default=first,
+                qos=own.qos,
             )
         )
         if first:
@@ -182,7 +195,12 @@ class DbWriteHandlers(DbReads):
             name = self._name(item, "name")
             old = self.db.qos.get(name)
             qid = old.id if old is not None else self.db.new_id()
-            self.db.qos[name] = QOS(name=name, id=qid, description=_text(item.get("description")))
+            self.db.qos[name] = QOS(  # preemption off until asked, as slurmdbd's "normal"
+                name=name,
+                id=qid,
+                description=_text(item.get("description")),
+                preempt_mode=("DISABLED",),
+            )
         return 200, self._env(call)
 
     def add_wckeys(self, call: Call) -> Answer:
@@ -210,8 +228,9 @@ class DbWriteHandlers(DbReads):
             name = self._name(item, "name")
             if name not in self._clusters():
                 self.db.clusters.append(name)
+                qos = ("normal",) if "normal" in self.db.qos else ()  # sacctmgr's default
                 self.db.associations.append(
-                    Association(id=self.db.new_id(), cluster=name, account="root")
+                    Association(id=self.db.new_id(), cluster=name, account="root", qos=qos)
                 )
         return 200, self._env(call)
 

@@ -29,6 +29,7 @@ from ...models import (
 )
 from . import _acctstats
 from ._cluster import FakeCluster
+from ._sched import DEF_MEM_PER_CPU
 from ._state import FakeJob, FakeNode, FakePartition
 
 __all__ = [
@@ -55,7 +56,7 @@ def _hostlist(names: list[str]) -> str | None:
 def _tres(job: FakeJob, nodes: int, *, allocated: bool) -> dict[str, int]:
     cpus = job.cpus
     per_node_mem = job.memory_per_node
-    mem = per_node_mem * nodes if per_node_mem else (job.memory_per_cpu or 100) * cpus
+    mem = per_node_mem * nodes if per_node_mem else (job.memory_per_cpu or DEF_MEM_PER_CPU) * cpus
     tres = {"cpu": cpus, "mem": mem, "node": nodes, "billing": cpus}
     if job.gpus:
         tres["gres/gpu"] = job.gpus
@@ -100,6 +101,7 @@ def log_paths(version: str | None, job: FakeJob) -> tuple[str | None, str | None
 def job_model(c: FakeCluster, job: FakeJob, version: str | None = None) -> Job:
     """The :class:`Job` slurmctld reports for ``job`` now (log paths as ``version`` shows)."""
     stdout, stderr, stdin = log_paths(version, job)
+    minor = int(version.rsplit(".", 1)[1]) if version else 42
     nodes = sorted(job.alloc)
     node_count = len(nodes) or job.min_nodes
     return Job.model_validate(
@@ -125,7 +127,10 @@ def job_model(c: FakeCluster, job: FakeJob, version: str | None = None) -> Job:
             "tasks": job.tasks,
             "cpus_per_task": job.cpus_per_task,
             "memory_per_node": job.memory_per_node,
-            "memory_per_cpu": job.memory_per_cpu if job.memory_per_node is None else None,
+            # DefMemPerCPU applies when the job names no memory (recorded: 100)
+            "memory_per_cpu": (
+                (job.memory_per_cpu or DEF_MEM_PER_CPU) if job.memory_per_node is None else None
+            ),
             "time_limit": _limit(c, job),
             "submit_time": _time(job.submit_time),
             "eligible_time": _time(job.eligible_time),
@@ -143,6 +148,8 @@ def job_model(c: FakeCluster, job: FakeJob, version: str | None = None) -> Job:
             "batch_host": nodes[0] if nodes else None,
             "tres_requested": _tres_text(_tres(job, node_count, allocated=False)),
             "tres_allocated": _tres_text(_tres(job, node_count, allocated=True)),
+            # recorded from 23.11 (v0.0.39) on; 22.05 reports none
+            "flags": frozenset(f"USING_DEFAULT_{w}" for w in job.defaulted if minor >= 39),
         }
     )
 
@@ -285,9 +292,16 @@ def partition_model(c: FakeCluster, part: FakePartition, *, report_state: bool) 
             "priority_tier": 1,
             "priority_job_factor": 1,
             "grace_time": timedelta(0),
-            "tres": f"cpu={sum(n.cpus for n in nodes)},node={len(nodes)}",
+            "tres": _partition_tres(nodes),
         }
     )
+
+
+def _partition_tres(nodes: list[FakeNode]) -> str:
+    """``tres.configured`` as slurmctld sums it: cpu, mem, node, billing, then GPUs."""
+    cpus, gpus = sum(n.cpus for n in nodes), sum(n.gpus for n in nodes)
+    tres = f"cpu={cpus},mem={sum(n.memory for n in nodes)}M,node={len(nodes)},billing={cpus}"
+    return tres + (f",gres/gpu={gpus}" if gpus else "")
 
 
 def diag_model(c: FakeCluster, now: int) -> Diag:
@@ -340,13 +354,23 @@ def static_accounting(c: FakeCluster, user: str) -> dict[str, list[object]]:
         ],
         "users": [*root, User(name=user, default_account=account, admin_level="None")],
         "associations": [  # as sacctmgr makes a cluster: root's account, root under it
-            Association(id=1, cluster=c.name, account="root", is_default=False),
-            Association(id=3, cluster=c.name, account="root", user="root", is_default=True),
+            Association(id=1, cluster=c.name, account="root", is_default=False, qos=("normal",)),
+            Association(
+                id=3, cluster=c.name, account="root", user="root", is_default=True, qos=("normal",)
+            ),
             Association(
                 id=2, cluster=c.name, account=account, user=user, is_default=True, qos=("normal",)
             ),
         ],
-        "qos": [QOS(name="normal", id=1, description="Normal QOS default", priority=0)],
+        "qos": [  # slurmdbd's own: preemption off ("DISABLED", recorded)
+            QOS(
+                name="normal",
+                id=1,
+                description="Normal QOS default",
+                priority=0,
+                preempt_mode=("DISABLED",),
+            )
+        ],
         "tres": [
             TRES(type=k.partition("/")[0], name=k.partition("/")[2] or None, id=i)
             for k, i in _TRES_IDS.items()

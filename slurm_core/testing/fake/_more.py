@@ -13,7 +13,7 @@ from typing import Any
 
 from ..._versions import _encode as enc
 from ...models import Reservation
-from . import _wire
+from . import _records, _shapes, _wire
 from ._acctdb import accounting_db, cluster_wire, entity_wire
 from ._call import Call, Handler
 from ._cluster import FakeCluster
@@ -87,8 +87,14 @@ class MoreHandlers:
         if not found:  # 24.11 and 26.05: 200, no "reservations", an error numbered 0
             error = Reject(0, "No error", "Unable to query reservations")
             return 200, self._env(call, errors=[_wire.error_entry(error)])
-        wires = [enc.encode_reservation(r, self.fmt) for r in found]
+        wires = [self.reservation_wire(r) for r in found]
         return 200, self._env(call, {"reservations": wires}, last_update=self.cluster.applied)
+
+    def reservation_wire(self, r: Reservation) -> dict[str, Any]:
+        """A reservation record with every key a real one of this version has."""
+        wire = enc.encode_reservation(r, self.fmt)
+        extras = _records.reservation_extras(self.cluster, r)
+        return _shapes.thicken(self.version, "reservation", wire, extras)
 
     def delete_node(self, call: Call) -> Answer:
         """``scontrol delete node``: an admin, a node no job runs on, in no partition's way."""

@@ -180,6 +180,7 @@ def _start(c: Schedulable, job: FakeJob, alloc: dict[str, int], now: int) -> Non
     job.flags.discard("REQUEUED")
     job.start_time = now
     job.eligible_time = job.eligible_time or now
+    job.cores = {n: _free_cores(c, n, k) for n, k in alloc.items()}
     job.alloc = alloc
     job.alloc_memory = {n: mem for n in alloc}
     job.alloc_gpus = {n: gpus for n in alloc}
@@ -188,6 +189,13 @@ def _start(c: Schedulable, job: FakeJob, alloc: dict[str, int], now: int) -> Non
     job.finish_at = now + max(1, math.ceil(runtime))
     c.stats["jobs_started"] += 1
     c.touch(job, now)
+
+
+def _free_cores(c: Schedulable, node: str, count: int) -> tuple[int, ...]:
+    """The first ``count`` cores of ``node`` no active job holds."""
+    held = {i for j in c.jobs.values() if j.state in _ACTIVE for i in j.cores.get(node, ())}
+    free = [i for i in range(c.nodes[node].cpus) if i not in held]
+    return tuple(free[:count])
 
 
 def _exit_for(state: str, outcome: Outcome | None) -> ExitCode:

@@ -22,6 +22,7 @@ __all__ = [
     "Outcome",
     "PlainAnswer",
     "Reject",
+    "SubmitRequest",
     "default_nodes",
     "default_partitions",
 ]
@@ -95,6 +96,48 @@ def default_partitions(nodes: list[FakeNode]) -> list[FakePartition]:
         FakePartition("debug", [n.name for n in nodes], default=True, max_time=60),
         FakePartition("gpu", gpu, max_time=24 * 60),
     ]
+
+
+@dataclasses.dataclass
+class SubmitRequest:
+    """A decoded ``POST job/submit`` (versionless; see :func:`._wire.decode_submit`)."""
+
+    script: str
+    name: str = "sbatch"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    comment: str | None = None
+    working_directory: str | None = None
+    standard_output: str | None = None
+    standard_error: str | None = None
+    standard_input: str | None = None
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    tasks: int | None = None
+    cpus_per_task: int | None = None
+    min_nodes: int | None = None
+    memory_per_cpu: int | None = None
+    memory_per_node: int | None = None
+    gpus: int = 0
+    time_limit: int | Infinite | None = None
+    dependency: str | None = None
+    array: str | None = None
+    begin_time: int = 0
+    hold: bool = False
+    nice: int | None = None
+    priority: int | None = None
+    requeue: bool | None = None
+    reservation: str | None = None
+    licenses: str | None = None
+    constraints: str | None = None
+    required_nodes: tuple[str, ...] = ()
+    tres_per: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The GPU (or other TRES) request as sent: ``{"node": "gres/gpu:1"}``."""
+
+    def defaulted(self) -> frozenset[str]:
+        """What slurmctld fills in (its ``USING_DEFAULT_*`` flags); the wckey always."""
+        given = (("ACCOUNT", self.account), ("QOS", self.qos), ("WCKEY", None))
+        return frozenset(name for name, value in given if not value)
 
 
 class Reject(Exception):
@@ -198,6 +241,15 @@ class FakeJob:
     array_throttle: int | None = None
     nice: int = 0
     requeue: bool = True
+    features: str = ""
+    """``constraints`` as submitted."""
+    licenses: str = ""
+    reservation: str = ""
+    required_nodes: tuple[str, ...] = ()
+    tres_per: dict[str, str] = dataclasses.field(default_factory=dict)
+    """``tres_per_job``/``_node``/``_task``/``_socket`` as submitted, by suffix."""
+    defaulted: frozenset[str] = frozenset()
+    """What slurmctld filled in: ``{"ACCOUNT", "QOS", "WCKEY"}`` (its ``USING_DEFAULT_*``)."""
     # -- what the scheduler changes --------------------------------------------------
     state: str = "PENDING"
     flags: set[str] = dataclasses.field(default_factory=set)
@@ -215,6 +267,8 @@ class FakeJob:
     """CPUs per allocated node while running."""
     alloc_memory: dict[str, int] = dataclasses.field(default_factory=dict)
     alloc_gpus: dict[str, int] = dataclasses.field(default_factory=dict)
+    cores: dict[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    """Core indexes held on each allocated node (the first free ones when it started)."""
     dependency_text: str = ""
     outcome: Outcome | None = None
     restart_count: int = 0

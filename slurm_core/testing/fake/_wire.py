@@ -26,6 +26,7 @@ __all__ = [
     "error_body",
     "error_status",
     "minor",
+    "release",
 ]
 
 _RELEASES = {
@@ -45,9 +46,13 @@ def minor(version: str) -> int:
     return int(version.rsplit(".", 1)[1])
 
 
+def release(version: str) -> str:
+    """The Slurm release the fake plays for ``version`` (``"24.11.5"``)."""
+    return ".".join(_RELEASES[minor(version)])
+
+
 def _meta(version: str, user: str, cluster: str) -> Wire:
     major, month, micro = _RELEASES[minor(version)]
-    release = f"{major}.{month}.{micro}"
     if minor(version) <= 39:
         plugin = {"type": f"openapi/{version}", "name": f"Slurm OpenAPI {version}"}
         if minor(version) == 39:
@@ -61,7 +66,7 @@ def _meta(version: str, user: str, cluster: str) -> Wire:
                     if minor(version) == 38
                     else {"major": int(major), "micro": int(micro), "minor": int(month)}
                 ),
-                "release": release,
+                "release": release(version),
             },
         }
     return {
@@ -75,7 +80,7 @@ def _meta(version: str, user: str, cluster: str) -> Wire:
         "command": [],
         "slurm": {
             "version": {"major": major, "micro": micro, "minor": month},
-            "release": release,
+            "release": release(version),
             "cluster": cluster,
         },
     }
@@ -191,6 +196,21 @@ def _gpus(job: Wire) -> int:
     return total
 
 
+def _tres_per(job: Wire) -> dict[str, str]:
+    """``tres_per_*`` as slurmctld shows them: ``gpu:1`` becomes ``gres/gpu:1``; v0.0.38's
+    ``gpus`` (``[type:]N``, per job) is shown as 22.05 does, ``gres:gpu[:type]:N``."""
+    out = {}
+    for scope in ("job", "node", "task", "socket"):
+        value = text(job.get(f"tres_per_{scope}"), f"tres_per_{scope}")
+        if value:
+            items = (f"gres/{i}" if i.startswith("gpu") else i for i in value.split(","))
+            out[scope] = ",".join(items)
+    gpus = text(job.get("gpus"), "gpus") if isinstance(job.get("gpus"), str) else None
+    if gpus and "job" not in out:
+        out["job"] = f"gres:gpu:{gpus}"
+    return out
+
+
 def _min_nodes(job: Wire) -> int | None:
     value = job.get("minimum_nodes")
     if type(value) is int:
@@ -281,6 +301,7 @@ def decode_submit(body: Any, now: int) -> SubmitRequest:
             licenses=text(job.get("licenses"), "licenses"),
             constraints=text(job.get("constraints"), "constraints"),
             required_nodes=_node_names(job.get("required_nodes")),
+            tres_per=_tres_per(job),
         )
     except (WireError, ValueError) as exc:
         raise _bad(f"job.{exc}") from None
