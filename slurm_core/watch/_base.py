@@ -144,9 +144,10 @@ class JobWatchBase(Generic[W]):
         return [int(k) if k.isdigit() else k for k in self._keys if k in self._left]
 
     def add(self, job_ids: Iterable[int | str]) -> bool:
-        """Follow more jobs with this watch (from any thread, even while another waits on
-        it): they are polled from the next poll and their events come through here.
-        ``False`` (nothing added) once the watch is closed or has ended.
+        """Follow more jobs with this watch: they are polled from the next poll and their
+        events come through here. A blocking watch takes them from any thread, even while
+        another waits on it; an async one from its event loop. ``False`` (nothing added)
+        once the watch is closed or has ended.
 
         Example::
 
