@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import SlurmError
 from ..jobs import JobSpec
-from ..watch import JobEvent, WaitTimeoutError
+from ..watch import JobEvent, JobWatch
 from ._core import (
     DEFAULT_MAX_ARRAY_SIZE,
     DEFAULT_MAX_RESULT_BYTES,
@@ -32,8 +32,6 @@ __all__ = ["SlurmExecutor", "SlurmFuture"]
 
 logger = logging.getLogger("slurm_core.executor")
 
-_SLICE = 1.0
-"""Longest a job submitted while others are followed waits before the follower watches it."""
 _MAX_WATCH_FAILURES = 5
 
 
@@ -74,22 +72,26 @@ class SlurmFuture(cf.Future):  # type: ignore[type-arg]
 
 
 class _Follower:
-    """One thread per executor that follows every pending job through the client's shared
-    watch loop (one listing per poll for all of them) and settles the futures."""
+    """One thread per executor that follows every pending job through ONE watch of the
+    client's shared loop (one ``jobs/state`` poll for all of them) and settles the
+    futures. New jobs are added to that open watch, so the jobs already followed are never
+    dropped and looked up again, and a poll is never cut short by a slice of time."""
 
     def __init__(self, executor: SlurmExecutor) -> None:
         self._ex = executor
         self._cond = threading.Condition()
         self.pending: dict[str, SlurmFuture] = {}
-        self._dirty = False
+        self._watch: JobWatch | None = None
         self._stopping = False
         self._thread: threading.Thread | None = None
 
     def add(self, futures: Iterable[SlurmFuture]) -> None:
         with self._cond:
-            for f in futures:
-                self.pending[f.job_id] = f
-            self._dirty = True
+            keys = [f.job_id for f in futures]
+            self.pending.update((f.job_id, f) for f in futures)
+            # The watch may be ending right now: the follower then watches what is pending.
+            if self._watch is not None:
+                self._watch.add(keys)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="slurm-executor-follower", daemon=True
@@ -104,42 +106,37 @@ class _Follower:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
-    def _keys(self) -> list[str] | None:
+    def _next_watch(self) -> JobWatch | None:
+        """A watch of every pending job (made under the lock ``add`` extends it with)."""
         with self._cond:
             while True:
                 for key in [k for k, f in self.pending.items() if f.done()]:
                     del self.pending[key]
                 if self.pending:
-                    self._dirty = False
-                    return list(self.pending)
+                    self._watch = self._ex._client.jobs.watch(list(self.pending))
+                    return self._watch
                 if self._stopping:
                     return None
                 self._cond.wait()
 
     def _run(self) -> None:
-        watches, failures = [], 0
-        while (keys := self._keys()) is not None:
+        failures = 0
+        while (watch := self._next_watch()) is not None:
             try:
-                # The new watch attaches before the old one closes: the jobs stay tracked.
-                watches.append(self._ex._client.jobs.watch(keys, timeout=_SLICE))
-                while len(watches) > 1:
-                    watches.pop(0).close()
-                for event in watches[-1]:
-                    if event.final:
-                        self._settle(event)
-                    if self._dirty or self._stopping:
-                        break
-                failures = 0
-            except WaitTimeoutError:
-                failures = 0
+                with watch:
+                    for event in watch:
+                        if event.final:
+                            self._settle(event)
+                            failures = 0
             except SlurmError as exc:  # the watch loop gave up (it retries transient errors)
                 failures += 1
                 logger.warning("following function jobs failed (%d): %s", failures, exc)
                 if failures >= _MAX_WATCH_FAILURES:
                     self._fail_all(exc)
                 time.sleep(min(30.0, 2.0**failures))
-        for w in watches:
-            w.close()
+            finally:
+                with self._cond:
+                    self._watch = None
 
     def _settle(self, event: JobEvent) -> None:
         key = str(event.job_id)

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 from .._engine import ClientCore
 from .._http import AsyncHTTP, SyncHTTP
-from ._core import Delivered, Subscription, WatchCore
+from ._core import Delivered, Subscription, WatchCore, job_key
 from ._errors import WaitTimeoutError
 from ._policy import WatchOptions
 from ._source import Fleet
@@ -142,6 +142,29 @@ class JobWatchBase(Generic[W]):
             print(events.job_ids)                 # [42, 43]
         """
         return [int(k) if k.isdigit() else k for k in self._keys if k in self._left]
+
+    def add(self, job_ids: Iterable[int | str]) -> bool:
+        """Follow more jobs with this watch: they are polled from the next poll and their
+        events come through here. A blocking watch takes them from any thread, even while
+        another waits on it; an async one from its event loop. ``False`` (nothing added)
+        once the watch is closed or has ended.
+
+        Example::
+
+            events = client.jobs.watch([41])
+            events.add([42, 43])
+        """
+        keys = [job_key(j) for j in job_ids]
+        if self._closed:
+            return False
+        new = [k for k in dict.fromkeys(keys) if k not in self._keys]
+        self._keys += tuple(new)
+        self._left.update(new)
+        sub = self._sub
+        if sub is not None:  # else the next wait re-attaches with every job left
+            self._watcher.brain.extend(sub, new)
+            self._watcher._wake_leader()
+        return True
 
     @contextmanager
     def _waiting(self) -> Iterator[Subscription]:

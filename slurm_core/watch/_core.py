@@ -140,8 +140,25 @@ class WatchCore:
         """
         sub = Subscription(keys, cap, delivered, ticks=ticks, owner=owner)
         with self.lock:
+            self._subs[sub] = None
+        self._track(sub, sub.keys)
+        return sub
+
+    def extend(self, sub: Subscription, keys: Iterable[str]) -> None:
+        """Have an attached watch follow more jobs (from any thread): they are polled
+        soon, and a job already tracked replays its latest event to it."""
+        with self.lock:
+            if sub not in self._subs:
+                return  # detached: it re-attaches with all its keys
+            new = [k for k in dict.fromkeys(keys) if k not in sub.keys]
+            sub.keys += tuple(new)
+            sub.remaining.update(new)
+        self._track(sub, new)
+
+    def _track(self, sub: Subscription, keys: Iterable[str]) -> None:
+        with self.lock:
             fresh = False
-            for key in sub.keys:
+            for key in keys:
                 track = self._tracks.get(key)
                 if track is None:
                     self._tracks[key] = track = Track(key)
@@ -150,13 +167,11 @@ class WatchCore:
                 self._refs[key] = self._refs.get(key, 0) + 1
                 if track.last is not None:
                     sub.offer(key, track.last)
-            self._subs[sub] = None
             if fresh:  # poll soon, but never faster than the floor
                 self.policy.reset()
                 self._due = max(self._clock(), self._last_poll + self.policy.floor)
         if fresh:
             self.notify()  # a leader sleeping in another client re-plans
-        return sub
 
     def listen(self, watcher: Any) -> None:
         """Have ``watcher._notify()`` called after every poll and new job (weakly held)."""
@@ -305,11 +320,14 @@ class WatchCore:
                 if (new is not None and new != track.phase) or self._refresh(key, track):
                     fetch.append(key)
         now = _utcnow()
-        events: list[JobEvent] = []
+        changed = False
         for key in fetch:
-            events.extend((yield from self._record(a, key, now)))
-        self._dispatch(events)
-        return bool(events)
+            # Handed out at once: a poll cut short later (its deadline) has already
+            # moved these tracks on, and the next poll would not show the change again.
+            events = yield from self._record(a, key, now)
+            self._dispatch(events)
+            changed = changed or bool(events)
+        return changed
 
     def _refresh(self, key: str, track: Track) -> bool:
         """A waiting job with a dependency, followed by a watch with ticks (the supervisor
@@ -360,10 +378,13 @@ class WatchCore:
                     missing.append(track)
                 else:
                     events.extend(track.observe(job, now))
+        self._dispatch(events)  # before the lookups below, which may be cut short
+        changed = bool(events)
         for track in missing:
-            events.extend((yield from self._from_accounting(a, track, now)))
-        self._dispatch(events)
-        return bool(events)
+            found = yield from self._from_accounting(a, track, now)
+            self._dispatch(found)
+            changed = changed or bool(found)
+        return changed
 
     def _from_accounting(
         self, a: Adapter, track: Track, now: datetime
