@@ -198,6 +198,22 @@ def held_jobs(slurm_conn: SlurmConn, client: SlurmClient) -> Iterator[dict[int, 
         cluster.run(["scancel", f"--name={name}"], timeout=60)
 
 
+def _forget_other_triggers() -> None:
+    """Leave only this test's triggers to the triggerer: it runs every trigger row of the
+    database, and earlier tests of the session leave theirs, for jobs of other clusters
+    whose ids name this cluster's jobs too (one of them cancelled two of ours)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, update
+
+    with create_session() as session:
+        session.execute(
+            update(TaskInstance).where(TaskInstance.trigger_id.is_not(None)).values(trigger_id=None)
+        )
+        session.execute(delete(Trigger))
+
+
 def _defer(dag: DAG, jobs: dict[int, str]) -> dict[str, int]:
     """A dag run whose task instances are deferred on their sensors' triggers, as the
     execution API records a ``TaskDeferred``: ``{task id: trigger id}``."""
@@ -299,6 +315,7 @@ def test_200_deferred_sensors_share_one_poll_and_never_block_the_triggerer(
                 task_id=task_id, job_id=job_id, deferrable=True, poke_interval=POKE, timeout=600
             )
     register_dag(dag)
+    _forget_other_triggers()
     triggers = _defer(dag, held_jobs)
 
     states = StatePolls()
