@@ -7,8 +7,11 @@ parsing); :func:`run_sync` and :func:`run_async` only send. That is how ``SlurmC
 and ``AsyncSlurmClient`` share one brain.
 
 **No large body parsed on the event loop.** :func:`run_async` resumes an operation with a
-response of :data:`OFFLOAD_BYTES` or more in a worker thread (``anyio.to_thread``): what
-the operation does with it (decode, parse, build the next request) does not block the loop.
+response of :data:`OFFLOAD_BYTES` or more in a worker thread: what the operation does with
+it (decode, parse, build the next request) does not block the loop. On asyncio the thread
+comes from a small pool of our own, whose idle threads never keep the interpreter from
+exiting (anyio's worker threads do when their event loop never ends, e.g. a loop left
+running in a daemon thread: a test session that never exited).
 Operations are plain code, and what they call from there is thread-safe (the watch hands
 its wake-ups to each loop).
 
@@ -23,7 +26,10 @@ into the operation instead of sleeping.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -255,7 +261,7 @@ async def run_async(http: AsyncHTTP, op: PausingOp[T], *, deadline: float | None
             # A large body: its decoding and parsing (what the operation does next) run in a
             # worker thread, so the event loop goes on. Not abandoned on cancellation: the
             # operation is never closed while the thread still runs it.
-            finished, value = await anyio.to_thread.run_sync(_resume, op, response)
+            finished, value = await _off_loop(op, response)
             if finished:
                 return value  # type: ignore[no-any-return]
             step = value
@@ -266,6 +272,32 @@ async def run_async(http: AsyncHTTP, op: PausingOp[T], *, deadline: float | None
         raise
     finally:
         op.close()
+
+
+_pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _parse_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """This process's pool (a forked child makes its own: its parent's threads are gone)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="slurm-parse")
+            _pool = (os.getpid(), pool)
+        return _pool[1]
+
+
+async def _off_loop(op: PausingOp[T], response: httpx.Response) -> tuple[bool, Any]:
+    """:func:`_resume` in a worker thread, waited for even when cancelled (shielded)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # another anyio backend
+        return await anyio.to_thread.run_sync(_resume, op, response)
+    future = loop.run_in_executor(_parse_pool(), _resume, op, response)
+    with anyio.CancelScope(shield=True):
+        result = await future
+    return result
 
 
 def _resume(op: PausingOp[T], response: httpx.Response) -> tuple[bool, Any]:
