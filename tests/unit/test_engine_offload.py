@@ -3,6 +3,8 @@ the thread each parse ran on is recorded and compared with the loop's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Generator
 from typing import Any
@@ -112,3 +114,40 @@ async def test_the_v0_0_38_watch_parses_its_listings_off_the_loop(
     large = [thread for size, thread in zip(sizes, threads, strict=True) if size >= OFFLOAD_BYTES]
     assert large
     assert loop not in large
+
+
+def test_an_abandoned_coroutine_does_not_keep_the_process_from_exiting() -> None:
+    # Dagster abandons an async step's coroutine when SIGINT lands in its event loop: that
+    # loop's task never ends, and anyio's worker threads (not daemons) would wait for it,
+    # so the process never exited after a large answer was parsed off the loop.
+    script = """
+import asyncio
+from slurm_core.testing import FakeSlurmServer
+
+fake = FakeSlurmServer(api_version="v0.0.42")
+with fake.client() as client:
+    for _ in range(60):
+        client.jobs.submit().script("#!/bin/sh\\\\ntrue\\\\n").execute()
+
+def interrupt():
+    raise KeyboardInterrupt
+
+async def step():
+    async with fake.async_client() as client:
+        assert len(await client.jobs.list()) == 60  # a large answer: parsed off the loop
+        asyncio.get_running_loop().call_soon(interrupt)
+        await asyncio.sleep(3600)
+
+loop = asyncio.new_event_loop()
+try:
+    loop.run_until_complete(step())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process never exited: a worker thread waited for the abandoned loop")
+    assert done.stdout.strip() == "interrupted", done.stderr
