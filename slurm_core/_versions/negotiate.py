@@ -89,6 +89,15 @@ def _store(key: tuple[str, str | None], served: ServedVersions) -> None:
         _cache[key] = served
 
 
+def forget_server(base_url: str) -> None:
+    """Forget what was negotiated with ``base_url``: another server now answers there (a
+    test server on a port an earlier one used)."""
+    url = base_url.rstrip("/")
+    with _lock:
+        for key in [k for k in _cache if k[0].rstrip("/") == url]:
+            del _cache[key]
+
+
 def clear_cache() -> None:
     """Forget every negotiated version (tests; or after upgrading slurmrestd)."""
     with _lock:

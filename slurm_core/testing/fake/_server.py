@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..._versions.negotiate import forget_server
 from ._endpoint import FakeEndpoint
 from ._faults import Dropped
 
@@ -74,8 +75,10 @@ def serve(endpoint: FakeEndpoint, port: int = 0) -> Iterator[str]:
         target=server.serve_forever, args=(0.02,), name="fake-slurmrestd", daemon=True
     )
     thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    forget_server(url)  # an earlier server on this port may have served other versions
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
